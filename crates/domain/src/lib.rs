@@ -1,0 +1,19 @@
+//! ansim's value types: events an affiliate asks about, money, ids, time and decisions.
+//!
+//! This crate does no IO and never reads the clock: every time comes from an event. The event
+//! JSON accepted by the API is defined here once ([`Event::from_json`]) and validated while it is
+//! parsed, so a bad request names the bad field and nothing downstream sees an invalid event.
+
+mod decision;
+mod event;
+mod money;
+mod time;
+
+pub use decision::{Confirm, Decision, Evidence, Guidance, MatchedRule, Shield, Verdict};
+pub use event::{
+    AccountChange, AffiliateId, ChangeKind, Channel, Contact, Counterparty, Device, DeviceScan,
+    Event, EventBody, EventError, EventId, EventKind, IpInfo, LoanApplication, Login, Merchant,
+    Message, Payment, Subject, SubjectId, Transfer,
+};
+pub use money::Krw;
+pub use time::{Timestamp, TimestampError};
