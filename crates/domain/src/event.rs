@@ -173,8 +173,8 @@ pub struct Device {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpInfo {
-    /// The client address.
-    pub addr: IpAddr,
+    /// The client address, in canonical text form (validated and normalised when parsed).
+    pub addr: String,
     /// ISO 3166-1 alpha-2 country, as the affiliate's geolocation says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
@@ -211,14 +211,10 @@ pub struct Counterparty {
     /// Days since the counterparty's messenger account or bank account was opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_age_days: Option<i64>,
-}
-
-impl Counterparty {
-    /// `bank:digits`, the one key by which an account is counted and shared.
-    pub fn account_key(&self) -> Option<String> {
-        let account = self.account.as_deref()?;
-        Some(format!("{}:{account}", self.bank.as_deref().unwrap_or("")))
-    }
+    /// `bank:digits`, the one key by which an account is counted and shared; derived from
+    /// `bank` and `account` when parsed, never sent.
+    #[serde(skip)]
+    pub account_key: Option<String>,
 }
 
 /// Sign-in to the affiliate's service.
@@ -641,6 +637,7 @@ fn normalise_counterparty(field: &str, c: &mut Counterparty) -> Result<(), Event
             ));
         }
         *account = digits;
+        c.account_key = Some(format!("{}:{account}", c.bank.as_deref().unwrap_or("")));
     }
     for (name, value) in [("phone", &c.phone), ("profile", &c.profile), ("name", &c.name)] {
         if let Some(v) = value {
@@ -669,6 +666,22 @@ impl EventWire {
         check_id("subject.id", self.subject.id.as_str())?;
         if let Some(d) = &self.device {
             check_id("device.id", &d.id)?;
+        }
+        let mut ip = self.ip;
+        if let Some(ip) = &mut ip {
+            let addr: IpAddr = ip.addr.trim().parse().map_err(|_| {
+                field_err("ip.addr", format!("not an IPv4 or IPv6 address: {:?}", ip.addr))
+            })?;
+            ip.addr = addr.to_string();
+            if let Some(country) = &mut ip.country {
+                if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    return Err(field_err(
+                        "ip.country",
+                        format!("must be a two-letter ISO country code, got {country:?}"),
+                    ));
+                }
+                country.make_ascii_uppercase();
+            }
         }
         let kind = self.kind;
         let present: Vec<&str> = [
@@ -743,7 +756,7 @@ impl EventWire {
             at,
             subject: self.subject,
             device: self.device,
-            ip: self.ip,
+            ip,
             channel: self.channel,
             body,
         })
