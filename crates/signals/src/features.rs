@@ -1,0 +1,586 @@
+//! Streaming velocity features over sliding windows.
+//!
+//! A feature counts (`count`), adds up (`sum`), counts different values (`distinct`) or asks
+//! "is this value new?" (`first_seen`) over the last `window` of events that share a key
+//! (subject, device, counterparty, IP, or several fields together), optionally only for
+//! events that pass a `where` filter written in the rule language.
+//!
+//! **Resolution.** Each window is cut into 60 buckets (at least 1 s each): a 1 h window has
+//! 1 min buckets, 24 h has 24 min, 30 d has 12 h. A window is "the bucket of the event and the
+//! 59 before it", so an event up to one bucket older than the window may still count; nothing
+//! inside the window is ever missed. Counts and sums are otherwise exact.
+//!
+//! **Order.** Time is the event's own. A feature is updated before it is read, so `count`,
+//! `sum` and `distinct` include the event itself when it passes the filter; `first_seen` is read
+//! before the event's value is recorded. An event older than its key's newest event is *late*:
+//! within the lateness tolerance (default 10 min) it lands in its own bucket and sees the window
+//! ending at its own time (later events excluded); beyond the tolerance it is treated as if it
+//! happened at the tolerance edge, so state stays bounded. For `distinct` and `first_seen` a
+//! late event treats values seen after it as already seen.
+//!
+//! **Memory.** Keys are stored as 64-bit xxh3 digests (never the raw value). Per key a
+//! window feature keeps at most 60 + lateness buckets (16 bytes each) and a set feature at most
+//! [`MAX_SET`] values (16 bytes each, least recently seen evicted first); buckets that can no
+//! longer be read are pruned on update, and keys idle for longer than window + tolerance are
+//! evicted in an amortised sweep. All state is plain data (serde), so it can be snapshotted or
+//! moved to an external store.
+
+use domain::Event;
+use rules::compile::Compiled;
+use rules::schema::{Ctx, Getter};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use xxhash_rust::xxh3::Xxh3;
+
+/// Most values a `distinct` or `first_seen` feature remembers per key. `distinct` is exact up
+/// to this many values in the window and saturates there.
+pub const MAX_SET: usize = 64;
+/// Buckets per window.
+pub const BUCKETS: i64 = 60;
+/// Shortest window, 1 minute.
+pub const MIN_WINDOW_MS: i64 = 60_000;
+/// Longest window for `count`, `sum` and `distinct`, 30 days.
+pub const MAX_WINDOW_MS: i64 = 30 * 86_400_000;
+/// Longest window for `first_seen`, 400 days ("a payee not used this year").
+pub const MAX_FIRST_SEEN_WINDOW_MS: i64 = 400 * 86_400_000;
+
+/// What a feature computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// Events in the window.
+    Count,
+    /// Sum of an integer field (e.g. `event.amount`) in the window.
+    Sum,
+    /// Different values of a field in the window (saturates at [`MAX_SET`]).
+    Distinct,
+    /// Whether the event's value was not seen for this key within the window (a boolean).
+    FirstSeen,
+}
+
+impl FeatureKind {
+    /// Every kind.
+    pub const ALL: [FeatureKind; 4] = [FeatureKind::Count, FeatureKind::Sum, FeatureKind::Distinct, FeatureKind::FirstSeen];
+
+    /// The name written in rulesets.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeatureKind::Count => "count",
+            FeatureKind::Sum => "sum",
+            FeatureKind::Distinct => "distinct",
+            FeatureKind::FirstSeen => "first_seen",
+        }
+    }
+
+    /// Parses the ruleset name.
+    pub fn parse(s: &str) -> Option<FeatureKind> {
+        FeatureKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether it needs a `value` field.
+    pub fn needs_value(self) -> bool {
+        !matches!(self, FeatureKind::Count)
+    }
+
+    /// The rule-language type of the feature's value.
+    pub fn value_type(self) -> rules::Type {
+        match self {
+            FeatureKind::FirstSeen => rules::Type::Bool,
+            _ => rules::Type::Int,
+        }
+    }
+}
+
+/// A window length with its bucket resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// Window length in ms.
+    pub ms: i64,
+}
+
+impl Window {
+    /// Parses `30s`, `10m`, `1h`, `7d`, `2w` (a number and one unit).
+    pub fn parse(s: &str) -> Result<Window, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: i64 = num.parse().map_err(|_| format!("`{s}` is not a duration; write e.g. 10m, 1h, 7d"))?;
+        let unit_ms = match unit {
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "" => return Err(format!("`{s}` has no unit; write e.g. {n}m, {n}h or {n}d")),
+            _ => return Err(format!("unknown unit `{unit}` in `{s}`; the units are s, m, h, d, w")),
+        };
+        n.checked_mul(unit_ms).map(|ms| Window { ms }).ok_or_else(|| format!("`{s}` is too long"))
+    }
+
+    /// Bucket width in ms: the window over [`BUCKETS`], at least one second.
+    pub fn resolution_ms(self) -> i64 {
+        (self.ms / BUCKETS).max(1_000)
+    }
+
+    /// Buckets per window.
+    pub fn buckets(self) -> u32 {
+        let r = self.resolution_ms();
+        u32::try_from((self.ms + r - 1) / r).unwrap_or(u32::MAX)
+    }
+}
+
+/// One field of a key or value, by path.
+#[derive(Clone)]
+pub struct KeyPart {
+    /// The field path, e.g. `subject.id`.
+    pub path: String,
+    /// Its getter.
+    pub getter: Getter,
+}
+
+impl std::fmt::Debug for KeyPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.path)
+    }
+}
+
+/// A declared feature, ready to run.
+#[derive(Debug)]
+pub struct FeatureDef {
+    /// Name, read in rules as `features.<name>`.
+    pub name: String,
+    /// What it computes.
+    pub kind: FeatureKind,
+    /// The fields whose values together form the key.
+    pub key: Vec<KeyPart>,
+    /// The field summed, or whose distinct values are counted or remembered.
+    pub value: Option<KeyPart>,
+    /// Window length.
+    pub window: Window,
+    /// Only events passing this condition update the feature.
+    pub filter: Option<Compiled>,
+    /// The filter's source text (part of the fingerprint).
+    pub filter_src: Option<String>,
+    /// How late an event may be and still land in its own bucket.
+    pub lateness_ms: i64,
+}
+
+fn hash_part(h: &mut Xxh3, part: &KeyPart, event: &Event) -> bool {
+    match part.getter {
+        Getter::Str(g) => match g(event) {
+            Some(s) => {
+                h.update(&[1]);
+                h.update(&(s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+                true
+            }
+            None => false,
+        },
+        Getter::Int(g) => match g(event) {
+            Some(v) => {
+                h.update(&[2]);
+                h.update(&v.to_le_bytes());
+                true
+            }
+            None => false,
+        },
+        Getter::Bool(g) => match g(event) {
+            Some(v) => {
+                h.update(&[3, u8::from(v)]);
+                true
+            }
+            None => false,
+        },
+    }
+}
+
+impl FeatureDef {
+    /// A digest of everything that gives the state its meaning; state carries over a ruleset
+    /// change only to a feature with the same fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = Xxh3::new();
+        let mut put = |s: &str| {
+            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        put(&self.name);
+        put(self.kind.as_str());
+        for k in &self.key {
+            put(&k.path);
+        }
+        put(self.value.as_ref().map_or("", |v| v.path.as_str()));
+        put(&self.window.ms.to_string());
+        put(self.filter_src.as_deref().unwrap_or(""));
+        put(&self.lateness_ms.to_string());
+        h.digest()
+    }
+
+    /// The digest of the event's key, or `None` when a key field is absent.
+    pub fn key_of(&self, event: &Event) -> Option<u64> {
+        let mut h = Xxh3::with_seed(0x616e_7369_6d00);
+        for part in &self.key {
+            if !hash_part(&mut h, part, event) {
+                return None;
+            }
+        }
+        Some(h.digest())
+    }
+
+    fn value_hash(&self, event: &Event) -> Option<u64> {
+        let mut h = Xxh3::with_seed(0x7661_6c75_6500);
+        hash_part(&mut h, self.value.as_ref()?, event).then(|| h.digest())
+    }
+
+    fn value_int(&self, event: &Event) -> Option<i64> {
+        match self.value.as_ref()?.getter {
+            Getter::Int(g) => g(event),
+            _ => None,
+        }
+    }
+
+    fn bucket_of(&self, at_ms: i64) -> u32 {
+        u32::try_from(at_ms.max(0) / self.window.resolution_ms()).unwrap_or(u32::MAX)
+    }
+
+    fn late_buckets(&self) -> u32 {
+        let r = self.window.resolution_ms();
+        u32::try_from((self.lateness_ms.max(0) + r - 1) / r).unwrap_or(u32::MAX)
+    }
+}
+
+/// Identity hasher for keys that are already xxh3 digests.
+#[derive(Default, Clone, Copy)]
+pub struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type DigestMap<V> = HashMap<u64, V, BuildHasherDefault<DigestHasher>>;
+
+/// One bucket of a window feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Bucket number: event ms / resolution.
+    pub id: u32,
+    /// Events counted or amount summed in the bucket.
+    pub v: i64,
+}
+
+/// Per-key state of a `count` or `sum` feature.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowKey {
+    /// Newest bucket seen for this key.
+    pub newest: u32,
+    /// Non-empty buckets, oldest first.
+    pub buckets: Vec<Bucket>,
+}
+
+/// A value remembered by a `distinct` or `first_seen` feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// xxh3 digest of the value.
+    pub value: u64,
+    /// Bucket it was last seen in.
+    pub bucket: u32,
+}
+
+/// Per-key state of a `distinct` or `first_seen` feature.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetKey {
+    /// Newest bucket seen for this key.
+    pub newest: u32,
+    /// Values seen, at most [`MAX_SET`].
+    pub values: Vec<Seen>,
+}
+
+/// The state of one feature: every key's buckets or values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Table {
+    /// `count` and `sum`.
+    Window(DigestMap<WindowKey>),
+    /// `distinct` and `first_seen`.
+    Set(DigestMap<SetKey>),
+}
+
+/// State of one feature plus bookkeeping for eviction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureTable {
+    /// The definition this state belongs to ([`FeatureDef::fingerprint`]).
+    pub fingerprint: u64,
+    /// Newest bucket seen by any key: the clock for idle eviction.
+    pub watermark: u32,
+    /// Updates since the last idle sweep.
+    pub since_sweep: u64,
+    /// Keys and their state.
+    pub table: Table,
+}
+
+/// Memory used by one feature's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureMemory {
+    /// Feature name.
+    pub name: String,
+    /// Keys held.
+    pub keys: usize,
+    /// Bytes held by the map and every key's vector (allocator overhead not counted).
+    pub bytes: usize,
+}
+
+/// The state of every feature of a snapshot. Plain data: clone it, serialise it, restore it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeatureState {
+    /// One table per feature, in the order of the snapshot's definitions.
+    pub tables: Vec<FeatureTable>,
+}
+
+impl FeatureTable {
+    fn new(def: &FeatureDef) -> Self {
+        let table = match def.kind {
+            FeatureKind::Count | FeatureKind::Sum => Table::Window(DigestMap::default()),
+            FeatureKind::Distinct | FeatureKind::FirstSeen => Table::Set(DigestMap::default()),
+        };
+        FeatureTable { fingerprint: def.fingerprint(), watermark: 0, since_sweep: 0, table }
+    }
+
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        match &self.table {
+            Table::Window(m) => m.len(),
+            Table::Set(m) => m.len(),
+        }
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl FeatureState {
+    /// Empty state for `defs`.
+    pub fn new(defs: &[FeatureDef]) -> Self {
+        FeatureState { tables: defs.iter().map(FeatureTable::new).collect() }
+    }
+
+    /// Re-targets this state at new definitions (a published ruleset): tables whose feature is
+    /// unchanged (same fingerprint) carry over, new or changed features start empty.
+    pub fn adopt(&mut self, defs: &[FeatureDef]) {
+        let mut old: Vec<Option<FeatureTable>> = self.tables.drain(..).map(Some).collect();
+        self.tables = defs
+            .iter()
+            .map(|d| {
+                let fp = d.fingerprint();
+                old.iter_mut()
+                    .find(|t| t.as_ref().is_some_and(|t| t.fingerprint == fp))
+                    .and_then(Option::take)
+                    .unwrap_or_else(|| FeatureTable::new(d))
+            })
+            .collect();
+    }
+
+    /// Whether this state was made for exactly `defs`.
+    pub fn matches(&self, defs: &[FeatureDef]) -> bool {
+        self.tables.len() == defs.len() && self.tables.iter().zip(defs).all(|(t, d)| t.fingerprint == d.fingerprint())
+    }
+
+    /// Updates every feature with `event` and writes each feature's value for it into `out`
+    /// (one slot per definition; bools as 0/1, `None` when the key is absent).
+    ///
+    /// The state must belong to `defs` ([`FeatureState::new`] or [`FeatureState::adopt`]);
+    /// otherwise it is adopted first.
+    pub fn observe(&mut self, defs: &[FeatureDef], event: &Event, out: &mut [Option<i64>]) {
+        if !self.matches(defs) {
+            self.adopt(defs);
+        }
+        let ctx = Ctx { event, slots: &[] };
+        for ((def, table), slot) in defs.iter().zip(&mut self.tables).zip(out.iter_mut()) {
+            let pass = def.filter.as_ref().is_none_or(|f| f.eval(&ctx));
+            *slot = observe_one(def, table, event, pass);
+        }
+    }
+
+    /// Reads every feature for `event` without changing any state (what-if, explanations).
+    pub fn peek(&self, defs: &[FeatureDef], event: &Event, out: &mut [Option<i64>]) {
+        for ((def, table), slot) in defs.iter().zip(&self.tables).zip(out.iter_mut()) {
+            let mut t = FeatureTable { fingerprint: table.fingerprint, watermark: table.watermark, since_sweep: 0, table: Table::Window(DigestMap::default()) };
+            *slot = match def.key_of(event) {
+                None => None,
+                Some(key) => {
+                    // Copy only this key's state, then read it as a non-updating observe.
+                    t.table = match &table.table {
+                        Table::Window(m) => Table::Window(m.get(&key).map(|s| (key, s.clone())).into_iter().collect()),
+                        Table::Set(m) => Table::Set(m.get(&key).map(|s| (key, s.clone())).into_iter().collect()),
+                    };
+                    observe_one(def, &mut t, event, false)
+                }
+            };
+        }
+    }
+
+    /// Drops every key whose newest event is older than its window plus tolerance, as of
+    /// each table's watermark. Runs by itself as updates accumulate; callable any time.
+    pub fn evict_idle(&mut self, defs: &[FeatureDef]) {
+        for (def, table) in defs.iter().zip(&mut self.tables) {
+            sweep(def, table);
+        }
+    }
+
+    /// Memory held per feature.
+    pub fn memory(&self, defs: &[FeatureDef]) -> Vec<FeatureMemory> {
+        use std::mem::size_of;
+        defs.iter()
+            .zip(&self.tables)
+            .map(|(d, t)| {
+                let (keys, bytes) = match &t.table {
+                    Table::Window(m) => (
+                        m.len(),
+                        m.capacity() * (size_of::<(u64, WindowKey)>() + 1)
+                            + m.values().map(|k| k.buckets.capacity() * size_of::<Bucket>()).sum::<usize>(),
+                    ),
+                    Table::Set(m) => (
+                        m.len(),
+                        m.capacity() * (size_of::<(u64, SetKey)>() + 1)
+                            + m.values().map(|k| k.values.capacity() * size_of::<Seen>()).sum::<usize>(),
+                    ),
+                };
+                FeatureMemory { name: d.name.clone(), keys, bytes }
+            })
+            .collect()
+    }
+}
+
+fn sweep(def: &FeatureDef, t: &mut FeatureTable) {
+    t.since_sweep = 0;
+    let horizon = u64::from(def.window.buckets()) + u64::from(def.late_buckets());
+    let wm = u64::from(t.watermark);
+    let live = |newest: u32| u64::from(newest) + horizon >= wm;
+    match &mut t.table {
+        Table::Window(m) => m.retain(|_, k| live(k.newest)),
+        Table::Set(m) => m.retain(|_, k| live(k.newest)),
+    }
+}
+
+/// Clamps a late bucket to the tolerance edge and advances the key's newest bucket.
+fn place(newest: &mut u32, b: u32, late: u32, fresh: bool) -> u32 {
+    if fresh {
+        *newest = b;
+        return b;
+    }
+    let b = b.max(newest.saturating_sub(late));
+    *newest = (*newest).max(b);
+    b
+}
+
+fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, update: bool) -> Option<i64> {
+    let key = def.key_of(event)?;
+    let nb = def.window.buckets();
+    let late = def.late_buckets();
+    let b0 = def.bucket_of(event.at.millis());
+    if update {
+        t.watermark = t.watermark.max(b0);
+        t.since_sweep += 1;
+        if t.since_sweep >= (t.len() as u64).max(1024) {
+            sweep(def, t);
+        }
+    }
+    match &mut t.table {
+        Table::Window(m) => {
+            let add = match def.kind {
+                FeatureKind::Count => 1,
+                _ => match def.value_int(event) {
+                    Some(v) => v,
+                    // Nothing to add: read only.
+                    None => return read_window(m.get(&key), b0, nb, late),
+                },
+            };
+            if !update {
+                return read_window(m.get(&key), b0, nb, late);
+            }
+            let fresh = !m.contains_key(&key);
+            let k = m.entry(key).or_default();
+            let b = place(&mut k.newest, b0, late, fresh);
+            let pos = k.buckets.iter().rposition(|x| x.id <= b);
+            match pos {
+                Some(i) if k.buckets[i].id == b => k.buckets[i].v = k.buckets[i].v.saturating_add(add),
+                Some(i) => k.buckets.insert(i + 1, Bucket { id: b, v: add }),
+                None => k.buckets.insert(0, Bucket { id: b, v: add }),
+            }
+            let floor = k.newest.saturating_sub(nb + late);
+            let dead = k.buckets.iter().take_while(|x| x.id <= floor && floor > 0).count();
+            k.buckets.drain(..dead);
+            window_sum(&k.buckets, b, nb)
+        }
+        Table::Set(m) => {
+            let Some(v) = def.value_hash(event) else {
+                // No value: distinct still reads, first_seen has nothing to judge.
+                return match def.kind {
+                    FeatureKind::Distinct => Some(m.get(&key).map_or(0, |k| set_count(k, b0, nb, late))),
+                    _ => None,
+                };
+            };
+            if !update {
+                let k = m.get(&key);
+                // Not recorded, so not counted: only what earlier events left.
+                return Some(match def.kind {
+                    FeatureKind::FirstSeen => i64::from(k.is_none_or(|k| !set_contains(k, v, b0, nb, late))),
+                    _ => k.map_or(0, |k| set_count(k, b0, nb, late)),
+                });
+            }
+            let fresh = !m.contains_key(&key);
+            let k = m.entry(key).or_default();
+            let b = place(&mut k.newest, b0, late, fresh);
+            let first = !k.values.iter().any(|s| s.value == v && s.bucket + nb > b);
+            match k.values.iter_mut().find(|s| s.value == v) {
+                Some(s) => s.bucket = s.bucket.max(b),
+                None => {
+                    if k.values.len() >= MAX_SET {
+                        // Forget the value seen least recently.
+                        if let Some(i) = (0..k.values.len()).min_by_key(|&i| k.values[i].bucket) {
+                            k.values.swap_remove(i);
+                        }
+                    }
+                    k.values.push(Seen { value: v, bucket: b });
+                }
+            }
+            let floor = k.newest.saturating_sub(nb + late);
+            k.values.retain(|s| s.bucket > floor || floor == 0);
+            Some(match def.kind {
+                FeatureKind::FirstSeen => i64::from(first),
+                _ => k.values.iter().filter(|s| s.bucket + nb > b).count() as i64,
+            })
+        }
+    }
+}
+
+fn window_sum(buckets: &[Bucket], b: u32, nb: u32) -> Option<i64> {
+    Some(buckets.iter().filter(|x| x.id <= b && x.id + nb > b).fold(0i64, |s, x| s.saturating_add(x.v)))
+}
+
+fn read_window(k: Option<&WindowKey>, b0: u32, nb: u32, late: u32) -> Option<i64> {
+    match k {
+        None => Some(0),
+        Some(k) => window_sum(&k.buckets, b0.max(k.newest.saturating_sub(late)), nb),
+    }
+}
+
+fn set_contains(k: &SetKey, v: u64, b0: u32, nb: u32, late: u32) -> bool {
+    let b = b0.max(k.newest.saturating_sub(late));
+    k.values.iter().any(|s| s.value == v && s.bucket + nb > b)
+}
+
+fn set_count(k: &SetKey, b0: u32, nb: u32, late: u32) -> i64 {
+    let b = b0.max(k.newest.saturating_sub(late));
+    k.values.iter().filter(|s| s.bucket + nb > b).count() as i64
+}
