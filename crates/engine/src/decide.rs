@@ -1,0 +1,142 @@
+//! `decide`: one event through a snapshot. Features update, signals fill, rules evaluate,
+//! verdict and score combine, and the reasons and guidance a user sees are assembled.
+
+use crate::ruleset::Snapshot;
+use domain::{Confirm, Decision, Event, Evidence, Guidance, MatchedRule, Shield, Verdict};
+use rules::schema::Ctx;
+use signals::FeatureState;
+
+/// Mutable state a decision needs: the feature state plus reusable scratch buffers, so the
+/// hot path allocates only the decision it returns.
+#[derive(Debug, Default)]
+pub struct DecideState {
+    /// Streaming feature state (plain data; snapshot it to persist).
+    pub features: FeatureState,
+    slots: Vec<Option<i64>>,
+    matched: Vec<u32>,
+}
+
+impl DecideState {
+    /// Empty state.
+    pub fn new() -> Self {
+        DecideState::default()
+    }
+
+    /// State restored from a saved feature state.
+    pub fn from_features(features: FeatureState) -> Self {
+        DecideState { features, ..DecideState::default() }
+    }
+}
+
+/// What matched for an event, before a [`Decision`] is assembled (for benchmarks and backtests
+/// that only need the indices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Matched {
+    /// Combined verdict.
+    pub verdict: Verdict,
+    /// Combined score.
+    pub score: u8,
+    /// Rules that matched.
+    pub rules: usize,
+}
+
+/// Decides on `event` with the rules of `snap`, updating `state`'s features.
+pub fn decide(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Decision {
+    let m = decide_at(snap, state, event);
+    assemble(snap, state, event, m)
+}
+
+/// Runs the features, signals and rules and returns only the combined outcome; the matched
+/// rule indices stay in `state` for [`decide`] to assemble.
+pub fn decide_at(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Matched {
+    let n = snap.slot_count();
+    state.slots.clear();
+    state.slots.resize(n, None);
+    let nf = snap.features.len();
+    state.features.observe(&snap.features, event, &mut state.slots[..nf]);
+    for (p, range) in &snap.providers {
+        p.provide(event, &mut state.slots[range.clone()]);
+    }
+    let ctx = Ctx { event, slots: &state.slots };
+    state.matched.clear();
+    let mut verdict = Verdict::Allow;
+    let mut score: i32 = 0;
+    for (i, r) in snap.rules.iter().enumerate() {
+        if r.enabled && r.cond.eval(&ctx) {
+            state.matched.push(i as u32);
+            verdict = verdict.max(r.verdict);
+            score += r.score;
+        }
+    }
+    let score = score.clamp(0, 100) as u8;
+    let verdict = verdict.max(snap.thresholds.verdict(score));
+    Matched { verdict, score, rules: state.matched.len() }
+}
+
+fn assemble(snap: &Snapshot, state: &DecideState, event: &Event, m: Matched) -> Decision {
+    let mut matched: Vec<&crate::CompiledRule> = state.matched.iter().map(|&i| &snap.rules[i as usize]).collect();
+    matched.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(b.score.cmp(&a.score)));
+    let reasons: Vec<MatchedRule> = matched
+        .iter()
+        .map(|r| MatchedRule {
+            rule: r.id.clone(),
+            verdict: r.verdict,
+            score: r.score,
+            ko: r.ko.clone(),
+            en: r.en.clone(),
+            tags: r.tags.clone(),
+        })
+        .collect();
+    let shield = match m.verdict {
+        Verdict::Allow if matched.is_empty() => Shield::Safe,
+        Verdict::Allow | Verdict::Warn => Shield::Caution,
+        Verdict::Hold | Verdict::Block => Shield::Danger,
+    };
+    let hold_minutes = (m.verdict == Verdict::Hold).then(|| {
+        matched
+            .iter()
+            .filter(|r| r.verdict == Verdict::Hold)
+            .filter_map(|r| r.hold_minutes)
+            .max()
+            .unwrap_or(snap.default_hold_minutes)
+    });
+    let confirm = (m.verdict == Verdict::Warn).then(|| {
+        // The strongest warning speaks; an explicit dialog text wins over the reason.
+        let top = matched.iter().find(|r| r.verdict == Verdict::Warn).or(matched.first());
+        match top {
+            Some(r) => r.confirm.clone().unwrap_or_else(|| Confirm {
+                ko: format!("{} 그래도 계속하시겠습니까?", r.ko),
+                en: format!("{} Do you still want to continue?", r.en),
+            }),
+            None => Confirm {
+                ko: "위험 신호가 여러 개 확인되었습니다. 그래도 계속하시겠습니까?".into(),
+                en: "Several risk signals were found. Do you still want to continue?".into(),
+            },
+        }
+    });
+    let mut slots: Vec<usize> = matched.iter().flat_map(|r| r.cond.slots().iter().copied()).collect();
+    slots.sort_unstable();
+    slots.dedup();
+    let evidence = slots
+        .into_iter()
+        .map(|i| {
+            let slot = &snap.schema.slots[i];
+            let v = state.slots.get(i).copied().flatten();
+            let value = match (slot.ty, v) {
+                (_, None) => serde_json::Value::Null,
+                (rules::Type::Bool, Some(v)) => serde_json::Value::Bool(v != 0),
+                (_, Some(v)) => serde_json::Value::from(v),
+            };
+            Evidence { name: slot.name.as_str().into(), value }
+        })
+        .collect();
+    Decision {
+        event_id: event.id.clone(),
+        verdict: m.verdict,
+        score: m.score,
+        reasons,
+        guidance: Guidance { shield, hold_minutes, confirm },
+        ruleset: snap.label.clone(),
+        evidence,
+    }
+}
