@@ -1,0 +1,160 @@
+//! Data-driven tests of streaming features: every `test_data/features/*.toml` scenario is a
+//! ruleset with features, an event template and steps; each step's event is observed and the
+//! named feature values must match. Plus eviction, bounded memory and state carry-over.
+
+use domain::Event;
+use engine::Snapshot;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Deep-merges `patch` into `base`; the string "delete" removes a member.
+fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.as_str() == Some("delete") {
+                    b.remove(k);
+                } else {
+                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+fn check(path: &Path) {
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let src = doc["ruleset"].as_str().expect("ruleset");
+    let snap = Snapshot::compile(src).unwrap_or_else(|d| panic!("{name}: {d:?}"));
+    let base: Value = serde_json::to_value(&doc["base"]).unwrap();
+    let mut state = signals::FeatureState::new(&snap.features);
+    let steps = doc["step"].as_array().expect("steps");
+    for (i, step) in steps.iter().enumerate() {
+        let step: Value = serde_json::to_value(step).unwrap();
+        let mut ev = base.clone();
+        merge(&mut ev, &serde_json::json!({ "id": format!("s{i}"), "at": step["at"] }));
+        if let Some(p) = step.get("event") {
+            merge(&mut ev, p);
+        }
+        let event = Event::from_json(&ev.to_string(), None).unwrap_or_else(|e| panic!("{name} step {i}: {e}"));
+        let mut out = vec![None; snap.features.len()];
+        state.observe(&snap.features, &event, &mut out);
+        for (feature, want) in step["expect"].as_object().expect("expect") {
+            let idx = snap.features.iter().position(|f| &f.name == feature).unwrap_or_else(|| panic!("{name}: no feature {feature}"));
+            let got = match (out[idx], snap.features[idx].kind) {
+                (None, _) => Value::from("absent"),
+                (Some(v), signals::FeatureKind::FirstSeen) => Value::Bool(v != 0),
+                (Some(v), _) => Value::from(v),
+            };
+            assert_eq!(&got, want, "{name}, step {i} at {}: feature {feature}", step["at"]);
+        }
+    }
+}
+
+#[test]
+fn feature_scenarios() {
+    let dir = root().join("test_data/features");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            check(&path);
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "expected the feature scenarios in {}", dir.display());
+}
+
+const TWO_FEATURES: &str = r#"
+[ruleset]
+name = "t"
+version = 1
+
+[[feature]]
+name = "tx_1h"
+kind = "count"
+key = "subject.id"
+window = "1h"
+
+[[feature]]
+name = "payees_30d"
+kind = "distinct"
+key = "subject.id"
+value = "counterparty.account_key"
+window = "30d"
+"#;
+
+fn transfer(id: usize, subject: &str, at_ms: i64, account: usize) -> Event {
+    let at = domain::Timestamp(at_ms).to_kst_rfc3339();
+    Event::from_json(
+        &format!(
+            r#"{{"id":"e{id}","affiliate":"bank","kind":"transfer","at":"{at}","subject":{{"id":"{subject}"}},
+               "transfer":{{"amount":1000,"counterparty":{{"bank":"004","account":"{account:010}"}}}}}}"#
+        ),
+        None,
+    )
+    .unwrap()
+}
+
+const T0: i64 = 1_795_600_000_000;
+
+#[test]
+fn idle_keys_are_evicted_and_memory_is_bounded() {
+    let snap = Snapshot::compile(TWO_FEATURES).unwrap();
+    let mut state = signals::FeatureState::new(&snap.features);
+    let mut out = [None, None];
+    // 5,000 subjects, 3 transfers each to 2 payees within a few minutes.
+    for i in 0..15_000 {
+        let e = transfer(i, &format!("u{}", i % 5_000), T0 + (i as i64) * 20, i % 2);
+        state.observe(&snap.features, &e, &mut out);
+    }
+    let mem = state.memory(&snap.features);
+    assert_eq!(mem[0].keys, 5_000);
+    for m in &mem {
+        let per_key = m.bytes / m.keys;
+        assert!(per_key <= 200, "{}: {per_key} bytes per key", m.name);
+    }
+    // One heavy key cannot grow without bound: 10,000 distinct payees in a day.
+    for i in 0..10_000 {
+        let e = transfer(100_000 + i, "heavy", T0 + 600_000 + i as i64 * 8_000, i);
+        state.observe(&snap.features, &e, &mut out);
+    }
+    assert_eq!(out[1], Some(signals::features::MAX_SET as i64), "distinct saturates");
+    // 32 days later (past 30 d window + one 12 h bucket of tolerance) idle keys go.
+    let later = T0 + 32 * 86_400_000;
+    for i in 0..3_000 {
+        let e = transfer(200_000 + i, &format!("fresh{i}"), later + i as i64, 1);
+        state.observe(&snap.features, &e, &mut out);
+    }
+    state.evict_idle(&snap.features);
+    let mem = state.memory(&snap.features);
+    assert_eq!(mem[0].keys, 3_000, "only the fresh subjects remain");
+    assert_eq!(mem[1].keys, 3_000);
+}
+
+#[test]
+fn state_carries_over_unchanged_features_and_round_trips_as_data() {
+    let snap = Snapshot::compile(TWO_FEATURES).unwrap();
+    let mut state = signals::FeatureState::new(&snap.features);
+    let mut out = [None, None];
+    for i in 0..3 {
+        state.observe(&snap.features, &transfer(i, "u1", T0 + i as i64 * 1000, i), &mut out);
+    }
+    assert_eq!(out, [Some(3), Some(3)]);
+    // Plain data: serialise and restore.
+    let json = serde_json::to_string(&state).unwrap();
+    let mut restored: signals::FeatureState = serde_json::from_str(&json).unwrap();
+    assert_eq!(restored, state);
+    // A new version changes tx_1h's window and keeps payees_30d.
+    let changed = TWO_FEATURES.replace("window = \"1h\"", "window = \"2h\"").replace("version = 1", "version = 2");
+    let snap2 = Snapshot::compile(&changed).unwrap();
+    restored.observe(&snap2.features, &transfer(9, "u1", T0 + 5_000, 0), &mut out);
+    assert_eq!(out, [Some(1), Some(3)], "tx_2h starts empty, payees_30d carried over");
+}
