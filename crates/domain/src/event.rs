@@ -247,6 +247,10 @@ pub struct Transfer {
     pub currency: String,
     /// Who receives the money.
     pub counterparty: Counterparty,
+    /// The subject's own account the money leaves (bank and account), when the affiliate
+    /// holds it: lets money flowing *into* an account be matched with money flowing *out*.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Counterparty>,
     /// Balance before the transfer, for drain detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance_before: Option<Krw>,
@@ -490,6 +494,9 @@ struct EventWire {
     device_scan: Option<DeviceScan>,
 }
 
+/// The age bands a subject may have.
+pub const AGE_BANDS: &[&str] = &["10s", "20s", "30s", "40s", "50s", "60s", "70s", "80s", "90s"];
+
 /// Longest id, name or free text accepted, in bytes; longer input is an error, not truncated.
 const MAX_ID_LEN: usize = 128;
 const MAX_TEXT_LEN: usize = 16 * 1024;
@@ -664,6 +671,14 @@ impl EventWire {
         check_id("affiliate", affiliate.as_str())?;
         let at = Timestamp::parse_rfc3339(&self.at).map_err(|e| field_err("at", e.0))?;
         check_id("subject.id", self.subject.id.as_str())?;
+        if let Some(band) = &self.subject.age_band {
+            if !AGE_BANDS.contains(&band.as_str()) {
+                return Err(field_err(
+                    "subject.age_band",
+                    format!("must be one of {}, got {band:?}", AGE_BANDS.join(", ")),
+                ));
+            }
+        }
         if let Some(d) = &self.device {
             check_id("device.id", &d.id)?;
         }
@@ -715,6 +730,9 @@ impl EventWire {
                 let mut t = self.transfer.ok_or_else(missing)?;
                 check_amount("transfer.amount", t.amount, Some(&t.currency))?;
                 normalise_counterparty("transfer.counterparty", &mut t.counterparty)?;
+                if let Some(src) = &mut t.source {
+                    normalise_counterparty("transfer.source", src)?;
+                }
                 if t.counterparty.account.is_none() && t.counterparty.phone.is_none() {
                     return Err(field_err(
                         "transfer.counterparty",

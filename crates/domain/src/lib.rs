@@ -11,7 +11,7 @@ mod time;
 
 pub use decision::{Confirm, Decision, Evidence, Guidance, MatchedRule, Shield, Verdict};
 pub use event::{
-    AccountChange, AffiliateId, ChangeKind, Channel, Contact, Counterparty, Device, DeviceScan,
+    AGE_BANDS, AccountChange, AffiliateId, ChangeKind, Channel, Contact, Counterparty, Device, DeviceScan,
     Event, EventBody, EventError, EventId, EventKind, IpInfo, LoanApplication, Login, Merchant,
     Message, Payment, Subject, SubjectId, Transfer,
 };

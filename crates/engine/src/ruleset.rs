@@ -57,6 +57,8 @@ struct RawFeature {
     kind: Spanned<String>,
     key: Spanned<toml::Value>,
     #[serde(default)]
+    read_key: Option<Spanned<toml::Value>>,
+    #[serde(default)]
     value: Option<Spanned<String>>,
     window: Spanned<String>,
     #[serde(default, rename = "where")]
@@ -370,27 +372,8 @@ impl Snapshot {
                     Window { ms: MIN_WINDOW_MS }
                 }
             };
-            let key_paths: Vec<String> = match f.key.get_ref() {
-                toml::Value::String(s) => vec![s.clone()],
-                toml::Value::Array(items) if !items.is_empty() && items.iter().all(toml::Value::is_str) => {
-                    items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
-                }
-                _ => {
-                    cx.at(Some(&item), "invalid-key", f.key.span(), "key must be a field path or a list of field paths, e.g. \"subject.id\"");
-                    ok = false;
-                    Vec::new()
-                }
-            };
-            let mut key = Vec::new();
-            for p in key_paths {
-                match field_part(&p) {
-                    Ok(part) => key.push(part),
-                    Err(d) => {
-                        cx.err(Some(&item), d.relocate(f.key.span()));
-                        ok = false;
-                    }
-                }
-            }
+            let key = key_parts(&mut cx, &item, &f.key, &mut ok);
+            let read_key = f.read_key.as_ref().map(|rk| key_parts(&mut cx, &item, rk, &mut ok));
             let value = match (&f.value, kind.needs_value()) {
                 (None, true) => {
                     cx.at(Some(&item), "missing-value", f.kind.span(), format!("a {} feature needs `value = \"<field>\"`", kind.as_str()));
@@ -438,6 +421,7 @@ impl Snapshot {
                     name: fname,
                     kind,
                     key,
+                    read_key,
                     value,
                     window,
                     filter,
@@ -569,6 +553,32 @@ impl Relocate for Diagnostic {
         self.span = span;
         self
     }
+}
+
+/// Resolves a `key` or `read_key`: one field path or a list of them.
+fn key_parts(cx: &mut Ctx<'_>, item: &str, raw: &Spanned<toml::Value>, ok: &mut bool) -> Vec<KeyPart> {
+    let paths: Vec<String> = match raw.get_ref() {
+        toml::Value::String(s) => vec![s.clone()],
+        toml::Value::Array(items) if !items.is_empty() && items.iter().all(toml::Value::is_str) => {
+            items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        }
+        _ => {
+            cx.at(Some(item), "invalid-key", raw.span(), "a key must be a field path or a list of field paths, e.g. \"subject.id\"");
+            *ok = false;
+            return Vec::new();
+        }
+    };
+    let mut parts = Vec::new();
+    for p in paths {
+        match field_part(&p) {
+            Ok(part) => parts.push(part),
+            Err(d) => {
+                cx.err(Some(item), d.relocate(raw.span()));
+                *ok = false;
+            }
+        }
+    }
+    parts
 }
 
 /// Resolves a key or value field path.

@@ -97,8 +97,7 @@ pub struct Ctx<'a> {
     pub slots: &'a [Option<i64>],
 }
 
-/// The age bands a subject may have.
-pub const AGE_BANDS: &[&str] = &["10s", "20s", "30s", "40s", "50s", "60s", "70s", "80s", "90s"];
+pub use domain::AGE_BANDS;
 
 impl Schema {
     /// A schema with the built-in fields and no slots.
@@ -195,6 +194,12 @@ fn transfer_counterparty(e: &Event) -> Option<&Counterparty> {
         _ => None,
     }
 }
+fn transfer_source(e: &Event) -> Option<&Counterparty> {
+    match &e.body {
+        EventBody::Transfer(t) => t.source.as_ref(),
+        _ => None,
+    }
+}
 fn message_sender(e: &Event) -> Option<&Counterparty> {
     match &e.body {
         EventBody::Message(m) => Some(&m.sender),
@@ -254,6 +259,11 @@ pub fn fields() -> &'static [Field] {
         field!(f, Bool, "transfer.own_account", "to the user's own account", |e| Some(body!(e, Transfer).own_account));
         field!(f, Str, "transfer.memo", "memo shown to the recipient", |e| body!(e, Transfer).memo.as_deref());
         counterparty_fields!(f, "transfer.counterparty", transfer_counterparty);
+        field!(f, Str, "transfer.source.bank", "bank code of the account the money leaves", |e| transfer_source(e)?.bank.as_deref());
+        field!(f, Str, "transfer.source.account", "the account the money leaves, digits", |e| transfer_source(e)?.account.as_deref());
+        field!(f, Str, "transfer.source.account_key", "bank:account of the account the money leaves", |e| transfer_source(e)?
+            .account_key
+            .as_deref());
         field!(f, Int, "payment.amount", "won paid", |e| Some(body!(e, Payment).amount.0));
         field!(f, Int, "payment.balance_before", "balance before, won", |e| Some(body!(e, Payment).balance_before?.0));
         field!(f, Str, "payment.merchant.id", "merchant id", |e| Some(body!(e, Payment).merchant.id.as_str()));

@@ -154,6 +154,10 @@ pub struct FeatureDef {
     pub kind: FeatureKind,
     /// The fields whose values together form the key.
     pub key: Vec<KeyPart>,
+    /// When set, the feature is *read* under this key instead: e.g. updated for money going
+    /// into an account (`counterparty.account_key`) and read for money going out of it
+    /// (`transfer.source.account_key`). Updates still use `key`.
+    pub read_key: Option<Vec<KeyPart>>,
     /// The field summed, or whose distinct values are counted or remembered.
     pub value: Option<KeyPart>,
     /// Window length.
@@ -209,6 +213,9 @@ impl FeatureDef {
         for k in &self.key {
             put(&k.path);
         }
+        for k in self.read_key.iter().flatten() {
+            put(&k.path);
+        }
         put(self.value.as_ref().map_or("", |v| v.path.as_str()));
         put(&self.window.ms.to_string());
         put(self.filter_src.as_deref().unwrap_or(""));
@@ -218,15 +225,28 @@ impl FeatureDef {
 
     /// The digest of the event's key, or `None` when a key field is absent.
     pub fn key_of(&self, event: &Event) -> Option<u64> {
-        let mut h = Xxh3::with_seed(0x616e_7369_6d00);
-        for part in &self.key {
-            if !hash_part(&mut h, part, event) {
-                return None;
-            }
-        }
-        Some(h.digest())
+        key_digest(&self.key, event)
     }
 
+    /// The digest of the key the feature is read under for `event`.
+    pub fn read_key_of(&self, event: &Event) -> Option<u64> {
+        key_digest(self.read_key.as_ref().unwrap_or(&self.key), event)
+    }
+}
+
+/// Digest of a key's field values; values of different parts cannot run together because
+/// each is tagged with its type and length.
+fn key_digest(parts: &[KeyPart], event: &Event) -> Option<u64> {
+    let mut h = Xxh3::with_seed(0x616e_7369_6d00);
+    for part in parts {
+        if !hash_part(&mut h, part, event) {
+            return None;
+        }
+    }
+    Some(h.digest())
+}
+
+impl FeatureDef {
     fn value_hash(&self, event: &Event) -> Option<u64> {
         let mut h = Xxh3::with_seed(0x7661_6c75_6500);
         hash_part(&mut h, self.value.as_ref()?, event).then(|| h.digest())
@@ -407,7 +427,15 @@ impl FeatureState {
         let ctx = Ctx { event, slots: &[] };
         for ((def, table), slot) in defs.iter().zip(&mut self.tables).zip(out.iter_mut()) {
             let pass = def.filter.as_ref().is_none_or(|f| f.eval(&ctx));
-            *slot = observe_one(def, table, event, pass);
+            let key = def.key_of(event);
+            *slot = if def.read_key.is_none() {
+                key.and_then(|k| observe_one(def, table, event, k, pass))
+            } else {
+                if let (true, Some(k)) = (pass, key) {
+                    observe_one(def, table, event, k, true);
+                }
+                def.read_key_of(event).and_then(|k| observe_one(def, table, event, k, false))
+            };
         }
     }
 
@@ -415,7 +443,7 @@ impl FeatureState {
     pub fn peek(&self, defs: &[FeatureDef], event: &Event, out: &mut [Option<i64>]) {
         for ((def, table), slot) in defs.iter().zip(&self.tables).zip(out.iter_mut()) {
             let mut t = FeatureTable { fingerprint: table.fingerprint, watermark: table.watermark, since_sweep: 0, table: Table::Window(DigestMap::default()) };
-            *slot = match def.key_of(event) {
+            *slot = match def.read_key_of(event) {
                 None => None,
                 Some(key) => {
                     // Copy only this key's state, then read it as a non-updating observe.
@@ -423,7 +451,7 @@ impl FeatureState {
                         Table::Window(m) => Table::Window(m.get(&key).map(|s| (key, s.clone())).into_iter().collect()),
                         Table::Set(m) => Table::Set(m.get(&key).map(|s| (key, s.clone())).into_iter().collect()),
                     };
-                    observe_one(def, &mut t, event, false)
+                    observe_one(def, &mut t, event, key, false)
                 }
             };
         }
@@ -483,8 +511,7 @@ fn place(newest: &mut u32, b: u32, late: u32, fresh: bool) -> u32 {
     b
 }
 
-fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, update: bool) -> Option<i64> {
-    let key = def.key_of(event)?;
+fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, key: u64, update: bool) -> Option<i64> {
     let nb = def.window.buckets();
     let late = def.late_buckets();
     let b0 = def.bucket_of(event.at.millis());
