@@ -194,21 +194,17 @@ impl<'a> Lexer<'a> {
                     return Ok((Tok::Str(out), start..self.pos));
                 }
                 '\\' => {
-                    let Some((j, esc)) = chars.next() else { break };
+                    let Some((_, esc)) = chars.next() else { break };
                     match esc {
                         'n' => out.push('\n'),
                         't' => out.push('\t'),
                         '\\' => out.push('\\'),
                         '\'' => out.push('\''),
                         '"' => out.push('"'),
-                        _ => {
-                            let at = self.pos + i;
-                            return Err(Diagnostic::new(
-                                "invalid-escape",
-                                at..self.pos + j + esc.len_utf8(),
-                                format!("unknown escape `\\{esc}` in text"),
-                            )
-                            .suggest("the escapes are \\n \\t \\\\ \\' \\\"; for a regex backslash write \\\\"));
+                        // Any other backslash is kept, so regexes read naturally: '\d+', 'www\.'.
+                        other => {
+                            out.push('\\');
+                            out.push(other);
                         }
                     }
                 }
@@ -372,7 +368,8 @@ impl Parser<'_> {
                 .suggest("field paths start with a name such as `transfer.amount`; methods need parentheses"));
             }
             let args = self.args()?;
-            let span = e.span.start..self.span.start;
+            // The current token is the closing `)`, which belongs to the call.
+            let span = e.span.start..self.span.end;
             e = Expr { kind: ExprKind::Method { receiver: Box::new(e), name, name_span, args }, span };
             self.bump()?;
         }
