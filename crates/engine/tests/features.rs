@@ -5,45 +5,16 @@
 use domain::Event;
 use engine::Snapshot;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
-/// Deep-merges `patch` into `base`; the string "delete" removes a member.
-fn merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.as_str() == Some("delete") {
-                    b.remove(k);
-                } else {
-                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
-}
-
-fn check(path: &Path) {
-    let name = path.file_name().unwrap().to_string_lossy().to_string();
-    let text = std::fs::read_to_string(path).unwrap();
-    let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let src = doc["ruleset"].as_str().expect("ruleset");
-    let snap = Snapshot::compile(src).unwrap_or_else(|d| panic!("{name}: {d:?}"));
-    let base: Value = serde_json::to_value(&doc["base"]).unwrap();
+fn check(path: &std::path::Path) {
+    let sc = common::Scenario::load(path);
+    let name = &sc.name;
+    let snap = Snapshot::compile(&sc.ruleset).unwrap_or_else(|d| panic!("{name}: {d:?}"));
     let mut state = signals::FeatureState::new(&snap.features);
-    let steps = doc["step"].as_array().expect("steps");
-    for (i, step) in steps.iter().enumerate() {
-        let step: Value = serde_json::to_value(step).unwrap();
-        let mut ev = base.clone();
-        merge(&mut ev, &serde_json::json!({ "id": format!("s{i}"), "at": step["at"] }));
-        if let Some(p) = step.get("event") {
-            merge(&mut ev, p);
-        }
-        let event = Event::from_json(&ev.to_string(), None).unwrap_or_else(|e| panic!("{name} step {i}: {e}"));
+    for (i, step) in sc.steps.iter().enumerate() {
+        let event = sc.event(i);
         let mut out = vec![None; snap.features.len()];
         state.observe(&snap.features, &event, &mut out);
         for (feature, want) in step["expect"].as_object().expect("expect") {
@@ -60,16 +31,11 @@ fn check(path: &Path) {
 
 #[test]
 fn feature_scenarios() {
-    let dir = root().join("test_data/features");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            check(&path);
-            n += 1;
-        }
+    let files = common::fixtures("features", "toml");
+    assert!(files.len() >= 5, "expected the feature scenarios in test_data/features");
+    for path in files {
+        check(&path);
     }
-    assert!(n >= 4, "expected the feature scenarios in {}", dir.display());
 }
 
 const TWO_FEATURES: &str = r#"
