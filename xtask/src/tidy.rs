@@ -1,0 +1,155 @@
+//! The tidy checks. Each rule states its reason next to it; `cargo test` runs them all.
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (the parent of `xtask/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The internal crates each crate may depend on, and the external ones. Direction runs from
+/// the protocol down to pure computation: `domain` knows nothing, `rules` knows `domain`,
+/// `signals` knows both, `engine` puts them together. The pure crates take no async runtime,
+/// no IO library and no clock: replays and backtests are exact because of it.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("domain", &["serde", "serde_json", "serde_path_to_error"]),
+    ("rules", &["domain", "regex"]),
+    ("signals", &["domain", "rules", "serde", "xxhash-rust"]),
+    ("engine", &["domain", "rules", "signals", "serde", "serde_json", "toml"]),
+];
+
+/// Directories whose Rust files are checked.
+const RUST_DIRS: &[&str] = &["crates", "xtask", "fuzz"];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if p.is_dir() {
+            if name != "target" && name != "corpus" && name != "artifacts" {
+                rust_files(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Runs every check and returns the problems found.
+pub fn run(root: &Path) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    for d in RUST_DIRS {
+        rust_files(&root.join(d), &mut files);
+    }
+    if files.is_empty() {
+        problems.push(format!("no Rust files found under {}", root.display()));
+    }
+    // Built from pieces so this file does not trip its own check.
+    let forbidden = [["dbg", "!("].concat(), ["todo", "!("].concat(), ["unimplemented", "!("].concat()];
+    for f in &files {
+        let rel = f.strip_prefix(root).unwrap_or(f).display().to_string();
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        // A reader opening any file learns first what it is for.
+        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        if !first.starts_with("//!") {
+            problems.push(format!("{rel}: must open with a `//!` doc comment saying what the file is for"));
+        }
+        // Debugging leftovers and unfinished code do not land.
+        for (n, line) in text.lines().enumerate() {
+            for bad in &forbidden {
+                if line.contains(bad.as_str()) {
+                    problems.push(format!("{rel}:{}: remove `{bad}`", n + 1));
+                }
+            }
+        }
+    }
+    for (krate, allowed) in ALLOWED {
+        let manifest = root.join("crates").join(krate).join("Cargo.toml");
+        let text = match std::fs::read_to_string(&manifest) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!("{}: {e}", manifest.display()));
+                continue;
+            }
+        };
+        let doc: toml::Table = match toml::from_str(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("crates/{krate}/Cargo.toml: {e}"));
+                continue;
+            }
+        };
+        if let Some(deps) = doc.get("dependencies").and_then(|d| d.as_table()) {
+            for dep in deps.keys() {
+                if !allowed.contains(&dep.as_str()) {
+                    problems.push(format!(
+                        "crates/{krate} depends on `{dep}`, which its layer does not allow (allowed: {}); \
+                         change ALLOWED in xtask/src/tidy.rs with a reason if this is deliberate",
+                        allowed.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    // Nothing committed names a path of the machine it was written on.
+    let machine_paths = [["/wo", "rk/"].concat(), ["/ro", "ot/"].concat(), ["/ho", "me/"].concat()];
+    let mut all = Vec::new();
+    for d in ["crates", "xtask", "test_data", "fuzz", ".ci"] {
+        text_files(&root.join(d), &mut all);
+    }
+    for f in ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md", "Cargo.toml"] {
+        all.push(root.join(f));
+    }
+    for f in all {
+        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        for p in &machine_paths {
+            if text.contains(p.as_str()) {
+                let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+                problems.push(format!("{rel}: contains the machine path `{p}`; use a path relative to the repository"));
+            }
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if e.file_name() != "target" && e.file_name() != "corpus" && e.file_name() != "artifacts" {
+                text_files(&p, out);
+            }
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidy() {
+        if let Err(problems) = run(&repo_root()) {
+            panic!("tidy found {} problem(s):\n{}", problems.len(), problems.join("\n"));
+        }
+    }
+
+    #[test]
+    fn tidy_catches_what_it_claims() {
+        let dir = std::env::temp_dir().join(format!("ansim-tidy-{}", std::process::id()));
+        let src = dir.join("crates/domain/src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("lib.rs"), format!("fn main() {{ {}\"x\"); }}\n", ["dbg", "!("].concat())).unwrap();
+        std::fs::write(dir.join("crates/domain/Cargo.toml"), "[package]\nname = \"x\"\n[dependencies]\ntokio = \"1\"\n").unwrap();
+        let problems = run(&dir).unwrap_err().join("\n");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(problems.contains("must open with a `//!`"), "{problems}");
+        assert!(problems.contains(&format!("remove `{}`", ["dbg", "!("].concat())), "{problems}");
+        assert!(problems.contains("depends on `tokio`"), "{problems}");
+    }
+}
