@@ -145,7 +145,11 @@ mod tests {
         let src = dir.join("crates/domain/src");
         std::fs::create_dir_all(&src).unwrap();
         std::fs::write(src.join("lib.rs"), format!("fn main() {{ {}\"x\"); }}\n", ["dbg", "!("].concat())).unwrap();
-        std::fs::write(dir.join("crates/domain/Cargo.toml"), "[package]\nname = \"x\"\n[dependencies]\ntokio = \"1\"\n").unwrap();
+        std::fs::write(
+            dir.join("crates/domain/Cargo.toml"),
+            "[package]\nname = \"x\"\n[dependencies]\ntokio = \"1\"\n",
+        )
+        .unwrap();
         let problems = run(&dir).unwrap_err().join("\n");
         let _ = std::fs::remove_dir_all(&dir);
         assert!(problems.contains("must open with a `//!`"), "{problems}");

@@ -405,8 +405,10 @@ pub struct DeviceScan {
     pub malicious_app: bool,
 }
 
-/// The kind-specific part of an event.
+/// The kind-specific part of an event. Not boxed: an event is built once per request and
+/// read by every rule, so one inline allocation beats a pointer chase per field read.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum EventBody {
     Login(Login),
     Transfer(Transfer),
@@ -617,23 +619,23 @@ fn check_amount(field: &str, amount: Krw, currency: Option<&str>) -> Result<(), 
     if amount.0 <= 0 {
         return Err(field_err(field, format!("must be a positive number of won, got {}", amount.0)));
     }
-    if let Some(c) = currency {
-        if c != "KRW" {
-            let cur = field.replace("amount", "currency");
-            return Err(field_err(&cur, format!("only KRW is supported, got {c:?}")));
-        }
+    if let Some(c) = currency
+        && c != "KRW"
+    {
+        let cur = field.replace("amount", "currency");
+        return Err(field_err(&cur, format!("only KRW is supported, got {c:?}")));
     }
     Ok(())
 }
 
 fn normalise_counterparty(field: &str, c: &mut Counterparty) -> Result<(), EventError> {
-    if let Some(bank) = &c.bank {
-        if bank.len() != 3 || !bank.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(field_err(
-                &format!("{field}.bank"),
-                format!("must be a three-digit bank code such as \"088\", got {bank:?}"),
-            ));
-        }
+    if let Some(bank) = &c.bank
+        && (bank.len() != 3 || !bank.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(field_err(
+            &format!("{field}.bank"),
+            format!("must be a three-digit bank code such as \"088\", got {bank:?}"),
+        ));
     }
     if let Some(account) = &mut c.account {
         let digits: String = account.chars().filter(|ch| !matches!(ch, '-' | ' ')).collect();
@@ -659,10 +661,7 @@ impl EventWire {
         check_id("id", self.id.as_str())?;
         let affiliate = match (self.affiliate, affiliate) {
             (Some(a), Some(given)) if &a != given => {
-                return Err(field_err(
-                    "affiliate",
-                    format!("is {a:?} but the request is authenticated as {given:?}"),
-                ));
+                return Err(field_err("affiliate", format!("is {a:?} but the request is authenticated as {given:?}")));
             }
             (Some(a), _) => a,
             (None, Some(given)) => given.clone(),
@@ -671,22 +670,21 @@ impl EventWire {
         check_id("affiliate", affiliate.as_str())?;
         let at = Timestamp::parse_rfc3339(&self.at).map_err(|e| field_err("at", e.0))?;
         check_id("subject.id", self.subject.id.as_str())?;
-        if let Some(band) = &self.subject.age_band {
-            if !AGE_BANDS.contains(&band.as_str()) {
-                return Err(field_err(
-                    "subject.age_band",
-                    format!("must be one of {}, got {band:?}", AGE_BANDS.join(", ")),
-                ));
-            }
+        if let Some(band) = &self.subject.age_band
+            && !AGE_BANDS.contains(&band.as_str())
+        {
+            return Err(field_err("subject.age_band", format!("must be one of {}, got {band:?}", AGE_BANDS.join(", "))));
         }
         if let Some(d) = &self.device {
             check_id("device.id", &d.id)?;
         }
         let mut ip = self.ip;
         if let Some(ip) = &mut ip {
-            let addr: IpAddr = ip.addr.trim().parse().map_err(|_| {
-                field_err("ip.addr", format!("not an IPv4 or IPv6 address: {:?}", ip.addr))
-            })?;
+            let addr: IpAddr = ip
+                .addr
+                .trim()
+                .parse()
+                .map_err(|_| field_err("ip.addr", format!("not an IPv4 or IPv6 address: {:?}", ip.addr)))?;
             ip.addr = addr.to_string();
             if let Some(country) = &mut ip.country {
                 if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
@@ -713,10 +711,7 @@ impl EventWire {
         .filter_map(|(n, p)| p.then_some(n))
         .collect();
         if let Some(other) = present.iter().find(|n| **n != kind.as_str()) {
-            return Err(field_err(
-                other,
-                format!("does not belong to an event of kind {:?}", kind.as_str()),
-            ));
+            return Err(field_err(other, format!("does not belong to an event of kind {:?}", kind.as_str())));
         }
         let missing = || {
             field_err(
@@ -734,10 +729,7 @@ impl EventWire {
                     normalise_counterparty("transfer.source", src)?;
                 }
                 if t.counterparty.account.is_none() && t.counterparty.phone.is_none() {
-                    return Err(field_err(
-                        "transfer.counterparty",
-                        "needs an account (with bank) or a phone number",
-                    ));
+                    return Err(field_err("transfer.counterparty", "needs an account (with bank) or a phone number"));
                 }
                 EventBody::Transfer(t)
             }

@@ -125,12 +125,8 @@ impl Timestamp {
         let days = local.div_euclid(86_400_000);
         let ms_of_day = local.rem_euclid(86_400_000);
         let (y, m, d) = civil_from_days(days);
-        let (h, mi, s, ms) = (
-            ms_of_day / 3_600_000,
-            ms_of_day / 60_000 % 60,
-            ms_of_day / 1_000 % 60,
-            ms_of_day % 1_000,
-        );
+        let (h, mi, s, ms) =
+            (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1_000 % 60, ms_of_day % 1_000);
         format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}+09:00")
     }
 }

@@ -5,7 +5,7 @@
 //! `cargo run --release --example replay [-- EVENTS.jsonl [RULESET.toml]]`; the defaults are
 //! the fixtures in `test_data/`.
 
-use engine::{decide, DecideState, Snapshot};
+use engine::{DecideState, Snapshot, decide};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -58,7 +58,14 @@ fn main() {
             .unwrap_or_default()
     };
 
-    println!("ruleset {} ({} rules, {} features); {} events from {}", snap.label, snap.rules.len(), snap.features.len(), events.len(), events_path.display());
+    println!(
+        "ruleset {} ({} rules, {} features); {} events from {}",
+        snap.label,
+        snap.rules.len(),
+        snap.features.len(),
+        events.len(),
+        events_path.display()
+    );
     let mut state = DecideState::new();
     let mut decisions = Vec::with_capacity(events.len());
     let t = Instant::now();
@@ -78,8 +85,17 @@ fn main() {
         let scenario = labels.get(e.id.as_str()).map_or("unlabelled", String::as_str);
         *by_scenario.entry(scenario).or_default().entry(d.verdict).or_default() += 1;
         if d.verdict != domain::Verdict::Allow {
-            let why: Vec<String> = d.reasons.iter().filter(|r| r.verdict != domain::Verdict::Allow).map(|r| r.ko.to_string()).collect();
-            println!("{} {:<16} {:<5} {:>3}  {}  {}", e.at, e.id, d.verdict, d.score, e.kind().as_str(), why.first().map_or("", String::as_str));
+            let why: Vec<String> =
+                d.reasons.iter().filter(|r| r.verdict != domain::Verdict::Allow).map(|r| r.ko.to_string()).collect();
+            println!(
+                "{} {:<16} {:<5} {:>3}  {}  {}",
+                e.at,
+                e.id,
+                d.verdict,
+                d.score,
+                e.kind().as_str(),
+                why.first().map_or("", String::as_str)
+            );
         }
     }
     println!();
@@ -96,5 +112,11 @@ fn main() {
         }
     }
     let secs = elapsed.as_secs_f64().max(1e-9);
-    println!("\n{} decisions in {:.1} ms: {:.0} decisions/s, {:.2} µs each (one core, in process)", events.len(), secs * 1e3, events.len() as f64 / secs, secs * 1e6 / events.len().max(1) as f64);
+    println!(
+        "\n{} decisions in {:.1} ms: {:.0} decisions/s, {:.2} µs each (one core, in process)",
+        events.len(),
+        secs * 1e3,
+        events.len() as f64 / secs,
+        secs * 1e6 / events.len().max(1) as f64
+    );
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use engine::{decide, DecideState, Snapshot};
+use engine::{DecideState, Snapshot, decide};
 use serde_json::Value;
 
 fn check(path: &std::path::Path) -> usize {
@@ -35,9 +35,9 @@ fn check(path: &std::path::Path) -> usize {
                 "shield" => json["guidance"]["shield"].clone(),
                 "hold_minutes" => json["guidance"]["hold_minutes"].clone(),
                 "confirm_en" => json["guidance"]["confirm"]["en"].clone(),
-                "evidence" => Value::from(
-                    d.evidence.iter().map(|e| format!("{}={}", e.name, e.value)).collect::<Vec<_>>(),
-                ),
+                "evidence" => {
+                    Value::from(d.evidence.iter().map(|e| format!("{}={}", e.name, e.value)).collect::<Vec<_>>())
+                }
                 other => panic!("{name}: unknown expectation {other}"),
             };
             assert_eq!(&got, want, "{k} in {}", ctx());

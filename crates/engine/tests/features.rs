@@ -18,7 +18,11 @@ fn check(path: &std::path::Path) {
         let mut out = vec![None; snap.features.len()];
         state.observe(&snap.features, &event, &mut out);
         for (feature, want) in step["expect"].as_object().expect("expect") {
-            let idx = snap.features.iter().position(|f| &f.name == feature).unwrap_or_else(|| panic!("{name}: no feature {feature}"));
+            let idx = snap
+                .features
+                .iter()
+                .position(|f| &f.name == feature)
+                .unwrap_or_else(|| panic!("{name}: no feature {feature}"));
             let got = match (out[idx], snap.features[idx].kind) {
                 (None, _) => Value::from("absent"),
                 (Some(v), signals::FeatureKind::FirstSeen) => Value::Bool(v != 0),

@@ -61,7 +61,8 @@ pub enum FeatureKind {
 
 impl FeatureKind {
     /// Every kind.
-    pub const ALL: [FeatureKind; 4] = [FeatureKind::Count, FeatureKind::Sum, FeatureKind::Distinct, FeatureKind::FirstSeen];
+    pub const ALL: [FeatureKind; 4] =
+        [FeatureKind::Count, FeatureKind::Sum, FeatureKind::Distinct, FeatureKind::FirstSeen];
 
     /// The name written in rulesets.
     pub fn as_str(self) -> &'static str {
@@ -442,7 +443,12 @@ impl FeatureState {
     /// Reads every feature for `event` without changing any state (what-if, explanations).
     pub fn peek(&self, defs: &[FeatureDef], event: &Event, out: &mut [Option<i64>]) {
         for ((def, table), slot) in defs.iter().zip(&self.tables).zip(out.iter_mut()) {
-            let mut t = FeatureTable { fingerprint: table.fingerprint, watermark: table.watermark, since_sweep: 0, table: Table::Window(DigestMap::default()) };
+            let mut t = FeatureTable {
+                fingerprint: table.fingerprint,
+                watermark: table.watermark,
+                since_sweep: 0,
+                table: Table::Window(DigestMap::default()),
+            };
             *slot = match def.read_key_of(event) {
                 None => None,
                 Some(key) => {
