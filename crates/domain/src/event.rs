@@ -543,7 +543,11 @@ impl Event {
     pub fn from_json(json: &str, affiliate: Option<&AffiliateId>) -> Result<Event, EventError> {
         let de = &mut serde_json::Deserializer::from_str(json);
         let wire: EventWire = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            // serde_path_to_error says "?" where no member was being read (bad syntax).
+            let path = match e.path().to_string() {
+                p if p == "?" || p.is_empty() => ".".to_string(),
+                p => p,
+            };
             EventError { field: path, message: e.into_inner().to_string() }
         })?;
         wire.validate(affiliate)
