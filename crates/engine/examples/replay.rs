@@ -77,12 +77,18 @@ fn main() {
     let mut verdicts: BTreeMap<domain::Verdict, usize> = BTreeMap::new();
     let mut rule_hits: HashMap<&str, usize> = HashMap::new();
     let mut by_scenario: BTreeMap<&str, BTreeMap<domain::Verdict, usize>> = BTreeMap::new();
+    // Per rule: hits on events of a scam story, hits on normal events.
+    let mut per_rule: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for (e, d) in events.iter().zip(&decisions) {
         *verdicts.entry(d.verdict).or_default() += 1;
         for r in &d.reasons {
             *rule_hits.entry(&r.rule).or_default() += 1;
         }
         let scenario = labels.get(e.id.as_str()).map_or("unlabelled", String::as_str);
+        for r in &d.reasons {
+            let hits = per_rule.entry(&r.rule).or_default();
+            if scenario == "normal" { hits.1 += 1 } else { hits.0 += 1 }
+        }
         *by_scenario.entry(scenario).or_default().entry(d.verdict).or_default() += 1;
         if d.verdict != domain::Verdict::Allow {
             let why: Vec<String> =
@@ -109,6 +115,12 @@ fn main() {
             let g = |v| m.get(&v).copied().unwrap_or(0);
             use domain::Verdict::*;
             println!("{s:<32} {:>6} {:>6} {:>6} {:>6}", g(Allow), g(Warn), g(Hold), g(Block));
+        }
+        println!("\n{:<40} {:>6} {:>6}", "rule (hits on scam-story / normal events)", "scam", "normal");
+        let mut rows: Vec<_> = per_rule.into_iter().collect();
+        rows.sort_by(|a, b| (b.1.0 + b.1.1).cmp(&(a.1.0 + a.1.1)).then(a.0.cmp(b.0)));
+        for (rule, (scam, normal)) in rows {
+            println!("{rule:<40} {scam:>6} {normal:>6}");
         }
     }
     let secs = elapsed.as_secs_f64().max(1e-9);
