@@ -541,6 +541,11 @@ impl Event {
     /// Parses and validates one event from JSON. `affiliate` fills in the affiliate when the
     /// JSON has none (the server passes the API key's affiliate; a JSON one must then match).
     pub fn from_json(json: &str, affiliate: Option<&AffiliateId>) -> Result<Event, EventError> {
+        // The common case parses at full speed; only a failure is parsed again with path
+        // tracking, to name the field.
+        if let Ok(wire) = serde_json::from_str::<EventWire>(json) {
+            return wire.validate(affiliate);
+        }
         let de = &mut serde_json::Deserializer::from_str(json);
         let wire: EventWire = serde_path_to_error::deserialize(de).map_err(|e| {
             // serde_path_to_error says "?" where no member was being read (bad syntax).

@@ -427,6 +427,7 @@ impl Snapshot {
                     filter,
                     filter_src: f.filter.map(Spanned::into_inner),
                     lateness_ms,
+                    fingerprint_cache: std::sync::OnceLock::new(),
                 });
             }
         }

@@ -31,7 +31,7 @@ use rules::schema::{Ctx, Getter};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64_with_seed};
 
 /// Most values a `distinct` or `first_seen` feature remembers per key. `distinct` is exact up
 /// to this many values in the window and saturates there.
@@ -169,41 +169,29 @@ pub struct FeatureDef {
     pub filter_src: Option<String>,
     /// How late an event may be and still land in its own bucket.
     pub lateness_ms: i64,
+    /// Cache of [`FeatureDef::fingerprint`]; start it as `OnceLock::new()`.
+    pub fingerprint_cache: std::sync::OnceLock<u64>,
 }
 
-fn hash_part(h: &mut Xxh3, part: &KeyPart, event: &Event) -> bool {
-    match part.getter {
-        Getter::Str(g) => match g(event) {
-            Some(s) => {
-                h.update(&[1]);
-                h.update(&(s.len() as u64).to_le_bytes());
-                h.update(s.as_bytes());
-                true
-            }
-            None => false,
-        },
-        Getter::Int(g) => match g(event) {
-            Some(v) => {
-                h.update(&[2]);
-                h.update(&v.to_le_bytes());
-                true
-            }
-            None => false,
-        },
-        Getter::Bool(g) => match g(event) {
-            Some(v) => {
-                h.update(&[3, u8::from(v)]);
-                true
-            }
-            None => false,
-        },
-    }
+/// Folds one field's value into a running digest with one-shot xxh3 (no streaming state to
+/// set up per event). The type tag and the running digest seed each step, so `["a", "bc"]`
+/// and `["ab", "c"]`, or the text "1" and the number 1, never collide by construction.
+fn hash_part(acc: u64, part: &KeyPart, event: &Event) -> Option<u64> {
+    Some(match part.getter {
+        Getter::Str(g) => xxh3_64_with_seed(g(event)?.as_bytes(), acc ^ 0x5354_5200),
+        Getter::Int(g) => xxh3_64_with_seed(&g(event)?.to_le_bytes(), acc ^ 0x494e_5400),
+        Getter::Bool(g) => xxh3_64_with_seed(&[u8::from(g(event)?)], acc ^ 0x424f_4f4c),
+    })
 }
 
 impl FeatureDef {
     /// A digest of everything that gives the state its meaning; state carries over a ruleset
     /// change only to a feature with the same fingerprint.
     pub fn fingerprint(&self) -> u64 {
+        *self.fingerprint_cache.get_or_init(|| self.compute_fingerprint())
+    }
+
+    fn compute_fingerprint(&self) -> u64 {
         let mut h = Xxh3::new();
         let mut put = |s: &str| {
             h.update(&(s.len() as u64).to_le_bytes());
@@ -218,9 +206,9 @@ impl FeatureDef {
             put(&k.path);
         }
         put(self.value.as_ref().map_or("", |v| v.path.as_str()));
-        put(&self.window.ms.to_string());
         put(self.filter_src.as_deref().unwrap_or(""));
-        put(&self.lateness_ms.to_string());
+        h.update(&self.window.ms.to_le_bytes());
+        h.update(&self.lateness_ms.to_le_bytes());
         h.digest()
     }
 
@@ -238,19 +226,12 @@ impl FeatureDef {
 /// Digest of a key's field values; values of different parts cannot run together because
 /// each is tagged with its type and length.
 fn key_digest(parts: &[KeyPart], event: &Event) -> Option<u64> {
-    let mut h = Xxh3::with_seed(0x616e_7369_6d00);
-    for part in parts {
-        if !hash_part(&mut h, part, event) {
-            return None;
-        }
-    }
-    Some(h.digest())
+    parts.iter().try_fold(0x616e_7369_6d00, |acc, part| hash_part(acc, part, event))
 }
 
 impl FeatureDef {
     fn value_hash(&self, event: &Event) -> Option<u64> {
-        let mut h = Xxh3::with_seed(0x7661_6c75_6500);
-        hash_part(&mut h, self.value.as_ref()?, event).then(|| h.digest())
+        hash_part(0x7661_6c75_6500, self.value.as_ref()?, event)
     }
 
     fn value_int(&self, event: &Event) -> Option<i64> {
