@@ -682,7 +682,10 @@ impl EventWire {
         if let Some(band) = &self.subject.age_band
             && !AGE_BANDS.contains(&band.as_str())
         {
-            return Err(field_err("subject.age_band", format!("must be one of {}, got {band:?}", AGE_BANDS.join(", "))));
+            return Err(field_err(
+                "subject.age_band",
+                format!("must be one of {}, got {band:?}", AGE_BANDS.join(", ")),
+            ));
         }
         if let Some(d) = &self.device {
             check_id("device.id", &d.id)?;

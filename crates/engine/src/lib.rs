@@ -6,9 +6,12 @@
 //! Snapshots are swapped atomically in a [`SnapshotCell`]; a ruleset that does not compile is
 //! returned as diagnostics and never replaces the active one.
 
+// Diagnostics are rich and built only on the cold compile path; see the same note in `rules`.
+#![allow(clippy::result_large_err)]
+
 mod decide;
 mod ruleset;
 pub mod simulate;
 
-pub use decide::{decide, decide_at, DecideState, Matched};
+pub use decide::{DecideState, Matched, decide, decide_at};
 pub use ruleset::{CompiledRule, Snapshot, SnapshotCell, Thresholds};

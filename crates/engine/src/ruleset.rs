@@ -10,8 +10,10 @@ use rules::diag::nearest;
 use rules::schema::{Schema, Type};
 use rules::{Compiled, Diagnostic};
 use serde::Deserialize;
-use signals::features::{FeatureDef, FeatureKind, KeyPart, Window, MAX_FIRST_SEEN_WINDOW_MS, MAX_WINDOW_MS, MIN_WINDOW_MS};
 use signals::SignalProvider;
+use signals::features::{
+    FeatureDef, FeatureKind, KeyPart, MAX_FIRST_SEEN_WINDOW_MS, MAX_WINDOW_MS, MIN_WINDOW_MS, Window,
+};
 use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::{Arc, RwLock};
@@ -195,24 +197,53 @@ impl std::fmt::Debug for Snapshot {
 /// Default lateness tolerance for out-of-order events.
 pub const DEFAULT_LATENESS_MS: i64 = 10 * 60_000;
 
-/// Where in the file an expression string's content starts, when its text maps 1:1 onto the
-/// value (no escapes); otherwise the start of the string token.
-fn content_offset(src: &str, span: &Range<usize>, value: &str) -> usize {
-    let raw = src.get(span.clone()).unwrap_or("");
-    for (open, trim_newline) in [("\"\"\"", true), ("'''", true), ("\"", false), ("'", false)] {
-        if let Some(rest) = raw.strip_prefix(open) {
-            let mut start = span.start + open.len();
-            let mut body = rest;
-            if trim_newline {
-                if let Some(r) = body.strip_prefix("\r\n").or_else(|| body.strip_prefix('\n')) {
-                    start += body.len() - r.len();
-                    body = r;
-                }
-            }
-            return if body.starts_with(value) { start } else { span.start };
-        }
+/// Maps every byte offset of a TOML string's decoded value (`0..=value.len()`) to its byte
+/// offset in the file, following escapes and line-ending backslashes in basic strings, so a
+/// diagnostic inside `when = "kind == \"x\""` points at the right column. `None` when the
+/// token cannot be followed; the caller then falls back to the start of the token.
+fn value_offsets(src: &str, span: &Range<usize>, value: &str) -> Option<Vec<usize>> {
+    let raw = src.get(span.clone())?;
+    let (delim, basic) = [("\"\"\"", true), ("'''", false), ("\"", true), ("'", false)]
+        .into_iter()
+        .find(|(d, _)| raw.len() >= 2 * d.len() && raw.starts_with(d) && raw.ends_with(d))?;
+    let mut start = span.start + delim.len();
+    let mut body = &raw[delim.len()..raw.len() - delim.len()];
+    if delim.len() == 3
+        && let Some(r) = body.strip_prefix("\r\n").or_else(|| body.strip_prefix('\n'))
+    {
+        start += body.len() - r.len();
+        body = r;
     }
-    span.start
+    let mut map = Vec::with_capacity(value.len() + 1);
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at = start + i;
+        if !(basic && c == '\\') {
+            map.extend((0..c.len_utf8()).map(|k| at + k));
+            continue;
+        }
+        let decoded = match chars.next()?.1 {
+            'b' | 't' | 'n' | 'f' | 'r' | '"' | '\\' | 'e' => 1,
+            e @ ('u' | 'U' | 'x') => {
+                let digits = match e {
+                    'u' => 4,
+                    'U' => 8,
+                    _ => 2,
+                };
+                let hex: String = (0..digits).map(|_| chars.next().map(|(_, h)| h)).collect::<Option<_>>()?;
+                char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?.len_utf8()
+            }
+            w if w.is_whitespace() => {
+                // A line-ending backslash: the newline and the whitespace after it vanish.
+                while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+                0
+            }
+            _ => return None,
+        };
+        map.extend(std::iter::repeat_n(at, decoded));
+    }
+    map.push(start + body.len());
+    (map.len() == value.len() + 1).then_some(map)
 }
 
 struct Ctx<'a> {
@@ -233,11 +264,20 @@ impl Ctx<'_> {
 
     /// Compiles an expression embedded in the file at `spanned`.
     fn condition(&mut self, item: &str, spanned: &Spanned<String>, schema: &Schema) -> Option<Compiled> {
-        let off = content_offset(self.src, &spanned.span(), spanned.get_ref());
-        match rules::compile_condition(spanned.get_ref(), schema) {
+        let (span, value) = (spanned.span(), spanned.get_ref());
+        match rules::compile_condition(value, schema) {
             Ok(c) => Some(c),
             Err(d) => {
-                self.err(Some(item), d.shift(off));
+                let d = match value_offsets(self.src, &span, value) {
+                    Some(map) => {
+                        let at = |i: usize| map[i.min(value.len())];
+                        let start = at(d.span.start);
+                        let end = at(d.span.end);
+                        Diagnostic { span: start..end, ..d }
+                    }
+                    None => d.shift(span.start),
+                };
+                self.err(Some(item), d);
                 None
             }
         }
@@ -278,7 +318,12 @@ impl Snapshot {
         let header = raw.ruleset.into_inner();
         let name = header.name.get_ref().clone();
         if !valid_name(&name) {
-            cx.at(None, "invalid-name", header.name.span(), format!("ruleset name {name:?} must be lowercase letters, digits, `-` or `_`"));
+            cx.at(
+                None,
+                "invalid-name",
+                header.name.span(),
+                format!("ruleset name {name:?} must be lowercase letters, digits, `-` or `_`"),
+            );
         }
         let version = match u32::try_from(*header.version.get_ref()) {
             Ok(v) if v >= 1 => v,
@@ -314,14 +359,21 @@ impl Snapshot {
         let mut thresholds = Thresholds::default();
         if let Some(t) = &header.thresholds {
             let mut last: Option<u8> = None;
-            for (slot, raw) in [(&mut thresholds.warn, &t.warn), (&mut thresholds.hold, &t.hold), (&mut thresholds.block, &t.block)] {
+            for (slot, raw) in
+                [(&mut thresholds.warn, &t.warn), (&mut thresholds.hold, &t.hold), (&mut thresholds.block, &t.block)]
+            {
                 let Some(raw) = raw else { continue };
                 match u8::try_from(*raw.get_ref()) {
                     Ok(v) if (1..=100).contains(&v) && last.is_none_or(|l| v > l) => {
                         *slot = Some(v);
                         last = Some(v);
                     }
-                    _ => cx.at(None, "invalid-threshold", raw.span(), "thresholds must be 1 to 100 and increase from warn to hold to block"),
+                    _ => cx.at(
+                        None,
+                        "invalid-threshold",
+                        raw.span(),
+                        "thresholds must be 1 to 100 and increase from warn to hold to block",
+                    ),
                 }
             }
         }
@@ -336,7 +388,12 @@ impl Snapshot {
             let fname = f.name.get_ref().clone();
             let item = format!("feature `{fname}`");
             if !valid_name(&fname) || fname.contains('-') {
-                cx.at(Some(&item), "invalid-name", f.name.span(), format!("feature name {fname:?} must be lowercase letters, digits and `_`"));
+                cx.at(
+                    Some(&item),
+                    "invalid-name",
+                    f.name.span(),
+                    format!("feature name {fname:?} must be lowercase letters, digits and `_`"),
+                );
             }
             if !feature_names.insert(fname.clone()) {
                 cx.at(Some(&item), "duplicate-feature", f.name.span(), format!("feature `{fname}` is declared twice"));
@@ -345,7 +402,14 @@ impl Snapshot {
             let kind = match FeatureKind::parse(f.kind.get_ref()) {
                 Some(k) => k,
                 None => {
-                    let mut d = Diagnostic::new("unknown-feature-kind", f.kind.span(), format!("unknown feature kind {:?}; the kinds are count, sum, distinct, first_seen", f.kind.get_ref()));
+                    let mut d = Diagnostic::new(
+                        "unknown-feature-kind",
+                        f.kind.span(),
+                        format!(
+                            "unknown feature kind {:?}; the kinds are count, sum, distinct, first_seen",
+                            f.kind.get_ref()
+                        ),
+                    );
                     if let Some(n) = nearest(f.kind.get_ref(), FeatureKind::ALL.map(FeatureKind::as_str)) {
                         d = d.suggest(format!("did you mean \"{n}\"?"));
                     }
@@ -361,7 +425,16 @@ impl Snapshot {
                 Ok(w) => {
                     let max = if kind == FeatureKind::FirstSeen { MAX_FIRST_SEEN_WINDOW_MS } else { MAX_WINDOW_MS };
                     if w.ms < MIN_WINDOW_MS || w.ms > max {
-                        cx.at(Some(&item), "invalid-window", f.window.span(), format!("window must be from 1m to {} for {}", if kind == FeatureKind::FirstSeen { "400d" } else { "30d" }, kind.as_str()));
+                        cx.at(
+                            Some(&item),
+                            "invalid-window",
+                            f.window.span(),
+                            format!(
+                                "window must be from 1m to {} for {}",
+                                if kind == FeatureKind::FirstSeen { "400d" } else { "30d" },
+                                kind.as_str()
+                            ),
+                        );
                         ok = false;
                     }
                     w
@@ -376,19 +449,34 @@ impl Snapshot {
             let read_key = f.read_key.as_ref().map(|rk| key_parts(&mut cx, &item, rk, &mut ok));
             let value = match (&f.value, kind.needs_value()) {
                 (None, true) => {
-                    cx.at(Some(&item), "missing-value", f.kind.span(), format!("a {} feature needs `value = \"<field>\"`", kind.as_str()));
+                    cx.at(
+                        Some(&item),
+                        "missing-value",
+                        f.kind.span(),
+                        format!("a {} feature needs `value = \"<field>\"`", kind.as_str()),
+                    );
                     ok = false;
                     None
                 }
                 (Some(v), false) => {
-                    cx.at(Some(&item), "unexpected-value", v.span(), "a count feature counts events and takes no `value`; use `sum` to add up a field");
+                    cx.at(
+                        Some(&item),
+                        "unexpected-value",
+                        v.span(),
+                        "a count feature counts events and takes no `value`; use `sum` to add up a field",
+                    );
                     ok = false;
                     None
                 }
                 (None, false) => None,
                 (Some(v), true) => match field_part(v.get_ref()) {
                     Ok(part) if kind == FeatureKind::Sum && part.getter.ty() != Type::Int => {
-                        cx.at(Some(&item), "value-type", v.span(), format!("`sum` adds numbers, but `{}` is {}", part.path, part.getter.ty().name()));
+                        cx.at(
+                            Some(&item),
+                            "value-type",
+                            v.span(),
+                            format!("`sum` adds numbers, but `{}` is {}", part.path, part.getter.ty().name()),
+                        );
                         ok = false;
                         None
                     }
@@ -403,7 +491,12 @@ impl Snapshot {
             let filter = match &f.filter {
                 None => None,
                 Some(w) if w.get_ref().contains("features.") => {
-                    cx.at(Some(&item), "filter-reads-feature", w.span(), "a feature's `where` filter cannot read features; it decides which events the feature counts");
+                    cx.at(
+                        Some(&item),
+                        "filter-reads-feature",
+                        w.span(),
+                        "a feature's `where` filter cannot read features; it decides which events the feature counts",
+                    );
                     ok = false;
                     None
                 }
@@ -450,7 +543,12 @@ impl Snapshot {
             let id = r.id.get_ref().clone();
             let item = format!("rule `{id}`");
             if !valid_name(&id) {
-                cx.at(Some(&item), "invalid-name", r.id.span(), format!("rule id {id:?} must be lowercase letters, digits, `-` or `_`"));
+                cx.at(
+                    Some(&item),
+                    "invalid-name",
+                    r.id.span(),
+                    format!("rule id {id:?} must be lowercase letters, digits, `-` or `_`"),
+                );
             }
             if !ids.insert(id.clone()) {
                 cx.at(Some(&item), "duplicate-rule", r.id.span(), format!("rule id `{id}` is used twice"));
@@ -458,7 +556,11 @@ impl Snapshot {
             let verdict = match Verdict::parse(r.verdict.get_ref()) {
                 Some(v) => v,
                 None => {
-                    let mut d = Diagnostic::new("unknown-verdict", r.verdict.span(), format!("unknown verdict {:?}; the verdicts are allow, warn, hold, block", r.verdict.get_ref()));
+                    let mut d = Diagnostic::new(
+                        "unknown-verdict",
+                        r.verdict.span(),
+                        format!("unknown verdict {:?}; the verdicts are allow, warn, hold, block", r.verdict.get_ref()),
+                    );
                     if let Some(n) = nearest(r.verdict.get_ref(), Verdict::ALL.map(Verdict::as_str)) {
                         d = d.suggest(format!("did you mean \"{n}\"?"));
                     }
@@ -471,19 +573,34 @@ impl Snapshot {
                 Some(s) => match i32::try_from(*s.get_ref()) {
                     Ok(v) if (-100..=100).contains(&v) => v,
                     _ => {
-                        cx.at(Some(&item), "score-out-of-range", s.span(), format!("score {} is outside -100..=100", s.get_ref()));
+                        cx.at(
+                            Some(&item),
+                            "score-out-of-range",
+                            s.span(),
+                            format!("score {} is outside -100..=100", s.get_ref()),
+                        );
                         0
                     }
                 },
             };
             let reason = r.reason.get_ref();
             if reason.ko.trim().is_empty() || reason.en.trim().is_empty() {
-                cx.at(Some(&item), "empty-reason", r.reason.span(), "a rule needs a reason in both Korean (ko) and English (en): users see it");
+                cx.at(
+                    Some(&item),
+                    "empty-reason",
+                    r.reason.span(),
+                    "a rule needs a reason in both Korean (ko) and English (en): users see it",
+                );
             }
             let hold_minutes = match &r.hold_minutes {
                 None => None,
                 Some(h) if verdict != Verdict::Hold => {
-                    cx.at(Some(&item), "invalid-hold", h.span(), format!("hold_minutes only applies to `hold` rules, this one is `{verdict}`"));
+                    cx.at(
+                        Some(&item),
+                        "invalid-hold",
+                        h.span(),
+                        format!("hold_minutes only applies to `hold` rules, this one is `{verdict}`"),
+                    );
                     None
                 }
                 Some(h) => match u32::try_from(*h.get_ref()) {
@@ -564,7 +681,12 @@ fn key_parts(cx: &mut Ctx<'_>, item: &str, raw: &Spanned<toml::Value>, ok: &mut 
             items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
         }
         _ => {
-            cx.at(Some(item), "invalid-key", raw.span(), "a key must be a field path or a list of field paths, e.g. \"subject.id\"");
+            cx.at(
+                Some(item),
+                "invalid-key",
+                raw.span(),
+                "a key must be a field path or a list of field paths, e.g. \"subject.id\"",
+            );
             *ok = false;
             return Vec::new();
         }
@@ -627,7 +749,11 @@ impl SnapshotCell {
 
     /// Compiles `src` and, only if it compiles, makes it active. Returns the new snapshot or
     /// the diagnostics, leaving the active snapshot untouched.
-    pub fn publish(&self, src: &str, providers: Vec<Arc<dyn SignalProvider>>) -> Result<Arc<Snapshot>, Vec<Diagnostic>> {
+    pub fn publish(
+        &self,
+        src: &str,
+        providers: Vec<Arc<dyn SignalProvider>>,
+    ) -> Result<Arc<Snapshot>, Vec<Diagnostic>> {
         let snap = Arc::new(Snapshot::compile_with(src, providers)?);
         self.swap(Arc::clone(&snap));
         Ok(snap)

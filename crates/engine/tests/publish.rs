@@ -42,7 +42,8 @@ fn broken_publish_keeps_the_active_snapshot() {
     let d = decide(&cell.load(), &mut state, &transfer(1));
     assert_eq!(&*d.ruleset, "pay@v1");
 
-    let broken = V1.replace("version = 1", "version = 2").replace("features.transfers_1h >= 3", "features.transfers_1hh >= 3");
+    let broken =
+        V1.replace("version = 1", "version = 2").replace("features.transfers_1h >= 3", "features.transfers_1hh >= 3");
     let diags = cell.publish(&broken, Vec::new()).unwrap_err();
     assert_eq!(diags.len(), 1);
     assert_eq!(diags[0].code, "unknown-feature");

@@ -4,7 +4,7 @@
 //! All the analyst's mistakes that can be found before run time are found here, each as a
 //! [`Diagnostic`] naming the spot and, where one fits, the fix.
 
-use crate::diag::{nearest, Diagnostic};
+use crate::diag::{Diagnostic, nearest};
 use crate::schema::{BoolGetter, Getter, IntGetter, Schema, StrGetter, Type};
 use crate::syntax::{BinOp, Expr, ExprKind, UnOp};
 use regex::Regex;
@@ -435,7 +435,9 @@ impl Checker<'_> {
                 };
                 return Err(match alias {
                     Some(n) => d.suggest(format!("did you mean `.{n}()`?")),
-                    None => d.suggest(format!("the text methods are {}", METHODS.map(|m| format!(".{m}()")).join(", "))),
+                    None => {
+                        d.suggest(format!("the text methods are {}", METHODS.map(|m| format!(".{m}()")).join(", ")))
+                    }
                 });
             }
         };
@@ -457,7 +459,8 @@ impl Checker<'_> {
             };
             let re = regex::RegexBuilder::new(pattern).size_limit(1 << 20).build().map_err(|e| {
                 let msg = e.to_string();
-                let last = msg.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+                let last = msg.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last);
                 Diagnostic::new("invalid-regex", args[0].span.clone(), format!("invalid regular expression: {last}"))
             })?;
             return Ok(Typed::Bool(B::Matches(hay, re)));

@@ -5,7 +5,7 @@
 //! a feature compared with a constant — become a single closure that calls the getter and
 //! compares, with the operator chosen at compile time.
 
-use crate::check::{Arith, Cmp, Presence, StrTest, B, I, S};
+use crate::check::{Arith, B, Cmp, I, Presence, S, StrTest};
 use crate::schema::{Ctx, Getter, StrGetter};
 
 type BoolFn = Box<dyn Fn(&Ctx<'_>) -> bool + Send + Sync>;

@@ -55,11 +55,8 @@ impl Diagnostic {
             out.push_str(&format!("   = in {item}\n"));
         }
         if let Some(src) = text.lines().nth(line - 1) {
-            let width = text
-                .get(self.span.clone())
-                .map(|s| s.lines().next().unwrap_or("").chars().count())
-                .unwrap_or(1)
-                .max(1);
+            let width =
+                text.get(self.span.clone()).map(|s| s.lines().next().unwrap_or("").chars().count()).unwrap_or(1).max(1);
             let pad: String = src.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             out.push_str(&format!("   |\n   | {src}\n   | {pad}{}\n", "^".repeat(width)));
         }

@@ -21,8 +21,8 @@ pub mod reference;
 pub mod schema;
 pub mod syntax;
 
-pub use check::{check, Typed};
-pub use compile::{compile, Compiled};
+pub use check::{Typed, check};
+pub use compile::{Compiled, compile};
 pub use diag::Diagnostic;
 pub use schema::{Ctx, Schema, Type};
 

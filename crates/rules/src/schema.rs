@@ -169,19 +169,21 @@ macro_rules! field {
 macro_rules! counterparty_fields {
     ($out:ident, $prefix:literal, $sel:path) => {{
         field!($out, Str, concat!($prefix, ".bank"), "three-digit bank code", |e| $sel(e)?.bank.as_deref());
-        field!($out, Str, concat!($prefix, ".account"), "account number, digits only", |e| $sel(e)?
-            .account
-            .as_deref());
-        field!($out, Str, concat!($prefix, ".account_key"), "bank:account, the key for counting an account", |e| $sel(e)?
-            .account_key
-            .as_deref());
+        field!($out, Str, concat!($prefix, ".account"), "account number, digits only", |e| $sel(e)?.account.as_deref());
+        field!($out, Str, concat!($prefix, ".account_key"), "bank:account, the key for counting an account", |e| $sel(
+            e
+        )?
+        .account_key
+        .as_deref());
         field!($out, Str, concat!($prefix, ".phone"), "phone number", |e| $sel(e)?.phone.as_deref());
         field!($out, Str, concat!($prefix, ".profile"), "messenger profile id", |e| $sel(e)?.profile.as_deref());
         field!($out, Str, concat!($prefix, ".name"), "masked display name", |e| $sel(e)?.name.as_deref());
-        field!($out, Bool, concat!($prefix, ".is_friend"), "in the subject's friends or contacts", |e| $sel(e)?.is_friend);
+        field!($out, Bool, concat!($prefix, ".is_friend"), "in the subject's friends or contacts", |e| $sel(e)?
+            .is_friend);
         field!($out, Bool, concat!($prefix, ".foreign"), "foreign number or account", |e| $sel(e)?.foreign);
-        field!($out, Int, concat!($prefix, ".account_age_days"), "days since the counterparty's account opened", |e| $sel(e)?
-            .account_age_days);
+        field!($out, Int, concat!($prefix, ".account_age_days"), "days since the counterparty's account opened", |e| {
+            $sel(e)?.account_age_days
+        });
     }};
 }
 
@@ -229,29 +231,54 @@ pub fn fields() -> &'static [Field] {
         let mut f = Vec::new();
         field!(f, Str, "event.id", "the event's id", |e| Some(e.id.as_str()));
         field!(f, Str, "event.affiliate", "the affiliate that asks", |e| Some(e.affiliate.as_str()));
-        f.push(Field { path: "event.kind", getter: Getter::Str(|e| Some(e.kind().as_str())), values: kind_names(), doc: "login, transfer, payment, ..." });
-        f.push(Field { path: "event.channel", getter: Getter::Str(|e| e.channel.map(|c| c.as_str())), values: channel_names(), doc: "app, web, open_chat, ..." });
+        f.push(Field {
+            path: "event.kind",
+            getter: Getter::Str(|e| Some(e.kind().as_str())),
+            values: kind_names(),
+            doc: "login, transfer, payment, ...",
+        });
+        f.push(Field {
+            path: "event.channel",
+            getter: Getter::Str(|e| e.channel.map(|c| c.as_str())),
+            values: channel_names(),
+            doc: "app, web, open_chat, ...",
+        });
         field!(f, Int, "event.at", "event time, ms since the epoch", |e| Some(e.at.millis()));
         field!(f, Int, "event.hour", "hour of day in KST, 0-23", |e| Some(e.at.kst_hour()));
         field!(f, Int, "event.weekday", "day of week in KST, 0 = Monday", |e| Some(e.at.kst_weekday()));
         field!(f, Int, "event.amount", "won at stake: transfer, payment or loan amount", |e| e.amount().map(|a| a.0));
         field!(f, Str, "subject.id", "the protected user's id", |e| Some(e.subject.id.as_str()));
         field!(f, Str, "subject.age_band", "10s .. 90s", AGE_BANDS, |e| e.subject.age_band.as_deref());
-        field!(f, Int, "subject.account_age_days", "days since the user's account opened", |e| e.subject.account_age_days);
+        field!(f, Int, "subject.account_age_days", "days since the user's account opened", |e| e
+            .subject
+            .account_age_days);
         field!(f, Str, "device.id", "device id", |e| Some(e.device.as_ref()?.id.as_str()));
-        field!(f, Bool, "device.new_for_subject", "first use of this device by the user", |e| Some(e.device.as_ref()?.new_for_subject));
-        field!(f, Bool, "device.remote_control_app", "a remote-control app is present", |e| Some(e.device.as_ref()?.remote_control_app));
-        field!(f, Bool, "device.malicious_app", "a known malicious app is present", |e| Some(e.device.as_ref()?.malicious_app));
+        field!(f, Bool, "device.new_for_subject", "first use of this device by the user", |e| Some(
+            e.device.as_ref()?.new_for_subject
+        ));
+        field!(f, Bool, "device.remote_control_app", "a remote-control app is present", |e| Some(
+            e.device.as_ref()?.remote_control_app
+        ));
+        field!(f, Bool, "device.malicious_app", "a known malicious app is present", |e| Some(
+            e.device.as_ref()?.malicious_app
+        ));
         field!(f, Bool, "device.rooted", "rooted or jailbroken", |e| Some(e.device.as_ref()?.rooted));
         field!(f, Bool, "device.emulator", "runs in an emulator", |e| Some(e.device.as_ref()?.emulator));
-        field!(f, Int, "device.usim_changed_days", "days since the USIM was replaced", |e| e.device.as_ref()?.usim_changed_days);
+        field!(f, Int, "device.usim_changed_days", "days since the USIM was replaced", |e| e
+            .device
+            .as_ref()?
+            .usim_changed_days);
         field!(f, Str, "ip.addr", "client IP address", |e| Some(e.ip.as_ref()?.addr.as_str()));
         field!(f, Str, "ip.country", "two-letter country of the IP", |e| e.ip.as_ref()?.country.as_deref());
-        field!(f, Bool, "ip.foreign", "the IP is located outside Korea", |e| Some(e.ip.as_ref()?.country.as_deref()? != "KR"));
+        field!(f, Bool, "ip.foreign", "the IP is located outside Korea", |e| Some(
+            e.ip.as_ref()?.country.as_deref()? != "KR"
+        ));
         field!(f, Bool, "ip.proxy", "VPN, proxy or Tor", |e| Some(e.ip.as_ref()?.proxy));
         counterparty_fields!(f, "counterparty", any_counterparty);
         field!(f, Int, "transfer.amount", "won sent", |e| Some(body!(e, Transfer).amount.0));
-        field!(f, Int, "transfer.balance_before", "balance before, won", |e| Some(body!(e, Transfer).balance_before?.0));
+        field!(f, Int, "transfer.balance_before", "balance before, won", |e| Some(
+            body!(e, Transfer).balance_before?.0
+        ));
         field!(f, Int, "transfer.balance_after", "balance after, won", |e| {
             let t = body!(e, Transfer);
             t.balance_before?.0.checked_sub(t.amount.0)
@@ -259,19 +286,30 @@ pub fn fields() -> &'static [Field] {
         field!(f, Bool, "transfer.own_account", "to the user's own account", |e| Some(body!(e, Transfer).own_account));
         field!(f, Str, "transfer.memo", "memo shown to the recipient", |e| body!(e, Transfer).memo.as_deref());
         counterparty_fields!(f, "transfer.counterparty", transfer_counterparty);
-        field!(f, Str, "transfer.source.bank", "bank code of the account the money leaves", |e| transfer_source(e)?.bank.as_deref());
-        field!(f, Str, "transfer.source.account", "the account the money leaves, digits", |e| transfer_source(e)?.account.as_deref());
-        field!(f, Str, "transfer.source.account_key", "bank:account of the account the money leaves", |e| transfer_source(e)?
-            .account_key
+        field!(f, Str, "transfer.source.bank", "bank code of the account the money leaves", |e| transfer_source(e)?
+            .bank
             .as_deref());
+        field!(f, Str, "transfer.source.account", "the account the money leaves, digits", |e| transfer_source(e)?
+            .account
+            .as_deref());
+        field!(f, Str, "transfer.source.account_key", "bank:account of the account the money leaves", |e| {
+            transfer_source(e)?.account_key.as_deref()
+        });
         field!(f, Int, "payment.amount", "won paid", |e| Some(body!(e, Payment).amount.0));
         field!(f, Int, "payment.balance_before", "balance before, won", |e| Some(body!(e, Payment).balance_before?.0));
         field!(f, Str, "payment.merchant.id", "merchant id", |e| Some(body!(e, Payment).merchant.id.as_str()));
-        field!(f, Str, "payment.merchant.category", "gift_card, crypto, game, ...", |e| body!(e, Payment).merchant.category.as_deref());
+        field!(f, Str, "payment.merchant.category", "gift_card, crypto, game, ...", |e| body!(e, Payment)
+            .merchant
+            .category
+            .as_deref());
         field!(f, Str, "payment.method", "card, account, points, ...", |e| body!(e, Payment).method.as_deref());
         field!(f, Int, "loan_application.amount", "won requested", |e| Some(body!(e, LoanApplication).amount.0));
-        field!(f, Str, "loan_application.product", "credit, card_loan, ...", |e| body!(e, LoanApplication).product.as_deref());
-        field!(f, Bool, "loan_application.remote", "applied through app or web", |e| Some(body!(e, LoanApplication).remote));
+        field!(f, Str, "loan_application.product", "credit, card_loan, ...", |e| body!(e, LoanApplication)
+            .product
+            .as_deref());
+        field!(f, Bool, "loan_application.remote", "applied through app or web", |e| Some(
+            body!(e, LoanApplication).remote
+        ));
         f.push(Field {
             path: "account_change.change",
             getter: Getter::Str(|e| Some(body!(e, AccountChange).change.as_str())),
@@ -280,15 +318,24 @@ pub fn fields() -> &'static [Field] {
         });
         field!(f, Str, "login.method", "password, biometric, certificate, ...", |e| body!(e, Login).method.as_deref());
         field!(f, Bool, "login.success", "credentials accepted", |e| Some(body!(e, Login).success));
-        field!(f, Int, "login.failed_attempts", "failed attempts just before", |e| Some(body!(e, Login).failed_attempts));
+        field!(f, Int, "login.failed_attempts", "failed attempts just before", |e| Some(
+            body!(e, Login).failed_attempts
+        ));
         field!(f, Str, "message.text", "the message text", |e| Some(body!(e, Message).text.as_str()));
         field!(f, Bool, "message.has_attachment", "carries an attachment", |e| Some(body!(e, Message).has_attachment));
         counterparty_fields!(f, "message.sender", message_sender);
         field!(f, Int, "contact.mutual_friends", "friends in common", |e| Some(body!(e, Contact).mutual_friends));
         counterparty_fields!(f, "contact.counterparty", contact_counterparty);
-        field!(f, Bool, "device_scan.remote_control_app", "scan found a remote-control app", |e| Some(body!(e, DeviceScan).remote_control_app));
-        field!(f, Bool, "device_scan.malicious_app", "scan found a malicious app", |e| Some(body!(e, DeviceScan).malicious_app));
-        field!(f, Int, "device_scan.app_count", "dangerous apps found", |e| i64::try_from(body!(e, DeviceScan).apps.len()).ok());
+        field!(f, Bool, "device_scan.remote_control_app", "scan found a remote-control app", |e| Some(
+            body!(e, DeviceScan).remote_control_app
+        ));
+        field!(f, Bool, "device_scan.malicious_app", "scan found a malicious app", |e| Some(
+            body!(e, DeviceScan).malicious_app
+        ));
+        field!(f, Int, "device_scan.app_count", "dangerous apps found", |e| i64::try_from(
+            body!(e, DeviceScan).apps.len()
+        )
+        .ok());
         f
     })
 }
@@ -302,7 +349,11 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for f in fields() {
             assert!(seen.insert(f.path), "duplicate field {}", f.path);
-            assert!(f.path.split('.').all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')), "{}", f.path);
+            assert!(
+                f.path.split('.').all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')),
+                "{}",
+                f.path
+            );
             assert!(!f.doc.is_empty());
         }
         assert!(fields().len() > 60);

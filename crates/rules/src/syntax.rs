@@ -94,9 +94,17 @@ pub enum ExprKind {
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// `receiver.name(args)`.
-    Method { receiver: Box<Expr>, name: String, name_span: Range<usize>, args: Vec<Expr> },
+    Method {
+        receiver: Box<Expr>,
+        name: String,
+        name_span: Range<usize>,
+        args: Vec<Expr>,
+    },
     /// `name(args)`.
-    Call { name: String, args: Vec<Expr> },
+    Call {
+        name: String,
+        args: Vec<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,10 +121,8 @@ struct Lexer<'a> {
     pos: usize,
 }
 
-const PUNCTS: [&str; 21] = [
-    "&&", "||", "==", "!=", "<=", ">=", "<", ">", "!", "+", "-", "*", "/", "%", "(", ")", "[", "]",
-    ",", ".", "?",
-];
+const PUNCTS: [&str; 21] =
+    ["&&", "||", "==", "!=", "<=", ">=", "<", ">", "!", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".", "?"];
 
 impl<'a> Lexer<'a> {
     fn next(&mut self) -> Result<(Tok, Range<usize>), Diagnostic> {
@@ -143,12 +149,8 @@ impl<'a> Lexer<'a> {
             let text = &self.src[start..end];
             let digits: String = text.chars().filter(|ch| *ch != '_').collect();
             if text.ends_with('_') || text.contains("__") || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Diagnostic::new(
-                    "invalid-number",
-                    start..end,
-                    format!("`{text}` is not a number"),
-                )
-                .suggest("write whole numbers with optional `_` between digits, e.g. 1_000_000"));
+                return Err(Diagnostic::new("invalid-number", start..end, format!("`{text}` is not a number"))
+                    .suggest("write whole numbers with optional `_` between digits, e.g. 1_000_000"));
             }
             return match digits.parse::<i64>() {
                 Ok(n) => Ok((Tok::Int(n), start..end)),
@@ -307,6 +309,7 @@ impl Parser<'_> {
     /// Precedence climbing: parses operators binding tighter than `min`.
     fn expr(&mut self, min: u8) -> Result<Expr, Diagnostic> {
         self.enter()?;
+        let entered = self.depth;
         let mut lhs = self.unary()?;
         while let Some(op) = self.binop() {
             let bp = op.binding();
@@ -315,19 +318,37 @@ impl Parser<'_> {
             }
             self.bump()?;
             let rhs = self.expr(bp)?;
+            if matches!(op, BinOp::And | BinOp::Or) {
+                // A run of `||` (or `&&`) becomes a balanced tree, so a long list of
+                // alternatives does not make the tree, and every recursive pass over it, deep.
+                let mut items = vec![lhs, rhs];
+                while self.binop() == Some(op) {
+                    self.bump()?;
+                    items.push(self.expr(bp)?);
+                }
+                lhs = balanced(op, items);
+                continue;
+            }
             if bp == 3 && self.binop().is_some_and(|o| o.binding() == 3) {
                 let d = Diagnostic::new(
                     "chained-comparison",
                     self.span.clone(),
-                    format!("comparisons cannot be chained: `{}` after `{}`", self.binop().map_or("", BinOp::symbol), op.symbol()),
+                    format!(
+                        "comparisons cannot be chained: `{}` after `{}`",
+                        self.binop().map_or("", BinOp::symbol),
+                        op.symbol()
+                    ),
                 )
                 .suggest("join two comparisons with `&&`, e.g. `a >= 1 && a <= 9`");
                 return Err(d);
             }
             let span = lhs.span.start..rhs.span.end;
             lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
+            // Each link of an arithmetic chain such as `a + b + c` nests the tree one level
+            // deeper, so it counts towards the depth limit like a parenthesis does.
+            self.enter()?;
         }
-        self.depth -= 1;
+        self.depth = entered - 1;
         Ok(lhs)
     }
 
@@ -383,16 +404,16 @@ impl Parser<'_> {
         let mut args = Vec::new();
         while self.tok != Tok::Punct(")") {
             if self.tok == Tok::Eof {
-                return Err(Diagnostic::new("unclosed-delimiter", open, "this `(` is never closed")
-                    .suggest("add `)`"));
+                return Err(Diagnostic::new("unclosed-delimiter", open, "this `(` is never closed").suggest("add `)`"));
             }
             args.push(self.expr(0)?);
             match self.tok {
                 Tok::Punct(",") => self.bump()?,
                 Tok::Punct(")") => {}
                 Tok::Eof => {
-                    return Err(Diagnostic::new("unclosed-delimiter", open, "this `(` is never closed")
-                        .suggest("add `)`"));
+                    return Err(
+                        Diagnostic::new("unclosed-delimiter", open, "this `(` is never closed").suggest("add `)`")
+                    );
                 }
                 _ => return Err(self.unexpected("`,` or `)`")),
             }
@@ -452,8 +473,9 @@ impl Parser<'_> {
                 let inner = self.expr(0)?;
                 if self.tok != Tok::Punct(")") {
                     if self.tok == Tok::Eof {
-                        return Err(Diagnostic::new("unclosed-delimiter", span, "this `(` is never closed")
-                            .suggest("add `)`"));
+                        return Err(
+                            Diagnostic::new("unclosed-delimiter", span, "this `(` is never closed").suggest("add `)`")
+                        );
                     }
                     return Err(self.unexpected("`)`"));
                 }
@@ -466,8 +488,9 @@ impl Parser<'_> {
                 let mut items = Vec::new();
                 while self.tok != Tok::Punct("]") {
                     if self.tok == Tok::Eof {
-                        return Err(Diagnostic::new("unclosed-delimiter", span, "this `[` is never closed")
-                            .suggest("add `]`"));
+                        return Err(
+                            Diagnostic::new("unclosed-delimiter", span, "this `[` is never closed").suggest("add `]`")
+                        );
                     }
                     items.push(self.expr(0)?);
                     match self.tok {
@@ -487,6 +510,19 @@ impl Parser<'_> {
             _ => Err(self.unexpected("a value, a field or `(`")),
         }
     }
+}
+
+/// Joins `items` (at least one) with `op` as a balanced tree, keeping their order, which is
+/// also their evaluation order.
+fn balanced(op: BinOp, mut items: Vec<Expr>) -> Expr {
+    if items.len() > 1 {
+        let right = balanced(op, items.split_off(items.len().div_ceil(2)));
+        let left = balanced(op, items);
+        let span = left.span.start..right.span.end;
+        return Expr { kind: ExprKind::Binary(op, Box::new(left), Box::new(right)), span };
+    }
+    // Never empty; the fallback is the operator's identity (`true` for `&&`, `false` for `||`).
+    items.pop().unwrap_or(Expr { kind: ExprKind::Bool(op == BinOp::And), span: 0..0 })
 }
 
 #[cfg(test)]
