@@ -1,0 +1,197 @@
+//! ansim's storage: one [`Store`] trait that every backend implements, with the tenant
+//! (affiliate) a typed argument of every call that reads or writes tenant data, so no call can
+//! read across affiliates. [`sqlite::SqliteStore`] is the embedded default (one file, WAL,
+//! durable commits); [`conformance`] is the suite every backend must pass.
+//!
+//! The trait is synchronous: the embedded backend is a library call, and the application runs
+//! store calls on its own writer thread or on blocking threads, never on the async executor.
+
+pub mod conformance;
+pub mod sqlite;
+
+use domain::AffiliateId;
+
+/// A storage error. Backends map their own errors into these.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (IO, corruption, lock): not the caller's fault.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// A uniqueness rule was broken (same event id twice in one batch, version exists, ...).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A row the call refers to does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+/// Result of a store call.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Send events and read decisions.
+    Decide,
+    /// Edit, validate, publish and roll back rulesets.
+    RulesWrite,
+    /// Manage keys and affiliates.
+    Admin,
+}
+
+impl Scope {
+    /// Every scope.
+    pub const ALL: [Scope; 3] = [Scope::Decide, Scope::RulesWrite, Scope::Admin];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Decide => "decide",
+            Scope::RulesWrite => "rules:write",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// An affiliate (tenant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Affiliate {
+    /// Its id, used in URLs and data.
+    pub id: AffiliateId,
+    /// Display name.
+    pub name: String,
+}
+
+/// A stored API key (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// SHA-256 of the key.
+    pub hash: [u8; 32],
+    /// The key's first characters, to recognise it in listings.
+    pub prefix: String,
+    /// Whose key it is.
+    pub affiliate: AffiliateId,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// Revoked keys authenticate nothing.
+    pub revoked: bool,
+}
+
+/// One decided event, as committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// The affiliate's sequence number of the event (1, 2, ...), the replay order.
+    pub seq: i64,
+    /// The caller's event id (idempotency key).
+    pub event_id: String,
+    /// The decision's id.
+    pub decision_id: String,
+    /// Event time, ms.
+    pub at_ms: i64,
+    /// Event kind.
+    pub kind: String,
+    /// Verdict name.
+    pub verdict: String,
+    /// Score.
+    pub score: i64,
+    /// Ruleset label that decided.
+    pub ruleset: String,
+    /// The event as JSON.
+    pub event_json: String,
+    /// The decision as JSON.
+    pub decision_json: String,
+    /// When it was decided (server clock), ms.
+    pub decided_ms: i64,
+}
+
+/// A side effect to deliver after commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// Assigned by the store.
+    pub id: i64,
+    /// Whose it is.
+    pub affiliate: AffiliateId,
+    /// What kind of effect: `case.open`, `webhook`, ...
+    pub topic: String,
+    /// JSON payload.
+    pub payload: String,
+}
+
+/// What one committed write holds: an event with its decision and its side effects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// Whose event.
+    pub affiliate: AffiliateId,
+    /// The event and decision.
+    pub record: EventRecord,
+    /// Side effects, as `(topic, payload)`.
+    pub outbox: Vec<(String, String)>,
+}
+
+/// A published ruleset version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesetVersion {
+    /// Version number.
+    pub version: i64,
+    /// Source text.
+    pub source: String,
+    /// When it was published, ms.
+    pub published_ms: i64,
+    /// Whether it is the active one.
+    pub active: bool,
+}
+
+/// Storage for everything ansim keeps. Every method that touches tenant data takes the
+/// affiliate; implementations must filter by it in the query itself.
+pub trait Store: Send + Sync {
+    /// Creates or renames an affiliate.
+    fn upsert_affiliate(&self, a: &AffiliateId, name: &str, now_ms: i64) -> Result<()>;
+    /// All affiliates.
+    fn affiliates(&self) -> Result<Vec<Affiliate>>;
+    /// Stores a new API key for `a`.
+    fn insert_key(&self, a: &AffiliateId, key: &ApiKey, now_ms: i64) -> Result<()>;
+    /// The key with this hash: how a request finds its tenant, so not tenant-scoped.
+    fn key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>>;
+
+    /// Commits many writes in one transaction (group commit): all or none. An event id that
+    /// is already stored for its affiliate is a [`StoreError::Conflict`] and fails the batch.
+    fn commit(&self, writes: &[Write]) -> Result<()>;
+    /// The stored event with this event id.
+    fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>>;
+    /// The stored event with this decision id.
+    fn event_by_decision(&self, a: &AffiliateId, decision_id: &str) -> Result<Option<EventRecord>>;
+    /// Events with `seq > after`, in order, at most `limit`.
+    fn events_after(&self, a: &AffiliateId, after: i64, limit: usize) -> Result<Vec<EventRecord>>;
+    /// The highest sequence number stored for `a` (0 when none).
+    fn last_seq(&self, a: &AffiliateId) -> Result<i64>;
+    /// Events stored for `a`.
+    fn event_count(&self, a: &AffiliateId) -> Result<i64>;
+
+    /// Saves the ruleset draft.
+    fn put_draft(&self, a: &AffiliateId, source: &str, now_ms: i64) -> Result<()>;
+    /// The ruleset draft.
+    fn draft(&self, a: &AffiliateId) -> Result<Option<String>>;
+    /// Adds version `version` and makes it the only active one, atomically.
+    fn publish(&self, a: &AffiliateId, version: i64, source: &str, now_ms: i64) -> Result<()>;
+    /// Makes an existing version the active one (rollback).
+    fn activate(&self, a: &AffiliateId, version: i64) -> Result<()>;
+    /// The active version.
+    fn active_ruleset(&self, a: &AffiliateId) -> Result<Option<RulesetVersion>>;
+    /// Every version, newest first.
+    fn ruleset_history(&self, a: &AffiliateId) -> Result<Vec<RulesetVersion>>;
+
+    /// Saves a feature-state snapshot taken after event `seq`.
+    fn save_snapshot(&self, a: &AffiliateId, seq: i64, state: &[u8], now_ms: i64) -> Result<()>;
+    /// The latest snapshot: `(seq, state)`.
+    fn load_snapshot(&self, a: &AffiliateId) -> Result<Option<(i64, Vec<u8>)>>;
+
+    /// Undelivered side effects, oldest first (all tenants: the delivery worker is internal).
+    fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>>;
+    /// Marks side effects delivered.
+    fn outbox_done(&self, ids: &[i64], now_ms: i64) -> Result<()>;
+}

@@ -1,0 +1,373 @@
+//! The embedded backend: one SQLite file in WAL mode with `synchronous = FULL`, so a commit
+//! that returned survives `kill -9` and power loss. One connection writes (callers batch their
+//! writes into one transaction: group commit); a few connections read concurrently.
+//!
+//! SQLite was chosen over pure-Rust KV stores because the data is relational (events by id,
+//! by decision, by sequence; rulesets by version), it has a proven WAL with group-commit
+//! friendly transactions, and the same schema maps one-to-one onto PostgreSQL later.
+
+use crate::{Affiliate, ApiKey, EventRecord, OutboxItem, Result, RulesetVersion, Scope, Store, StoreError, Write};
+use domain::AffiliateId;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+
+/// Readers kept open for concurrent reads.
+const READERS: usize = 4;
+
+/// The embedded SQLite store.
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding a connection leaves SQLite consistent (the transaction rolls
+    // back when dropped), so a poisoned lock is safe to reuse.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn open(path: &Path) -> Result<Connection> {
+    let c = Connection::open(path).map_err(backend)?;
+    c.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+    c.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+    c.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+    c.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
+    Ok(c)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file at `path` and runs pending migrations.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let mut w = open(path)?;
+        migrate(&mut w)?;
+        let readers = (0..READERS).map(|_| open(path).map(Mutex::new)).collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStore { writer: Mutex::new(w), readers })
+    }
+
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        // Take a free reader if one is free, else wait for the first.
+        for r in &self.readers {
+            if let Ok(g) = r.try_lock() {
+                return g;
+            }
+        }
+        lock(&self.readers[0])
+    }
+}
+
+fn migrate(c: &mut Connection) -> Result<()> {
+    let done: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(backend)?;
+    let done = usize::try_from(done).unwrap_or(0);
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Backend(format!(
+            "the store has schema version {done}, newer than this program's {}; upgrade ansim",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = c.transaction().map_err(backend)?;
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(backend)?;
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}
+
+const EVENT_COLS: &str = "seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms";
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        seq: r.get(0)?,
+        event_id: r.get(1)?,
+        decision_id: r.get(2)?,
+        at_ms: r.get(3)?,
+        kind: r.get(4)?,
+        verdict: r.get(5)?,
+        score: r.get(6)?,
+        ruleset: r.get(7)?,
+        event_json: r.get(8)?,
+        decision_json: r.get(9)?,
+        decided_ms: r.get(10)?,
+    })
+}
+
+fn scopes_text(s: &[Scope]) -> String {
+    s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn ruleset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RulesetVersion> {
+    Ok(RulesetVersion { version: r.get(0)?, source: r.get(1)?, published_ms: r.get(2)?, active: r.get::<_, i64>(3)? != 0 })
+}
+
+impl Store for SqliteStore {
+    fn upsert_affiliate(&self, a: &AffiliateId, name: &str, now_ms: i64) -> Result<()> {
+        lock(&self.writer)
+            .execute(
+                "INSERT INTO affiliate (id, name, created_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                params![a.as_str(), name, now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn affiliates(&self) -> Result<Vec<Affiliate>> {
+        let c = self.read();
+        let mut st = c.prepare_cached("SELECT id, name FROM affiliate ORDER BY id").map_err(backend)?;
+        let rows = st
+            .query_map([], |r| Ok(Affiliate { id: AffiliateId(r.get(0)?), name: r.get(1)? }))
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn insert_key(&self, a: &AffiliateId, key: &ApiKey, now_ms: i64) -> Result<()> {
+        if &key.affiliate != a {
+            return Err(StoreError::Conflict("a key can only be stored for its own affiliate".into()));
+        }
+        lock(&self.writer)
+            .execute(
+                "INSERT INTO api_key (hash, prefix, affiliate, scopes, created_ms, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![&key.hash[..], key.prefix, a.as_str(), scopes_text(&key.scopes), now_ms, key.revoked as i64],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached("SELECT prefix, affiliate, scopes, revoked FROM api_key WHERE hash = ?1")
+            .map_err(backend)?;
+        st.query_row(params![&hash[..]], |r| {
+            let scopes: String = r.get(2)?;
+            Ok(ApiKey {
+                hash: *hash,
+                prefix: r.get(0)?,
+                affiliate: AffiliateId(r.get(1)?),
+                scopes: scopes.split_whitespace().filter_map(Scope::parse).collect(),
+                revoked: r.get::<_, i64>(3)? != 0,
+            })
+        })
+        .optional()
+        .map_err(backend)
+    }
+
+    fn commit(&self, writes: &[Write]) -> Result<()> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        {
+            let mut ev = tx
+                .prepare_cached(
+                    "INSERT INTO event (affiliate, seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset,
+                     event_json, decision_json, decided_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(backend)?;
+            let mut ob = tx
+                .prepare_cached("INSERT INTO outbox (affiliate, topic, payload, created_ms) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(backend)?;
+            for w in writes {
+                let r = &w.record;
+                ev.execute(params![
+                    w.affiliate.as_str(),
+                    r.seq,
+                    r.event_id,
+                    r.decision_id,
+                    r.at_ms,
+                    r.kind,
+                    r.verdict,
+                    r.score,
+                    r.ruleset,
+                    r.event_json,
+                    r.decision_json,
+                    r.decided_ms
+                ])
+                .map_err(backend)?;
+                for (topic, payload) in &w.outbox {
+                    ob.execute(params![w.affiliate.as_str(), topic, payload, r.decided_ms]).map_err(backend)?;
+                }
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!("SELECT {EVENT_COLS} FROM event WHERE affiliate = ?1 AND event_id = ?2"))
+            .map_err(backend)?;
+        st.query_row(params![a.as_str(), event_id], event_row).optional().map_err(backend)
+    }
+
+    fn event_by_decision(&self, a: &AffiliateId, decision_id: &str) -> Result<Option<EventRecord>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!("SELECT {EVENT_COLS} FROM event WHERE affiliate = ?1 AND decision_id = ?2"))
+            .map_err(backend)?;
+        st.query_row(params![a.as_str(), decision_id], event_row).optional().map_err(backend)
+    }
+
+    fn events_after(&self, a: &AffiliateId, after: i64, limit: usize) -> Result<Vec<EventRecord>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLS} FROM event WHERE affiliate = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![a.as_str(), after, limit as i64], event_row)
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn last_seq(&self, a: &AffiliateId) -> Result<i64> {
+        let c = self.read();
+        c.query_row("SELECT COALESCE(MAX(seq), 0) FROM event WHERE affiliate = ?1", params![a.as_str()], |r| r.get(0))
+            .map_err(backend)
+    }
+
+    fn event_count(&self, a: &AffiliateId) -> Result<i64> {
+        let c = self.read();
+        c.query_row("SELECT COUNT(*) FROM event WHERE affiliate = ?1", params![a.as_str()], |r| r.get(0))
+            .map_err(backend)
+    }
+
+    fn put_draft(&self, a: &AffiliateId, source: &str, now_ms: i64) -> Result<()> {
+        lock(&self.writer)
+            .execute(
+                "INSERT INTO ruleset_draft (affiliate, source, updated_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (affiliate) DO UPDATE SET source = excluded.source, updated_ms = excluded.updated_ms",
+                params![a.as_str(), source, now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn draft(&self, a: &AffiliateId) -> Result<Option<String>> {
+        let c = self.read();
+        c.query_row("SELECT source FROM ruleset_draft WHERE affiliate = ?1", params![a.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(backend)
+    }
+
+    fn publish(&self, a: &AffiliateId, version: i64, source: &str, now_ms: i64) -> Result<()> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        tx.execute("UPDATE ruleset SET active = 0 WHERE affiliate = ?1 AND active = 1", params![a.as_str()])
+            .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO ruleset (affiliate, version, source, published_ms, active) VALUES (?1, ?2, ?3, ?4, 1)",
+            params![a.as_str(), version, source, now_ms],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn activate(&self, a: &AffiliateId, version: i64) -> Result<()> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT version FROM ruleset WHERE affiliate = ?1 AND version = ?2", params![a.as_str(), version], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(backend)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("ruleset version {version}")));
+        }
+        tx.execute("UPDATE ruleset SET active = (version = ?2) WHERE affiliate = ?1", params![a.as_str(), version])
+            .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn active_ruleset(&self, a: &AffiliateId) -> Result<Option<RulesetVersion>> {
+        let c = self.read();
+        c.query_row(
+            "SELECT version, source, published_ms, active FROM ruleset WHERE affiliate = ?1 AND active = 1",
+            params![a.as_str()],
+            ruleset_row,
+        )
+        .optional()
+        .map_err(backend)
+    }
+
+    fn ruleset_history(&self, a: &AffiliateId) -> Result<Vec<RulesetVersion>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(
+                "SELECT version, source, published_ms, active FROM ruleset WHERE affiliate = ?1 ORDER BY version DESC",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![a.as_str()], ruleset_row)
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn save_snapshot(&self, a: &AffiliateId, seq: i64, state: &[u8], now_ms: i64) -> Result<()> {
+        lock(&self.writer)
+            .execute(
+                "INSERT INTO feature_snapshot (affiliate, seq, state, saved_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (affiliate) DO UPDATE SET seq = excluded.seq, state = excluded.state, saved_ms = excluded.saved_ms",
+                params![a.as_str(), seq, state, now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn load_snapshot(&self, a: &AffiliateId) -> Result<Option<(i64, Vec<u8>)>> {
+        let c = self.read();
+        c.query_row("SELECT seq, state FROM feature_snapshot WHERE affiliate = ?1", params![a.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .map_err(backend)
+    }
+
+    fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(
+                "SELECT id, affiliate, topic, payload FROM outbox WHERE delivered_ms IS NULL ORDER BY id LIMIT ?1",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![limit as i64], |r| {
+                Ok(OutboxItem { id: r.get(0)?, affiliate: AffiliateId(r.get(1)?), topic: r.get(2)?, payload: r.get(3)? })
+            })
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn outbox_done(&self, ids: &[i64], now_ms: i64) -> Result<()> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        {
+            let mut st = tx.prepare_cached("UPDATE outbox SET delivered_ms = ?2 WHERE id = ?1").map_err(backend)?;
+            for id in ids {
+                st.execute(params![id, now_ms]).map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+}
