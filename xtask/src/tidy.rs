@@ -18,6 +18,26 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("engine", &["domain", "rules", "signals", "serde", "serde_json", "toml"]),
     // Storage knows the domain's ids and its database, nothing about rules or HTTP.
     ("store", &["domain", "rusqlite", "thiserror"]),
+    // Use cases: the pure core plus storage, a channel type and hashing; no HTTP, no executor
+    // (tokio only for its `sync` oneshot channel).
+    (
+        "app",
+        &[
+            "domain",
+            "rules",
+            "signals",
+            "engine",
+            "store",
+            "serde",
+            "serde_json",
+            "xxhash-rust",
+            "tokio",
+            "sha2",
+            "getrandom",
+            "postcard",
+            "thiserror",
+        ],
+    ),
 ];
 
 /// Directories whose Rust files are checked.

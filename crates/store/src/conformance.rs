@@ -96,6 +96,8 @@ fn replay_order(s: &dyn Store) {
     let page2 = s.events_after(&a, 20, 100).unwrap();
     let seqs: Vec<i64> = page1.iter().chain(&page2).map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=50).collect::<Vec<_>>(), "events come back in sequence order, paged");
+    let ids = s.event_ids(&a, 45, 100).unwrap();
+    assert_eq!(ids, (46..=50).map(|i| (i, format!("r{i}"))).collect::<Vec<_>>());
 }
 
 fn rulesets(s: &dyn Store) {

@@ -167,6 +167,8 @@ pub trait Store: Send + Sync {
     fn event_by_decision(&self, a: &AffiliateId, decision_id: &str) -> Result<Option<EventRecord>>;
     /// Events with `seq > after`, in order, at most `limit`.
     fn events_after(&self, a: &AffiliateId, after: i64, limit: usize) -> Result<Vec<EventRecord>>;
+    /// `(seq, event id)` of events with `seq > after`, in order, at most `limit` (cheap: no JSON).
+    fn event_ids(&self, a: &AffiliateId, after: i64, limit: usize) -> Result<Vec<(i64, String)>>;
     /// The highest sequence number stored for `a` (0 when none).
     fn last_seq(&self, a: &AffiliateId) -> Result<i64>;
     /// Events stored for `a`.

@@ -86,7 +86,8 @@ fn migrate(c: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-const EVENT_COLS: &str = "seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms";
+const EVENT_COLS: &str =
+    "seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms";
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     Ok(EventRecord {
@@ -109,7 +110,12 @@ fn scopes_text(s: &[Scope]) -> String {
 }
 
 fn ruleset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RulesetVersion> {
-    Ok(RulesetVersion { version: r.get(0)?, source: r.get(1)?, published_ms: r.get(2)?, active: r.get::<_, i64>(3)? != 0 })
+    Ok(RulesetVersion {
+        version: r.get(0)?,
+        source: r.get(1)?,
+        published_ms: r.get(2)?,
+        active: r.get::<_, i64>(3)? != 0,
+    })
 }
 
 impl Store for SqliteStore {
@@ -236,6 +242,19 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
+    fn event_ids(&self, a: &AffiliateId, after: i64, limit: usize) -> Result<Vec<(i64, String)>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached("SELECT seq, event_id FROM event WHERE affiliate = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![a.as_str(), after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
     fn last_seq(&self, a: &AffiliateId) -> Result<i64> {
         let c = self.read();
         c.query_row("SELECT COALESCE(MAX(seq), 0) FROM event WHERE affiliate = ?1", params![a.as_str()], |r| r.get(0))
@@ -283,9 +302,11 @@ impl Store for SqliteStore {
         let mut c = lock(&self.writer);
         let tx = c.transaction().map_err(backend)?;
         let exists: Option<i64> = tx
-            .query_row("SELECT version FROM ruleset WHERE affiliate = ?1 AND version = ?2", params![a.as_str(), version], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT version FROM ruleset WHERE affiliate = ?1 AND version = ?2",
+                params![a.as_str(), version],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(backend)?;
         if exists.is_none() {
@@ -351,7 +372,12 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         let rows = st
             .query_map(params![limit as i64], |r| {
-                Ok(OutboxItem { id: r.get(0)?, affiliate: AffiliateId(r.get(1)?), topic: r.get(2)?, payload: r.get(3)? })
+                Ok(OutboxItem {
+                    id: r.get(0)?,
+                    affiliate: AffiliateId(r.get(1)?),
+                    topic: r.get(2)?,
+                    payload: r.get(3)?,
+                })
             })
             .map_err(backend)?
             .collect::<rusqlite::Result<Vec<_>>>()

@@ -1,0 +1,462 @@
+//! ansim's use cases, below HTTP and above storage: decide on events durably (group commit,
+//! idempotency, feature state that survives restarts), publish and roll back rulesets, issue
+//! and check API keys. The server binary calls these; tests call them directly.
+//!
+//! One event, end to end: [`App::decide`] takes the affiliate's lock, answers a repeated event
+//! id from the store, otherwise runs `engine::decide` on the active snapshot, assigns the next
+//! sequence number and hands the write to the writer thread *while still holding the lock* (so
+//! the writer sees each affiliate's events in sequence order), then awaits the commit. Only a
+//! committed decision is returned. The writer batches every write waiting into one transaction
+//! (one fsync for many requests).
+
+mod keys;
+mod metrics;
+mod tenant;
+mod writer;
+
+pub use keys::{generate_key, hash_key};
+pub use metrics::Metrics;
+pub use store::{Scope, Store};
+
+use domain::{AffiliateId, Decision, Event};
+use engine::Snapshot;
+use rules::Diagnostic;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use tenant::Tenant;
+
+/// Settings of the application layer.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Directory holding the store file (`ansim.db`).
+    pub data_dir: PathBuf,
+    /// Save a feature-state snapshot after this many decisions per affiliate.
+    pub snapshot_every: u64,
+    /// Most writes committed in one transaction.
+    pub max_batch: usize,
+}
+
+impl AppConfig {
+    /// Defaults for `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        AppConfig { data_dir: data_dir.into(), snapshot_every: 50_000, max_batch: 1_024 }
+    }
+}
+
+/// Why a use case failed. The server maps each variant to one HTTP status, once.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppError {
+    /// No or unknown API key.
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// The key lacks a scope.
+    #[error("this API key lacks the `{0}` scope")]
+    Forbidden(&'static str),
+    /// Nothing with that id for this affiliate.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Bad input: `field` names what is wrong.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// JSON path or parameter name.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A ruleset that does not compile.
+    #[error("the ruleset has {} error(s)", .0.len())]
+    Rules(Vec<Diagnostic>),
+    /// A state conflict (e.g. publishing an old version number).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Storage failed; the request may be retried with the same event id.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<store::StoreError> for AppError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::NotFound(w) => AppError::NotFound(w),
+            store::StoreError::Conflict(w) => AppError::Conflict(w),
+            store::StoreError::Backend(w) => AppError::Unavailable(w),
+        }
+    }
+}
+
+/// Who is calling: resolved from an API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The affiliate the key belongs to; every call it makes is scoped to it.
+    pub affiliate: AffiliateId,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+}
+
+impl Principal {
+    /// `Ok` if the principal holds `scope` (or `admin`).
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        if self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(scope.as_str()))
+        }
+    }
+}
+
+/// A committed decision.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// The decision's id (`dec_...`).
+    pub decision_id: String,
+    /// The decision.
+    pub decision: Arc<Decision>,
+    /// True when the event id was seen before and this is the stored decision.
+    pub duplicate: bool,
+}
+
+/// A ruleset version as the API shows it.
+#[derive(Debug, Clone)]
+pub struct RulesetInfo {
+    /// Version number.
+    pub version: i64,
+    /// `name@vN`.
+    pub label: String,
+    /// Source text.
+    pub source: String,
+    /// Rules in it.
+    pub rules: usize,
+    /// Features in it.
+    pub features: usize,
+    /// Publish time, ms.
+    pub published_ms: i64,
+    /// Whether it is active.
+    pub active: bool,
+}
+
+/// The application: one per process.
+pub struct App {
+    store: Arc<dyn Store>,
+    tenants: RwLock<HashMap<AffiliateId, Arc<Tenant>>>,
+    writer: writer::Writer,
+    keys: RwLock<HashMap<[u8; 32], Principal>>,
+    metrics: Arc<Metrics>,
+    config: AppConfig,
+}
+
+/// Milliseconds since the epoch by the server clock (for bookkeeping, never for decisions).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl App {
+    /// Opens the embedded store in `config.data_dir`, restores every affiliate (active ruleset,
+    /// feature state from the latest snapshot plus replay of later events), and starts the
+    /// writer.
+    pub fn open(config: AppConfig) -> Result<Arc<App>, AppError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            AppError::Unavailable(format!("cannot create data directory {}: {e}", config.data_dir.display()))
+        })?;
+        let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir.join("ansim.db"))?);
+        App::with_store(store, config)
+    }
+
+    /// Starts on an already opened store.
+    pub fn with_store(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>, AppError> {
+        let metrics = Arc::new(Metrics::default());
+        let writer = writer::Writer::start(Arc::clone(&store), config.max_batch, Arc::clone(&metrics));
+        let app = App {
+            store,
+            tenants: RwLock::new(HashMap::new()),
+            writer,
+            keys: RwLock::new(HashMap::new()),
+            metrics,
+            config,
+        };
+        for a in app.store.affiliates()? {
+            app.load_tenant(&a.id)?;
+        }
+        Ok(Arc::new(app))
+    }
+
+    /// The store (for tools and tests).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Decision and commit counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn load_tenant(&self, a: &AffiliateId) -> Result<Option<Arc<Tenant>>, AppError> {
+        let Some(active) = self.store.active_ruleset(a)? else { return Ok(None) };
+        let snap = Snapshot::compile(&active.source).map_err(AppError::Rules)?;
+        let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref())?);
+        self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), Arc::clone(&t));
+        Ok(Some(t))
+    }
+
+    fn tenant(&self, a: &AffiliateId) -> Result<Arc<Tenant>, AppError> {
+        if let Some(t) = self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(a) {
+            return Ok(Arc::clone(t));
+        }
+        self.load_tenant(a)?.ok_or_else(|| AppError::NotFound(format!("an active ruleset for affiliate {a}")))
+    }
+
+    /// Affiliates known to the store.
+    pub fn affiliates(&self) -> Result<Vec<store::Affiliate>, AppError> {
+        Ok(self.store.affiliates()?)
+    }
+
+    /// Creates the affiliate if needed and, if it has no active ruleset, publishes `ruleset`.
+    pub fn ensure_affiliate(&self, a: &AffiliateId, name: &str, ruleset: &str) -> Result<(), AppError> {
+        self.store.upsert_affiliate(a, name, now_ms())?;
+        if self.store.active_ruleset(a)?.is_none() {
+            self.publish(a, Some(ruleset))?;
+        }
+        Ok(())
+    }
+
+    /// Issues a new API key for `a` with `scopes`; returns the key text (shown once).
+    pub fn create_key(&self, a: &AffiliateId, scopes: &[Scope]) -> Result<String, AppError> {
+        if scopes.is_empty() {
+            return Err(AppError::Invalid { field: "scopes".into(), message: "at least one scope is needed".into() });
+        }
+        let key = generate_key();
+        let hash = hash_key(&key);
+        let row = store::ApiKey {
+            hash,
+            prefix: key.chars().take(8).collect(),
+            affiliate: a.clone(),
+            scopes: scopes.to_vec(),
+            revoked: false,
+        };
+        self.store.insert_key(a, &row, now_ms())?;
+        Ok(key)
+    }
+
+    /// Resolves a bearer key to its principal (cached after the first lookup).
+    pub fn authenticate(&self, key: &str) -> Result<Principal, AppError> {
+        if key.is_empty() || key.len() > 200 {
+            return Err(AppError::Unauthorized);
+        }
+        let hash = hash_key(key);
+        if let Some(p) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+            return Ok(p.clone());
+        }
+        let row = self.store.key_by_hash(&hash)?.ok_or(AppError::Unauthorized)?;
+        if row.revoked {
+            return Err(AppError::Unauthorized);
+        }
+        let p = Principal { affiliate: row.affiliate, scopes: row.scopes };
+        self.keys.write().unwrap_or_else(|p| p.into_inner()).insert(hash, p.clone());
+        Ok(p)
+    }
+
+    /// Decides on one event durably. A repeated event id returns the stored decision and does
+    /// not count in features again.
+    pub async fn decide(&self, a: &AffiliateId, event: Event) -> Result<Decided, AppError> {
+        if &event.affiliate != a {
+            return Err(AppError::Invalid {
+                field: "affiliate".into(),
+                message: format!("the event is for {:?} but the key belongs to {a:?}", event.affiliate.as_str()),
+            });
+        }
+        let t = self.tenant(a)?;
+        let step = t.decide(event, self.store.as_ref(), &self.writer, &self.config, &self.metrics)?;
+        match step {
+            tenant::Step::Done(d) => Ok(d),
+            tenant::Step::Wait(rx) => rx.await.map_err(|_| AppError::Unavailable("the writer stopped".into()))?,
+        }
+    }
+
+    /// Decides on several events, in order, each durably; one result per event.
+    pub async fn decide_batch(&self, a: &AffiliateId, events: Vec<Event>) -> Vec<Result<Decided, AppError>> {
+        let mut waits = Vec::with_capacity(events.len());
+        for e in events {
+            waits.push(match self.tenant(a) {
+                Ok(t) if &e.affiliate == a => {
+                    t.decide(e, self.store.as_ref(), &self.writer, &self.config, &self.metrics)
+                }
+                Ok(_) => Err(AppError::Invalid {
+                    field: "affiliate".into(),
+                    message: format!("the event is for {:?} but the key belongs to {a:?}", e.affiliate.as_str()),
+                }),
+                Err(err) => Err(err),
+            });
+        }
+        let mut out = Vec::with_capacity(waits.len());
+        for w in waits {
+            out.push(match w {
+                Ok(tenant::Step::Done(d)) => Ok(d),
+                Ok(tenant::Step::Wait(rx)) => match rx.await {
+                    Ok(r) => r,
+                    Err(_) => Err(AppError::Unavailable("the writer stopped".into())),
+                },
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
+    /// The stored decision with this decision id, as `(decision JSON, event JSON)`.
+    pub fn decision(&self, a: &AffiliateId, decision_id: &str) -> Result<store::EventRecord, AppError> {
+        self.store
+            .event_by_decision(a, decision_id)?
+            .ok_or_else(|| AppError::NotFound(format!("decision {decision_id}")))
+    }
+
+    /// Checks a ruleset without publishing it.
+    pub fn validate(&self, source: &str) -> Vec<Diagnostic> {
+        match Snapshot::compile(source) {
+            Ok(_) => Vec::new(),
+            Err(d) => d,
+        }
+    }
+
+    fn info(v: &store::RulesetVersion) -> RulesetInfo {
+        let (label, rules, features) = match Snapshot::compile(&v.source) {
+            Ok(s) => (s.label.to_string(), s.rules.len(), s.features.len()),
+            Err(_) => (format!("v{}", v.version), 0, 0),
+        };
+        RulesetInfo {
+            version: v.version,
+            label,
+            source: v.source.clone(),
+            rules,
+            features,
+            published_ms: v.published_ms,
+            active: v.active,
+        }
+    }
+
+    /// The active ruleset.
+    pub fn active_ruleset(&self, a: &AffiliateId) -> Result<RulesetInfo, AppError> {
+        let v = self.store.active_ruleset(a)?.ok_or_else(|| AppError::NotFound("an active ruleset".into()))?;
+        Ok(App::info(&v))
+    }
+
+    /// Every published version, newest first.
+    pub fn ruleset_history(&self, a: &AffiliateId) -> Result<Vec<RulesetInfo>, AppError> {
+        Ok(self.store.ruleset_history(a)?.iter().map(App::info).collect())
+    }
+
+    /// Saves a draft (any text; it is checked on validate and publish).
+    pub fn put_draft(&self, a: &AffiliateId, source: &str) -> Result<(), AppError> {
+        Ok(self.store.put_draft(a, source, now_ms())?)
+    }
+
+    /// The saved draft.
+    pub fn draft(&self, a: &AffiliateId) -> Result<Option<String>, AppError> {
+        Ok(self.store.draft(a)?)
+    }
+
+    /// Compiles and publishes `source` (or the saved draft when `None`) as the next version,
+    /// then swaps it in atomically. A ruleset that does not compile is returned as
+    /// [`AppError::Rules`] and changes nothing. The version number in the file is replaced by
+    /// the next number in this affiliate's history.
+    pub fn publish(&self, a: &AffiliateId, source: Option<&str>) -> Result<RulesetInfo, AppError> {
+        let source = match source {
+            Some(s) => s.to_string(),
+            None => self.store.draft(a)?.ok_or_else(|| AppError::NotFound("a draft to publish".into()))?,
+        };
+        let snap = Snapshot::compile(&source).map_err(AppError::Rules)?;
+        let next = self.store.ruleset_history(a)?.first().map_or(1, |v| v.version + 1);
+        let source = with_version(&source, next);
+        let snap =
+            if snap.version as i64 == next { snap } else { Snapshot::compile(&source).map_err(AppError::Rules)? };
+        self.store.publish(a, next, &source, now_ms())?;
+        self.install(a, snap)?;
+        self.active_ruleset(a)
+    }
+
+    /// Makes an earlier version active again.
+    pub fn rollback(&self, a: &AffiliateId, version: i64) -> Result<RulesetInfo, AppError> {
+        let hist = self.store.ruleset_history(a)?;
+        let v = hist
+            .iter()
+            .find(|v| v.version == version)
+            .ok_or_else(|| AppError::NotFound(format!("ruleset version {version}")))?;
+        let snap = Snapshot::compile(&v.source).map_err(AppError::Rules)?;
+        self.store.activate(a, version)?;
+        self.install(a, snap)?;
+        self.active_ruleset(a)
+    }
+
+    fn install(&self, a: &AffiliateId, snap: Snapshot) -> Result<(), AppError> {
+        let existing = self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(a).cloned();
+        match existing {
+            Some(t) => t.rules.swap(Arc::new(snap)),
+            None => {
+                let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref())?);
+                self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), t);
+            }
+        }
+        Ok(())
+    }
+
+    /// Feature values for `event` as the state stands, without counting it: `(name, value)`.
+    pub fn peek_features(&self, a: &AffiliateId, event: &Event) -> Result<Vec<(String, Option<i64>)>, AppError> {
+        let t = self.tenant(a)?;
+        let snap = t.rules.load();
+        let values = t.peek(event);
+        Ok(snap.features.iter().map(|f| f.name.clone()).zip(values).collect())
+    }
+
+    /// The active snapshot of `a` (for tools: replay, the live page).
+    pub fn snapshot(&self, a: &AffiliateId) -> Result<Arc<Snapshot>, AppError> {
+        Ok(self.tenant(a)?.rules.load())
+    }
+
+    /// Saves every affiliate's feature state and waits for the writer to commit everything
+    /// queued. Call before exit; a crash without it loses nothing, it only makes the next
+    /// start replay more events.
+    pub fn shutdown(&self) {
+        let tenants: Vec<Arc<Tenant>> =
+            self.tenants.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        for t in tenants {
+            t.snapshot_now(&self.writer);
+        }
+        self.writer.flush();
+    }
+}
+
+/// Replaces the `version = N` line of the `[ruleset]` header with `version`.
+fn with_version(source: &str, version: i64) -> String {
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut in_header = false;
+    let mut done = false;
+    for line in source.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            in_header = t.starts_with("[ruleset]");
+        }
+        if in_header && !done && t.starts_with("version") && t[7..].trim_start().starts_with('=') {
+            let nl = if line.ends_with("\r\n") {
+                "\r\n"
+            } else if line.ends_with('\n') {
+                "\n"
+            } else {
+                ""
+            };
+            out.push_str(&format!("version = {version}{nl}"));
+            done = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_line_is_replaced_in_the_header_only() {
+        let src = "[ruleset]\nname = \"x\"\nversion = 3 # old\n\n[[rule]]\nversion = 1\n";
+        assert_eq!(super::with_version(src, 7), "[ruleset]\nname = \"x\"\nversion = 7\n\n[[rule]]\nversion = 1\n");
+    }
+}

@@ -1,0 +1,58 @@
+//! Counters of the decision path, read by the server's `/metrics` and the live page.
+
+use domain::{Decision, Verdict};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Decision and commit counters. Cheap to update from many threads.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Decisions made (not counting duplicates).
+    pub decisions: AtomicU64,
+    /// Decisions by verdict, in `Verdict::ALL` order.
+    pub verdicts: [AtomicU64; 4],
+    /// Repeated event ids answered from the store.
+    pub duplicates: AtomicU64,
+    /// Transactions committed by the writer.
+    pub commits: AtomicU64,
+    /// Writes committed.
+    pub committed_writes: AtomicU64,
+    /// Transactions that failed.
+    pub commit_errors: AtomicU64,
+    /// Feature-state snapshots saved.
+    pub snapshots: AtomicU64,
+    rule_hits: Mutex<HashMap<String, u64>>,
+}
+
+impl Metrics {
+    pub(crate) fn record(&self, d: &Decision) {
+        self.decisions.fetch_add(1, Relaxed);
+        let i = Verdict::ALL.iter().position(|v| *v == d.verdict).unwrap_or(0);
+        self.verdicts[i].fetch_add(1, Relaxed);
+        if !d.reasons.is_empty() {
+            let mut hits = self.rule_hits.lock().unwrap_or_else(|p| p.into_inner());
+            for r in &d.reasons {
+                match hits.get_mut(&*r.rule) {
+                    Some(n) => *n += 1,
+                    None => {
+                        hits.insert(r.rule.to_string(), 1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decisions per verdict.
+    pub fn verdict_counts(&self) -> [(Verdict, u64); 4] {
+        Verdict::ALL.map(|v| (v, self.verdicts[Verdict::ALL.iter().position(|x| *x == v).unwrap_or(0)].load(Relaxed)))
+    }
+
+    /// Hits per rule id, sorted by id.
+    pub fn rule_hits(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<_> =
+            self.rule_hits.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, n)| (k.clone(), *n)).collect();
+        v.sort();
+        v
+    }
+}

@@ -1,0 +1,230 @@
+//! One affiliate's live state: its active ruleset, its feature state, its next sequence number
+//! and the digests of every event id it has stored (idempotency without a database read for
+//! new ids). All of it sits behind one mutex held for the few microseconds of a decision.
+
+use crate::writer::{Job, Writer};
+use crate::{AppConfig, AppError, Decided, Metrics};
+use domain::{AffiliateId, Decision, Event};
+use engine::{DecideState, Snapshot, SnapshotCell};
+use signals::FeatureState;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use store::Store;
+use tokio::sync::oneshot;
+use xxhash_rust::xxh3::xxh3_64;
+
+type Reply = oneshot::Sender<Result<Decided, AppError>>;
+
+/// What a decide call does next.
+pub(crate) enum Step {
+    /// Answered at once (a stored duplicate).
+    Done(Decided),
+    /// Wait for the commit.
+    Wait(oneshot::Receiver<Result<Decided, AppError>>),
+}
+
+struct Pending {
+    decided: Decided,
+    waiters: Vec<Reply>,
+}
+
+struct Inner {
+    state: DecideState,
+    next_seq: i64,
+    /// xxh3 digests of every stored or pending event id: a miss proves the id is new.
+    ids: HashSet<u64>,
+    /// Decided but not yet committed, by event id; duplicates arriving now wait here.
+    pending: HashMap<String, Pending>,
+    since_snapshot: u64,
+    /// A commit failed after features had counted its events: rebuild from the store first.
+    needs_rebuild: bool,
+}
+
+pub(crate) struct Tenant {
+    pub(crate) id: AffiliateId,
+    pub(crate) rules: SnapshotCell,
+    inner: Mutex<Inner>,
+}
+
+/// Events read per page while replaying.
+const PAGE: usize = 10_000;
+
+/// Rebuilds feature state and the id set from the store: the latest snapshot, then every
+/// later event replayed through the features of `snap` (the rules are not evaluated).
+fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store) -> Result<Inner, AppError> {
+    let (mut after, features) = match store.load_snapshot(a)? {
+        Some((seq, bytes)) => match postcard::from_bytes::<FeatureState>(&bytes) {
+            Ok(f) => (seq, f),
+            // An unreadable snapshot costs a longer replay, never a wrong state.
+            Err(_) => (0, FeatureState::default()),
+        },
+        None => (0, FeatureState::default()),
+    };
+    let mut state = DecideState::from_features(features);
+    let mut slots = vec![None; snap.features.len()];
+    loop {
+        let page = store.events_after(a, after, PAGE)?;
+        for r in &page {
+            match Event::from_json(&r.event_json, None) {
+                Ok(e) => state.features.observe(&snap.features, &e, &mut slots),
+                Err(e) => return Err(AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id))),
+            }
+            after = r.seq;
+        }
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    let mut ids = HashSet::new();
+    let mut from = 0;
+    loop {
+        let page = store.event_ids(a, from, 100_000)?;
+        for (seq, id) in &page {
+            ids.insert(xxh3_64(id.as_bytes()));
+            from = *seq;
+        }
+        if page.len() < 100_000 {
+            break;
+        }
+    }
+    Ok(Inner {
+        state,
+        next_seq: store.last_seq(a)? + 1,
+        ids,
+        pending: HashMap::new(),
+        since_snapshot: 0,
+        needs_rebuild: false,
+    })
+}
+
+fn decided_from_record(r: &store::EventRecord) -> Result<Decided, AppError> {
+    let decision: Decision = serde_json::from_str(&r.decision_json)
+        .map_err(|e| AppError::Unavailable(format!("stored decision {} is unreadable: {e}", r.decision_id)))?;
+    Ok(Decided { decision_id: r.decision_id.clone(), decision: Arc::new(decision), duplicate: true })
+}
+
+impl Tenant {
+    pub(crate) fn recover(id: AffiliateId, snap: Snapshot, store: &dyn Store) -> Result<Tenant, AppError> {
+        let inner = restore(&id, &snap, store)?;
+        Ok(Tenant { id, rules: SnapshotCell::new(snap), inner: Mutex::new(inner) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn decide(
+        self: &Arc<Self>,
+        event: Event,
+        store: &dyn Store,
+        writer: &Writer,
+        config: &AppConfig,
+        metrics: &Metrics,
+    ) -> Result<Step, AppError> {
+        let event_json = event.to_json();
+        let digest = xxh3_64(event.id.as_str().as_bytes());
+        let mut g = self.lock();
+        if g.needs_rebuild {
+            let snap = self.rules.load();
+            *g = restore(&self.id, &snap, store)?;
+        }
+        if g.ids.contains(&digest) {
+            if let Some(p) = g.pending.get_mut(event.id.as_str()) {
+                let (tx, rx) = oneshot::channel();
+                p.waiters.push(tx);
+                metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(Step::Wait(rx));
+            }
+            if let Some(r) = store.event_by_id(&self.id, event.id.as_str())? {
+                metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(Step::Done(decided_from_record(&r)?));
+            }
+            // A digest collision between two different ids: decide normally.
+        }
+        let snap = self.rules.load();
+        let decision = engine::decide(&snap, &mut g.state, &event);
+        let seq = g.next_seq;
+        g.next_seq += 1;
+        // Unique across affiliates: a decision id never names another tenant's decision.
+        let decision_id = format!("dec_{:016x}", xxh3_64(format!("{}\0{}\0{seq}", self.id, event.id).as_bytes()));
+        let decision_json = serde_json::to_string(&decision).unwrap_or_default();
+        metrics.record(&decision);
+        let record = store::EventRecord {
+            seq,
+            event_id: event.id.0.clone(),
+            decision_id: decision_id.clone(),
+            at_ms: event.at.millis(),
+            kind: event.kind().as_str().to_string(),
+            verdict: decision.verdict.as_str().to_string(),
+            score: i64::from(decision.score),
+            ruleset: decision.ruleset.to_string(),
+            event_json,
+            decision_json,
+            decided_ms: crate::now_ms(),
+        };
+        let outbox = if decision.verdict >= domain::Verdict::Hold {
+            vec![(
+                "case.open".to_string(),
+                format!("{{\"decision_id\":\"{decision_id}\",\"verdict\":\"{}\"}}", decision.verdict),
+            )]
+        } else {
+            Vec::new()
+        };
+        let decided = Decided { decision_id, decision: Arc::new(decision), duplicate: false };
+        g.ids.insert(digest);
+        g.pending.insert(event.id.0.clone(), Pending { decided: decided.clone(), waiters: Vec::new() });
+        let (tx, rx) = oneshot::channel();
+        // Sent under the lock, so the writer receives this affiliate's events in seq order.
+        writer.send(Job::Write {
+            write: store::Write { affiliate: self.id.clone(), record, outbox },
+            decided,
+            tenant: Arc::clone(self),
+            reply: tx,
+        })?;
+        g.since_snapshot += 1;
+        if g.since_snapshot >= config.snapshot_every {
+            g.since_snapshot = 0;
+            if let Ok(bytes) = postcard::to_stdvec(&g.state.features) {
+                writer.send(Job::Snapshot { affiliate: self.id.clone(), seq, state: bytes })?;
+            }
+        }
+        Ok(Step::Wait(rx))
+    }
+
+    /// Called by the writer once a write is committed or failed.
+    pub(crate) fn settled(&self, event_id: &str, outcome: &Result<Decided, AppError>) {
+        let mut g = self.lock();
+        let Some(p) = g.pending.remove(event_id) else { return };
+        for w in p.waiters {
+            let _ = w.send(match outcome {
+                Ok(_) => Ok(Decided { duplicate: true, ..p.decided.clone() }),
+                Err(e) => Err(e.clone()),
+            });
+        }
+        if outcome.is_err() {
+            g.ids.remove(&xxh3_64(event_id.as_bytes()));
+            g.needs_rebuild = true;
+        }
+    }
+
+    /// Queues a snapshot of the current feature state.
+    pub(crate) fn snapshot_now(&self, writer: &Writer) {
+        let g = self.lock();
+        let seq = g.next_seq - 1;
+        if seq < 1 {
+            return;
+        }
+        if let Ok(bytes) = postcard::to_stdvec(&g.state.features) {
+            let _ = writer.send(Job::Snapshot { affiliate: self.id.clone(), seq, state: bytes });
+        }
+    }
+
+    /// Feature values as they stand for `event`, without updating (tests, explanations).
+    pub(crate) fn peek(&self, event: &Event) -> Vec<Option<i64>> {
+        let snap = self.rules.load();
+        let g = self.lock();
+        let mut out = vec![None; snap.features.len()];
+        g.state.features.peek(&snap.features, event, &mut out);
+        out
+    }
+}

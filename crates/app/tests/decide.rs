@@ -1,0 +1,161 @@
+//! The decision use case against a real embedded store: durability, idempotency (sequential
+//! and concurrent), restart with feature state intact (snapshot + replay), publish and
+//! rollback, and isolation between affiliates.
+
+use app::{App, AppConfig, AppError, Scope};
+use domain::{AffiliateId, Event, Verdict};
+use std::sync::Arc;
+
+const RULES: &str = r#"
+[ruleset]
+name = "pay"
+version = 1
+
+[[feature]]
+name = "transfers_1h"
+kind = "count"
+key = "subject.id"
+window = "1h"
+where = "event.kind == 'transfer'"
+
+[[rule]]
+id = "velocity"
+when = "features.transfers_1h >= 3"
+verdict = "hold"
+score = 40
+reason = { ko = "송금이 많습니다.", en = "Many transfers." }
+"#;
+
+fn aff(s: &str) -> AffiliateId {
+    AffiliateId(s.into())
+}
+
+fn transfer(id: &str, affiliate: &str, minute: u32) -> Event {
+    Event::from_json(
+        &format!(
+            r#"{{"id":"{id}","affiliate":"{affiliate}","kind":"transfer","at":"2026-11-26T10:{minute:02}:00+09:00","subject":{{"id":"u1"}},
+               "transfer":{{"amount":10000,"counterparty":{{"bank":"088","account":"110123456789"}}}}}}"#
+        ),
+        None,
+    )
+    .unwrap()
+}
+
+fn open(dir: &std::path::Path, snapshot_every: u64) -> Arc<App> {
+    let mut cfg = AppConfig::new(dir);
+    cfg.snapshot_every = snapshot_every;
+    let app = App::open(cfg).unwrap();
+    app.ensure_affiliate(&aff("pay"), "Pay", RULES).unwrap();
+    app.ensure_affiliate(&aff("bank"), "Bank", &RULES.replace("\"pay\"", "\"bank\"")).unwrap();
+    app
+}
+
+fn count(app: &App, a: &str, minute: u32) -> Option<i64> {
+    app.peek_features(&aff(a), &transfer("peek", a, minute)).unwrap()[0].1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_are_durable_idempotent_and_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pay = aff("pay");
+    {
+        let app = open(dir.path(), 2);
+        let d1 = app.decide(&pay, transfer("e1", "pay", 0)).await.unwrap();
+        assert!(!d1.duplicate);
+        let again = app.decide(&pay, transfer("e1", "pay", 0)).await.unwrap();
+        assert!(again.duplicate, "a repeated id returns the stored decision");
+        assert_eq!(again.decision_id, d1.decision_id);
+        assert_eq!(app.store().event_count(&pay).unwrap(), 1);
+        app.decide(&pay, transfer("e2", "pay", 1)).await.unwrap();
+        let d3 = app.decide(&pay, transfer("e3", "pay", 2)).await.unwrap();
+        assert_eq!(d3.decision.verdict, Verdict::Hold, "three transfers, duplicates not counted");
+        assert_eq!(count(&app, "pay", 3), Some(3));
+        // Two more after the last snapshot (every 2 decisions), then a crash: no shutdown.
+        app.decide(&pay, transfer("e4", "pay", 3)).await.unwrap();
+        app.decide(&pay, transfer("e5", "pay", 4)).await.unwrap();
+        app.decide(&pay, transfer("e6", "pay", 5)).await.unwrap();
+    }
+    let app = open(dir.path(), 2);
+    assert_eq!(count(&app, "pay", 6), Some(6), "snapshot plus replay restores the counts");
+    let again = app.decide(&pay, transfer("e6", "pay", 5)).await.unwrap();
+    assert!(again.duplicate, "idempotency survives a restart");
+    let d = app.decision(&pay, &again.decision_id).unwrap();
+    assert_eq!(d.event_id, "e6");
+    let d7 = app.decide(&pay, transfer("e7", "pay", 6)).await.unwrap();
+    assert_eq!(d7.decision.evidence[0].value, serde_json::json!(7));
+    assert_eq!(app.store().event_count(&pay).unwrap(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_duplicates_count_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), 1000);
+    let pay = aff("pay");
+    let mut handles = Vec::new();
+    for i in 0..64 {
+        let app = Arc::clone(&app);
+        let pay = pay.clone();
+        handles.push(tokio::spawn(async move { app.decide(&pay, transfer(&format!("d{}", i % 8), "pay", 0)).await }));
+    }
+    let mut fresh = 0;
+    let mut ids = std::collections::HashSet::new();
+    for h in handles {
+        let d = h.await.unwrap().unwrap();
+        fresh += usize::from(!d.duplicate);
+        ids.insert(d.decision_id);
+    }
+    assert_eq!(fresh, 8, "each of the 8 ids decided once");
+    assert_eq!(ids.len(), 8, "every duplicate got its original's decision id");
+    assert_eq!(app.store().event_count(&pay).unwrap(), 8);
+    assert_eq!(count(&app, "pay", 1), Some(8));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn affiliates_are_isolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), 1000);
+    let (pay, bank) = (aff("pay"), aff("bank"));
+    let d = app.decide(&pay, transfer("x1", "pay", 0)).await.unwrap();
+    // The same id at another affiliate is another event; features are per affiliate.
+    let b = app.decide(&bank, transfer("x1", "bank", 0)).await.unwrap();
+    assert!(!b.duplicate);
+    assert!(
+        matches!(app.decision(&bank, &d.decision_id), Err(AppError::NotFound(_))),
+        "bank cannot read pay's decision"
+    );
+    let err = app.decide(&bank, transfer("x2", "pay", 0)).await.unwrap_err();
+    assert!(matches!(err, AppError::Invalid { ref field, .. } if field == "affiliate"), "{err:?}");
+    assert_eq!(count(&app, "bank", 1), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_validate_rollback_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), 1000);
+    let pay = aff("pay");
+    assert_eq!(app.active_ruleset(&pay).unwrap().version, 1);
+    let broken = RULES.replace(">= 3", ">= 'three'");
+    let Err(AppError::Rules(d)) = app.publish(&pay, Some(&broken)) else { panic!("broken ruleset published") };
+    assert_eq!(d[0].code, "type-mismatch");
+    assert_eq!(app.active_ruleset(&pay).unwrap().version, 1);
+    let v2 = app.publish(&pay, Some(&RULES.replace(">= 3", ">= 2"))).unwrap();
+    assert_eq!((v2.version, v2.label.as_str()), (2, "pay@v2"), "the version is the next in history");
+    app.decide(&pay, transfer("k1", "pay", 0)).await.unwrap();
+    let d = app.decide(&pay, transfer("k2", "pay", 1)).await.unwrap();
+    assert_eq!(d.decision.verdict, Verdict::Hold);
+    assert_eq!(&*d.decision.ruleset, "pay@v2");
+    let back = app.rollback(&pay, 1).unwrap();
+    assert!(back.active && back.version == 1);
+    let d = app.decide(&pay, transfer("k3", "pay", 2)).await.unwrap();
+    assert_eq!(&*d.decision.ruleset, "pay@v1");
+    assert_eq!(app.ruleset_history(&pay).unwrap().len(), 2);
+    app.put_draft(&pay, "not toml at all").unwrap();
+    assert!(matches!(app.publish(&pay, None), Err(AppError::Rules(_))));
+
+    let key = app.create_key(&pay, &[Scope::Decide]).unwrap();
+    let p = app.authenticate(&key).unwrap();
+    assert_eq!(p.affiliate, pay);
+    assert!(p.require(Scope::Decide).is_ok());
+    assert!(matches!(p.require(Scope::RulesWrite), Err(AppError::Forbidden("rules:write"))));
+    assert!(matches!(app.authenticate("ak_wrong"), Err(AppError::Unauthorized)));
+}
