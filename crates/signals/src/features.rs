@@ -20,7 +20,8 @@
 //!
 //! **Memory.** Keys are stored as 64-bit xxh3 digests (never the raw value). Per key a
 //! window feature keeps at most 60 + lateness buckets (16 bytes each) and a set feature at most
-//! [`MAX_SET`] values (16 bytes each, least recently seen evicted first); buckets that can no
+//! [`MAX_SET`] values (8 bytes each: a 32-bit value digest and its bucket; least recently seen
+//! evicted first); buckets that can no
 //! longer be read are pruned on update, and keys idle for longer than window + tolerance are
 //! evicted in an amortised sweep. All state is plain data (serde), so it can be snapshotted or
 //! moved to an external store.
@@ -230,8 +231,11 @@ fn key_digest(parts: &[KeyPart], event: &Event) -> Option<u64> {
 }
 
 impl FeatureDef {
-    fn value_hash(&self, event: &Event) -> Option<u64> {
-        hash_part(0x7661_6c75_6500, self.value.as_ref()?, event)
+    /// A 32-bit digest of the event's value: with at most [`MAX_SET`] values per key, two
+    /// different values collide with probability below 10^-6 per key, and halving the entry
+    /// keeps a remembered payee at 8 bytes.
+    fn value_hash(&self, event: &Event) -> Option<u32> {
+        hash_part(0x7661_6c75_6500, self.value.as_ref()?, event).map(|h| (h ^ (h >> 32)) as u32)
     }
 
     fn value_int(&self, event: &Event) -> Option<i64> {
@@ -292,8 +296,8 @@ pub struct WindowKey {
 /// A value remembered by a `distinct` or `first_seen` feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
-    /// xxh3 digest of the value.
-    pub value: u64,
+    /// 32-bit xxh3 digest of the value.
+    pub value: u32,
     /// Bucket it was last seen in.
     pub bucket: u32,
 }
@@ -481,9 +485,22 @@ fn sweep(def: &FeatureDef, t: &mut FeatureTable) {
     let horizon = u64::from(def.window.buckets()) + u64::from(def.late_buckets());
     let wm = u64::from(t.watermark);
     let live = |newest: u32| u64::from(newest) + horizon >= wm;
+    // After evicting, give back the map's spare room: a table that once held many keys
+    // must not keep their memory forever.
+    fn shrink<V>(m: &mut DigestMap<V>) {
+        if m.capacity() > 2 * m.len() + 64 {
+            m.shrink_to(m.len() + m.len() / 4);
+        }
+    }
     match &mut t.table {
-        Table::Window(m) => m.retain(|_, k| live(k.newest)),
-        Table::Set(m) => m.retain(|_, k| live(k.newest)),
+        Table::Window(m) => {
+            m.retain(|_, k| live(k.newest));
+            shrink(m);
+        }
+        Table::Set(m) => {
+            m.retain(|_, k| live(k.newest));
+            shrink(m);
+        }
     }
 }
 
@@ -529,7 +546,13 @@ fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, key: u64, 
             match pos {
                 Some(i) if k.buckets[i].id == b => k.buckets[i].v = k.buckets[i].v.saturating_add(add),
                 Some(i) => k.buckets.insert(i + 1, Bucket { id: b, v: add }),
-                None => k.buckets.insert(0, Bucket { id: b, v: add }),
+                None => {
+                    // Most keys see one event: start with room for exactly one bucket.
+                    if k.buckets.capacity() == 0 {
+                        k.buckets.reserve_exact(1);
+                    }
+                    k.buckets.insert(0, Bucket { id: b, v: add })
+                }
             }
             let floor = k.newest.saturating_sub(nb + late);
             let dead = k.buckets.iter().take_while(|x| x.id <= floor && floor > 0).count();
@@ -565,6 +588,9 @@ fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, key: u64, 
                             k.values.swap_remove(i);
                         }
                     }
+                    if k.values.capacity() == 0 {
+                        k.values.reserve_exact(1);
+                    }
                     k.values.push(Seen { value: v, bucket: b });
                 }
             }
@@ -589,7 +615,7 @@ fn read_window(k: Option<&WindowKey>, b0: u32, nb: u32, late: u32) -> Option<i64
     }
 }
 
-fn set_contains(k: &SetKey, v: u64, b0: u32, nb: u32, late: u32) -> bool {
+fn set_contains(k: &SetKey, v: u32, b0: u32, nb: u32, late: u32) -> bool {
     let b = b0.max(k.newest.saturating_sub(late));
     k.values.iter().any(|s| s.value == v && s.bucket + nb > b)
 }
