@@ -38,6 +38,29 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "thiserror",
         ],
     ),
+    // The binary: the only crate that knows HTTP, the wire format, the CLI and the terminal.
+    (
+        "server",
+        &[
+            "app",
+            "domain",
+            "engine",
+            "rules",
+            "serde",
+            "serde_json",
+            "serde_path_to_error",
+            "toml",
+            "axum",
+            "tokio",
+            "tower-http",
+            "utoipa",
+            "utoipa-axum",
+            "clap",
+            "tracing",
+            "tracing-subscriber",
+            "indicatif",
+        ],
+    ),
 ];
 
 /// Directories whose Rust files are checked.

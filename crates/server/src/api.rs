@@ -1,0 +1,469 @@
+//! The HTTP API: authentication, the handlers, the router with its layers, and the OpenAPI
+//! document, which is built from the same handler annotations that register the routes (a
+//! route cannot be served without being documented).
+//!
+//! Every handler resolves the caller from `Authorization: Bearer <key>` ([`Caller`]) before it
+//! reads the body, checks the scope it needs, and passes the caller's affiliate to every app
+//! call: no handler can name another tenant's data. Store calls run on blocking threads.
+
+use crate::error::{ApiError, parse_json, problem_layer, utf8};
+use crate::wire::{
+    BatchItem, BatchRequest, BatchResponse, DecisionBody, DiagnosticBody, EventRequest, HealthBody, Problem,
+    RollbackRequest, RulesetBody, RulesetHistory, ValidationBody,
+};
+use crate::{Server, metrics};
+use app::{App, AppError, Principal, Scope};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use domain::{Decision, Event};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Largest body of a single event or ruleset request.
+pub const EVENT_BODY_LIMIT: usize = 1 << 20;
+/// Largest body of a batch request.
+pub const BATCH_BODY_LIMIT: usize = 16 << 20;
+
+type S = Arc<Server>;
+
+/// The authenticated caller.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
+        let key = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or(AppError::Unauthorized)?;
+        // Cached after the first lookup; a miss reads the store once.
+        Ok(Caller(s.app.authenticate(key)?))
+    }
+}
+
+/// `Ok` if the caller holds any of `scopes` (or `admin`).
+fn require_any(p: &Principal, scopes: &[Scope]) -> Result<(), AppError> {
+    let mut err = AppError::Forbidden("decide");
+    for s in scopes {
+        match p.require(*s) {
+            Ok(()) => return Ok(()),
+            Err(e) => err = e,
+        }
+    }
+    Err(err)
+}
+
+/// Runs a store-touching use case on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    s: &S,
+    f: impl FnOnce(&App) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let app = Arc::clone(&s.app);
+    tokio::task::spawn_blocking(move || f(&app))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(Into::into)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ansim",
+        description = "Real-time fraud decisions for a group of financial services: send an event, get \
+                       allow / warn / hold / block with reasons in Korean and English. Errors are RFC 9457 \
+                       problems (application/problem+json)."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "decisions", description = "Events in, decisions out (scope `decide`)."),
+        (name = "rulesets", description = "Versioned rulesets: read with `decide`, change with `rules:write`."),
+        (name = "operations", description = "Health, readiness and metrics; no key needed."),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("ak_...").build()),
+        );
+    }
+}
+
+/// Decides on one event and returns the committed decision. A repeated event id returns the
+/// stored decision with `duplicate: true` and is not counted again.
+#[utoipa::path(
+    post, path = "/v1/events", tag = "decisions",
+    request_body(content = EventRequest, description = "One event; at most 1 MiB."),
+    responses(
+        (status = 200, description = "The committed decision.", body = DecisionBody),
+        (status = 400, description = "Malformed JSON or an invalid field, named in `field`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `decide` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry with the same event id.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn post_event(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<DecisionBody>, ApiError> {
+    p.require(Scope::Decide)?;
+    let body = body?;
+    let event = Event::from_json(utf8(&body)?, Some(&p.affiliate))?;
+    let d = s.decide(&p.affiliate, event).await?;
+    Ok(Json(DecisionBody::from(&d)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+/// Decides on several events in order, each durably; one result per event, a decision or the
+/// problem with that event (a rejected event stores nothing and does not stop the others).
+#[utoipa::path(
+    post, path = "/v1/events:batch", tag = "decisions",
+    request_body(content = BatchRequest, description = "At most 1,000 events (configurable) and 16 MiB."),
+    responses(
+        (status = 200, description = "One result per event, in order.", body = BatchResponse),
+        (status = 400, description = "The envelope is malformed or has too many events.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `decide` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 MiB.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn post_batch(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    p.require(Scope::Decide)?;
+    let body = body?;
+    let env: Envelope<'_> = parse_json(&body)?;
+    let max = s.options.max_batch_events;
+    if env.events.len() > max {
+        return Err(ApiError::BadRequest {
+            field: "events".into(),
+            message: format!("at most {max} events per batch, got {}", env.events.len()),
+        });
+    }
+    let mut results: Vec<Option<BatchItem>> = Vec::with_capacity(env.events.len());
+    let mut valid = Vec::with_capacity(env.events.len());
+    for raw in &env.events {
+        match Event::from_json(raw.get(), Some(&p.affiliate)) {
+            Ok(e) => {
+                valid.push(e);
+                results.push(None);
+            }
+            Err(e) => results.push(Some(BatchItem::Problem(ApiError::from(e).problem()))),
+        }
+    }
+    let mut decided = s.decide_batch(&p.affiliate, valid).await.into_iter();
+    let results = results
+        .into_iter()
+        .map(|r| match r {
+            Some(problem) => problem,
+            None => match decided.next() {
+                Some(Ok(d)) => BatchItem::Decision(Box::new(DecisionBody::from(&d))),
+                Some(Err(e)) => BatchItem::Problem(ApiError::from(e).problem()),
+                None => BatchItem::Problem(ApiError::Internal("a result is missing".into()).problem()),
+            },
+        })
+        .collect();
+    Ok(Json(BatchResponse { results }))
+}
+
+/// A stored decision of the caller's affiliate.
+#[utoipa::path(
+    get, path = "/v1/decisions/{id}", tag = "decisions",
+    params(("id" = String, Path, description = "The decision id (`dec_...`).")),
+    responses(
+        (status = 200, description = "The decision.", body = DecisionBody),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `decide` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such decision for this affiliate.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_decision(
+    State(s): State<S>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DecisionBody>, ApiError> {
+    p.require(Scope::Decide)?;
+    let rec = blocking(&s, move |app| app.decision(&p.affiliate, &id)).await?;
+    let d: Decision = serde_json::from_str(&rec.decision_json)
+        .map_err(|e| ApiError::Internal(format!("stored decision {} is unreadable: {e}", rec.decision_id)))?;
+    Ok(Json(DecisionBody::new(&rec.decision_id, &d, false)))
+}
+
+const READ_SCOPES: [Scope; 2] = [Scope::Decide, Scope::RulesWrite];
+
+/// The active ruleset, with its source.
+#[utoipa::path(
+    get, path = "/v1/rulesets/active", tag = "rulesets",
+    responses(
+        (status = 200, description = "The active version.", body = RulesetBody),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No ruleset published yet.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_active(State(s): State<S>, Caller(p): Caller) -> Result<Json<RulesetBody>, ApiError> {
+    require_any(&p, &READ_SCOPES)?;
+    let r = blocking(&s, move |app| app.active_ruleset(&p.affiliate)).await?;
+    Ok(Json(RulesetBody::new(&r, true)))
+}
+
+/// Every published version, newest first (without sources).
+#[utoipa::path(
+    get, path = "/v1/rulesets", tag = "rulesets",
+    responses(
+        (status = 200, description = "The history.", body = RulesetHistory),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn list_rulesets(State(s): State<S>, Caller(p): Caller) -> Result<Json<RulesetHistory>, ApiError> {
+    require_any(&p, &READ_SCOPES)?;
+    let h = blocking(&s, move |app| app.ruleset_history(&p.affiliate)).await?;
+    Ok(Json(RulesetHistory { versions: h.iter().map(|r| RulesetBody::new(r, false)).collect() }))
+}
+
+/// The saved draft, as TOML text.
+#[utoipa::path(
+    get, path = "/v1/rulesets/draft", tag = "rulesets",
+    responses(
+        (status = 200, description = "The draft.", body = String, content_type = "application/toml"),
+        (status = 404, description = "No draft saved.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_draft(State(s): State<S>, Caller(p): Caller) -> Result<Response, ApiError> {
+    require_any(&p, &READ_SCOPES)?;
+    let d = blocking(&s, move |app| app.draft(&p.affiliate)).await?;
+    let text = d.ok_or_else(|| AppError::NotFound("a saved draft".into()))?;
+    Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
+}
+
+/// Saves the draft (any text) and says whether it would compile.
+#[utoipa::path(
+    put, path = "/v1/rulesets/draft", tag = "rulesets",
+    request_body(content = String, content_type = "application/toml", description = "The ruleset TOML."),
+    responses(
+        (status = 200, description = "Saved; the validation result.", body = ValidationBody),
+        (status = 403, description = "The key lacks the `rules:write` scope.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn put_draft(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ValidationBody>, ApiError> {
+    p.require(Scope::RulesWrite)?;
+    let text = utf8(&body?)?.to_string();
+    let v = blocking(&s, move |app| {
+        app.put_draft(&p.affiliate, &text)?;
+        Ok(validation(app, &text))
+    })
+    .await?;
+    Ok(Json(v))
+}
+
+fn validation(app: &App, text: &str) -> ValidationBody {
+    let diags = app.validate(text);
+    ValidationBody { valid: diags.is_empty(), diagnostics: DiagnosticBody::all(&diags, text) }
+}
+
+/// Checks a ruleset without saving or publishing it: every problem at once, located.
+#[utoipa::path(
+    post, path = "/v1/rulesets/validate", tag = "rulesets",
+    request_body(content = String, content_type = "application/toml", description = "The ruleset TOML."),
+    responses(
+        (status = 200, description = "Whether it compiles, and why not.", body = ValidationBody),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn validate(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ValidationBody>, ApiError> {
+    require_any(&p, &READ_SCOPES)?;
+    let text = utf8(&body?)?.to_string();
+    Ok(Json(blocking(&s, move |app| Ok(validation(app, &text))).await?))
+}
+
+/// Publishes the body as the next version (or the saved draft when the body is empty) and makes
+/// it active at once. A ruleset that does not compile changes nothing.
+#[utoipa::path(
+    post, path = "/v1/rulesets/publish", tag = "rulesets",
+    request_body(content = String, content_type = "application/toml", description = "The ruleset TOML, or empty to publish the draft."),
+    responses(
+        (status = 200, description = "The new active version.", body = RulesetBody),
+        (status = 403, description = "The key lacks the `rules:write` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Empty body and no draft saved.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The ruleset does not compile; `diagnostics` says why.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn publish(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RulesetBody>, ApiError> {
+    p.require(Scope::RulesWrite)?;
+    let text = utf8(&body?)?.to_string();
+    let app = Arc::clone(&s.app);
+    let r = tokio::task::spawn_blocking(move || {
+        let source = if text.trim().is_empty() {
+            app.draft(&p.affiliate)?.ok_or_else(|| AppError::NotFound("a saved draft to publish".into()))?
+        } else {
+            text
+        };
+        app.publish(&p.affiliate, Some(&source)).map_err(|e| match e {
+            AppError::Rules(diagnostics) => ApiError::Rules { diagnostics, source },
+            e => ApiError::App(e),
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(RulesetBody::new(&r, false)))
+}
+
+/// Makes an earlier version active again.
+#[utoipa::path(
+    post, path = "/v1/rulesets/rollback", tag = "rulesets",
+    request_body(content = RollbackRequest),
+    responses(
+        (status = 200, description = "The active version now.", body = RulesetBody),
+        (status = 400, description = "Malformed body.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `rules:write` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such version.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn rollback(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RulesetBody>, ApiError> {
+    p.require(Scope::RulesWrite)?;
+    let req: RollbackRequest = parse_json(&body?)?;
+    let r = blocking(&s, move |app| app.rollback(&p.affiliate, req.version)).await?;
+    Ok(Json(RulesetBody::new(&r, false)))
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthBody)))]
+async fn healthz() -> Json<HealthBody> {
+    Json(HealthBody { status: "ok".into(), affiliates: None })
+}
+
+/// The store answers: ready to decide.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, body = HealthBody),
+        (status = 503, description = "Storage unavailable.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn readyz(State(s): State<S>) -> Result<Json<HealthBody>, ApiError> {
+    let n = blocking(&s, |app| app.affiliates()).await?.len();
+    Ok(Json(HealthBody { status: "ready".into(), affiliates: Some(n) }))
+}
+
+/// Counters and latency histograms in the Prometheus text format.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4"))
+)]
+async fn metrics_text(State(s): State<S>) -> Response {
+    let text = metrics::render(&s.http, s.app.metrics());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+async fn live_page(State(s): State<S>) -> Result<Html<String>, ApiError> {
+    if !s.options.live_page {
+        return Err(ApiError::Status(StatusCode::NOT_FOUND));
+    }
+    Ok(Html(s.live.render(s.app.metrics())))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::Status(StatusCode::NOT_FOUND)
+}
+
+/// The documented routes, each with its body limit.
+fn api_router() -> OpenApiRouter<S> {
+    let events = OpenApiRouter::new().routes(routes!(post_event)).layer(DefaultBodyLimit::max(EVENT_BODY_LIMIT));
+    let batch = OpenApiRouter::new().routes(routes!(post_batch)).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT));
+    let rest = OpenApiRouter::new()
+        .routes(routes!(get_decision))
+        .routes(routes!(list_rulesets))
+        .routes(routes!(get_active))
+        .routes(routes!(get_draft, put_draft))
+        .routes(routes!(validate))
+        .routes(routes!(publish))
+        .routes(routes!(rollback))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics_text))
+        .layer(DefaultBodyLimit::max(EVENT_BODY_LIMIT));
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(events).merge(batch).merge(rest)
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+/// The whole HTTP service.
+pub fn router(server: &S) -> axum::Router {
+    let (api, doc) = api_router().split_for_parts();
+    let doc: Arc<str> = doc.to_pretty_json().unwrap_or_default().into();
+    api.route(
+        "/openapi.json",
+        get(move || {
+            let doc = Arc::clone(&doc);
+            async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }
+        }),
+    )
+    .route("/", get(live_page))
+    .fallback(not_found)
+    // Outermost last: metrics see every response, the problem layer rewrites the timeout's.
+    .layer(TraceLayer::new_for_http())
+    .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, server.options.request_timeout))
+    .layer(axum::middleware::from_fn(problem_layer))
+    .layer(axum::middleware::from_fn_with_state(Arc::clone(&server.http), metrics::track))
+    .with_state(Arc::clone(server))
+}

@@ -1,0 +1,212 @@
+//! Configuration: defaults, then an optional TOML file (`--config FILE`), then `ANSIM_*`
+//! environment variables, then command-line flags, each overriding the one before. No file is
+//! needed. An unknown key in the file or an unknown `ANSIM_*` variable is an error naming it,
+//! so a typo never silently leaves a default in place.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"     # ANSIM_LISTEN
+//! data = "ansim-data"           # ANSIM_DATA: directory of the store
+//! log = "info"                  # ANSIM_LOG: tracing filter, e.g. "info,tower_http=debug"
+//! snapshot_every = 50000        # ANSIM_SNAPSHOT_EVERY: feature-state snapshot per N decisions
+//! max_batch = 1024              # ANSIM_MAX_BATCH: most writes in one group commit
+//! max_batch_events = 1000       # ANSIM_MAX_BATCH_EVENTS: most events per /v1/events:batch
+//! request_timeout_secs = 10     # ANSIM_REQUEST_TIMEOUT_SECS
+//! live_page = false             # ANSIM_LIVE_PAGE: serve the live page at / (demo: always)
+//! ```
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address to listen on (`host:port`).
+    pub listen: String,
+    /// Data directory.
+    pub data: PathBuf,
+    /// Tracing filter.
+    pub log: String,
+    /// Feature-state snapshot every this many decisions per affiliate.
+    pub snapshot_every: u64,
+    /// Most writes in one transaction.
+    pub max_batch: usize,
+    /// Most events in one batch request.
+    pub max_batch_events: usize,
+    /// Request timeout.
+    pub request_timeout: Duration,
+    /// Serve the live page at `/`.
+    pub live_page: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data: PathBuf::from("ansim-data"),
+            log: "info".into(),
+            snapshot_every: 50_000,
+            max_batch: 1_024,
+            max_batch_events: 1_000,
+            request_timeout: Duration::from_secs(10),
+            live_page: false,
+        }
+    }
+}
+
+/// The file's shape: every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<String>,
+    data: Option<PathBuf>,
+    log: Option<String>,
+    snapshot_every: Option<u64>,
+    max_batch: Option<usize>,
+    max_batch_events: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    live_page: Option<bool>,
+}
+
+/// The environment variables read, in the order of the file keys.
+pub const ENV_VARS: [&str; 8] = [
+    "ANSIM_LISTEN",
+    "ANSIM_DATA",
+    "ANSIM_LOG",
+    "ANSIM_SNAPSHOT_EVERY",
+    "ANSIM_MAX_BATCH",
+    "ANSIM_MAX_BATCH_EVENTS",
+    "ANSIM_REQUEST_TIMEOUT_SECS",
+    "ANSIM_LIVE_PAGE",
+];
+
+fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    v.trim().parse().map_err(|e| format!("{name}={v:?}: {e}"))
+}
+
+impl Config {
+    /// Loads the file (if any) and the process environment over the defaults.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        Config::load_from(file, std::env::vars())
+    }
+
+    /// Loads the file (if any) and `env` (name, value) pairs over the defaults.
+    pub fn load_from(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, String> {
+        let mut c = Config::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let f: File = toml::from_str(&text).map_err(|e| {
+                let at = e.span().map(|s| rules::diag::line_col(&text, s.start));
+                match at {
+                    Some((l, col)) => format!("{}:{l}:{col}: {}", path.display(), e.message().trim()),
+                    None => format!("{}: {}", path.display(), e.message().trim()),
+                }
+            })?;
+            c.apply(f);
+        }
+        let mut f = File::default();
+        for (k, v) in env {
+            if !k.starts_with("ANSIM_") {
+                continue;
+            }
+            match k.as_str() {
+                "ANSIM_LISTEN" => f.listen = Some(v),
+                "ANSIM_DATA" => f.data = Some(PathBuf::from(v)),
+                "ANSIM_LOG" => f.log = Some(v),
+                "ANSIM_SNAPSHOT_EVERY" => f.snapshot_every = Some(parse(&k, &v)?),
+                "ANSIM_MAX_BATCH" => f.max_batch = Some(parse(&k, &v)?),
+                "ANSIM_MAX_BATCH_EVENTS" => f.max_batch_events = Some(parse(&k, &v)?),
+                "ANSIM_REQUEST_TIMEOUT_SECS" => f.request_timeout_secs = Some(parse(&k, &v)?),
+                "ANSIM_LIVE_PAGE" => f.live_page = Some(parse(&k, &v)?),
+                _ => return Err(format!("unknown environment variable {k} (known: {})", ENV_VARS.join(", "))),
+            }
+        }
+        c.apply(f);
+        if c.snapshot_every == 0 || c.max_batch == 0 || c.max_batch_events == 0 {
+            return Err("snapshot_every, max_batch and max_batch_events must be at least 1".into());
+        }
+        Ok(c)
+    }
+
+    fn apply(&mut self, f: File) {
+        if let Some(v) = f.listen {
+            self.listen = v;
+        }
+        if let Some(v) = f.data {
+            self.data = v;
+        }
+        if let Some(v) = f.log {
+            self.log = v;
+        }
+        if let Some(v) = f.snapshot_every {
+            self.snapshot_every = v;
+        }
+        if let Some(v) = f.max_batch {
+            self.max_batch = v;
+        }
+        if let Some(v) = f.max_batch_events {
+            self.max_batch_events = v;
+        }
+        if let Some(v) = f.request_timeout_secs {
+            self.request_timeout = Duration::from_secs(v);
+        }
+        if let Some(v) = f.live_page {
+            self.live_page = v;
+        }
+    }
+
+    /// The application's settings.
+    pub fn app_config(&self) -> app::AppConfig {
+        let mut a = app::AppConfig::new(&self.data);
+        a.snapshot_every = self.snapshot_every;
+        a.max_batch = self.max_batch;
+        a
+    }
+
+    /// The HTTP server's settings.
+    pub fn options(&self) -> crate::Options {
+        crate::Options {
+            max_batch_events: self.max_batch_events,
+            request_timeout: self.request_timeout,
+            live_page: self.live_page,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ansim.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nsnapshot_every = 10\n").unwrap();
+        let c = Config::load_from(Some(&file), env(&[("ANSIM_SNAPSHOT_EVERY", "20"), ("PATH", "x")])).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.snapshot_every, 20);
+        assert_eq!(c.max_batch_events, 1_000);
+        assert_eq!(Config::load_from(None, env(&[])).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ansim.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n").unwrap();
+        let e = Config::load_from(Some(&file), env(&[])).unwrap_err();
+        assert!(e.contains("listen_addr") && e.contains(":2:1:"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+        let e = Config::load_from(None, env(&[("ANSIM_DATADIR", "x")])).unwrap_err();
+        assert!(e.contains("ANSIM_DATADIR"), "{e}");
+        let e = Config::load_from(None, env(&[("ANSIM_MAX_BATCH", "many")])).unwrap_err();
+        assert!(e.contains("ANSIM_MAX_BATCH"), "{e}");
+    }
+}

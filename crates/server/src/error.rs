@@ -1,0 +1,208 @@
+//! The API's one error type, [`ApiError`], and the one place it becomes an HTTP response: an
+//! RFC 9457 problem (`application/problem+json`) with `type`, `title`, `status`, `detail`, the
+//! bad `field` for a 400 and the `diagnostics` for a 422. Handlers return `ApiError` with `?`;
+//! errors produced outside the handlers (unknown route, wrong method, timeout) are rewritten
+//! into the same shape by [`problem_layer`], so a client sees one format for every error.
+
+use crate::wire::{DiagnosticBody, Problem};
+use app::AppError;
+use axum::extract::Request;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use domain::EventError;
+
+/// Content type of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A use case failed.
+    App(AppError),
+    /// An event JSON was rejected: the field and why.
+    Event(EventError),
+    /// A request body or parameter is malformed: the JSON path of the bad field and why.
+    BadRequest {
+        /// JSON path such as `version`, or `.` for the whole body.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The body is larger than the route accepts.
+    TooLarge(String),
+    /// A ruleset that does not compile, with its source (to locate and render diagnostics).
+    Rules {
+        /// The diagnostics.
+        diagnostics: Vec<rules::Diagnostic>,
+        /// The text they were raised on.
+        source: String,
+    },
+    /// An error status produced outside the handlers (unknown route, wrong method, timeout).
+    Status(StatusCode),
+    /// A bug or a failed task.
+    Internal(String),
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError::App(e)
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        ApiError::Event(e)
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(r.body_text())
+        } else {
+            ApiError::BadRequest { field: ".".into(), message: r.body_text() }
+        }
+    }
+}
+
+fn problem(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Problem {
+    Problem {
+        kind: format!("urn:ansim:problem:{slug}"),
+        title: title.into(),
+        status: status.as_u16(),
+        detail: detail.into(),
+        field: None,
+        diagnostics: None,
+    }
+}
+
+impl ApiError {
+    /// The problem this error is shown as: the one mapping from errors to HTTP statuses.
+    pub fn problem(&self) -> Problem {
+        use StatusCode as S;
+        match self {
+            ApiError::App(e) => match e {
+                AppError::Unauthorized => problem(S::UNAUTHORIZED, "unauthorized", "Unauthorized", e.to_string()),
+                AppError::Forbidden(_) => problem(S::FORBIDDEN, "forbidden", "Forbidden", e.to_string()),
+                AppError::NotFound(_) => problem(S::NOT_FOUND, "not-found", "Not found", e.to_string()),
+                AppError::Invalid { field, message } => Problem {
+                    field: Some(field.clone()),
+                    ..problem(S::BAD_REQUEST, "invalid-request", "Invalid request", format!("{field}: {message}"))
+                },
+                AppError::Rules(d) => Problem {
+                    diagnostics: Some(DiagnosticBody::all(d, "")),
+                    ..problem(S::UNPROCESSABLE_ENTITY, "invalid-ruleset", "Invalid ruleset", e.to_string())
+                },
+                AppError::Conflict(_) => problem(S::CONFLICT, "conflict", "Conflict", e.to_string()),
+                AppError::Unavailable(_) => {
+                    problem(S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", e.to_string())
+                }
+            },
+            ApiError::Event(e) => {
+                let field = member(&e.field, &e.message);
+                // The domain's private wire struct is no name for a client.
+                let message = e.message.replace(" with 16 elements", "").replace("struct EventWire", "an event object");
+                Problem {
+                    detail: format!("{field}: {message}"),
+                    field: Some(field),
+                    ..problem(S::BAD_REQUEST, "invalid-event", "Invalid event", "")
+                }
+            }
+            ApiError::BadRequest { field, message } => Problem {
+                field: Some(field.clone()),
+                ..problem(S::BAD_REQUEST, "invalid-request", "Invalid request", format!("{field}: {message}"))
+            },
+            ApiError::TooLarge(detail) => problem(S::PAYLOAD_TOO_LARGE, "too-large", "Payload too large", detail),
+            ApiError::Rules { diagnostics, source } => Problem {
+                diagnostics: Some(DiagnosticBody::all(diagnostics, source)),
+                ..problem(
+                    S::UNPROCESSABLE_ENTITY,
+                    "invalid-ruleset",
+                    "Invalid ruleset",
+                    format!("the ruleset has {} error(s); nothing was published", diagnostics.len()),
+                )
+            },
+            ApiError::Status(s) => {
+                let (slug, detail) = match *s {
+                    S::NOT_FOUND => ("not-found", "no such route"),
+                    S::METHOD_NOT_ALLOWED => ("method-not-allowed", "this route does not accept that method"),
+                    S::REQUEST_TIMEOUT => ("timeout", "the request took too long; retry with the same event id"),
+                    S::PAYLOAD_TOO_LARGE => ("too-large", "the request body is too large"),
+                    S::SERVICE_UNAVAILABLE => ("unavailable", "the service is unavailable; retry later"),
+                    s if s.is_client_error() => ("invalid-request", "the request was rejected"),
+                    _ => ("internal", "the server failed"),
+                };
+                problem(*s, slug, s.canonical_reason().unwrap_or("Error"), detail)
+            }
+            ApiError::Internal(m) => problem(S::INTERNAL_SERVER_ERROR, "internal", "Internal server error", m),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let p = self.problem();
+        let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::warn!(status = p.status, detail = %p.detail, "request failed");
+        }
+        let body = serde_json::to_vec(&p).unwrap_or_default();
+        let mut res = (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+/// Middleware: rewrites an error response that is not already a problem (axum's 405, the
+/// timeout layer's 408, ...) into one, keeping its status and headers such as `Allow`.
+pub async fn problem_layer(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return res;
+    }
+    let (mut parts, _) = res.into_parts();
+    let fresh = ApiError::Status(status).into_response();
+    let (fresh_parts, body) = fresh.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (k, v) in &fresh_parts.headers {
+        parts.headers.insert(k.clone(), v.clone());
+    }
+    Response::from_parts(parts, body)
+}
+
+/// The path of the bad field. serde reports a missing member at the object that lacks it
+/// (`transfer`); the client needs the member itself (`transfer.amount`).
+fn member(path: &str, message: &str) -> String {
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    match missing {
+        Some(name) if path == "." || path.is_empty() => name.to_string(),
+        Some(name) => format!("{path}.{name}"),
+        None => path.to_string(),
+    }
+}
+
+/// Parses a JSON body into `T`, naming the bad field on failure.
+pub fn parse_json<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = match e.path().to_string() {
+            p if p == "?" || p.is_empty() => ".".to_string(),
+            p => p,
+        };
+        let message = e.into_inner().to_string();
+        ApiError::BadRequest { field: member(&path, &message), message }
+    })?;
+    Ok(value)
+}
+
+/// The body as UTF-8 text.
+pub fn utf8(body: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(body)
+        .map_err(|e| ApiError::BadRequest { field: ".".into(), message: format!("the body is not UTF-8: {e}") })
+}

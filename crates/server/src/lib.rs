@@ -1,0 +1,113 @@
+//! The `ansim` binary's library: the HTTP API over [`app::App`] ([`api`]), its wire types
+//! ([`wire`]) and its one error type ([`error::ApiError`]), the live page ([`live`]),
+//! Prometheus metrics ([`metrics`]), configuration ([`config`]), the demo ([`demo`]) and the
+//! in-process replay ([`replay`]). `main.rs` is only the command line on top of this.
+//!
+//! Only this crate knows the wire format. Tests start the real server with [`serve`] on port 0
+//! and talk to it over HTTP.
+
+pub mod api;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod live;
+pub mod metrics;
+pub mod replay;
+pub mod wire;
+
+use app::{App, AppError, Decided};
+use domain::{AffiliateId, Event};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the HTTP server behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Most events in one `POST /v1/events:batch`.
+    pub max_batch_events: usize,
+    /// A request taking longer is answered `408` (its decision, if any, still commits: retry
+    /// with the same event id).
+    pub request_timeout: Duration,
+    /// Serve the live page at `/`. It shows recent held and blocked events of every affiliate,
+    /// so it is for the demo and for operators, not for a network that affiliates reach.
+    pub live_page: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { max_batch_events: 1_000, request_timeout: Duration::from_secs(10), live_page: false }
+    }
+}
+
+/// The server's shared state: the application plus what only the HTTP side keeps.
+pub struct Server {
+    /// The application.
+    pub app: Arc<App>,
+    /// Recent activity for the live page.
+    pub live: live::Live,
+    /// Request counters for `/metrics`.
+    pub http: Arc<metrics::HttpMetrics>,
+    /// Behaviour.
+    pub options: Options,
+}
+
+impl Server {
+    /// A server over `app`.
+    pub fn new(app: Arc<App>, options: Options) -> Arc<Server> {
+        Arc::new(Server { app, live: live::Live::default(), http: Arc::default(), options })
+    }
+
+    /// Decides on one event and records it for the live page.
+    pub async fn decide(&self, affiliate: &AffiliateId, event: Event) -> Result<Decided, AppError> {
+        let seen = live::Seen::of(&event);
+        let d = self.app.decide(affiliate, event).await?;
+        self.live.record(seen, &d);
+        Ok(d)
+    }
+
+    /// Decides on several events in order and records them for the live page.
+    pub async fn decide_batch(&self, affiliate: &AffiliateId, events: Vec<Event>) -> Vec<Result<Decided, AppError>> {
+        let seen: Vec<live::Seen> = events.iter().map(live::Seen::of).collect();
+        let out = self.app.decide_batch(affiliate, events).await;
+        for (s, d) in seen.into_iter().zip(&out) {
+            if let Ok(d) = d {
+                self.live.record(s, d);
+            }
+        }
+        out
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
+/// flight and returns. The caller calls [`App::shutdown`] afterwards.
+pub async fn serve(
+    server: Arc<Server>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = api::router(&server);
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

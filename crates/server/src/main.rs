@@ -1,0 +1,396 @@
+//! The `ansim` command line: `serve`, `demo`, `replay`, `rules check`, `keys create` and
+//! `affiliates add`. Each subcommand is a thin shell over the library; an error reaches the
+//! user as one line on stderr and a non-zero exit code.
+
+use ansim::config::Config;
+use ansim::{Server, demo, replay};
+use app::{App, AppError, Scope};
+use clap::{Parser, Subcommand};
+use domain::AffiliateId;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "ansim", version, about = "ansim (안심): real-time fraud decisions for a group of financial services")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Data directory [default: ansim-data].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Configuration file (TOML); `ANSIM_*` variables and flags override it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Five sample affiliates, simulated traffic with scam stories, and a live page at `/`.
+    Demo {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Data directory [default: a new temporary directory, removed on exit].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Simulated events per second.
+        #[arg(long, value_name = "EVENTS_PER_SEC", default_value_t = 50.0)]
+        rate: f64,
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Decide on events from a JSONL file in process (no server, no store) and write decisions.
+    Replay {
+        /// Events, one JSON object per line.
+        #[arg(value_name = "EVENTS.jsonl")]
+        events: PathBuf,
+        /// Ruleset file [default: the sample ruleset].
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Where to write decisions, one JSON object per line [default: stdout].
+        #[arg(long, value_name = "DECISIONS.jsonl")]
+        out: Option<PathBuf>,
+    },
+    /// Work with ruleset files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage affiliates (tenants).
+    #[command(subcommand)]
+    Affiliates(AffiliatesCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Compile a ruleset and print every problem with its line and column; exit 1 on errors.
+    Check {
+        /// The ruleset file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Issue an API key for an affiliate and print it (it is shown only once).
+    Create {
+        /// Data directory [default: from the configuration, else ansim-data].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// The affiliate the key belongs to.
+        #[arg(long, value_name = "ID")]
+        affiliate: String,
+        /// A scope: decide, rules:write or admin; repeat for several [default: decide].
+        #[arg(long = "scope", value_name = "SCOPE", value_parser = parse_scope)]
+        scopes: Vec<Scope>,
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AffiliatesCommand {
+    /// Create an affiliate and publish its first ruleset (if it has none yet).
+    Add {
+        /// The affiliate's id, used in events and keys.
+        id: String,
+        /// Display name [default: the id].
+        #[arg(long)]
+        name: Option<String>,
+        /// First ruleset [default: the sample ruleset].
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Data directory [default: from the configuration, else ansim-data].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    Scope::parse(s)
+        .ok_or_else(|| format!("unknown scope {s:?}; use one of {}", Scope::ALL.map(Scope::as_str).join(", ")))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { listen, data, config } => serve(listen, data, config),
+        Command::Demo { listen, data, rate, config } => run_demo(listen, data, rate, config),
+        Command::Replay { events, rules, out } => run_replay(&events, rules.as_deref(), out.as_deref()),
+        Command::Rules(RulesCommand::Check { file }) => return check_rules(&file),
+        Command::Keys(KeysCommand::Create { data, affiliate, scopes, config }) => {
+            create_key(data, &affiliate, scopes, config)
+        }
+        Command::Affiliates(AffiliatesCommand::Add { id, name, rules, data, config }) => {
+            add_affiliate(&id, name, rules.as_deref(), data, config)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ansim: {}", e.trim_end());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The configuration with the command's flags applied.
+fn config(file: Option<PathBuf>, listen: Option<String>, data: Option<PathBuf>) -> Result<Config, String> {
+    let mut c = Config::load(file.as_deref())?;
+    if let Some(l) = listen {
+        c.listen = l;
+    }
+    if let Some(d) = data {
+        c.data = d;
+    }
+    Ok(c)
+}
+
+fn init_logging(filter: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("log filter {filter:?}: {e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))
+}
+
+fn open_app(c: &Config) -> Result<Arc<App>, String> {
+    App::open(c.app_config()).map_err(|e| format!("cannot open the store in {}: {e}", c.data.display()))
+}
+
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+async fn close(app: Arc<App>) {
+    let _ = tokio::task::spawn_blocking(move || app.shutdown()).await;
+}
+
+fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -> Result<(), String> {
+    let c = config(file, listen, data)?;
+    init_logging(&c.log)?;
+    runtime()?.block_on(async {
+        let app = open_app(&c)?;
+        let affiliates = app.affiliates().map_err(|e| e.to_string())?;
+        if affiliates.is_empty() {
+            tracing::warn!("no affiliates yet: add one with `ansim affiliates add ID` or run `ansim demo --data DIR`");
+        }
+        let listener = bind(&c.listen).await?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let server = Server::new(Arc::clone(&app), c.options());
+        tracing::info!(%addr, data = %c.data.display(), affiliates = affiliates.len(), "ansim serving");
+        let served = ansim::serve(server, listener, ansim::shutdown_signal()).await;
+        tracing::info!("stopped accepting requests; saving state");
+        close(app).await;
+        served.map_err(|e| format!("server failed: {e}"))
+    })
+}
+
+fn run_demo(listen: Option<String>, data: Option<PathBuf>, rate: f64, file: Option<PathBuf>) -> Result<(), String> {
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(format!("--rate must be a positive number of events per second, got {rate}"));
+    }
+    let temp = data.is_none();
+    let dir = match data {
+        Some(d) => d,
+        None => {
+            std::env::temp_dir().join(format!("ansim-demo-{}-{}", std::process::id(), demo::clock_seed() % 1_000_000))
+        }
+    };
+    let mut c = config(file, listen, Some(dir.clone()))?;
+    c.live_page = true;
+    init_logging(&c.log)?;
+    let result = runtime()?.block_on(demo_main(&c, rate));
+    if temp {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+/// The event the demo suggests sending with curl.
+const TRY_EVENT: &str = r#"{"id":"try-1","kind":"transfer","at":"2026-11-26T02:14:05+09:00","subject":{"id":"u_8812","age_band":"60s"},"device":{"id":"d_77","new_for_subject":true,"remote_control_app":true},"transfer":{"amount":4800000,"counterparty":{"bank":"088","account":"110-123-456789"},"balance_before":5100000}}"#;
+
+async fn demo_main(c: &Config, rate: f64) -> Result<(), String> {
+    let app = open_app(c)?;
+    let keys = demo::setup(&app, &c.data)?;
+    let listener = bind(&c.listen).await?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = Server::new(Arc::clone(&app), c.options());
+    let dir = c.data.display();
+    println!(
+        "ansim demo: {} affiliates ({}) with the sample ruleset",
+        keys.len(),
+        demo::AFFILIATES.map(|a| a.0).join(", ")
+    );
+    println!("  live page   http://{addr}/");
+    println!("  API         http://{addr}/openapi.json   http://{addr}/metrics");
+    println!("  data        {dir}   (keys with every scope in {dir}/demo-keys.json)");
+    println!("  traffic     {rate} events/s, normal use with scam stories; Ctrl-C stops");
+    println!();
+    println!("  KEY=$(jq -r .pay {dir}/demo-keys.json)");
+    println!("  curl -s http://{addr}/v1/events -H \"Authorization: Bearer $KEY\" -d '{TRY_EVENT}'");
+    let (stop_traffic, traffic_rx) = tokio::sync::watch::channel(false);
+    let traffic = tokio::spawn(demo::traffic(Arc::clone(&server), rate, demo::clock_seed(), traffic_rx));
+    let (stop_http, http_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut http = tokio::spawn(ansim::serve(Arc::clone(&server), listener, async move {
+        let _ = http_rx.await;
+    }));
+    let early = tokio::select! {
+        () = ansim::shutdown_signal() => None,
+        r = &mut http => Some(r),
+    };
+    println!("\nstopping: traffic generator, then the HTTP server, then the store");
+    let _ = stop_traffic.send(true);
+    let sent = traffic.await.unwrap_or(0);
+    let served = match early {
+        Some(r) => r,
+        None => {
+            let _ = stop_http.send(());
+            http.await
+        }
+    };
+    close(app.clone()).await;
+    let counts = app.metrics().verdict_counts().map(|(v, n)| format!("{v} {n}")).join(", ");
+    println!("sent {sent} events; verdicts: {counts}");
+    match served {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("server failed: {e}")),
+        Err(e) => Err(format!("server task failed: {e}")),
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn run_replay(events: &Path, rules: Option<&Path>, out: Option<&Path>) -> Result<(), String> {
+    let (text, name) = match rules {
+        Some(p) => (read(p)?, p.display().to_string()),
+        None => (demo::SAMPLE_RULESET.to_string(), "sample ruleset".to_string()),
+    };
+    let snap = match replay::compile(&text, &name) {
+        Ok(s) => s,
+        Err(rendered) => {
+            eprintln!("{rendered}");
+            return Err(format!("{name} does not compile"));
+        }
+    };
+    let summary = match out {
+        Some(p) => {
+            let mut f = std::fs::File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            let s = replay::run(&snap, events, &mut f, true)?;
+            print!("{}", s.render(&snap.label));
+            s
+        }
+        None => {
+            let s = replay::run(&snap, events, &mut std::io::stdout().lock(), true)?;
+            eprint!("{}", s.render(&snap.label));
+            s
+        }
+    };
+    if summary.events == 0 {
+        return Err(format!("{} has no events", events.display()));
+    }
+    Ok(())
+}
+
+fn check_rules(file: &Path) -> ExitCode {
+    let text = match read(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ansim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let name = file.display().to_string();
+    match engine::Snapshot::compile(&text) {
+        Ok(s) => {
+            println!("{name}: {} with {} rules and {} features", s.label, s.rules.len(), s.features.len());
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            for d in &diags {
+                eprint!("{}", d.render(&name, &text));
+            }
+            eprintln!("{name}: {} error(s)", diags.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create_key(
+    data: Option<PathBuf>,
+    affiliate: &str,
+    mut scopes: Vec<Scope>,
+    file: Option<PathBuf>,
+) -> Result<(), String> {
+    let c = config(file, None, data)?;
+    let app = open_app(&c)?;
+    let known = app.affiliates().map_err(|e| e.to_string())?;
+    if !known.iter().any(|a| a.id.as_str() == affiliate) {
+        let names: Vec<&str> = known.iter().map(|a| a.id.as_str()).collect();
+        return Err(format!(
+            "unknown affiliate {affiliate:?} in {} (known: {}); add it with `ansim affiliates add {affiliate}`",
+            c.data.display(),
+            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+        ));
+    }
+    if scopes.is_empty() {
+        scopes.push(Scope::Decide);
+    }
+    scopes.sort();
+    scopes.dedup();
+    let key = app.create_key(&AffiliateId(affiliate.into()), &scopes).map_err(|e| e.to_string())?;
+    app.shutdown();
+    eprintln!(
+        "key for {affiliate} with scopes {} (shown only once):",
+        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    println!("{key}");
+    Ok(())
+}
+
+fn add_affiliate(
+    id: &str,
+    name: Option<String>,
+    rules: Option<&Path>,
+    data: Option<PathBuf>,
+    file: Option<PathBuf>,
+) -> Result<(), String> {
+    let c = config(file, None, data)?;
+    let (text, rules_name) = match rules {
+        Some(p) => (read(p)?, p.display().to_string()),
+        None => (demo::ruleset_for(id), "the sample ruleset".to_string()),
+    };
+    if let Err(rendered) = replay::compile(&text, &rules_name) {
+        eprintln!("{rendered}");
+        return Err(format!("{rules_name} does not compile"));
+    }
+    let app = open_app(&c)?;
+    let a = AffiliateId(id.into());
+    app.ensure_affiliate(&a, name.as_deref().unwrap_or(id), &text).map_err(|e: AppError| e.to_string())?;
+    let active = app.active_ruleset(&a).map_err(|e| e.to_string())?;
+    app.shutdown();
+    println!("affiliate {id} in {}: active ruleset {}", c.data.display(), active.label);
+    Ok(())
+}

@@ -1,0 +1,429 @@
+//! The wire format: every JSON shape the HTTP API and the CLI read or write, with its OpenAPI
+//! schema. Only this crate knows these types. They are converted by hand from the domain and
+//! application types, so a change in the core cannot silently change the API: it stops
+//! compiling here instead.
+//!
+//! The one exception is the event a client sends: it is read by `domain::Event::from_json`,
+//! which defines and validates that shape once for the server, the fixtures and the simulator.
+//! [`EventRequest`] only describes it for the OpenAPI document.
+
+use app::{Decided, RulesetInfo};
+use domain::{Decision, Evidence, Guidance, MatchedRule, Shield, Verdict};
+use rules::Diagnostic;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What the affiliate should do: `block > hold > warn > allow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictBody {
+    /// Go ahead.
+    Allow,
+    /// Go ahead after the user confirms a warning.
+    Warn,
+    /// Delay or send to review.
+    Hold,
+    /// Do not go ahead.
+    Block,
+}
+
+impl From<Verdict> for VerdictBody {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Allow => VerdictBody::Allow,
+            Verdict::Warn => VerdictBody::Warn,
+            Verdict::Hold => VerdictBody::Hold,
+            Verdict::Block => VerdictBody::Block,
+        }
+    }
+}
+
+/// Colour of the recipient shield the app shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShieldBody {
+    /// Blue: nothing known against it.
+    Safe,
+    /// Yellow: look twice.
+    Caution,
+    /// Red: fraud indicators.
+    Danger,
+}
+
+impl From<Shield> for ShieldBody {
+    fn from(s: Shield) -> Self {
+        match s {
+            Shield::Safe => ShieldBody::Safe,
+            Shield::Caution => ShieldBody::Caution,
+            Shield::Danger => ShieldBody::Danger,
+        }
+    }
+}
+
+/// A rule that matched, with the reason to show the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReasonBody {
+    /// The rule's id.
+    pub rule: String,
+    /// Reason in Korean.
+    pub ko: String,
+    /// Reason in English.
+    pub en: String,
+    /// The rule's own verdict.
+    pub verdict: VerdictBody,
+    /// The rule's score contribution (negative for allow-list rules).
+    pub score: i32,
+    /// Typology tags such as `impersonation` or `mule`.
+    pub tags: Vec<String>,
+}
+
+impl From<&MatchedRule> for ReasonBody {
+    fn from(r: &MatchedRule) -> Self {
+        ReasonBody {
+            rule: r.rule.to_string(),
+            ko: r.ko.to_string(),
+            en: r.en.to_string(),
+            verdict: r.verdict.into(),
+            score: r.score,
+            tags: r.tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+}
+
+/// Confirm-dialog text for a `warn`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConfirmBody {
+    /// Korean text.
+    pub ko: String,
+    /// English text.
+    pub en: String,
+}
+
+/// What the affiliate's app should show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GuidanceBody {
+    /// Shield colour.
+    pub shield: ShieldBody,
+    /// For `hold`: minutes to delay before the action may go ahead.
+    pub hold_minutes: Option<u32>,
+    /// For `warn`: the confirm dialog's text.
+    pub confirm: Option<ConfirmBody>,
+}
+
+impl From<&Guidance> for GuidanceBody {
+    fn from(g: &Guidance) -> Self {
+        GuidanceBody {
+            shield: g.shield.into(),
+            hold_minutes: g.hold_minutes,
+            confirm: g.confirm.as_ref().map(|c| ConfirmBody { ko: c.ko.clone(), en: c.en.clone() }),
+        }
+    }
+}
+
+/// A feature or signal value a matched rule read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceBody {
+    /// `features.transfers_1h`, `event.amount`, ...
+    pub name: String,
+    /// The value the rule saw (`null` when absent).
+    pub value: serde_json::Value,
+}
+
+impl From<&Evidence> for EvidenceBody {
+    fn from(e: &Evidence) -> Self {
+        EvidenceBody { name: e.name.to_string(), value: e.value.clone() }
+    }
+}
+
+/// ansim's answer about one event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DecisionBody {
+    /// The decision's id, for `GET /v1/decisions/{id}`.
+    pub decision_id: String,
+    /// The event decided on.
+    pub event_id: String,
+    /// The combined verdict.
+    pub verdict: VerdictBody,
+    /// Risk score 0..=100.
+    pub score: u8,
+    /// Matched rules, strongest verdict first.
+    pub reasons: Vec<ReasonBody>,
+    /// What the app should show.
+    pub guidance: GuidanceBody,
+    /// The ruleset version that decided, as `name@vN`.
+    pub ruleset: String,
+    /// The feature values the matched rules read.
+    pub evidence: Vec<EvidenceBody>,
+    /// True when this event id was decided before and this is the stored decision (always
+    /// false when read back with `GET /v1/decisions/{id}`).
+    pub duplicate: bool,
+}
+
+impl DecisionBody {
+    /// The wire form of a stored or new decision.
+    pub fn new(decision_id: &str, d: &Decision, duplicate: bool) -> Self {
+        let o = OutcomeBody::from(d);
+        DecisionBody {
+            decision_id: decision_id.to_string(),
+            event_id: o.event_id,
+            verdict: o.verdict,
+            score: o.score,
+            reasons: o.reasons,
+            guidance: o.guidance,
+            ruleset: o.ruleset,
+            evidence: o.evidence,
+            duplicate,
+        }
+    }
+}
+
+impl From<&Decided> for DecisionBody {
+    fn from(d: &Decided) -> Self {
+        DecisionBody::new(&d.decision_id, &d.decision, d.duplicate)
+    }
+}
+
+/// A decision without storage: one line of `ansim replay`'s output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OutcomeBody {
+    /// The event decided on.
+    pub event_id: String,
+    /// The combined verdict.
+    pub verdict: VerdictBody,
+    /// Risk score 0..=100.
+    pub score: u8,
+    /// Matched rules, strongest verdict first.
+    pub reasons: Vec<ReasonBody>,
+    /// What the app should show.
+    pub guidance: GuidanceBody,
+    /// The ruleset version that decided.
+    pub ruleset: String,
+    /// The feature values the matched rules read.
+    pub evidence: Vec<EvidenceBody>,
+}
+
+impl From<&Decision> for OutcomeBody {
+    fn from(d: &Decision) -> Self {
+        OutcomeBody {
+            event_id: d.event_id.to_string(),
+            verdict: d.verdict.into(),
+            score: d.score,
+            reasons: d.reasons.iter().map(ReasonBody::from).collect(),
+            guidance: (&d.guidance).into(),
+            ruleset: d.ruleset.to_string(),
+            evidence: d.evidence.iter().map(EvidenceBody::from).collect(),
+        }
+    }
+}
+
+/// The protected user (see `EventRequest`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubjectRequest {
+    /// The affiliate's pseudonymous user id.
+    pub id: String,
+    /// `10s` .. `90s`.
+    pub age_band: Option<String>,
+    /// Days since the user's account was opened.
+    pub account_age_days: Option<i64>,
+}
+
+/// One event to decide on, as `domain::Event::from_json` reads it. Unknown members are
+/// rejected; `kind` names the member that carries the kind's body (`"kind": "transfer",
+/// "transfer": {...}`). The affiliate comes from the API key; if given it must match.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "evt_01J9", "kind": "transfer", "at": "2026-11-26T02:14:05+09:00",
+    "subject": { "id": "u_8812", "age_band": "60s", "account_age_days": 2210 },
+    "device": { "id": "d_77", "new_for_subject": true, "remote_control_app": true },
+    "transfer": { "amount": 4800000, "currency": "KRW", "counterparty": { "bank": "088", "account": "110-123-456789", "name": "김**" },
+                  "balance_before": 5100000 }
+}))]
+pub struct EventRequest {
+    /// Idempotency key, unique per affiliate: a repeated id returns the stored decision.
+    pub id: String,
+    /// Optional; must equal the API key's affiliate.
+    pub affiliate: Option<String>,
+    /// `login`, `transfer`, `payment`, `loan_application`, `account_change`, `message`,
+    /// `contact` or `device_scan`.
+    pub kind: String,
+    /// RFC 3339 time with an offset, from the affiliate's clock.
+    pub at: String,
+    /// The protected user.
+    pub subject: SubjectRequest,
+    /// `{id, new_for_subject, remote_control_app, malicious_app, rooted, emulator, usim_changed_days}`.
+    pub device: Option<serde_json::Value>,
+    /// `{addr, country, proxy}`.
+    pub ip: Option<serde_json::Value>,
+    /// `app`, `web`, `open_chat`, `chat`, `atm`, `branch`, `phone` or `api`.
+    pub channel: Option<String>,
+    /// Body of a `login`.
+    pub login: Option<serde_json::Value>,
+    /// Body of a `transfer`: `{amount, currency, counterparty, source, balance_before, own_account, memo}`.
+    pub transfer: Option<serde_json::Value>,
+    /// Body of a `payment`.
+    pub payment: Option<serde_json::Value>,
+    /// Body of a `loan_application`.
+    pub loan_application: Option<serde_json::Value>,
+    /// Body of an `account_change`.
+    pub account_change: Option<serde_json::Value>,
+    /// Body of a `message`.
+    pub message: Option<serde_json::Value>,
+    /// Body of a `contact`.
+    pub contact: Option<serde_json::Value>,
+    /// Body of a `device_scan`.
+    pub device_scan: Option<serde_json::Value>,
+}
+
+/// Several events in one request, decided in order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchRequest {
+    /// At most the server's batch limit (1,000 by default).
+    pub events: Vec<EventRequest>,
+}
+
+/// One result of a batch: a decision, or the problem with that event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItem {
+    /// The event was decided.
+    Decision(Box<DecisionBody>),
+    /// The event was rejected (nothing was stored for it).
+    Problem(Problem),
+}
+
+/// The results of a batch, one per event, in request order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponse {
+    /// A decision or a problem per event.
+    pub results: Vec<BatchItem>,
+}
+
+/// An RFC 9457 problem: every error response of the API has this shape
+/// (`application/problem+json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:ansim:problem:invalid-request`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request.
+    pub detail: String,
+    /// For 400: the JSON path of the bad field (`transfer.amount`), or `.` for the document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For 422: what is wrong in the ruleset, with lines and columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Vec<DiagnosticBody>>,
+}
+
+/// One problem in a ruleset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DiagnosticBody {
+    /// Stable kebab-case code such as `unknown-field`.
+    pub code: String,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// 1-based line in the ruleset text.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// A concrete fix, when one fits.
+    pub suggestion: Option<String>,
+    /// The rule or feature it belongs to, when known.
+    pub item: Option<String>,
+    /// The diagnostic rendered like a compiler error, with the source line and a caret.
+    pub rendered: String,
+}
+
+impl DiagnosticBody {
+    /// The wire form of `d`, raised on `source`.
+    pub fn new(d: &Diagnostic, source: &str) -> Self {
+        let (line, column) = d.line_col.unwrap_or_else(|| rules::diag::line_col(source, d.span.start));
+        DiagnosticBody {
+            code: d.code.to_string(),
+            message: d.message.clone(),
+            line,
+            column,
+            suggestion: d.suggestion.clone(),
+            item: d.item.clone(),
+            rendered: d.render("ruleset.toml", source),
+        }
+    }
+
+    /// Every diagnostic of one ruleset text.
+    pub fn all(diags: &[Diagnostic], source: &str) -> Vec<DiagnosticBody> {
+        diags.iter().map(|d| DiagnosticBody::new(d, source)).collect()
+    }
+}
+
+/// The outcome of checking a ruleset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ValidationBody {
+    /// True when the ruleset compiles.
+    pub valid: bool,
+    /// Every problem found, all at once.
+    pub diagnostics: Vec<DiagnosticBody>,
+}
+
+/// A published ruleset version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RulesetBody {
+    /// Version number, 1, 2, ... per affiliate.
+    pub version: i64,
+    /// `name@vN`, as decisions name it.
+    pub label: String,
+    /// Number of rules.
+    pub rules: usize,
+    /// Number of streaming features.
+    pub features: usize,
+    /// When it was published, ms since the epoch.
+    pub published_ms: i64,
+    /// Whether it is the active version.
+    pub active: bool,
+    /// The TOML source (left out of listings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl RulesetBody {
+    /// The wire form, with or without its source text.
+    pub fn new(r: &RulesetInfo, with_source: bool) -> Self {
+        RulesetBody {
+            version: r.version,
+            label: r.label.clone(),
+            rules: r.rules,
+            features: r.features,
+            published_ms: r.published_ms,
+            active: r.active,
+            source: with_source.then(|| r.source.clone()),
+        }
+    }
+}
+
+/// Every published version of the affiliate's ruleset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RulesetHistory {
+    /// Newest first.
+    pub versions: Vec<RulesetBody>,
+}
+
+/// Which version to make active again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// A version from the history.
+    pub version: i64,
+}
+
+/// Liveness and readiness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HealthBody {
+    /// `ok` or `ready`.
+    pub status: String,
+    /// Affiliates served (readiness only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affiliates: Option<usize>,
+}

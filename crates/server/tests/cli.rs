@@ -1,0 +1,101 @@
+//! The command line as a user meets it: the built `ansim` binary run on fixtures. Checks exit
+//! codes, that errors are one clear line, and what `rules check`, `replay`, `affiliates add`
+//! and `keys create` print.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+}
+
+fn ansim(args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ansim"));
+    c.args(args);
+    for v in ansim::config::ENV_VARS {
+        c.env_remove(v);
+    }
+    c.output().expect("cannot run ansim")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A failure: exit code 1 and one line on stderr, which is returned.
+fn one_line_error(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(1), "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    let e = stderr(o);
+    assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
+    assert!(e.starts_with("ansim: "), "{e}");
+    e
+}
+
+#[test]
+fn rules_check_renders_diagnostics_and_fails_on_errors() {
+    let sample = repo("test_data/rulesets/sample.toml");
+    let o = ansim(&["rules", "check", sample.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("group@v1 with 58 rules"), "{}", stdout(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    let text = std::fs::read_to_string(&sample).unwrap().replacen("features.new_payee", "features.new_payeee", 1);
+    std::fs::write(&broken, text).unwrap();
+    let o = ansim(&["rules", "check", broken.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("error[unknown-feature]") && e.contains("broken.toml:") && e.contains('^'), "{e}");
+    assert!(e.contains("1 error(s)"), "{e}");
+}
+
+#[test]
+fn replay_writes_one_decision_per_event_and_a_summary() {
+    let events = repo("test_data/events/sample.jsonl");
+    let n = std::fs::read_to_string(&events).unwrap().lines().filter(|l| !l.trim().is_empty()).count();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("decisions.jsonl");
+    let o = ansim(&["replay", events.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), n);
+    assert!(lines.iter().all(|d| d["verdict"].is_string() && d["ruleset"] == "group@v1"));
+    assert!(lines.iter().any(|d| d["verdict"] == "block"), "the scam stories are caught");
+    let summary = stdout(&o);
+    assert!(summary.contains(&format!("{n} events decided by group@v1")), "{summary}");
+    assert!(summary.contains("top rules") && summary.contains("events/s"), "{summary}");
+
+    let e = one_line_error(&ansim(&["replay", "no-such-file.jsonl"]));
+    assert!(e.contains("no-such-file.jsonl"), "{e}");
+}
+
+#[test]
+fn keys_and_affiliates_and_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let e = one_line_error(&ansim(&["keys", "create", "--data", data, "--affiliate", "pay"]));
+    assert!(e.contains("unknown affiliate \"pay\""), "{e}");
+
+    let o = ansim(&["affiliates", "add", "pay", "--data", data]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("pay@v1"), "{}", stdout(&o));
+    let o =
+        ansim(&["keys", "create", "--data", data, "--affiliate", "pay", "--scope", "decide", "--scope", "rules:write"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = stdout(&o);
+    assert!(key.trim().starts_with("ak_") && key.trim().len() == 67, "{key}");
+    assert!(stderr(&o).contains("decide, rules:write"), "{}", stderr(&o));
+    let o = ansim(&["keys", "create", "--data", data, "--affiliate", "pay", "--scope", "root"]);
+    assert_eq!(o.status.code(), Some(2), "clap rejects an unknown scope: {}", stderr(&o));
+
+    let config = dir.path().join("ansim.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\ndata_dir = \"x\"\n").unwrap();
+    let e = one_line_error(&ansim(&["serve", "--config", config.to_str().unwrap()]));
+    assert!(e.contains("data_dir") && e.contains("ansim.toml:2:1"), "{e}");
+}

@@ -1,0 +1,586 @@
+//! The HTTP API end to end: the real server on port 0 over a temporary store, driven by a real
+//! HTTP client. Decisions and idempotency, authentication and tenant isolation, rejected input
+//! (which stores nothing), batches, rulesets (validate, publish, rollback, and publishing under
+//! concurrent traffic), restart with state intact, metrics, the OpenAPI document and the live
+//! page.
+
+use ansim::{Options, Server};
+use app::{App, AppConfig, Scope};
+use axum::body::Bytes;
+use axum::http::{Method, Request, StatusCode, header};
+use domain::AffiliateId;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Counts transfers per subject; `counted` always matches so every decision carries the count
+/// as evidence; `velocity` holds from the third transfer in an hour.
+const RULES: &str = r#"
+[ruleset]
+name = "NAME"
+version = 1
+
+[[feature]]
+name = "transfers_1h"
+kind = "count"
+key = "subject.id"
+window = "1h"
+where = "event.kind == 'transfer'"
+
+[[rule]]
+id = "counted"
+when = "features.transfers_1h >= 1"
+verdict = "allow"
+score = 0
+reason = { ko = "송금을 셉니다.", en = "Counted." }
+
+[[rule]]
+id = "velocity"
+when = "features.transfers_1h >= 3"
+verdict = "hold"
+score = 40
+reason = { ko = "한 시간에 송금이 많습니다 <b>", en = "Many transfers <fast> & soon." }
+"#;
+
+fn rules(name: &str) -> String {
+    RULES.replace("NAME", name)
+}
+
+fn aff(s: &str) -> AffiliateId {
+    AffiliateId(s.into())
+}
+
+fn transfer(id: &str, subject: &str, minute: u32) -> String {
+    json!({
+        "id": id, "kind": "transfer", "at": format!("2026-11-26T10:{minute:02}:00+09:00"),
+        "subject": { "id": subject },
+        "transfer": { "amount": 10000, "counterparty": { "bank": "088", "account": "110-123-456789" } }
+    })
+    .to_string()
+}
+
+struct Resp {
+    status: StatusCode,
+    content_type: String,
+    body: Bytes,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts a problem+json response with `status` and returns it.
+    fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text());
+        assert_eq!(self.content_type, "application/problem+json", "{}", self.text());
+        let p = self.json();
+        assert_eq!(p["status"], status);
+        assert!(p["type"].as_str().is_some_and(|t| t.starts_with("urn:ansim:problem:")), "{p}");
+        assert!(p["title"].is_string() && p["detail"].is_string(), "{p}");
+        p
+    }
+}
+
+#[derive(Clone)]
+struct Http {
+    addr: SocketAddr,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Http {
+    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: impl Into<Bytes>) -> Resp {
+        let mut req = Request::builder().method(method).uri(format!("http://{}{path}", self.addr));
+        if let Some(k) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+        }
+        let res = self.client.request(req.body(Full::new(body.into())).unwrap()).await.expect("request failed");
+        let status = res.status();
+        let content_type =
+            res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        Resp { status, content_type, body }
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>) -> Resp {
+        self.call(Method::GET, path, key, Bytes::new()).await
+    }
+
+    async fn post(&self, path: &str, key: Option<&str>, body: impl Into<Bytes>) -> Resp {
+        self.call(Method::POST, path, key, body).await
+    }
+}
+
+/// A running server over a store in `dir`.
+struct Harness {
+    http: Http,
+    app: Arc<App>,
+    server: Arc<Server>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+struct Keys {
+    /// `pay`, scope `decide`.
+    pay: String,
+    /// `pay`, scopes `decide` and `rules:write`.
+    pay_rules: String,
+    /// `bank`, scope `decide`.
+    bank: String,
+}
+
+fn open(dir: &Path) -> Arc<App> {
+    App::open(AppConfig::new(dir)).unwrap()
+}
+
+/// Opens the store with the affiliates `pay` and `bank` and issues keys.
+fn setup(dir: &Path) -> (Arc<App>, Keys) {
+    let app = open(dir);
+    app.ensure_affiliate(&aff("pay"), "Pay", &rules("pay")).unwrap();
+    app.ensure_affiliate(&aff("bank"), "Bank", &rules("bank")).unwrap();
+    let keys = Keys {
+        pay: app.create_key(&aff("pay"), &[Scope::Decide]).unwrap(),
+        pay_rules: app.create_key(&aff("pay"), &[Scope::Decide, Scope::RulesWrite]).unwrap(),
+        bank: app.create_key(&aff("bank"), &[Scope::Decide]).unwrap(),
+    };
+    (app, keys)
+}
+
+async fn start(app: Arc<App>) -> Harness {
+    let options = Options { max_batch_events: 5, live_page: true, ..Options::default() };
+    let server = Server::new(Arc::clone(&app), options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(ansim::serve(Arc::clone(&server), listener, async move {
+        let _ = rx.await;
+    }));
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    Harness { http: Http { addr, client }, app, server, stop, task }
+}
+
+impl Harness {
+    /// Graceful stop; returns the app once the server let go of it.
+    async fn stop(self) -> Arc<App> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+        self.app
+    }
+}
+
+fn events(app: &App, a: &str) -> i64 {
+    app.store().event_count(&aff(a)).unwrap()
+}
+
+fn counted(d: &Value) -> i64 {
+    d["evidence"]
+        .as_array()
+        .and_then(|e| e.iter().find(|x| x["name"] == "features.transfers_1h"))
+        .and_then(|x| x["value"].as_i64())
+        .unwrap_or_else(|| panic!("no count in {d}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decides_idempotently_and_reads_decisions_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let r = h.http.post("/v1/events", Some(&k.pay), transfer("e1", "u1", 0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let d = r.json();
+    for field in
+        ["decision_id", "event_id", "verdict", "score", "reasons", "guidance", "ruleset", "evidence", "duplicate"]
+    {
+        assert!(d.get(field).is_some(), "{field} missing in {d}");
+    }
+    assert_eq!(d["event_id"], "e1");
+    assert_eq!(d["verdict"], "allow");
+    assert_eq!(d["ruleset"], "pay@v1");
+    assert_eq!(d["duplicate"], false);
+    assert_eq!(
+        d["reasons"][0],
+        json!({"rule": "counted", "ko": "송금을 셉니다.", "en": "Counted.", "verdict": "allow", "score": 0, "tags": []})
+    );
+    assert_eq!(d["guidance"], json!({"shield": "caution", "hold_minutes": null, "confirm": null}));
+
+    let again = h.http.post("/v1/events", Some(&k.pay), transfer("e1", "u1", 0)).await.json();
+    assert_eq!(again["decision_id"], d["decision_id"]);
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(events(&h.app, "pay"), 1, "a repeated id is stored once");
+    h.http.post("/v1/events", Some(&k.pay), transfer("e2", "u1", 1)).await;
+    let third = h.http.post("/v1/events", Some(&k.pay), transfer("e3", "u1", 2)).await.json();
+    assert_eq!((third["verdict"].as_str(), counted(&third)), (Some("hold"), 3), "the duplicate counted once: {third}");
+    assert_eq!(third["guidance"]["shield"], "danger");
+
+    let id = d["decision_id"].as_str().unwrap();
+    let read = h.http.get(&format!("/v1/decisions/{id}"), Some(&k.pay)).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text());
+    assert_eq!(read.json()["event_id"], "e1");
+    assert_eq!(read.json()["reasons"], d["reasons"]);
+    h.http.get("/v1/decisions/dec_nothing", Some(&k.pay)).await.problem(404);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_scopes_and_tenants_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let r = h.http.post("/v1/events", None, transfer("a1", "u1", 0)).await;
+    r.problem(401);
+    h.http.post("/v1/events", Some("ak_0000"), transfer("a1", "u1", 0)).await.problem(401);
+    h.http.get("/v1/rulesets/active", Some("not a key")).await.problem(401);
+    let p = h.http.post("/v1/rulesets/publish", Some(&k.pay), rules("pay")).await.problem(403);
+    assert!(p["detail"].as_str().unwrap().contains("rules:write"), "{p}");
+    h.http.post("/v1/rulesets/rollback", Some(&k.pay), r#"{"version":1}"#).await.problem(403);
+    let active = h.http.get("/v1/rulesets/active", Some(&k.pay)).await;
+    assert_eq!(active.status, StatusCode::OK, "reads are allowed with `decide`: {}", active.text());
+    assert_eq!(events(&h.app, "pay"), 0);
+
+    // Tenant isolation: bank cannot read pay's decision, nor send an event as pay.
+    let d = h.http.post("/v1/events", Some(&k.pay), transfer("a1", "u1", 0)).await.json();
+    let id = d["decision_id"].as_str().unwrap();
+    h.http.get(&format!("/v1/decisions/{id}"), Some(&k.bank)).await.problem(404);
+    let mut as_pay: Value = serde_json::from_str(&transfer("a2", "u1", 0)).unwrap();
+    as_pay["affiliate"] = json!("pay");
+    let p = h.http.post("/v1/events", Some(&k.bank), as_pay.to_string()).await.problem(400);
+    assert_eq!(p["field"], "affiliate");
+    // The same event id at another affiliate is another event.
+    let b = h.http.post("/v1/events", Some(&k.bank), transfer("a1", "u1", 0)).await.json();
+    assert_eq!(b["duplicate"], false);
+    assert_eq!(b["ruleset"], "bank@v1");
+    assert_eq!(counted(&b), 1, "features are per affiliate");
+    assert_eq!((events(&h.app, "pay"), events(&h.app, "bank")), (1, 1));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_events_name_the_field_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let good: Value = serde_json::from_str(&transfer("r1", "u1", 0)).unwrap();
+    let mut missing = good.clone();
+    missing["transfer"].as_object_mut().unwrap().remove("amount");
+    let mut missing_top = good.clone();
+    missing_top.as_object_mut().unwrap().remove("at");
+    let mut wrong_type = good.clone();
+    wrong_type["transfer"]["amount"] = json!("10000");
+    let mut unknown = good.clone();
+    unknown["transfer"]["amuont"] = json!(1);
+    let mut bad_value = good.clone();
+    bad_value["transfer"]["counterparty"]["account"] = json!("12");
+    let cases: [(&str, Vec<u8>, &str); 7] = [
+        ("malformed JSON", b"{\"id\": \"r1\",".to_vec(), "."),
+        ("not UTF-8", vec![b'{', 0xff, b'}'], "."),
+        ("missing field", missing.to_string().into_bytes(), "transfer.amount"),
+        ("missing top-level field", missing_top.to_string().into_bytes(), "at"),
+        ("wrong type", wrong_type.to_string().into_bytes(), "transfer.amount"),
+        ("unknown field", unknown.to_string().into_bytes(), "transfer.amuont"),
+        ("invalid value", bad_value.to_string().into_bytes(), "transfer.counterparty.account"),
+    ];
+    for (what, body, field) in cases {
+        let p = h.http.post("/v1/events", Some(&k.pay), body).await.problem(400);
+        assert_eq!(p["field"], field, "{what}: {p}");
+        assert!(p["detail"].as_str().unwrap().starts_with(field), "{what}: {p}");
+    }
+    let mut big = good.clone();
+    big["transfer"]["memo"] = json!("가".repeat(400_000));
+    let p = h.http.post("/v1/events", Some(&k.pay), big.to_string()).await.problem(413);
+    assert_eq!(p["type"], "urn:ansim:problem:too-large");
+    assert_eq!(events(&h.app, "pay"), 0, "nothing is stored for a rejected request");
+    assert_eq!(h.app.metrics().decisions.load(Ordering::Relaxed), 0);
+
+    // Routing and methods answer in the same format.
+    h.http.get("/v1/nothing", Some(&k.pay)).await.problem(404);
+    h.http.call(Method::DELETE, "/v1/events", Some(&k.pay), Bytes::new()).await.problem(405);
+    assert_eq!(h.http.get("/healthz", None).await.json()["status"], "ok");
+    assert_eq!(h.http.get("/readyz", None).await.json(), json!({"status": "ready", "affiliates": 2}));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_decide_each_event_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let ev = |id: &str, minute| serde_json::from_str::<Value>(&transfer(id, "u1", minute)).unwrap();
+    let mut bad = ev("b2", 1);
+    bad["transfer"]["amount"] = json!(-5);
+    let body = json!({ "events": [ev("b1", 0), bad, ev("b3", 2), ev("b1", 0), ev("b4", 3)] });
+    let r = h.http.post("/v1/events:batch", Some(&k.pay), body.to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let results = r.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 5);
+    assert_eq!((results[0]["event_id"].as_str(), counted(&results[0])), (Some("b1"), 1));
+    assert_eq!((results[1]["status"].as_u64(), results[1]["field"].as_str()), (Some(400), Some("transfer.amount")));
+    assert_eq!(counted(&results[2]), 2, "the rejected event was not counted");
+    assert_eq!(results[3]["decision_id"], results[0]["decision_id"], "a repeated id in one batch");
+    assert_eq!(results[3]["duplicate"], true);
+    assert_eq!((counted(&results[4]), results[4]["verdict"].as_str()), (3, Some("hold")));
+    assert_eq!(events(&h.app, "pay"), 3);
+
+    let six = json!({ "events": (0..6).map(|i| ev(&format!("s{i}"), 5)).collect::<Vec<_>>() });
+    let p = h.http.post("/v1/events:batch", Some(&k.pay), six.to_string()).await.problem(400);
+    assert_eq!(p["field"], "events");
+    let p = h.http.post("/v1/events:batch", Some(&k.pay), r#"{"evnts": []}"#).await.problem(400);
+    assert_eq!(p["field"], "evnts");
+    h.http.post("/v1/events:batch", Some(&k.pay), "[").await.problem(400);
+    assert_eq!(events(&h.app, "pay"), 3);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rulesets_validate_publish_draft_and_roll_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let key = Some(k.pay_rules.as_str());
+    let broken = rules("pay").replace("features.transfers_1h >= 3", "features.transfers_1hh >= 3");
+    let v = h.http.post("/v1/rulesets/validate", key, broken.clone()).await.json();
+    assert_eq!(v["valid"], false);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["code"], "unknown-feature", "{d}");
+    let line = broken.lines().position(|l| l.contains("transfers_1hh")).unwrap() + 1;
+    assert_eq!(d["line"], line, "{d}");
+    assert!(d["column"].as_u64().unwrap() > 1, "{d}");
+    assert!(d["suggestion"].as_str().is_some_and(|s| s.contains("transfers_1h")), "{d}");
+    assert!(d["rendered"].as_str().unwrap().contains('^'), "{d}");
+    let ok = h.http.post("/v1/rulesets/validate", Some(&k.pay), rules("pay")).await.json();
+    assert_eq!(ok, json!({"valid": true, "diagnostics": []}));
+
+    let p = h.http.post("/v1/rulesets/publish", key, broken.clone()).await.problem(422);
+    assert_eq!(p["diagnostics"][0]["line"], line);
+    assert_eq!(h.http.get("/v1/rulesets/active", key).await.json()["version"], 1, "a broken ruleset changes nothing");
+
+    let v2 = h.http.post("/v1/rulesets/publish", key, rules("pay").replace(">= 3", ">= 2")).await;
+    assert_eq!(v2.status, StatusCode::OK, "{}", v2.text());
+    assert_eq!((v2.json()["version"].as_i64(), v2.json()["label"].as_str()), (Some(2), Some("pay@v2")));
+    h.http.post("/v1/events", key, transfer("p1", "u1", 0)).await;
+    let d = h.http.post("/v1/events", key, transfer("p2", "u1", 1)).await.json();
+    assert_eq!((d["verdict"].as_str(), d["ruleset"].as_str()), (Some("hold"), Some("pay@v2")));
+
+    // Draft: save (with its validation), read back, publish with an empty body.
+    let saved = h.http.call(Method::PUT, "/v1/rulesets/draft", key, broken.clone()).await.json();
+    assert_eq!(saved["valid"], false);
+    let draft = h.http.get("/v1/rulesets/draft", Some(&k.pay)).await;
+    assert_eq!(draft.text(), broken);
+    h.http.post("/v1/rulesets/publish", key, "").await.problem(422);
+    h.http.call(Method::PUT, "/v1/rulesets/draft", key, rules("pay").replace(">= 3", ">= 4")).await;
+    let v3 = h.http.post("/v1/rulesets/publish", key, "").await.json();
+    assert_eq!(v3["label"], "pay@v3");
+    h.http.call(Method::PUT, "/v1/rulesets/draft", Some(&k.pay), "x").await.problem(403);
+
+    let hist = h.http.get("/v1/rulesets", Some(&k.pay)).await.json();
+    let versions: Vec<i64> =
+        hist["versions"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [3, 2, 1]);
+    let back = h.http.post("/v1/rulesets/rollback", key, r#"{"version": 1}"#).await.json();
+    assert_eq!((back["label"].as_str(), back["active"].as_bool()), (Some("pay@v1"), Some(true)));
+    let d = h.http.post("/v1/events", key, transfer("p3", "u1", 2)).await.json();
+    assert_eq!(d["ruleset"], "pay@v1");
+    h.http.post("/v1/rulesets/rollback", key, r#"{"version": 99}"#).await.problem(404);
+    let p = h.http.post("/v1/rulesets/rollback", key, r#"{}"#).await.problem(400);
+    assert_eq!(p["field"], "version");
+    // Bank's rulesets are its own.
+    assert_eq!(h.http.get("/v1/rulesets", Some(&k.bank)).await.json()["versions"].as_array().unwrap().len(), 1);
+    h.stop().await;
+}
+
+/// Version `n` of the `conc` ruleset: its marker rule `m{n}` matches every event.
+fn marked(n: u32) -> String {
+    format!(
+        "[ruleset]\nname = \"conc\"\nversion = {n}\n\n[[rule]]\nid = \"m{n}\"\nwhen = \"event.kind == 'transfer'\"\n\
+         verdict = \"allow\"\nscore = {n}\nreason = {{ ko = \"버전 {n}\", en = \"version {n}\" }}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_under_traffic_never_mixes_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = setup(dir.path());
+    app.ensure_affiliate(&aff("conc"), "Conc", &marked(1)).unwrap();
+    let key = app.create_key(&aff("conc"), &[Scope::Decide, Scope::RulesWrite]).unwrap();
+    let h = start(app).await;
+    let done = Arc::new(AtomicBool::new(false));
+    // Two clients post continuously while rulesets are published and rolled back.
+    let posters: Vec<JoinHandle<Vec<Value>>> = ["c", "d"]
+        .into_iter()
+        .map(|prefix| {
+            let (http, key, done) = (h.http.clone(), key.clone(), Arc::clone(&done));
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut i = 0;
+                while !done.load(Ordering::Relaxed) || i < 10 {
+                    let e = transfer(&format!("{prefix}{i}"), &format!("u{}", i % 7), 0);
+                    let r = http.post("/v1/events", Some(&key), e).await;
+                    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+                    seen.push(r.json());
+                    i += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut labels: HashSet<String> = HashSet::from(["conc@v1".to_string()]);
+    for n in 2..=6 {
+        let r = h.http.post("/v1/rulesets/publish", Some(&key), marked(n)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        labels.insert(r.json()["label"].as_str().unwrap().to_string());
+        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+    }
+    let r = h.http.post("/v1/rulesets/rollback", Some(&key), r#"{"version": 3}"#).await;
+    assert_eq!(r.json()["label"], "conc@v3");
+    tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+    done.store(true, Ordering::Relaxed);
+    let mut seen = Vec::new();
+    for p in posters {
+        seen.push(p.await.unwrap());
+    }
+    assert_eq!(labels.len(), 6);
+    let mut used = HashSet::new();
+    for d in seen.iter().flatten() {
+        let label = d["ruleset"].as_str().unwrap();
+        assert!(labels.contains(label), "unknown ruleset {label}");
+        let version = label.trim_start_matches("conc@v");
+        let markers: Vec<&str> = d["reasons"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+        assert_eq!(markers, [format!("m{version}")], "decided by exactly one version: {d}");
+        assert_eq!(d["score"].as_u64(), version.parse().ok(), "{d}");
+        used.insert(label.to_string());
+    }
+    assert!(used.contains("conc@v3") && used.len() >= 3, "traffic ran across versions: {used:?}");
+    for s in &seen {
+        assert_eq!(s.last().unwrap()["ruleset"], "conc@v3", "the last decisions came after the rollback");
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_features_idempotency_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let mut first = Vec::new();
+    for (i, id) in ["k1", "k2", "k3"].iter().enumerate() {
+        first.push(h.http.post("/v1/events", Some(&k.pay), transfer(id, "u9", i as u32)).await.json());
+    }
+    assert_eq!(counted(&first[2]), 3);
+    let app = h.stop().await;
+    app.shutdown();
+    drop(app);
+
+    let h = start(open(dir.path())).await;
+    let again = h.http.post("/v1/events", Some(&k.pay), transfer("k2", "u9", 1)).await.json();
+    assert_eq!((again["duplicate"].as_bool(), &again["decision_id"]), (Some(true), &first[1]["decision_id"]));
+    let next = h.http.post("/v1/events", Some(&k.pay), transfer("k4", "u9", 3)).await.json();
+    assert_eq!(counted(&next), 4, "the velocity feature continues counting after a restart");
+    assert_eq!(next["verdict"], "hold");
+    assert_eq!(events(&h.app, "pay"), 4);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_openapi_and_live_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    for (i, id) in ["m1", "m2", "m3"].iter().enumerate() {
+        h.http.post("/v1/events", Some(&k.pay), transfer(id, "u1", i as u32)).await;
+    }
+    h.http.post("/v1/events", None, "{}").await;
+
+    let m = h.http.get("/metrics", None).await;
+    assert!(m.content_type.starts_with("text/plain"), "{}", m.content_type);
+    let m = m.text();
+    for line in [
+        "ansim_http_requests_total{route=\"/v1/events\",method=\"POST\",status=\"200\"} 3",
+        "ansim_http_requests_total{route=\"/v1/events\",method=\"POST\",status=\"401\"} 1",
+        "ansim_http_request_duration_seconds_count{route=\"/v1/events\",method=\"POST\"} 4",
+        "ansim_http_request_duration_seconds_bucket{route=\"/v1/events\",method=\"POST\",le=\"+Inf\"} 4",
+        "ansim_decisions_total 3",
+        "ansim_verdicts_total{verdict=\"allow\"} 2",
+        "ansim_verdicts_total{verdict=\"hold\"} 1",
+        "ansim_rule_hits_total{rule=\"counted\"} 3",
+        "ansim_rule_hits_total{rule=\"velocity\"} 1",
+        "# TYPE ansim_commits_total counter",
+    ] {
+        assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
+    }
+
+    let doc = h.http.get("/openapi.json", None).await.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/v1/events",
+        "/v1/events:batch",
+        "/v1/decisions/{id}",
+        "/v1/rulesets",
+        "/v1/rulesets/active",
+        "/v1/rulesets/draft",
+        "/v1/rulesets/validate",
+        "/v1/rulesets/publish",
+        "/v1/rulesets/rollback",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(p), "{p} not documented");
+    }
+    assert!(doc["components"]["schemas"]["DecisionBody"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+
+    let page = h.http.get("/", None).await;
+    assert!(page.content_type.starts_with("text/html"), "{}", page.content_type);
+    let html = page.text();
+    assert!(html.contains("<span id=\"total\">3</span> decisions"), "{html}");
+    assert!(html.contains("<td class=\"hold\">hold</td><td class=\"n\">1</td>"), "{html}");
+    assert!(html.contains("Many transfers &lt;fast&gt; &amp; soon."), "reasons are escaped: {html}");
+    assert!(html.contains("한 시간에 송금이 많습니다 &lt;b&gt;"), "{html}");
+    assert!(html.contains("10,000원"), "{html}");
+    assert!(!html.contains("<fast>"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_keys_and_traffic_feed_the_live_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    let keys = ansim::demo::setup(&app, dir.path()).unwrap();
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("demo-keys.json")).unwrap()).unwrap();
+    assert_eq!(written.as_object().unwrap().len(), 5);
+    assert_eq!(written["pay"], keys["pay"].as_str());
+    let h = start(app).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let traffic = tokio::spawn(ansim::demo::traffic(Arc::clone(&h.server), 400.0, 7, rx));
+    for _ in 0..200 {
+        if h.app.metrics().decisions.load(Ordering::Relaxed) >= 40 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    stop.send(true).unwrap();
+    let sent = traffic.await.unwrap();
+    assert!(sent >= 40, "sent {sent}");
+    let decided = h.app.metrics().decisions.load(Ordering::Relaxed);
+    assert_eq!(decided, sent, "every event sent was decided before the generator returned");
+    let html = h.http.get("/", None).await.text();
+    assert!(html.contains(&format!("<span id=\"total\">{sent}</span>")), "{html}");
+    let d = h.http.post("/v1/events", Some(&keys["pay"]), transfer("demo-1", "u1", 0)).await.json();
+    assert_eq!(d["ruleset"], "pay@v1", "the sample ruleset, named after the affiliate");
+    h.stop().await;
+}
