@@ -305,9 +305,17 @@ impl App {
 
     /// The stored decision with this decision id, as `(decision JSON, event JSON)`.
     pub fn decision(&self, a: &AffiliateId, decision_id: &str) -> Result<store::EventRecord, AppError> {
-        self.store
-            .event_by_decision(a, decision_id)?
-            .ok_or_else(|| AppError::NotFound(format!("decision {decision_id}")))
+        let not_found = || AppError::NotFound(format!("decision {decision_id}"));
+        // `dec_<seq hex>_<tag>`: the sequence number finds the row, the whole id must match.
+        let seq = decision_id
+            .strip_prefix("dec_")
+            .and_then(|r| r.split('_').next())
+            .and_then(|s| i64::from_str_radix(s, 16).ok())
+            .ok_or_else(not_found)?;
+        match self.store.event_by_seq(a, seq)? {
+            Some(r) if r.decision_id == decision_id => Ok(r),
+            _ => Err(not_found()),
+        }
     }
 
     /// Checks a ruleset without publishing it.

@@ -145,8 +145,10 @@ impl Tenant {
         let decision = engine::decide(&snap, &mut g.state, &event);
         let seq = g.next_seq;
         g.next_seq += 1;
-        // Unique across affiliates: a decision id never names another tenant's decision.
-        let decision_id = format!("dec_{:016x}", xxh3_64(format!("{}\0{}\0{seq}", self.id, event.id).as_bytes()));
+        // The sequence number finds the row; the tag, a digest of affiliate and event id, makes
+        // the id unique across affiliates and not guessable from the sequence alone.
+        let tag = xxh3_64(format!("{}\0{}", self.id, event.id).as_bytes());
+        let decision_id = format!("dec_{seq:x}_{tag:016x}");
         let decision_json = serde_json::to_string(&decision).unwrap_or_default();
         metrics.record(&decision);
         let record = store::EventRecord {

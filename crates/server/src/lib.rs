@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod live;
+pub mod load;
 pub mod metrics;
 pub mod replay;
 pub mod wire;

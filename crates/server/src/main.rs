@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+// The request path allocates many small short-lived objects (JSON, decisions); mimalloc's
+// thread-local free lists cut allocator time there noticeably (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "ansim", version, about = "ansim (안심): real-time fraud decisions for a group of financial services")]
 struct Cli {
@@ -41,7 +46,7 @@ enum Command {
         /// Data directory [default: a new temporary directory, removed on exit].
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
-        /// Simulated events per second.
+        /// Simulated events per second (0: none, e.g. while load-testing).
         #[arg(long, value_name = "EVENTS_PER_SEC", default_value_t = 50.0)]
         rate: f64,
         /// Configuration file (TOML).
@@ -59,6 +64,25 @@ enum Command {
         /// Where to write decisions, one JSON object per line [default: stdout].
         #[arg(long, value_name = "DECISIONS.jsonl")]
         out: Option<PathBuf>,
+    },
+    /// Load-test a running server over HTTP with simulated events and print throughput and
+    /// latency percentiles.
+    Load {
+        /// Server address.
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// The `demo-keys.json` of the server's data directory (affiliate → key).
+        #[arg(long, value_name = "FILE")]
+        keys: PathBuf,
+        /// Events to send.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Stop after this many seconds even if events remain.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
     },
     /// Work with ruleset files.
     #[command(subcommand)]
@@ -131,6 +155,9 @@ fn main() -> ExitCode {
         Command::Serve { listen, data, config } => serve(listen, data, config),
         Command::Demo { listen, data, rate, config } => run_demo(listen, data, rate, config),
         Command::Replay { events, rules, out } => run_replay(&events, rules.as_deref(), out.as_deref()),
+        Command::Load { addr, keys, events, connections, seconds } => {
+            run_load(&addr, &keys, events, connections, seconds)
+        }
         Command::Rules(RulesCommand::Check { file }) => return check_rules(&file),
         Command::Keys(KeysCommand::Create { data, affiliate, scopes, config }) => {
             create_key(data, &affiliate, scopes, config)
@@ -207,8 +234,8 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
 }
 
 fn run_demo(listen: Option<String>, data: Option<PathBuf>, rate: f64, file: Option<PathBuf>) -> Result<(), String> {
-    if !(rate.is_finite() && rate > 0.0) {
-        return Err(format!("--rate must be a positive number of events per second, got {rate}"));
+    if !(rate.is_finite() && rate >= 0.0) {
+        return Err(format!("--rate must be a number of events per second (0: no simulated traffic), got {rate}"));
     }
     let temp = data.is_none();
     let dir = match data {
@@ -393,4 +420,32 @@ fn add_affiliate(
     app.shutdown();
     println!("affiliate {id} in {}: active ruleset {}", c.data.display(), active.label);
     Ok(())
+}
+
+fn run_load(addr: &str, keys: &Path, events: usize, connections: usize, seconds: u64) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let addr = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("bad address {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("address {addr} resolves to nothing"))?;
+    let text = std::fs::read_to_string(keys).map_err(|e| format!("{}: {e}", keys.display()))?;
+    let keys: std::collections::HashMap<String, String> =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", keys.display()))?;
+    let requests = ansim::load::simulated_requests(&keys, events, app::now_ms())?;
+    eprintln!("sending {} events over {connections} connections to {addr}", requests.len());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let r = ansim::load::run(addr, requests, connections, std::time::Duration::from_secs(seconds), stop);
+    println!(
+        "{} ok, {} failed in {:.2} s: {:.0} decisions/s; latency p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
+        r.ok,
+        r.failed,
+        r.elapsed.as_secs_f64(),
+        r.throughput(),
+        r.quantile_us(0.5),
+        r.quantile_us(0.9),
+        r.quantile_us(0.99),
+        r.quantile_us(1.0)
+    );
+    if r.ok == 0 { Err("no request succeeded".into()) } else { Ok(()) }
 }

@@ -71,7 +71,7 @@ fn commits_are_atomic_and_idempotent(s: &dyn Store) {
     assert_eq!(s.event_count(&pay).unwrap(), 2);
     assert_eq!(s.event_by_id(&pay, "e3").unwrap(), None);
     assert_eq!(s.event_by_id(&pay, "e2").unwrap(), Some(record(2, "e2")));
-    assert_eq!(s.event_by_decision(&pay, "dec_e1").unwrap(), Some(record(1, "e1")));
+    assert_eq!(s.event_by_seq(&pay, 1).unwrap(), Some(record(1, "e1")));
     assert_eq!(s.last_seq(&pay).unwrap(), 2);
 }
 
@@ -81,7 +81,7 @@ fn tenants_are_isolated(s: &dyn Store) {
     s.commit(&[write(&bank, 1, "e1")]).unwrap();
     assert_eq!(s.event_count(&bank).unwrap(), 1);
     assert_eq!(s.event_by_id(&bank, "e2").unwrap(), None, "bank cannot read pay's e2");
-    assert_eq!(s.event_by_decision(&bank, "dec_e2").unwrap(), None, "nor by decision id");
+    assert_eq!(s.event_by_seq(&bank, 2).unwrap(), None, "nor by sequence number");
     assert_eq!(s.events_after(&bank, 0, 10).unwrap().len(), 1);
     assert_eq!(s.last_seq(&aff("nobody")).unwrap(), 0);
     s.put_draft(&pay, "pay draft", 1).unwrap();

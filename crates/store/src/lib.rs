@@ -163,8 +163,8 @@ pub trait Store: Send + Sync {
     fn commit(&self, writes: &[Write]) -> Result<()>;
     /// The stored event with this event id.
     fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>>;
-    /// The stored event with this decision id.
-    fn event_by_decision(&self, a: &AffiliateId, decision_id: &str) -> Result<Option<EventRecord>>;
+    /// The stored event with this sequence number.
+    fn event_by_seq(&self, a: &AffiliateId, seq: i64) -> Result<Option<EventRecord>>;
     /// Events with `seq > after`, in order, at most `limit`.
     fn events_after(&self, a: &AffiliateId, after: i64, limit: usize) -> Result<Vec<EventRecord>>;
     /// `(seq, event id)` of events with `seq > after`, in order, at most `limit` (cheap: no JSON).

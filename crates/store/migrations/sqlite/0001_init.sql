@@ -32,8 +32,8 @@ CREATE TABLE event (
     decided_ms   INTEGER NOT NULL,
     PRIMARY KEY (affiliate, seq)
 ) STRICT;
+-- Decision ids carry their sequence number, so they need no index of their own.
 CREATE UNIQUE INDEX event_by_id ON event (affiliate, event_id);
-CREATE UNIQUE INDEX event_by_decision ON event (affiliate, decision_id);
 
 -- Ruleset versions; at most one per affiliate is active, the draft is kept apart.
 CREATE TABLE ruleset (
