@@ -10,7 +10,8 @@ use crate::{Affiliate, ApiKey, EventRecord, OutboxItem, Result, RulesetVersion, 
 use domain::AffiliateId;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
@@ -22,6 +23,21 @@ const READERS: usize = 4;
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
+    /// Tells the checkpoint thread to stop; set on drop.
+    stop: Arc<AtomicBool>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SqliteStore {
+    /// Stops the checkpoint thread, then folds the whole WAL into the database file so a
+    /// closed store is one self-contained file.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.checkpointer.take() {
+            let _ = h.join();
+        }
+        let _ = lock(&self.writer).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -63,8 +79,9 @@ impl SqliteStore {
         let mut w = open(path)?;
         migrate(&mut w)?;
         let readers = (0..READERS).map(|_| open(path).map(Mutex::new)).collect::<Result<Vec<_>>>()?;
-        checkpointer(open(path)?);
-        Ok(SqliteStore { writer: Mutex::new(w), readers })
+        let stop = Arc::new(AtomicBool::new(false));
+        let checkpointer = checkpointer(open(path)?, Arc::clone(&stop));
+        Ok(SqliteStore { writer: Mutex::new(w), readers, stop, checkpointer })
     }
 
     fn read(&self) -> MutexGuard<'_, Connection> {
@@ -82,17 +99,22 @@ impl SqliteStore {
 /// which never block the writer or readers. The writer's own small checkpoint then completes
 /// the copy, its next transaction starts the WAL over, and `journal_size_limit` trims the file. The
 /// thread holds only its own connection and stops if a checkpoint fails (the file is gone).
-fn checkpointer(c: Connection) {
-    let spawned = std::thread::Builder::new().name("ansim-checkpoint".into()).spawn(move || {
-        loop {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            if c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).is_err() {
-                return;
+fn checkpointer(c: Connection, stop: Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("ansim-checkpoint".into())
+        .spawn(move || {
+            let mut tick = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // A short sleep so dropping the store is quick; checkpoint every 200 ms.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                tick += 1;
+                if tick.is_multiple_of(4) {
+                    let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
             }
-        }
-    });
-    // Without the thread the WAL only grows until the next start; the store still works.
-    drop(spawned);
+        })
+        // Without the thread the writer's own checkpoints still bound the WAL.
+        .ok()
 }
 
 fn migrate(c: &mut Connection) -> Result<()> {
