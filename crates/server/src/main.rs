@@ -225,6 +225,8 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
         let listener = bind(&c.listen).await?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let server = Server::new(Arc::clone(&app), c.options());
+        // One plain line on stdout for scripts and tests (port 0 picks a free port).
+        println!("listening on http://{addr}");
         tracing::info!(%addr, data = %c.data.display(), affiliates = affiliates.len(), "ansim serving");
         let served = ansim::serve(server, listener, ansim::shutdown_signal()).await;
         tracing::info!("stopped accepting requests; saving state");
