@@ -57,6 +57,9 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 
 fn open(path: &Path) -> Result<Connection> {
     let c = Connection::open(path).map_err(backend)?;
+    // 16 KiB pages hold several events with their decisions (about 2 KiB each) without
+    // overflow pages; it only takes effect when the file is created, before WAL is enabled.
+    c.pragma_update(None, "page_size", 16_384).map_err(backend)?;
     c.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
     c.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
     // 64 MiB of page cache per connection keeps the id index's hot pages in memory; fewer,
@@ -66,7 +69,7 @@ fn open(path: &Path) -> Result<Connection> {
     // A background thread copies the WAL into the database file (see `checkpointer`), so the
     // checkpoint a commit runs once the WAL passes 16 MiB has little left to copy; it is what
     // lets the WAL start over while writes never stop.
-    c.pragma_update(None, "wal_autocheckpoint", 4_096).map_err(backend)?;
+    c.pragma_update(None, "wal_autocheckpoint", 1_024).map_err(backend)?;
     c.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).map_err(backend)?;
     c.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
     c.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
