@@ -14,4 +14,4 @@ mod ruleset;
 pub mod simulate;
 
 pub use decide::{DecideState, Matched, decide, decide_at};
-pub use ruleset::{CompiledRule, Snapshot, SnapshotCell, Thresholds};
+pub use ruleset::{CompiledRule, STANDARD_SIGNALS, Snapshot, SnapshotCell, Thresholds};

@@ -194,6 +194,18 @@ impl std::fmt::Debug for Snapshot {
     }
 }
 
+/// Signals every ruleset may read, filled by the group's indicator registry where it runs
+/// (`app`): how often, and how firmly, the event's counterparty, device or IP was reported by
+/// any affiliate.
+pub const STANDARD_SIGNALS: &[(&str, Type)] = &[
+    ("counterparty_reported", Type::Bool),
+    ("counterparty_confirmed", Type::Bool),
+    ("counterparty_reports", Type::Int),
+    ("counterparty_affiliates", Type::Int),
+    ("device_reported", Type::Bool),
+    ("ip_reported", Type::Bool),
+];
+
 /// Default lateness tolerance for out-of-order events.
 pub const DEFAULT_LATENESS_MS: i64 = 10 * 60_000;
 
@@ -534,6 +546,14 @@ impl Snapshot {
             }
             let end = schema.slots.len();
             provider_slots.push((p, start..end));
+        }
+        // The group registry's signals are part of the language: a ruleset that reads them
+        // compiles everywhere; without a provider (pure replays, tests) they read as absent.
+        for (name, ty) in STANDARD_SIGNALS {
+            let full = format!("signals.{name}");
+            if schema.slot(&full).is_none() {
+                schema.declare(full, *ty);
+            }
         }
 
         let mut rules = Vec::new();
