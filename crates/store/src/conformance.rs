@@ -38,6 +38,32 @@ pub fn run_all(s: &dyn Store) {
     rulesets(s);
     snapshots(s);
     outbox(s);
+    indicator_reports(s);
+}
+
+fn indicator_reports(s: &dyn Store) {
+    let (pay, bank) = (aff("pay"), aff("bank"));
+    let r = crate::IndicatorReport {
+        digest: [9; 32],
+        kind: "account".into(),
+        affiliate: bank.clone(),
+        typology: "mule".into(),
+        status: "reported".into(),
+        reports: 1,
+        first_ms: 10,
+        last_ms: 10,
+    };
+    s.upsert_report(&bank, &r).unwrap();
+    s.upsert_report(&bank, &crate::IndicatorReport { status: "confirmed".into(), reports: 2, last_ms: 20, ..r.clone() })
+        .unwrap();
+    s.upsert_report(&pay, &crate::IndicatorReport { affiliate: pay.clone(), ..r.clone() }).unwrap();
+    assert!(s.upsert_report(&pay, &r).is_err(), "pay cannot write bank's report");
+    let mut all = s.all_reports().unwrap();
+    all.sort_by(|a, b| a.affiliate.cmp(&b.affiliate));
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].affiliate.as_str(), all[0].status.as_str(), all[0].reports), ("bank", "confirmed", 2));
+    assert_eq!((all[0].first_ms, all[0].last_ms), (10, 20), "first seen is kept");
+    assert_eq!(all[1].affiliate.as_str(), "pay");
 }
 
 fn affiliates_and_keys(s: &dyn Store) {

@@ -133,6 +133,27 @@ pub struct Write {
     pub outbox: Vec<(String, String)>,
 }
 
+/// One affiliate's report on one indicator, as the registry stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndicatorReport {
+    /// HMAC-SHA-256 digest of the normalised indicator under the group key.
+    pub digest: [u8; 32],
+    /// Indicator kind (`account`, `phone`, ...).
+    pub kind: String,
+    /// The reporting affiliate.
+    pub affiliate: AffiliateId,
+    /// Latest typology (`impersonation`, `mule`, ...).
+    pub typology: String,
+    /// `reported`, `confirmed` or `cleared`.
+    pub status: String,
+    /// How many times this affiliate reported it.
+    pub reports: i64,
+    /// First report, ms.
+    pub first_ms: i64,
+    /// Latest report or status change, ms.
+    pub last_ms: i64,
+}
+
 /// A published ruleset version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RulesetVersion {
@@ -191,6 +212,13 @@ pub trait Store: Send + Sync {
     fn save_snapshot(&self, a: &AffiliateId, seq: i64, state: &[u8], now_ms: i64) -> Result<()>;
     /// The latest snapshot: `(seq, state)`.
     fn load_snapshot(&self, a: &AffiliateId) -> Result<Option<(i64, Vec<u8>)>>;
+
+    /// Creates or replaces `a`'s report on one indicator digest. Only the reporting affiliate
+    /// writes its row; the registry is the one place where affiliates' data meets, and it
+    /// holds digests, counts, statuses and typologies only.
+    fn upsert_report(&self, a: &AffiliateId, report: &IndicatorReport) -> Result<()>;
+    /// Every report row, to build the in-memory registry at start (group-internal).
+    fn all_reports(&self) -> Result<Vec<IndicatorReport>>;
 
     /// Undelivered side effects, oldest first (all tenants: the delivery worker is internal).
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>>;

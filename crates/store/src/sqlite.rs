@@ -6,7 +6,7 @@
 //! by decision, by sequence; rulesets by version), it has a proven WAL with group-commit
 //! friendly transactions, and the same schema maps one-to-one onto PostgreSQL later.
 
-use crate::{Affiliate, ApiKey, EventRecord, OutboxItem, Result, RulesetVersion, Scope, Store, StoreError, Write};
+use crate::{Affiliate, ApiKey, EventRecord, IndicatorReport, OutboxItem, Result, RulesetVersion, Scope, Store, StoreError, Write};
 use domain::AffiliateId;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_indicators.sql")];
 
 /// Readers kept open for concurrent reads.
 const READERS: usize = 4;
@@ -167,6 +168,24 @@ fn ruleset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RulesetVersion> {
         source: r.get(1)?,
         published_ms: r.get(2)?,
         active: r.get::<_, i64>(3)? != 0,
+    })
+}
+
+fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndicatorReport> {
+    let digest: Vec<u8> = r.get(0)?;
+    let mut d = [0u8; 32];
+    if digest.len() == 32 {
+        d.copy_from_slice(&digest);
+    }
+    Ok(IndicatorReport {
+        digest: d,
+        kind: r.get(1)?,
+        affiliate: AffiliateId(r.get(2)?),
+        typology: r.get(3)?,
+        status: r.get(4)?,
+        reports: r.get(5)?,
+        first_ms: r.get(6)?,
+        last_ms: r.get(7)?,
     })
 }
 
@@ -413,6 +432,33 @@ impl Store for SqliteStore {
         })
         .optional()
         .map_err(backend)
+    }
+
+    fn upsert_report(&self, a: &AffiliateId, r: &IndicatorReport) -> Result<()> {
+        if &r.affiliate != a {
+            return Err(StoreError::Conflict("an affiliate can only write its own reports".into()));
+        }
+        lock(&self.writer)
+            .execute(
+                "INSERT INTO indicator_report (digest, kind, affiliate, typology, status, reports, first_ms, last_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (digest, affiliate) DO UPDATE SET typology = excluded.typology,
+                   status = excluded.status, reports = excluded.reports, last_ms = excluded.last_ms",
+                params![&r.digest[..], r.kind, a.as_str(), r.typology, r.status, r.reports, r.first_ms, r.last_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn all_reports(&self) -> Result<Vec<IndicatorReport>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(
+                "SELECT digest, kind, affiliate, typology, status, reports, first_ms, last_ms FROM indicator_report",
+            )
+            .map_err(backend)?;
+        let rows = st.query_map([], report_row).map_err(backend)?.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)?;
+        Ok(rows)
     }
 
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>> {
