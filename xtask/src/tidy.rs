@@ -18,6 +18,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("engine", &["domain", "rules", "signals", "serde", "serde_json", "toml"]),
     // Storage knows the domain's ids and its database, nothing about rules or HTTP.
     ("store", &["domain", "rusqlite", "thiserror"]),
+    // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
+    ("indicators", &["hmac", "sha2", "psl"]),
     // Use cases: the pure core plus storage, a channel type and hashing; no HTTP, no executor
     // (tokio only for its `sync` oneshot channel).
     (
@@ -28,6 +30,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "signals",
             "engine",
             "store",
+            "indicators",
             "serde",
             "serde_json",
             "xxhash-rust",

@@ -11,6 +11,7 @@
 
 mod keys;
 mod metrics;
+pub mod registry;
 mod tenant;
 mod writer;
 
@@ -138,6 +139,10 @@ pub struct RulesetInfo {
 /// The application: one per process.
 pub struct App {
     store: Arc<dyn Store>,
+    /// The group's indicator registry, shared by every affiliate's decisions.
+    registry: Arc<registry::Registry>,
+    /// Signal providers every snapshot is compiled with (the registry).
+    providers: Vec<Arc<dyn signals::SignalProvider>>,
     tenants: RwLock<HashMap<AffiliateId, Arc<Tenant>>>,
     writer: writer::Writer,
     keys: RwLock<HashMap<[u8; 32], Principal>>,
@@ -161,15 +166,25 @@ impl App {
             AppError::Unavailable(format!("cannot create data directory {}: {e}", config.data_dir.display()))
         })?;
         let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir.join("ansim.db"))?);
-        App::with_store(store, config)
+        let key = group_key(&config.data_dir)?;
+        App::with_store(store, key, config)
     }
 
     /// Starts on an already opened store.
-    pub fn with_store(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>, AppError> {
+    pub fn with_store(
+        store: Arc<dyn Store>,
+        group_key: indicators::GroupKey,
+        config: AppConfig,
+    ) -> Result<Arc<App>, AppError> {
+        let registry = Arc::new(registry::Registry::load(group_key, store.as_ref())?);
+        let providers: Vec<Arc<dyn signals::SignalProvider>> =
+            vec![Arc::new(registry::RegistrySignals(Arc::clone(&registry)))];
         let metrics = Arc::new(Metrics::default());
         let writer = writer::Writer::start(Arc::clone(&store), config.max_batch, Arc::clone(&metrics));
         let app = App {
             store,
+            registry,
+            providers,
             tenants: RwLock::new(HashMap::new()),
             writer,
             keys: RwLock::new(HashMap::new()),
@@ -194,7 +209,7 @@ impl App {
 
     fn load_tenant(&self, a: &AffiliateId) -> Result<Option<Arc<Tenant>>, AppError> {
         let Some(active) = self.store.active_ruleset(a)? else { return Ok(None) };
-        let snap = Snapshot::compile(&active.source).map_err(AppError::Rules)?;
+        let snap = self.compile(&active.source)?;
         let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref())?);
         self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), Arc::clone(&t));
         Ok(Some(t))
@@ -320,14 +335,14 @@ impl App {
 
     /// Checks a ruleset without publishing it.
     pub fn validate(&self, source: &str) -> Vec<Diagnostic> {
-        match Snapshot::compile(source) {
+        match Snapshot::compile_with(source, self.providers.clone()) {
             Ok(_) => Vec::new(),
             Err(d) => d,
         }
     }
 
     fn info(v: &store::RulesetVersion) -> RulesetInfo {
-        let (label, rules, features) = match Snapshot::compile(&v.source) {
+        let (label, rules, features) = match Snapshot::compile_with(&v.source, Vec::new()) {
             Ok(s) => (s.label.to_string(), s.rules.len(), s.features.len()),
             Err(_) => (format!("v{}", v.version), 0, 0),
         };
@@ -372,11 +387,10 @@ impl App {
             Some(s) => s.to_string(),
             None => self.store.draft(a)?.ok_or_else(|| AppError::NotFound("a draft to publish".into()))?,
         };
-        let snap = Snapshot::compile(&source).map_err(AppError::Rules)?;
+        let snap = self.compile(&source)?;
         let next = self.store.ruleset_history(a)?.first().map_or(1, |v| v.version + 1);
         let source = with_version(&source, next);
-        let snap =
-            if snap.version as i64 == next { snap } else { Snapshot::compile(&source).map_err(AppError::Rules)? };
+        let snap = if snap.version as i64 == next { snap } else { self.compile(&source)? };
         self.store.publish(a, next, &source, now_ms())?;
         self.install(a, snap)?;
         self.active_ruleset(a)
@@ -389,7 +403,7 @@ impl App {
             .iter()
             .find(|v| v.version == version)
             .ok_or_else(|| AppError::NotFound(format!("ruleset version {version}")))?;
-        let snap = Snapshot::compile(&v.source).map_err(AppError::Rules)?;
+        let snap = self.compile(&v.source)?;
         self.store.activate(a, version)?;
         self.install(a, snap)?;
         self.active_ruleset(a)
@@ -415,6 +429,28 @@ impl App {
         Ok(snap.features.iter().map(|f| f.name.clone()).zip(values).collect())
     }
 
+    fn compile(&self, source: &str) -> Result<Snapshot, AppError> {
+        Snapshot::compile_with(source, self.providers.clone()).map_err(AppError::Rules)
+    }
+
+    /// Records affiliate `a`'s report on an indicator (`status` Reported), or confirms or
+    /// clears its own report. Visible to every affiliate's next decision.
+    pub fn report_indicator(
+        &self,
+        a: &AffiliateId,
+        kind: indicators::IndicatorKind,
+        raw: &str,
+        typology: &str,
+        status: registry::Status,
+    ) -> Result<registry::Aggregate, AppError> {
+        self.registry.record(self.store.as_ref(), a, kind, raw, typology, status, now_ms())
+    }
+
+    /// What the registry says about an indicator now: aggregates only.
+    pub fn shield(&self, kind: indicators::IndicatorKind, raw: &str) -> Result<registry::Aggregate, AppError> {
+        self.registry.shield(kind, raw, now_ms())
+    }
+
     /// The active snapshot of `a` (for tools: replay, the live page).
     pub fn snapshot(&self, a: &AffiliateId) -> Result<Arc<Snapshot>, AppError> {
         Ok(self.tenant(a)?.rules.load())
@@ -431,6 +467,23 @@ impl App {
         }
         self.writer.flush();
     }
+}
+
+/// The group key under which indicators are digested: `group.key` (hex) in the data directory,
+/// created with 32 random bytes on first start. Every node of a group must share it.
+fn group_key(dir: &std::path::Path) -> Result<indicators::GroupKey, AppError> {
+    let path = dir.join("group.key");
+    let bad = |e: String| AppError::Unavailable(format!("{}: {e}", path.display()));
+    let hex = match std::fs::read_to_string(&path) {
+        Ok(h) => h,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let hex = generate_key().trim_start_matches("ak_").to_string();
+            std::fs::write(&path, &hex).map_err(|e| bad(e.to_string()))?;
+            hex
+        }
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    indicators::GroupKey::from_hex(hex.trim()).map_err(|e| bad(format!("not a 64-digit hex key: {e:?}")))
 }
 
 /// Replaces the `version = N` line of the `[ruleset]` header with `version`.

@@ -40,7 +40,7 @@ fn rules_check_renders_diagnostics_and_fails_on_errors() {
     let sample = repo("test_data/rulesets/sample.toml");
     let o = ansim(&["rules", "check", sample.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("group@v1 with 58 rules"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("group@v1 with 63 rules"), "{}", stdout(&o));
 
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.toml");

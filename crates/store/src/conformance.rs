@@ -54,8 +54,11 @@ fn indicator_reports(s: &dyn Store) {
         last_ms: 10,
     };
     s.upsert_report(&bank, &r).unwrap();
-    s.upsert_report(&bank, &crate::IndicatorReport { status: "confirmed".into(), reports: 2, last_ms: 20, ..r.clone() })
-        .unwrap();
+    s.upsert_report(
+        &bank,
+        &crate::IndicatorReport { status: "confirmed".into(), reports: 2, last_ms: 20, ..r.clone() },
+    )
+    .unwrap();
     s.upsert_report(&pay, &crate::IndicatorReport { affiliate: pay.clone(), ..r.clone() }).unwrap();
     assert!(s.upsert_report(&pay, &r).is_err(), "pay cannot write bank's report");
     let mut all = s.all_reports().unwrap();

@@ -6,7 +6,10 @@
 //! by decision, by sequence; rulesets by version), it has a proven WAL with group-commit
 //! friendly transactions, and the same schema maps one-to-one onto PostgreSQL later.
 
-use crate::{Affiliate, ApiKey, EventRecord, IndicatorReport, OutboxItem, Result, RulesetVersion, Scope, Store, StoreError, Write};
+use crate::{
+    Affiliate, ApiKey, EventRecord, IndicatorReport, OutboxItem, Result, RulesetVersion, Scope, Store, StoreError,
+    Write,
+};
 use domain::AffiliateId;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -457,7 +460,8 @@ impl Store for SqliteStore {
                 "SELECT digest, kind, affiliate, typology, status, reports, first_ms, last_ms FROM indicator_report",
             )
             .map_err(backend)?;
-        let rows = st.query_map([], report_row).map_err(backend)?.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)?;
+        let rows =
+            st.query_map([], report_row).map_err(backend)?.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)?;
         Ok(rows)
     }
 

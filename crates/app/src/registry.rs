@@ -1,0 +1,306 @@
+//! The safety table's indicator registry: what every affiliate reported about phone numbers,
+//! accounts, profiles, devices and IPs, held as HMAC digests under the group key and never as
+//! raw values. Reports are written through to the store and kept in memory, so a report at one
+//! affiliate is read by every affiliate's next decision (as `signals.counterparty_*`) and by
+//! the shield.
+//!
+//! Scores decay: an affiliate's standing report weighs √(its report count, at most 10), times 3
+//! when confirmed, and halves every 90 days; a cleared report weighs nothing. Shield: `danger`
+//! when confirmed by any affiliate or the score is at least 1.5 (two affiliates, or one that
+//! reported it three times, recently), `caution` from 0.25, otherwise `safe`.
+
+use crate::AppError;
+use domain::{AffiliateId, Event};
+use indicators::{GroupKey, IndicatorKind};
+use rules::Type;
+use signals::SignalProvider;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use store::{IndicatorReport, Store};
+
+/// Half-life of a report's weight.
+const HALF_LIFE_MS: f64 = 90.0 * 86_400_000.0;
+
+/// A report's standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Reported, not yet confirmed.
+    Reported,
+    /// Confirmed fraud by the reporting affiliate.
+    Confirmed,
+    /// Cleared: a mistake or resolved; weighs nothing.
+    Cleared,
+}
+
+impl Status {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Reported => "reported",
+            Status::Confirmed => "confirmed",
+            Status::Cleared => "cleared",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Status> {
+        [Status::Reported, Status::Confirmed, Status::Cleared].into_iter().find(|x| x.as_str() == s)
+    }
+
+    fn weight(self) -> f64 {
+        match self {
+            Status::Reported => 1.0,
+            Status::Confirmed => 3.0,
+            Status::Cleared => 0.0,
+        }
+    }
+}
+
+/// Shield colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Nothing known against it.
+    Safe,
+    /// Reported recently.
+    Caution,
+    /// Confirmed, or reported by several.
+    Danger,
+}
+
+impl Level {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Safe => "safe",
+            Level::Caution => "caution",
+            Level::Danger => "danger",
+        }
+    }
+}
+
+/// What the registry says about one indicator: aggregates only, never who reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    /// Reports by all affiliates (not counting cleared ones).
+    pub reports: i64,
+    /// Affiliates with a standing (not cleared) report.
+    pub affiliates: i64,
+    /// Confirmed by at least one affiliate.
+    pub confirmed: bool,
+    /// Latest report, ms (0 when never reported).
+    pub last_ms: i64,
+    /// Typologies reported, sorted.
+    pub typologies: Vec<String>,
+    /// Decayed score.
+    pub score: f64,
+    /// Shield colour.
+    pub level: Level,
+}
+
+#[derive(Debug, Clone)]
+struct Contribution {
+    affiliate: AffiliateId,
+    typology: String,
+    status: Status,
+    reports: i64,
+    first_ms: i64,
+    last_ms: i64,
+}
+
+/// An indicator's kind and every affiliate's contribution to it, by digest.
+type Entries = HashMap<[u8; 32], (IndicatorKind, Vec<Contribution>)>;
+
+/// The registry: digests → per-affiliate contributions.
+pub struct Registry {
+    key: GroupKey,
+    entries: RwLock<Entries>,
+}
+
+fn aggregate(contribs: &[Contribution], now_ms: i64) -> Aggregate {
+    let mut a = Aggregate {
+        reports: 0,
+        affiliates: 0,
+        confirmed: false,
+        last_ms: 0,
+        typologies: Vec::new(),
+        score: 0.0,
+        level: Level::Safe,
+    };
+    for c in contribs.iter().filter(|c| c.status != Status::Cleared) {
+        a.reports += c.reports;
+        a.affiliates += 1;
+        a.confirmed |= c.status == Status::Confirmed;
+        a.last_ms = a.last_ms.max(c.last_ms);
+        if !a.typologies.contains(&c.typology) {
+            a.typologies.push(c.typology.clone());
+        }
+        let age = (now_ms - c.last_ms).max(0) as f64;
+        a.score += c.status.weight() * (c.reports.min(10) as f64).sqrt() * 0.5f64.powf(age / HALF_LIFE_MS);
+    }
+    a.typologies.sort();
+    a.level = if a.confirmed || a.score >= 1.5 {
+        Level::Danger
+    } else if a.score >= 0.25 {
+        Level::Caution
+    } else {
+        Level::Safe
+    };
+    a
+}
+
+impl Registry {
+    /// Loads every stored report.
+    pub fn load(key: GroupKey, store: &dyn Store) -> Result<Registry, AppError> {
+        let mut entries = Entries::new();
+        for r in store.all_reports()? {
+            let (Some(kind), Some(status)) = (IndicatorKind::parse(&r.kind), Status::parse(&r.status)) else {
+                continue;
+            };
+            entries.entry(r.digest).or_insert_with(|| (kind, Vec::new())).1.push(Contribution {
+                affiliate: r.affiliate,
+                typology: r.typology,
+                status,
+                reports: r.reports,
+                first_ms: r.first_ms,
+                last_ms: r.last_ms,
+            });
+        }
+        Ok(Registry { key, entries: RwLock::new(entries) })
+    }
+
+    /// The digest of a raw indicator, after normalisation; the error names what is wrong.
+    pub fn digest(&self, kind: IndicatorKind, raw: &str) -> Result<[u8; 32], AppError> {
+        let ind = indicators::normalise(kind, raw)
+            .map_err(|e| AppError::Invalid { field: "value".into(), message: e.to_string() })?;
+        Ok(indicators::digest(&self.key, &ind).0)
+    }
+
+    /// Records `a`'s report (or a status change) on an indicator and returns the new aggregate.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &self,
+        store: &dyn Store,
+        a: &AffiliateId,
+        kind: IndicatorKind,
+        raw: &str,
+        typology: &str,
+        status: Status,
+        now_ms: i64,
+    ) -> Result<Aggregate, AppError> {
+        if typology.is_empty()
+            || typology.len() > 64
+            || !typology.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
+        {
+            return Err(AppError::Invalid {
+                field: "typology".into(),
+                message: "a typology is 1 to 64 lowercase letters, `-` or `_`, e.g. \"mule\"".into(),
+            });
+        }
+        let digest = self.digest(kind, raw)?;
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry(digest).or_insert_with(|| (kind, Vec::new()));
+        let mine = entry.1.iter().position(|c| &c.affiliate == a);
+        let mut c = match mine {
+            Some(i) => entry.1[i].clone(),
+            None => Contribution {
+                affiliate: a.clone(),
+                typology: typology.to_string(),
+                status,
+                reports: 0,
+                first_ms: now_ms,
+                last_ms: now_ms,
+            },
+        };
+        if status == Status::Reported {
+            c.reports += 1;
+            // A new report does not undo a confirmation.
+            if c.status == Status::Cleared {
+                c.status = Status::Reported;
+            }
+        } else {
+            c.status = status;
+            c.reports = c.reports.max(1);
+        }
+        c.typology = typology.to_string();
+        c.last_ms = now_ms;
+        store.upsert_report(
+            a,
+            &IndicatorReport {
+                digest,
+                kind: kind.as_str().to_string(),
+                affiliate: a.clone(),
+                typology: c.typology.clone(),
+                status: c.status.as_str().to_string(),
+                reports: c.reports,
+                first_ms: c.first_ms,
+                last_ms: c.last_ms,
+            },
+        )?;
+        match mine {
+            Some(i) => entry.1[i] = c,
+            None => entry.1.push(c),
+        }
+        Ok(aggregate(&entry.1, now_ms))
+    }
+
+    /// What the registry says about a digest at `now_ms`.
+    pub fn lookup(&self, digest: &[u8; 32], now_ms: i64) -> Aggregate {
+        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        aggregate(map.get(digest).map_or(&[][..], |e| &e.1[..]), now_ms)
+    }
+
+    /// What the registry says about a raw indicator.
+    pub fn shield(&self, kind: IndicatorKind, raw: &str, now_ms: i64) -> Result<Aggregate, AppError> {
+        Ok(self.lookup(&self.digest(kind, raw)?, now_ms))
+    }
+
+    fn lookup_opt(&self, kind: IndicatorKind, value: Option<&str>, now_ms: i64) -> Option<Aggregate> {
+        let v = value?;
+        let ind = indicators::normalise(kind, v).ok()?;
+        Some(self.lookup(&indicators::digest(&self.key, &ind).0, now_ms))
+    }
+}
+
+/// Feeds the registry into decisions as the standard `signals.*` (see `engine::STANDARD_SIGNALS`).
+pub struct RegistrySignals(pub Arc<Registry>);
+
+impl SignalProvider for RegistrySignals {
+    fn declare(&self) -> Vec<(String, Type)> {
+        engine::STANDARD_SIGNALS.iter().map(|(n, t)| (n.to_string(), *t)).collect()
+    }
+
+    fn provide(&self, event: &Event, out: &mut [Option<i64>]) {
+        let now = event.at.millis();
+        let r = &self.0;
+        // The counterparty's strongest indicator: its account, phone or messenger profile.
+        let mut best: Option<Aggregate> = None;
+        if let Some(c) = event.counterparty() {
+            for (kind, v) in [
+                (IndicatorKind::Account, c.account_key.as_deref()),
+                (IndicatorKind::Phone, c.phone.as_deref()),
+                (IndicatorKind::Profile, c.profile.as_deref()),
+            ] {
+                if let Some(a) = r.lookup_opt(kind, v, now)
+                    && best.as_ref().is_none_or(|b| a.score > b.score || (a.confirmed && !b.confirmed))
+                {
+                    best = Some(a);
+                }
+            }
+        }
+        for (slot, (name, _)) in out.iter_mut().zip(engine::STANDARD_SIGNALS) {
+            *slot = match *name {
+                "counterparty_reported" => best.as_ref().map(|a| i64::from(a.level != Level::Safe)),
+                "counterparty_confirmed" => best.as_ref().map(|a| i64::from(a.confirmed)),
+                "counterparty_reports" => best.as_ref().map(|a| a.reports),
+                "counterparty_affiliates" => best.as_ref().map(|a| a.affiliates),
+                "device_reported" => r
+                    .lookup_opt(IndicatorKind::Device, event.device.as_ref().map(|d| d.id.as_str()), now)
+                    .map(|a| i64::from(a.level != Level::Safe)),
+                "ip_reported" => r
+                    .lookup_opt(IndicatorKind::Ip, event.ip.as_ref().map(|i| i.addr.as_str()), now)
+                    .map(|a| i64::from(a.level != Level::Safe)),
+                _ => None,
+            };
+        }
+    }
+}
