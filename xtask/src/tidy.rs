@@ -48,6 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "app",
             "domain",
             "engine",
+            "indicators",
             "rules",
             "serde",
             "serde_json",

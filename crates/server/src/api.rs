@@ -9,7 +9,8 @@
 use crate::error::{ApiError, parse_json, problem_layer, utf8};
 use crate::wire::{
     BatchItem, BatchRequest, BatchResponse, DecisionBody, DiagnosticBody, EventRequest, HealthBody, Problem,
-    RollbackRequest, RulesetBody, RulesetHistory, ValidationBody,
+    ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest, ShieldResponse,
+    ValidationBody,
 };
 use crate::{Server, metrics};
 use app::{App, AppError, Principal, Scope};
@@ -383,6 +384,95 @@ async fn rollback(
     Ok(Json(RulesetBody::new(&r, false)))
 }
 
+fn indicator_kind(kind: &str) -> Result<indicators::IndicatorKind, ApiError> {
+    indicators::IndicatorKind::parse(kind).ok_or_else(|| {
+        ApiError::App(AppError::Invalid {
+            field: "kind".into(),
+            message: format!(
+                "unknown indicator kind {kind:?}; the kinds are phone, account, url, domain, profile, device, ip, wallet"
+            ),
+        })
+    })
+}
+
+/// Reports an indicator to the group's registry for the caller's affiliate, or confirms or
+/// clears the affiliate's own report. Every affiliate's next decision sees it.
+#[utoipa::path(
+    post, path = "/v1/indicators:report", tag = "registry",
+    request_body(content = ReportRequest),
+    responses(
+        (status = 200, description = "The registry's aggregate for the indicator now.", body = ShieldEntry),
+        (status = 400, description = "Bad kind, value, typology or status, named in `field`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Reporting needs `decide`; confirming or clearing needs `rules:write`.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn report_indicator(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ShieldEntry>, ApiError> {
+    let req: ReportRequest = parse_json(&body?)?;
+    let status = match req.status.as_deref().unwrap_or("reported") {
+        "reported" => app::registry::Status::Reported,
+        "confirmed" => app::registry::Status::Confirmed,
+        "cleared" => app::registry::Status::Cleared,
+        other => {
+            return Err(ApiError::App(AppError::Invalid {
+                field: "status".into(),
+                message: format!("unknown status {other:?}; use reported, confirmed or cleared"),
+            }));
+        }
+    };
+    p.require(if status == app::registry::Status::Reported { Scope::Decide } else { Scope::RulesWrite })?;
+    let kind = indicator_kind(&req.kind)?;
+    let agg =
+        blocking(&s, move |app| app.report_indicator(&p.affiliate, kind, &req.value, &req.typology, status)).await?;
+    Ok(Json(ShieldEntry::new(kind.as_str(), &agg)))
+}
+
+/// The fraud-history shield for one or more indicators (a recipient's account and phone, a
+/// sender's profile): `safe`, `caution` or `danger` with counts and the text to show.
+#[utoipa::path(
+    post, path = "/v1/shield", tag = "registry",
+    request_body(content = ShieldRequest),
+    responses(
+        (status = 200, description = "One shield per indicator, in order.", body = ShieldResponse),
+        (status = 400, description = "Bad kind or value, named in `field`; more than 100 indicators.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `decide` scope.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn shield(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ShieldResponse>, ApiError> {
+    p.require(Scope::Decide)?;
+    let req: ShieldRequest = parse_json(&body?)?;
+    if req.indicators.is_empty() || req.indicators.len() > 100 {
+        return Err(ApiError::App(AppError::Invalid {
+            field: "indicators".into(),
+            message: format!("give 1 to 100 indicators, got {}", req.indicators.len()),
+        }));
+    }
+    let mut results = Vec::with_capacity(req.indicators.len());
+    for (i, ind) in req.indicators.iter().enumerate() {
+        let at = |e: ApiError| match e {
+            ApiError::App(AppError::Invalid { field, message }) => {
+                ApiError::App(AppError::Invalid { field: format!("indicators[{i}].{field}"), message })
+            }
+            e => e,
+        };
+        let kind = indicator_kind(&ind.kind).map_err(at)?;
+        let agg = s.app.shield(kind, &ind.value).map_err(|e| at(ApiError::App(e)))?;
+        results.push(ShieldEntry::new(kind.as_str(), &agg));
+    }
+    Ok(Json(ShieldResponse { results }))
+}
+
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthBody)))]
 async fn healthz() -> Json<HealthBody> {
@@ -435,6 +525,8 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(validate))
         .routes(routes!(publish))
         .routes(routes!(rollback))
+        .routes(routes!(report_indicator))
+        .routes(routes!(shield))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics_text))

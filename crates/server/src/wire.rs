@@ -410,6 +410,98 @@ pub struct RulesetHistory {
     pub versions: Vec<RulesetBody>,
 }
 
+/// One indicator as an app knows it: its kind and its value in any common spelling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorRef {
+    /// `phone`, `account`, `url`, `domain`, `profile`, `device`, `ip` or `wallet`.
+    pub kind: String,
+    /// The raw value (`010-1234-5678`, `088 110-123-456789`, ...); normalised by ansim.
+    pub value: String,
+}
+
+/// A report on an indicator by the caller's affiliate, or its confirmation or clearing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    /// Indicator kind.
+    pub kind: String,
+    /// Raw value.
+    pub value: String,
+    /// Typology such as `mule`, `impersonation`, `smishing`.
+    pub typology: String,
+    /// `reported` (default; scope `decide`), `confirmed` or `cleared` (scope `rules:write`).
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// Indicators to show a shield for (at most 100).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShieldRequest {
+    /// The indicators, e.g. the recipient's account and phone.
+    pub indicators: Vec<IndicatorRef>,
+}
+
+/// What the group's registry says about one indicator: aggregates, never who reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShieldEntry {
+    /// Indicator kind.
+    pub kind: String,
+    /// `safe` (blue), `caution` or `danger` (red).
+    pub shield: String,
+    /// Standing reports across the group.
+    pub reports: i64,
+    /// Affiliates with a standing report.
+    pub affiliates: i64,
+    /// Confirmed as fraud by an affiliate.
+    pub confirmed: bool,
+    /// Latest report, RFC 3339 in KST.
+    pub last_reported: Option<String>,
+    /// Typologies reported.
+    pub typologies: Vec<String>,
+    /// What the app shows, in Korean.
+    pub ko: String,
+    /// What the app shows, in English.
+    pub en: String,
+}
+
+impl ShieldEntry {
+    /// Builds the entry from the registry's aggregate.
+    pub fn new(kind: &str, a: &app::registry::Aggregate) -> ShieldEntry {
+        use app::registry::Level;
+        let (ko, en) = match a.level {
+            Level::Safe => ("사기 신고 이력이 없습니다.", "No fraud reports."),
+            Level::Caution => (
+                "최근 사기 신고가 있었습니다. 보내기 전에 받는 사람을 꼭 확인하세요.",
+                "Recently reported for fraud. Check the recipient before you send money.",
+            ),
+            Level::Danger => (
+                "사기로 확인되었거나 여러 곳에서 신고된 대상입니다. 돈을 보내지 마세요.",
+                "Confirmed or repeatedly reported as fraud. Do not send money.",
+            ),
+        };
+        ShieldEntry {
+            kind: kind.to_string(),
+            shield: a.level.as_str().to_string(),
+            reports: a.reports,
+            affiliates: a.affiliates,
+            confirmed: a.confirmed,
+            last_reported: (a.last_ms > 0).then(|| domain::Timestamp(a.last_ms).to_kst_rfc3339()),
+            typologies: a.typologies.clone(),
+            ko: ko.to_string(),
+            en: en.to_string(),
+        }
+    }
+}
+
+/// One shield per requested indicator, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShieldResponse {
+    /// The shields.
+    pub results: Vec<ShieldEntry>,
+}
+
 /// Which version to make active again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -584,3 +584,75 @@ async fn demo_keys_and_traffic_feed_the_live_page() {
     assert_eq!(d["ruleset"], "pay@v1", "the sample ruleset, named after the affiliate");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_reach_other_affiliates_and_the_shield() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let with_registry = format!(
+        "{}\n[[rule]]\nid = \"reported\"\nwhen = \"signals.counterparty_reported\"\nverdict = \"hold\"\nscore = 50\nreason = {{ ko = \"신고된 계좌\", en = \"Reported account\" }}\n",
+        rules("pay")
+    );
+    app.publish(&aff("pay"), Some(&with_registry)).unwrap();
+    let h = start(app).await;
+    let shield_body = json!({ "indicators": [{ "kind": "account", "value": "088 110-123-456789" }] }).to_string();
+
+    let s = h.http.post("/v1/shield", Some(&k.pay), shield_body.clone()).await.json();
+    assert_eq!(s["results"][0]["shield"], "safe", "{s}");
+    let d = h.http.post("/v1/events", Some(&k.pay), transfer("r1", "u1", 0)).await.json();
+    assert_eq!(d["verdict"], "allow", "{d}");
+
+    // The bank reports the account, spelled its own way; the answer holds aggregates only.
+    let r = h
+        .http
+        .post(
+            "/v1/indicators:report",
+            Some(&k.bank),
+            json!({ "kind": "account", "value": "088:110123456789", "typology": "mule" }).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = r.json();
+    assert_eq!(
+        (r["shield"].as_str(), r["reports"].as_i64(), r["affiliates"].as_i64()),
+        (Some("caution"), Some(1), Some(1))
+    );
+    assert!(!r.to_string().contains("bank"), "a shield never names the reporting affiliate: {r}");
+
+    // Pay's very next transfer to it is held.
+    let d = h.http.post("/v1/events", Some(&k.pay), transfer("r2", "u1", 1)).await.json();
+    assert_eq!(d["verdict"], "hold", "{d}");
+    assert!(d["reasons"].as_array().unwrap().iter().any(|r| r["rule"] == "reported"), "{d}");
+    let s = h.http.post("/v1/shield", Some(&k.pay), shield_body).await.json();
+    assert_eq!(
+        (s["results"][0]["shield"].as_str(), &s["results"][0]["typologies"]),
+        (Some("caution"), &json!(["mule"]))
+    );
+    assert!(s["results"][0]["ko"].as_str().is_some_and(|t| !t.is_empty()));
+
+    // Confirming needs rules:write; bad kinds and values are named; no key is 401.
+    let confirm = json!({ "kind": "account", "value": "088:110123456789", "typology": "mule", "status": "confirmed" });
+    h.http.post("/v1/indicators:report", Some(&k.bank), confirm.to_string()).await.problem(403);
+    let ok = h.http.post("/v1/indicators:report", Some(&k.pay_rules), confirm.to_string()).await.json();
+    assert_eq!(
+        (ok["shield"].as_str(), ok["confirmed"].as_bool(), ok["affiliates"].as_i64()),
+        (Some("danger"), Some(true), Some(2))
+    );
+    let p = h
+        .http
+        .post(
+            "/v1/indicators:report",
+            Some(&k.pay),
+            json!({ "kind": "iban", "value": "x", "typology": "mule" }).to_string(),
+        )
+        .await
+        .problem(400);
+    assert_eq!(p["field"], "kind");
+    let p = h
+        .http
+        .post("/v1/shield", Some(&k.pay), json!({ "indicators": [{ "kind": "phone", "value": "hello" }] }).to_string())
+        .await
+        .problem(400);
+    assert_eq!(p["field"], "indicators[0].value");
+    h.http.post("/v1/shield", None, "{}").await.problem(401);
+}
