@@ -304,3 +304,44 @@ impl SignalProvider for RegistrySignals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    fn c(affiliate: &str, status: Status, reports: i64, last_ms: i64) -> Contribution {
+        Contribution {
+            affiliate: AffiliateId(affiliate.into()),
+            typology: "mule".into(),
+            status,
+            reports,
+            first_ms: last_ms,
+            last_ms,
+        }
+    }
+
+    #[test]
+    fn scores_decay_and_levels_follow() {
+        let now = 1_000 * DAY;
+        // One fresh report: caution; after one half-life it weighs half; after a year, safe.
+        let fresh = aggregate(&[c("bank", Status::Reported, 1, now)], now);
+        assert_eq!((fresh.level, fresh.reports, fresh.affiliates), (Level::Caution, 1, 1));
+        assert!((fresh.score - 1.0).abs() < 1e-9);
+        let half = aggregate(&[c("bank", Status::Reported, 1, now - 90 * DAY)], now);
+        assert!((half.score - 0.5).abs() < 1e-9, "{}", half.score);
+        assert_eq!(aggregate(&[c("bank", Status::Reported, 1, now - 365 * DAY)], now).level, Level::Safe);
+        // Two affiliates, or three reports by one, recently: danger.
+        let two = aggregate(&[c("bank", Status::Reported, 1, now), c("pay", Status::Reported, 1, now)], now);
+        assert_eq!((two.level, two.affiliates), (Level::Danger, 2));
+        assert_eq!(aggregate(&[c("bank", Status::Reported, 3, now)], now).level, Level::Danger);
+        // Confirmed is danger however old; cleared weighs nothing and is not counted.
+        assert_eq!(aggregate(&[c("bank", Status::Confirmed, 1, now - 400 * DAY)], now).level, Level::Danger);
+        let cleared = aggregate(&[c("bank", Status::Cleared, 5, now)], now);
+        assert_eq!((cleared.level, cleared.reports, cleared.affiliates), (Level::Safe, 0, 0));
+        // Repeated reports by one affiliate grow the weight, but only up to ten.
+        let many = aggregate(&[c("bank", Status::Reported, 1_000, now)], now);
+        assert!((many.score - 10f64.sqrt()).abs() < 1e-9);
+    }
+}

@@ -102,9 +102,11 @@ pub async fn traffic(server: Arc<Server>, rate: f64, seed: u64, mut stop: watch:
             let affiliate = labeled.event.affiliate.clone();
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
             let server = Arc::clone(&server);
+            let accounts = MuleAccounts::of(&labeled.event);
             tokio::spawn(async move {
-                if let Err(e) = server.decide(&affiliate, labeled.event).await {
-                    log_failure(&e);
+                match server.decide(&affiliate, labeled.event).await {
+                    Ok(d) => accounts.report(&server, &affiliate, &d).await,
+                    Err(e) => log_failure(&e),
                 }
                 drop(permit);
             });
@@ -114,6 +116,56 @@ pub async fn traffic(server: Arc<Server>, rate: f64, seed: u64, mut stop: watch:
     // Every permit back: every decision sent has committed or failed.
     let _ = permits.acquire_many(IN_FLIGHT as u32).await;
     sent
+}
+
+/// The accounts a transfer touches, kept so the demo's "analyst" can report them.
+struct MuleAccounts {
+    payee: Option<String>,
+    source: Option<String>,
+}
+
+impl MuleAccounts {
+    fn of(e: &domain::Event) -> MuleAccounts {
+        match &e.body {
+            domain::EventBody::Transfer(t) => MuleAccounts {
+                payee: t.counterparty.account_key.clone(),
+                source: t.source.as_ref().and_then(|s| s.account_key.clone()),
+            },
+            _ => MuleAccounts { payee: None, source: None },
+        }
+    }
+
+    /// Plays the affiliate's analyst: a held or blocked mule pattern is reported to the group's
+    /// registry (the collecting payee, or the account cashing out), so the other affiliates'
+    /// next transfers to it light the shield — propagation visible on the live page.
+    async fn report(self, server: &Arc<Server>, affiliate: &domain::AffiliateId, d: &app::Decided) {
+        if d.decision.verdict < domain::Verdict::Hold {
+            return;
+        }
+        let rule = |id: &str| d.decision.reasons.iter().any(|r| &*r.rule == id);
+        let account = if rule("payee-collects-from-many") {
+            self.payee
+        } else if rule("mule-cash-out") || rule("fast-cash-out") {
+            self.source
+        } else {
+            None
+        };
+        let Some(account) = account else { return };
+        let (app, affiliate) = (Arc::clone(&server.app), affiliate.clone());
+        let reported = tokio::task::spawn_blocking(move || {
+            app.report_indicator(
+                &affiliate,
+                indicators::IndicatorKind::Account,
+                &account,
+                "mule",
+                app::registry::Status::Reported,
+            )
+        })
+        .await;
+        if let Ok(Err(e)) = reported {
+            log_failure(&e);
+        }
+    }
 }
 
 fn log_failure(e: &AppError) {
