@@ -446,6 +446,27 @@ impl App {
         self.registry.record(self.store.as_ref(), a, kind, raw, typology, status, now_ms())
     }
 
+    /// Imports many reports of `a` at once (a CSV of known fraud numbers, say): all rows are
+    /// checked first; if any is bad nothing is written and the bad rows come back with their
+    /// index; otherwise all are written in one transaction. Returns the indicators touched.
+    pub fn import_indicators(
+        &self,
+        a: &AffiliateId,
+        rows: &[(indicators::IndicatorKind, String, String, registry::Status)],
+    ) -> Result<usize, registry::ImportError> {
+        self.registry.import(self.store.as_ref(), a, rows, now_ms())
+    }
+
+    /// Checks one report row without writing it (typology and value).
+    pub fn validate_indicator(
+        &self,
+        kind: indicators::IndicatorKind,
+        raw: &str,
+        typology: &str,
+    ) -> Result<(), AppError> {
+        self.registry.check(kind, raw, typology)
+    }
+
     /// What the registry says about an indicator now: aggregates only.
     pub fn shield(&self, kind: indicators::IndicatorKind, raw: &str) -> Result<registry::Aggregate, AppError> {
         self.registry.shield(kind, raw, now_ms())

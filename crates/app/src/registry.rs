@@ -148,6 +148,67 @@ fn aggregate(contribs: &[Contribution], now_ms: i64) -> Aggregate {
     a
 }
 
+/// Why an import wrote nothing.
+#[derive(Debug)]
+pub enum ImportError {
+    /// These rows (0-based index, message) are invalid.
+    Rows(Vec<(usize, String)>),
+    /// The store refused the write.
+    Store(AppError),
+}
+
+/// Applies one report or status change of `a` to an indicator's contributions; returns the new
+/// contributions and the row to store.
+fn apply(
+    mut contribs: Vec<Contribution>,
+    a: &AffiliateId,
+    kind: IndicatorKind,
+    digest: [u8; 32],
+    typology: &str,
+    status: Status,
+    now_ms: i64,
+) -> (Vec<Contribution>, IndicatorReport) {
+    let mine = contribs.iter().position(|c| &c.affiliate == a);
+    let mut c = match mine {
+        Some(i) => contribs[i].clone(),
+        None => Contribution {
+            affiliate: a.clone(),
+            typology: typology.to_string(),
+            status,
+            reports: 0,
+            first_ms: now_ms,
+            last_ms: now_ms,
+        },
+    };
+    if status == Status::Reported {
+        c.reports += 1;
+        // A new report does not undo a confirmation, but it does revive a cleared one.
+        if c.status == Status::Cleared {
+            c.status = Status::Reported;
+        }
+    } else {
+        c.status = status;
+        c.reports = c.reports.max(1);
+    }
+    c.typology = typology.to_string();
+    c.last_ms = now_ms;
+    let row = IndicatorReport {
+        digest,
+        kind: kind.as_str().to_string(),
+        affiliate: a.clone(),
+        typology: c.typology.clone(),
+        status: c.status.as_str().to_string(),
+        reports: c.reports,
+        first_ms: c.first_ms,
+        last_ms: c.last_ms,
+    };
+    match mine {
+        Some(i) => contribs[i] = c,
+        None => contribs.push(c),
+    }
+    (contribs, row)
+}
+
 impl Registry {
     /// Loads every stored report.
     pub fn load(key: GroupKey, store: &dyn Store) -> Result<Registry, AppError> {
@@ -175,6 +236,25 @@ impl Registry {
         Ok(indicators::digest(&self.key, &ind).0)
     }
 
+    /// Checks a report row without writing it.
+    pub fn check(&self, kind: IndicatorKind, raw: &str, typology: &str) -> Result<(), AppError> {
+        self.validate(kind, raw, typology).map(|_| ())
+    }
+
+    /// Checks one row of a report or import: the typology and the raw value.
+    fn validate(&self, kind: IndicatorKind, raw: &str, typology: &str) -> Result<[u8; 32], AppError> {
+        if typology.is_empty()
+            || typology.len() > 64
+            || !typology.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
+        {
+            return Err(AppError::Invalid {
+                field: "typology".into(),
+                message: "a typology is 1 to 64 lowercase letters, `-` or `_`, e.g. \"mule\"".into(),
+            });
+        }
+        self.digest(kind, raw)
+    }
+
     /// Records `a`'s report (or a status change) on an indicator and returns the new aggregate.
     #[allow(clippy::too_many_arguments)]
     pub fn record(
@@ -187,60 +267,55 @@ impl Registry {
         status: Status,
         now_ms: i64,
     ) -> Result<Aggregate, AppError> {
-        if typology.is_empty()
-            || typology.len() > 64
-            || !typology.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
-        {
-            return Err(AppError::Invalid {
-                field: "typology".into(),
-                message: "a typology is 1 to 64 lowercase letters, `-` or `_`, e.g. \"mule\"".into(),
-            });
-        }
-        let digest = self.digest(kind, raw)?;
+        let digest = self.validate(kind, raw, typology)?;
         let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        let entry = map.entry(digest).or_insert_with(|| (kind, Vec::new()));
-        let mine = entry.1.iter().position(|c| &c.affiliate == a);
-        let mut c = match mine {
-            Some(i) => entry.1[i].clone(),
-            None => Contribution {
-                affiliate: a.clone(),
-                typology: typology.to_string(),
-                status,
-                reports: 0,
-                first_ms: now_ms,
-                last_ms: now_ms,
-            },
-        };
-        if status == Status::Reported {
-            c.reports += 1;
-            // A new report does not undo a confirmation.
-            if c.status == Status::Cleared {
-                c.status = Status::Reported;
+        let current = map.get(&digest).map(|e| e.1.clone()).unwrap_or_default();
+        let (contribs, row) = apply(current, a, kind, digest, typology, status, now_ms);
+        store.upsert_report(a, &row)?;
+        let agg = aggregate(&contribs, now_ms);
+        map.insert(digest, (kind, contribs));
+        Ok(agg)
+    }
+
+    /// Imports many reports of `a` at once: every row is checked first and, if any is bad,
+    /// nothing is written and every bad row is returned as `(row index, message)`; otherwise all
+    /// are written in one transaction and then become visible together. Returns the number of
+    /// distinct indicators touched.
+    pub fn import(
+        &self,
+        store: &dyn Store,
+        a: &AffiliateId,
+        rows: &[(IndicatorKind, String, String, Status)],
+        now_ms: i64,
+    ) -> Result<usize, ImportError> {
+        let mut digests = Vec::with_capacity(rows.len());
+        let mut bad = Vec::new();
+        for (i, (kind, raw, typology, _)) in rows.iter().enumerate() {
+            match self.validate(*kind, raw, typology) {
+                Ok(d) => digests.push(d),
+                Err(e) => bad.push((i, e.to_string())),
             }
-        } else {
-            c.status = status;
-            c.reports = c.reports.max(1);
         }
-        c.typology = typology.to_string();
-        c.last_ms = now_ms;
-        store.upsert_report(
-            a,
-            &IndicatorReport {
-                digest,
-                kind: kind.as_str().to_string(),
-                affiliate: a.clone(),
-                typology: c.typology.clone(),
-                status: c.status.as_str().to_string(),
-                reports: c.reports,
-                first_ms: c.first_ms,
-                last_ms: c.last_ms,
-            },
-        )?;
-        match mine {
-            Some(i) => entry.1[i] = c,
-            None => entry.1.push(c),
+        if !bad.is_empty() {
+            return Err(ImportError::Rows(bad));
         }
-        Ok(aggregate(&entry.1, now_ms))
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let mut touched: HashMap<[u8; 32], (IndicatorKind, Vec<Contribution>, IndicatorReport)> = HashMap::new();
+        for ((kind, _, typology, status), digest) in rows.iter().zip(digests) {
+            let current = match touched.remove(&digest) {
+                Some((_, c, _)) => c,
+                None => map.get(&digest).map(|e| e.1.clone()).unwrap_or_default(),
+            };
+            let (contribs, row) = apply(current, a, *kind, digest, typology, *status, now_ms);
+            touched.insert(digest, (*kind, contribs, row));
+        }
+        let reports: Vec<IndicatorReport> = touched.values().map(|t| t.2.clone()).collect();
+        store.upsert_reports(a, &reports).map_err(|e| ImportError::Store(AppError::from(e)))?;
+        let n = touched.len();
+        for (digest, (kind, contribs, _)) in touched {
+            map.insert(digest, (kind, contribs));
+        }
+        Ok(n)
     }
 
     /// What the registry says about a digest at `now_ms`.

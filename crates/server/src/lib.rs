@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod import;
 pub mod live;
 pub mod load;
 pub mod metrics;

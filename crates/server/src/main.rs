@@ -93,6 +93,28 @@ enum Command {
     /// Manage affiliates (tenants).
     #[command(subcommand)]
     Affiliates(AffiliatesCommand),
+    /// Work with the group's indicator registry.
+    #[command(subcommand)]
+    Indicators(IndicatorsCommand),
+}
+
+#[derive(Subcommand)]
+enum IndicatorsCommand {
+    /// Import reports from a CSV file (`kind,value,typology[,status]`, optional header line):
+    /// every row is checked first; bad rows are listed by line number and nothing is imported.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// The reporting affiliate.
+        #[arg(long, value_name = "ID")]
+        affiliate: String,
+        /// Data directory [default: from the configuration, else ansim-data].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -161,6 +183,9 @@ fn main() -> ExitCode {
         Command::Rules(RulesCommand::Check { file }) => return check_rules(&file),
         Command::Keys(KeysCommand::Create { data, affiliate, scopes, config }) => {
             create_key(data, &affiliate, scopes, config)
+        }
+        Command::Indicators(IndicatorsCommand::Import { file, affiliate, data, config }) => {
+            import_indicators(&file, &affiliate, data, config)
         }
         Command::Affiliates(AffiliatesCommand::Add { id, name, rules, data, config }) => {
             add_affiliate(&id, name, rules.as_deref(), data, config)
@@ -396,6 +421,50 @@ fn create_key(
         scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
     );
     println!("{key}");
+    Ok(())
+}
+
+fn import_indicators(file: &Path, affiliate: &str, data: Option<PathBuf>, cfg: Option<PathBuf>) -> Result<(), String> {
+    let text = read(file)?;
+    let (rows, lines, mut bad) = ansim::import::parse_csv(&text);
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(rows.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let c = config(cfg, None, data)?;
+    let app = open_app(&c)?;
+    let a = AffiliateId(affiliate.into());
+    if !app.affiliates().map_err(|e| e.to_string())?.iter().any(|x| x.id == a) {
+        return Err(format!("no affiliate {affiliate:?}; add it with `ansim affiliates add {affiliate}`"));
+    }
+    // Check every row (the registry checks them again, atomically, before writing).
+    for (i, (kind, value, typology, _)) in rows.iter().enumerate() {
+        if let Err(e) = app.validate_indicator(*kind, value, typology) {
+            bad.push((lines[i], e.to_string()));
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if !bad.is_empty() {
+        bad.sort();
+        for (line, msg) in &bad {
+            eprintln!("{}:{line}: {msg}", file.display());
+        }
+        return Err(format!("{} bad row(s); nothing was imported", bad.len()));
+    }
+    let n = app.import_indicators(&a, &rows).map_err(|e| match e {
+        app::registry::ImportError::Rows(r) => {
+            format!(
+                "{} bad row(s), first at line {}; nothing was imported",
+                r.len(),
+                r.first().map_or(0, |x| lines[x.0])
+            )
+        }
+        app::registry::ImportError::Store(e) => e.to_string(),
+    })?;
+    app.shutdown();
+    println!("imported {} row(s) for {affiliate}: {n} indicator(s)", rows.len());
     Ok(())
 }
 

@@ -99,3 +99,36 @@ fn keys_and_affiliates_and_config_errors() {
     let e = one_line_error(&ansim(&["serve", "--config", config.to_str().unwrap()]));
     assert!(e.contains("data_dir") && e.contains("ansim.toml:2:1"), "{e}");
 }
+
+#[test]
+fn indicator_import_is_all_or_nothing_with_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    assert!(ansim(&["affiliates", "add", "bank", "--data", data_s]).status.success());
+    let csv = dir.path().join("list.csv");
+    std::fs::write(
+        &csv,
+        "kind,value,typology\nphone,010-1111-2222,impersonation\nphone,not-a-phone,impersonation\naccount,\"088 110-123-456789\",Mule!\n",
+    )
+    .unwrap();
+    let o = ansim(&["indicators", "import", csv.to_str().unwrap(), "--affiliate", "bank", "--data", data_s]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("list.csv:3:") && err.contains("list.csv:4:"), "{err}");
+    assert!(!err.contains("list.csv:2:"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    {
+        let app = app::App::open(app::AppConfig::new(&data)).unwrap();
+        let s = app.shield(indicators::IndicatorKind::Phone, "01011112222").unwrap();
+        assert_eq!(s.reports, 0, "the good row was not imported either");
+    }
+
+    std::fs::write(&csv, "phone,010-1111-2222,impersonation\naccount,088 110-123-456789,mule,confirmed\n").unwrap();
+    let o = ansim(&["indicators", "import", csv.to_str().unwrap(), "--affiliate", "bank", "--data", data_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("imported 2 row(s)"), "{}", stdout(&o));
+    let app = app::App::open(app::AppConfig::new(&data)).unwrap();
+    assert_eq!(app.shield(indicators::IndicatorKind::Phone, "+82 10 1111 2222").unwrap().reports, 1);
+    assert!(app.shield(indicators::IndicatorKind::Account, "088:110123456789").unwrap().confirmed);
+}

@@ -61,6 +61,10 @@ fn indicator_reports(s: &dyn Store) {
     .unwrap();
     s.upsert_report(&pay, &crate::IndicatorReport { affiliate: pay.clone(), ..r.clone() }).unwrap();
     assert!(s.upsert_report(&pay, &r).is_err(), "pay cannot write bank's report");
+    // A batch is all or none: one foreign row fails it, and its own rows are not written.
+    let own = crate::IndicatorReport { digest: [7; 32], affiliate: pay.clone(), ..r.clone() };
+    assert!(s.upsert_reports(&pay, &[own.clone(), r.clone()]).is_err());
+    assert!(s.all_reports().unwrap().iter().all(|x| x.digest != [7; 32]), "nothing half-imported");
     let mut all = s.all_reports().unwrap();
     all.sort_by(|a, b| a.affiliate.cmp(&b.affiliate));
     assert_eq!(all.len(), 2);

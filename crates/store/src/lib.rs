@@ -217,6 +217,8 @@ pub trait Store: Send + Sync {
     /// writes its row; the registry is the one place where affiliates' data meets, and it
     /// holds digests, counts, statuses and typologies only.
     fn upsert_report(&self, a: &AffiliateId, report: &IndicatorReport) -> Result<()>;
+    /// Writes many of `a`'s report rows in one transaction: all or none (bulk import).
+    fn upsert_reports(&self, a: &AffiliateId, reports: &[IndicatorReport]) -> Result<()>;
     /// Every report row, to build the in-memory registry at start (group-internal).
     fn all_reports(&self) -> Result<Vec<IndicatorReport>>;
 

@@ -438,11 +438,17 @@ impl Store for SqliteStore {
     }
 
     fn upsert_report(&self, a: &AffiliateId, r: &IndicatorReport) -> Result<()> {
-        if &r.affiliate != a {
+        self.upsert_reports(a, std::slice::from_ref(r))
+    }
+
+    fn upsert_reports(&self, a: &AffiliateId, reports: &[IndicatorReport]) -> Result<()> {
+        if reports.iter().any(|r| &r.affiliate != a) {
             return Err(StoreError::Conflict("an affiliate can only write its own reports".into()));
         }
-        lock(&self.writer)
-            .execute(
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        for r in reports {
+            tx.execute(
                 "INSERT INTO indicator_report (digest, kind, affiliate, typology, status, reports, first_ms, last_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (digest, affiliate) DO UPDATE SET typology = excluded.typology,
@@ -450,7 +456,8 @@ impl Store for SqliteStore {
                 params![&r.digest[..], r.kind, a.as_str(), r.typology, r.status, r.reports, r.first_ms, r.last_ms],
             )
             .map_err(backend)?;
-        Ok(())
+        }
+        tx.commit().map_err(backend)
     }
 
     fn all_reports(&self) -> Result<Vec<IndicatorReport>> {
