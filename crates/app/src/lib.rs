@@ -275,6 +275,7 @@ impl App {
     /// Decides on one event durably. A repeated event id returns the stored decision and does
     /// not count in features again.
     pub async fn decide(&self, a: &AffiliateId, event: Event) -> Result<Decided, AppError> {
+        check_clock(&event)?;
         if &event.affiliate != a {
             return Err(AppError::Invalid {
                 field: "affiliate".into(),
@@ -293,6 +294,10 @@ impl App {
     pub async fn decide_batch(&self, a: &AffiliateId, events: Vec<Event>) -> Vec<Result<Decided, AppError>> {
         let mut waits = Vec::with_capacity(events.len());
         for e in events {
+            if let Err(err) = check_clock(&e) {
+                waits.push(Err(err));
+                continue;
+            }
             waits.push(match self.tenant(a) {
                 Ok(t) if &e.affiliate == a => {
                     t.decide(e, self.store.as_ref(), &self.writer, &self.config, &self.metrics)
@@ -488,6 +493,26 @@ impl App {
         }
         self.writer.flush();
     }
+}
+
+/// How far ahead of the server clock an event time may be (affiliates' clocks drift).
+pub const MAX_FUTURE_MS: i64 = 3_600_000;
+
+/// Refuses event times far in the future: the feature clock follows event time, so one event
+/// stamped years ahead would age every key of its affiliate out of its windows at once.
+fn check_clock(e: &Event) -> Result<(), AppError> {
+    let limit = now_ms() + MAX_FUTURE_MS;
+    if e.at.millis() > limit {
+        return Err(AppError::Invalid {
+            field: "at".into(),
+            message: format!(
+                "{} is more than an hour ahead of the server clock ({})",
+                e.at,
+                domain::Timestamp(now_ms())
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The group key under which indicators are digested: `group.key` (hex) in the data directory,

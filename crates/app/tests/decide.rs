@@ -125,6 +125,12 @@ async fn affiliates_are_isolated() {
     );
     let err = app.decide(&bank, transfer("x2", "pay", 0)).await.unwrap_err();
     assert!(matches!(err, AppError::Invalid { ref field, .. } if field == "affiliate"), "{err:?}");
+    // An event stamped far in the future is refused before it can age every key out.
+    let mut future = transfer("x3", "bank", 0);
+    future.at = domain::Timestamp(app::now_ms() + 2 * app::MAX_FUTURE_MS);
+    let err = app.decide(&bank, future).await.unwrap_err();
+    assert!(matches!(err, AppError::Invalid { ref field, .. } if field == "at"), "{err:?}");
+    assert_eq!(app.store().event_count(&bank).unwrap(), 1, "nothing stored for it");
     assert_eq!(count(&app, "bank", 1), Some(1));
 }
 
