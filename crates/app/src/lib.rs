@@ -472,6 +472,15 @@ impl App {
         self.registry.check(kind, raw, typology)
     }
 
+    /// Per-affiliate registry totals, for the safety table only: the caller must be the group
+    /// ([`GROUP`]) with the `admin` scope.
+    pub fn registry_totals(&self, p: &Principal) -> Result<Vec<(AffiliateId, i64, i64, i64, i64)>, AppError> {
+        if p.affiliate.as_str() != GROUP || !p.scopes.contains(&Scope::Admin) {
+            return Err(AppError::Forbidden("admin of the group"));
+        }
+        Ok(self.registry.totals())
+    }
+
     /// What the registry says about an indicator now: aggregates only.
     pub fn shield(&self, kind: indicators::IndicatorKind, raw: &str) -> Result<registry::Aggregate, AppError> {
         self.registry.shield(kind, raw, now_ms())
@@ -494,6 +503,10 @@ impl App {
         self.writer.flush();
     }
 }
+
+/// The reserved affiliate id of the safety table (the group). Its `admin` keys see registry
+/// totals per affiliate; like any affiliate it never sees another affiliate's events.
+pub const GROUP: &str = "group";
 
 /// How far ahead of the server clock an event time may be (affiliates' clocks drift).
 pub const MAX_FUTURE_MS: i64 = 3_600_000;

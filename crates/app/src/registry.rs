@@ -318,6 +318,25 @@ impl Registry {
         Ok(n)
     }
 
+    /// Per-affiliate totals for the safety table: `(affiliate, indicators reported, confirmed,
+    /// cleared, reports)`, sorted by affiliate. Counts only; no indicator is named.
+    pub fn totals(&self) -> Vec<(AffiliateId, i64, i64, i64, i64)> {
+        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let mut by: HashMap<AffiliateId, (i64, i64, i64, i64)> = HashMap::new();
+        for (_, contribs) in map.values() {
+            for c in contribs {
+                let t = by.entry(c.affiliate.clone()).or_default();
+                t.0 += 1;
+                t.1 += i64::from(c.status == Status::Confirmed);
+                t.2 += i64::from(c.status == Status::Cleared);
+                t.3 += c.reports;
+            }
+        }
+        let mut v: Vec<_> = by.into_iter().map(|(a, (n, c, x, r))| (a, n, c, x, r)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
     /// What the registry says about a digest at `now_ms`.
     pub fn lookup(&self, digest: &[u8; 32], now_ms: i64) -> Aggregate {
         let map = self.entries.read().unwrap_or_else(|p| p.into_inner());

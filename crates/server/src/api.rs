@@ -8,9 +8,9 @@
 
 use crate::error::{ApiError, parse_json, problem_layer, utf8};
 use crate::wire::{
-    BatchItem, BatchRequest, BatchResponse, DecisionBody, DiagnosticBody, EventRequest, HealthBody, Problem,
-    ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest, ShieldResponse,
-    ValidationBody,
+    AffiliateTotals, BatchItem, BatchRequest, BatchResponse, DecisionBody, DiagnosticBody, EventRequest, HealthBody,
+    Problem, RegistryTotals, ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest,
+    ShieldResponse, ValidationBody,
 };
 use crate::{Server, metrics};
 use app::{App, AppError, Principal, Scope};
@@ -473,6 +473,32 @@ async fn shield(
     Ok(Json(ShieldResponse { results }))
 }
 
+/// Registry totals per affiliate, for the safety table: keys of the `group` affiliate with the
+/// `admin` scope only. Counts, never indicators or events.
+#[utoipa::path(
+    get, path = "/v1/registry/totals", tag = "registry",
+    responses(
+        (status = 200, description = "Totals per reporting affiliate.", body = RegistryTotals),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key of the group.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn registry_totals(State(s): State<S>, Caller(p): Caller) -> Result<Json<RegistryTotals>, ApiError> {
+    let rows = s.app.registry_totals(&p)?;
+    let affiliates = rows
+        .into_iter()
+        .map(|(a, indicators, confirmed, cleared, reports)| AffiliateTotals {
+            affiliate: a.0,
+            indicators,
+            confirmed,
+            cleared,
+            reports,
+        })
+        .collect();
+    Ok(Json(RegistryTotals { affiliates }))
+}
+
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthBody)))]
 async fn healthz() -> Json<HealthBody> {
@@ -527,6 +553,7 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(rollback))
         .routes(routes!(report_indicator))
         .routes(routes!(shield))
+        .routes(routes!(registry_totals))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics_text))

@@ -502,6 +502,28 @@ pub struct ShieldResponse {
     pub results: Vec<ShieldEntry>,
 }
 
+/// One affiliate's contribution to the registry, for the safety table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AffiliateTotals {
+    /// The affiliate.
+    pub affiliate: String,
+    /// Indicators it reported.
+    pub indicators: i64,
+    /// Of those, confirmed.
+    pub confirmed: i64,
+    /// Of those, cleared.
+    pub cleared: i64,
+    /// Reports in all (an indicator may be reported several times).
+    pub reports: i64,
+}
+
+/// Registry totals per affiliate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RegistryTotals {
+    /// One row per reporting affiliate, by id.
+    pub affiliates: Vec<AffiliateTotals>,
+}
+
 /// Which version to make active again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

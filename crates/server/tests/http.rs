@@ -655,4 +655,20 @@ async fn reports_reach_other_affiliates_and_the_shield() {
         .problem(400);
     assert_eq!(p["field"], "indicators[0].value");
     h.http.post("/v1/shield", None, "{}").await.problem(401);
+
+    // Per-affiliate totals are for the group's admins only.
+    h.http.get("/v1/registry/totals", Some(&k.pay_rules)).await.problem(403);
+    h.app.ensure_affiliate(&aff("group"), "Safety table", &rules("group")).unwrap();
+    let group_user = h.app.create_key(&aff("group"), &[Scope::Decide]).unwrap();
+    h.http.get("/v1/registry/totals", Some(&group_user)).await.problem(403);
+    let group_admin = h.app.create_key(&aff("group"), &[Scope::Admin]).unwrap();
+    let t = h.http.get("/v1/registry/totals", Some(&group_admin)).await.json();
+    assert_eq!(
+        t["affiliates"],
+        json!([
+            { "affiliate": "bank", "indicators": 1, "confirmed": 0, "cleared": 0, "reports": 1 },
+            { "affiliate": "pay", "indicators": 1, "confirmed": 1, "cleared": 0, "reports": 1 },
+        ]),
+        "{t}"
+    );
 }
