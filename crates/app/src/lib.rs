@@ -474,7 +474,7 @@ impl App {
 
     /// Per-affiliate registry totals, for the safety table only: the caller must be the group
     /// ([`GROUP`]) with the `admin` scope.
-    pub fn registry_totals(&self, p: &Principal) -> Result<Vec<(AffiliateId, i64, i64, i64, i64)>, AppError> {
+    pub fn registry_totals(&self, p: &Principal) -> Result<Vec<registry::Totals>, AppError> {
         if p.affiliate.as_str() != GROUP || !p.scopes.contains(&Scope::Admin) {
             return Err(AppError::Forbidden("admin of the group"));
         }

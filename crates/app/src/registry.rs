@@ -148,6 +148,21 @@ fn aggregate(contribs: &[Contribution], now_ms: i64) -> Aggregate {
     a
 }
 
+/// One affiliate's contribution to the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totals {
+    /// The reporting affiliate.
+    pub affiliate: AffiliateId,
+    /// Indicators it reported.
+    pub indicators: i64,
+    /// Of those, confirmed.
+    pub confirmed: i64,
+    /// Of those, cleared.
+    pub cleared: i64,
+    /// Reports in all.
+    pub reports: i64,
+}
+
 /// Why an import wrote nothing.
 #[derive(Debug)]
 pub enum ImportError {
@@ -318,9 +333,9 @@ impl Registry {
         Ok(n)
     }
 
-    /// Per-affiliate totals for the safety table: `(affiliate, indicators reported, confirmed,
-    /// cleared, reports)`, sorted by affiliate. Counts only; no indicator is named.
-    pub fn totals(&self) -> Vec<(AffiliateId, i64, i64, i64, i64)> {
+    /// Per-affiliate totals for the safety table, sorted by affiliate. Counts only; no
+    /// indicator is named.
+    pub fn totals(&self) -> Vec<Totals> {
         let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let mut by: HashMap<AffiliateId, (i64, i64, i64, i64)> = HashMap::new();
         for (_, contribs) in map.values() {
@@ -332,8 +347,17 @@ impl Registry {
                 t.3 += c.reports;
             }
         }
-        let mut v: Vec<_> = by.into_iter().map(|(a, (n, c, x, r))| (a, n, c, x, r)).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut v: Vec<Totals> = by
+            .into_iter()
+            .map(|(affiliate, (indicators, confirmed, cleared, reports))| Totals {
+                affiliate,
+                indicators,
+                confirmed,
+                cleared,
+                reports,
+            })
+            .collect();
+        v.sort_by(|a, b| a.affiliate.cmp(&b.affiliate));
         v
     }
 

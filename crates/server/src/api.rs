@@ -488,12 +488,12 @@ async fn registry_totals(State(s): State<S>, Caller(p): Caller) -> Result<Json<R
     let rows = s.app.registry_totals(&p)?;
     let affiliates = rows
         .into_iter()
-        .map(|(a, indicators, confirmed, cleared, reports)| AffiliateTotals {
-            affiliate: a.0,
-            indicators,
-            confirmed,
-            cleared,
-            reports,
+        .map(|t| AffiliateTotals {
+            affiliate: t.affiliate.0,
+            indicators: t.indicators,
+            confirmed: t.confirmed,
+            cleared: t.cleared,
+            reports: t.reports,
         })
         .collect();
     Ok(Json(RegistryTotals { affiliates }))
