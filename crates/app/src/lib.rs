@@ -275,6 +275,26 @@ impl App {
     /// Decides on one event durably. A repeated event id returns the stored decision and does
     /// not count in features again.
     pub async fn decide(&self, a: &AffiliateId, event: Event) -> Result<Decided, AppError> {
+        finish(self.start(a, event)?).await
+    }
+
+    /// Decides on several events, in order, each durably; one result per event.
+    pub async fn decide_batch(&self, a: &AffiliateId, events: Vec<Event>) -> Vec<Result<Decided, AppError>> {
+        // Every event is decided (in order) before any commit is awaited, so the whole batch
+        // shares the writer's next transactions.
+        let started: Vec<_> = events.into_iter().map(|e| self.start(a, e)).collect();
+        let mut out = Vec::with_capacity(started.len());
+        for s in started {
+            out.push(match s {
+                Ok(step) => finish(step).await,
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
+    /// Checks an event against the caller and the clock, decides on it, and queues its write.
+    fn start(&self, a: &AffiliateId, event: Event) -> Result<tenant::Step, AppError> {
         check_clock(&event)?;
         if &event.affiliate != a {
             return Err(AppError::Invalid {
@@ -282,45 +302,7 @@ impl App {
                 message: format!("the event is for {:?} but the key belongs to {a:?}", event.affiliate.as_str()),
             });
         }
-        let t = self.tenant(a)?;
-        let step = t.decide(event, self.store.as_ref(), &self.writer, &self.config, &self.metrics)?;
-        match step {
-            tenant::Step::Done(d) => Ok(d),
-            tenant::Step::Wait(rx) => rx.await.map_err(|_| AppError::Unavailable("the writer stopped".into()))?,
-        }
-    }
-
-    /// Decides on several events, in order, each durably; one result per event.
-    pub async fn decide_batch(&self, a: &AffiliateId, events: Vec<Event>) -> Vec<Result<Decided, AppError>> {
-        let mut waits = Vec::with_capacity(events.len());
-        for e in events {
-            if let Err(err) = check_clock(&e) {
-                waits.push(Err(err));
-                continue;
-            }
-            waits.push(match self.tenant(a) {
-                Ok(t) if &e.affiliate == a => {
-                    t.decide(e, self.store.as_ref(), &self.writer, &self.config, &self.metrics)
-                }
-                Ok(_) => Err(AppError::Invalid {
-                    field: "affiliate".into(),
-                    message: format!("the event is for {:?} but the key belongs to {a:?}", e.affiliate.as_str()),
-                }),
-                Err(err) => Err(err),
-            });
-        }
-        let mut out = Vec::with_capacity(waits.len());
-        for w in waits {
-            out.push(match w {
-                Ok(tenant::Step::Done(d)) => Ok(d),
-                Ok(tenant::Step::Wait(rx)) => match rx.await {
-                    Ok(r) => r,
-                    Err(_) => Err(AppError::Unavailable("the writer stopped".into())),
-                },
-                Err(e) => Err(e),
-            });
-        }
-        out
+        self.tenant(a)?.decide(event, self.store.as_ref(), &self.writer, &self.config, &self.metrics)
     }
 
     /// The stored decision with this decision id, as `(decision JSON, event JSON)`.
@@ -501,6 +483,14 @@ impl App {
             t.snapshot_now(&self.writer);
         }
         self.writer.flush();
+    }
+}
+
+/// Awaits a decision's commit (or returns a stored duplicate at once).
+async fn finish(step: tenant::Step) -> Result<Decided, AppError> {
+    match step {
+        tenant::Step::Done(d) => Ok(d),
+        tenant::Step::Wait(rx) => rx.await.map_err(|_| AppError::Unavailable("the writer stopped".into()))?,
     }
 }
 

@@ -186,8 +186,8 @@ impl Tenant {
         g.since_snapshot += 1;
         if g.since_snapshot >= config.snapshot_every {
             g.since_snapshot = 0;
-            if let Ok(bytes) = postcard::to_stdvec(&g.state.features) {
-                writer.send(Job::Snapshot { affiliate: self.id.clone(), seq, state: bytes })?;
+            if let Some(job) = self.snapshot_job(&g, seq) {
+                writer.send(job)?;
             }
         }
         Ok(Step::Wait(rx))
@@ -216,9 +216,15 @@ impl Tenant {
         if seq < 1 {
             return;
         }
-        if let Ok(bytes) = postcard::to_stdvec(&g.state.features) {
-            let _ = writer.send(Job::Snapshot { affiliate: self.id.clone(), seq, state: bytes });
+        if let Some(job) = self.snapshot_job(&g, seq) {
+            let _ = writer.send(job);
         }
+    }
+
+    /// The feature state as it stands after event `seq`, as a snapshot write.
+    fn snapshot_job(&self, g: &Inner, seq: i64) -> Option<Job> {
+        let state = postcard::to_stdvec(&g.state.features).ok()?;
+        Some(Job::Snapshot { affiliate: self.id.clone(), seq, state })
     }
 
     /// Feature values as they stand for `event`, without updating (tests, explanations).
