@@ -428,23 +428,19 @@ impl FeatureState {
     /// Reads every feature for `event` without changing any state (what-if, explanations).
     pub fn peek(&self, defs: &[FeatureDef], event: &Event, out: &mut [Option<i64>]) {
         for ((def, table), slot) in defs.iter().zip(&self.tables).zip(out.iter_mut()) {
-            let mut t = FeatureTable {
-                fingerprint: table.fingerprint,
-                watermark: table.watermark,
-                since_sweep: 0,
-                table: Table::Window(DigestMap::default()),
-            };
-            *slot = match def.read_key_of(event) {
-                None => None,
-                Some(key) => {
-                    // Copy only this key's state, then read it as a non-updating observe.
-                    t.table = match &table.table {
+            *slot = def.read_key_of(event).and_then(|key| {
+                // Copy only this key's state, then read it as a non-updating observe.
+                let mut t = FeatureTable {
+                    fingerprint: table.fingerprint,
+                    watermark: table.watermark,
+                    since_sweep: 0,
+                    table: match &table.table {
                         Table::Window(m) => Table::Window(m.get(&key).map(|s| (key, s.clone())).into_iter().collect()),
                         Table::Set(m) => Table::Set(m.get(&key).map(|s| (key, s.clone())).into_iter().collect()),
-                    };
-                    observe_one(def, &mut t, event, key, false)
-                }
-            };
+                    },
+                };
+                observe_one(def, &mut t, event, key, false)
+            });
         }
     }
 
