@@ -11,6 +11,7 @@
 
 mod keys;
 mod metrics;
+pub mod protection;
 pub mod registry;
 mod tenant;
 mod writer;
@@ -36,12 +37,19 @@ pub struct AppConfig {
     pub snapshot_every: u64,
     /// Most writes committed in one transaction.
     pub max_batch: usize,
+    /// How long a user's loosening of their self-protection waits before it applies, ms.
+    pub cooling_off_ms: i64,
 }
 
 impl AppConfig {
     /// Defaults for `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        AppConfig { data_dir: data_dir.into(), snapshot_every: 50_000, max_batch: 1_024 }
+        AppConfig {
+            data_dir: data_dir.into(),
+            snapshot_every: 50_000,
+            max_batch: 1_024,
+            cooling_off_ms: DEFAULT_COOLING_OFF_MS,
+        }
     }
 }
 
@@ -84,6 +92,18 @@ impl From<store::StoreError> for AppError {
             store::StoreError::Backend(w) => AppError::Unavailable(w),
         }
     }
+}
+
+/// The default cooling-off before a loosened self-protection applies: 24 hours.
+pub const DEFAULT_COOLING_OFF_MS: i64 = 24 * 3_600_000;
+
+/// A held transfer the user cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    /// The held decision.
+    pub decision_id: String,
+    /// When the cancel was recorded, ms.
+    pub cancelled_ms: i64,
 }
 
 /// Who is calling: resolved from an API key.
@@ -468,6 +488,56 @@ impl App {
         self.registry.shield(kind, raw, now_ms())
     }
 
+    /// Subject `subject`'s self-protection at affiliate `a` (all off when never set).
+    pub fn protection(&self, a: &AffiliateId, subject: &str) -> Result<protection::Protection, AppError> {
+        check_subject(subject)?;
+        Ok(self.tenant(a)?.protection(subject))
+    }
+
+    /// Sets subject `subject`'s self-protection at affiliate `a`: stricter parts apply to the
+    /// very next decision, looser ones after the cooling-off (see [`protection`]).
+    pub fn set_protection(
+        &self,
+        a: &AffiliateId,
+        subject: &str,
+        settings: protection::Settings,
+    ) -> Result<protection::Protection, AppError> {
+        check_subject(subject)?;
+        let settings = settings.validated().map_err(|e| AppError::Invalid { field: e.field, message: e.message })?;
+        self.tenant(a)?.set_protection(subject, settings, self.store.as_ref(), now_ms(), self.config.cooling_off_ms)
+    }
+
+    /// Records that the user cancelled a held transfer before its hold ran out. Only a
+    /// committed `hold` decision on a transfer can be cancelled, once, and only while held.
+    pub fn cancel_hold(&self, a: &AffiliateId, decision_id: &str) -> Result<Cancelled, AppError> {
+        let r = self.decision(a, decision_id)?;
+        let conflict = |m: String| AppError::Conflict(m);
+        if r.verdict != "hold" || r.kind != "transfer" {
+            return Err(conflict(format!(
+                "only a held transfer can be cancelled; {decision_id} is a {} on a {}",
+                r.verdict, r.kind
+            )));
+        }
+        let decision: domain::Decision = serde_json::from_str(&r.decision_json)
+            .map_err(|e| AppError::Unavailable(format!("stored decision {decision_id} is unreadable: {e}")))?;
+        let until = r.at_ms + i64::from(decision.guidance.hold_minutes.unwrap_or(0)) * 60_000;
+        let now = now_ms();
+        if now >= until {
+            return Err(conflict(format!(
+                "the hold ended at {}; the transfer is no longer held",
+                domain::Timestamp(until).to_kst_rfc3339()
+            )));
+        }
+        if !self.store.cancel_hold(a, r.seq, now)? {
+            return Err(conflict(format!("{decision_id} was already cancelled")));
+        }
+        let event = Event::from_json(&r.event_json, None)
+            .map_err(|e| AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id)))?;
+        self.tenant(a)?.cancelled(&event);
+        self.metrics.holds_cancelled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Cancelled { decision_id: decision_id.to_string(), cancelled_ms: now })
+    }
+
     /// The active snapshot of `a` (for tools: replay, the live page).
     pub fn snapshot(&self, a: &AffiliateId) -> Result<Arc<Snapshot>, AppError> {
         Ok(self.tenant(a)?.rules.load())
@@ -533,6 +603,17 @@ fn group_key(dir: &std::path::Path) -> Result<indicators::GroupKey, AppError> {
         Err(e) => return Err(bad(e.to_string())),
     };
     indicators::GroupKey::from_hex(hex.trim()).map_err(|e| bad(format!("not a 64-digit hex key: {e:?}")))
+}
+
+/// Subject ids in paths: the same rule as in events.
+fn check_subject(subject: &str) -> Result<(), AppError> {
+    if subject.is_empty() || subject.len() > domain::MAX_ID_LEN || subject.chars().any(char::is_control) {
+        return Err(AppError::Invalid {
+            field: "subject".into(),
+            message: format!("must be 1 to {} bytes without control characters", domain::MAX_ID_LEN),
+        });
+    }
+    Ok(())
 }
 
 /// Replaces the `version = N` line of the `[ruleset]` header with `version`.

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub commit_errors: AtomicU64,
     /// Feature-state snapshots saved.
     pub snapshots: AtomicU64,
+    /// Held transfers the user cancelled.
+    pub holds_cancelled: AtomicU64,
     rule_hits: Mutex<HashMap<String, u64>>,
 }
 

@@ -2,9 +2,10 @@
 //! and the digests of every event id it has stored (idempotency without a database read for
 //! new ids). All of it sits behind one mutex held for the few microseconds of a decision.
 
+use crate::protection::{Guard, History, Protection, Settings};
 use crate::writer::{Job, Writer};
 use crate::{AppConfig, AppError, Decided, Metrics};
-use domain::{AffiliateId, Decision, Event};
+use domain::{AffiliateId, Decision, Event, Verdict};
 use engine::{DecideState, Snapshot, SnapshotCell};
 use signals::FeatureState;
 use std::collections::{HashMap, HashSet};
@@ -38,6 +39,8 @@ struct Inner {
     since_snapshot: u64,
     /// A commit failed after features had counted its events: rebuild from the store first.
     needs_rebuild: bool,
+    /// Subjects' self-protection and the payee history it reads.
+    guard: Guard,
 }
 
 pub(crate) struct Tenant {
@@ -49,30 +52,43 @@ pub(crate) struct Tenant {
 /// Events read per page while replaying.
 const PAGE: usize = 10_000;
 
-/// Rebuilds feature state and the id set from the store: the latest snapshot, then every
-/// later event replayed through the features of `snap` (the rules are not evaluated).
+/// Rebuilds feature state, protection history and the id set from the store: the latest
+/// snapshot, then every later event replayed through the features of `snap` (the rules are not
+/// evaluated; the stored verdict stands) and the protection history, then the user's cancels.
 fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store) -> Result<Inner, AppError> {
-    let (mut after, features) = match store.load_snapshot(a)? {
-        Some((seq, bytes)) => match postcard::from_bytes::<FeatureState>(&bytes) {
-            Ok(f) => (seq, f),
+    let (mut after, features, history) = match store.load_snapshot(a)? {
+        Some((seq, bytes)) => match postcard::from_bytes::<(FeatureState, History)>(&bytes) {
+            Ok((f, h)) => (seq, f, h),
             // An unreadable snapshot costs a longer replay, never a wrong state.
-            Err(_) => (0, FeatureState::default()),
+            Err(_) => (0, FeatureState::default(), History::default()),
         },
-        None => (0, FeatureState::default()),
+        None => (0, FeatureState::default(), History::default()),
     };
+    let mut guard = Guard::load(store.protections(a)?).map_err(AppError::Unavailable)?;
+    guard.history = history;
     let mut state = DecideState::from_features(features);
     let mut slots = vec![None; snap.features.len()];
     loop {
         let page = store.events_after(a, after, PAGE)?;
         for r in &page {
             match Event::from_json(&r.event_json, None) {
-                Ok(e) => state.features.observe(&snap.features, &e, &mut slots),
+                Ok(e) => {
+                    state.features.observe(&snap.features, &e, &mut slots);
+                    guard.observe(&e, Verdict::parse(&r.verdict).unwrap_or(Verdict::Allow));
+                }
                 Err(e) => return Err(AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id))),
             }
             after = r.seq;
         }
         if page.len() < PAGE {
             break;
+        }
+    }
+    for (seq, _) in store.cancelled_holds(a)? {
+        if let Some(r) = store.event_by_seq(a, seq)?
+            && let Ok(e) = Event::from_json(&r.event_json, None)
+        {
+            guard.cancel(&e);
         }
     }
     let mut ids = HashSet::new();
@@ -94,6 +110,7 @@ fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store) -> Result<Inner,
         pending: HashMap::new(),
         since_snapshot: 0,
         needs_rebuild: false,
+        guard,
     })
 }
 
@@ -142,7 +159,9 @@ impl Tenant {
             // A digest collision between two different ids: decide normally.
         }
         let snap = self.rules.load();
-        let decision = engine::decide(&snap, &mut g.state, &event);
+        let mut decision = engine::decide(&snap, &mut g.state, &event);
+        g.guard.enforce(&event, &mut decision);
+        g.guard.observe(&event, decision.verdict);
         let seq = g.next_seq;
         g.next_seq += 1;
         // The sequence number finds the row; the tag, a digest of affiliate and event id, makes
@@ -223,7 +242,7 @@ impl Tenant {
 
     /// The feature state as it stands after event `seq`, as a snapshot write.
     fn snapshot_job(&self, g: &Inner, seq: i64) -> Option<Job> {
-        let state = postcard::to_stdvec(&g.state.features).ok()?;
+        let state = postcard::to_stdvec(&(&g.state.features, &g.guard.history)).ok()?;
         Some(Job::Snapshot { affiliate: self.id.clone(), seq, state })
     }
 
@@ -234,5 +253,34 @@ impl Tenant {
         let mut out = vec![None; snap.features.len()];
         g.state.features.peek(&snap.features, event, &mut out);
         out
+    }
+}
+
+impl Tenant {
+    /// The subject's protection (all off when never set).
+    pub(crate) fn protection(&self, subject: &str) -> Protection {
+        self.lock().guard.settings.get(subject).cloned().unwrap_or_default()
+    }
+
+    /// Changes the subject's protection durably, then applies it to the next decision.
+    pub(crate) fn set_protection(
+        &self,
+        subject: &str,
+        new: Settings,
+        store: &dyn Store,
+        now_ms: i64,
+        cooling_off_ms: i64,
+    ) -> Result<Protection, AppError> {
+        let mut g = self.lock();
+        let p = g.guard.settings.get(subject).cloned().unwrap_or_default().change(new, now_ms, cooling_off_ms);
+        let json = serde_json::to_string(&p).map_err(|e| AppError::Unavailable(e.to_string()))?;
+        store.put_protection(&self.id, subject, &json, now_ms)?;
+        g.guard.settings.insert(subject.to_string(), p.clone());
+        Ok(p)
+    }
+
+    /// Forgets what a cancelled held transfer taught the protection history.
+    pub(crate) fn cancelled(&self, event: &Event) {
+        self.lock().guard.cancel(event);
     }
 }

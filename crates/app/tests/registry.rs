@@ -105,3 +105,36 @@ async fn the_registry_stores_no_raw_value_and_survives_restart() {
     assert_eq!((agg.reports, agg.affiliates, agg.level), (2, 2, Level::Danger));
     assert_eq!(agg.typologies, vec!["impersonation".to_string()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_affiliate_changes_only_its_own_report_and_sees_only_aggregates() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    let (bank, pay) = (aff("bank"), aff("pay"));
+    let mule = "089:555666777888";
+    app.report_indicator(&bank, IndicatorKind::Account, mule, "mule", Status::Confirmed).unwrap();
+
+    // Pay "clearing" the account clears only pay's own (new) row: the bank's confirmation stands.
+    let agg = app.report_indicator(&pay, IndicatorKind::Account, mule, "mule", Status::Cleared).unwrap();
+    assert_eq!((agg.confirmed, agg.level, agg.affiliates), (true, Level::Danger, 1), "{agg:?}");
+    let d = app.decide(&pay, transfer("iso1", "pay", "app", "555-666-777888")).await.unwrap();
+    assert_eq!(d.decision.verdict, Verdict::Block, "{:?}", d.decision.reasons);
+
+    // The bank clears its own report: now nothing stands.
+    let agg = app.report_indicator(&bank, IndicatorKind::Account, mule, "mule", Status::Cleared).unwrap();
+    assert_eq!((agg.confirmed, agg.level, agg.affiliates), (false, Level::Safe, 0), "{agg:?}");
+
+    // What an affiliate gets back never names who reported: the aggregate's debug form holds
+    // counts, flags, times and typologies only.
+    let text = format!("{:?}", app.shield(IndicatorKind::Account, mule).unwrap());
+    assert!(!text.contains("bank") && !text.contains("pay"), "{text}");
+
+    // Per-affiliate totals are for the group's admins only, never for an affiliate's admin.
+    let bank_admin = app::Principal { affiliate: bank.clone(), scopes: vec![app::Scope::Admin] };
+    assert!(matches!(app.registry_totals(&bank_admin), Err(app::AppError::Forbidden(_))));
+    let group_user = app::Principal { affiliate: aff(app::GROUP), scopes: vec![app::Scope::Decide] };
+    assert!(matches!(app.registry_totals(&group_user), Err(app::AppError::Forbidden(_))));
+    let group_admin = app::Principal { affiliate: aff(app::GROUP), scopes: vec![app::Scope::Admin] };
+    let totals = app.registry_totals(&group_admin).unwrap();
+    assert_eq!(totals.iter().map(|t| t.affiliate.as_str()).collect::<Vec<_>>(), ["bank", "pay"]);
+}

@@ -125,3 +125,77 @@ pub struct Decision {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
 }
+
+impl Decision {
+    /// Adds a reason that does not come from the ruleset (a user's own protection setting)
+    /// and raises the verdict to at least its verdict. The guidance follows the new verdict:
+    /// a hold lasts the longest hold asked for, a confirm dialog only goes with `warn`. The
+    /// shield describes the recipient and so stays as the rules left it.
+    pub fn impose(&mut self, reason: MatchedRule, hold_minutes: Option<u32>) {
+        let verdict = self.verdict.max(reason.verdict);
+        let at = self.reasons.iter().position(|r| r.verdict < reason.verdict).unwrap_or(self.reasons.len());
+        if let (Verdict::Hold, Some(m), Verdict::Hold) = (reason.verdict, hold_minutes, verdict) {
+            let now = if self.verdict == Verdict::Hold { self.guidance.hold_minutes.unwrap_or(0) } else { 0 };
+            self.guidance.hold_minutes = Some(now.max(m));
+        }
+        self.reasons.insert(at, reason);
+        if verdict != Verdict::Hold {
+            self.guidance.hold_minutes = None;
+        }
+        if verdict != Verdict::Warn {
+            self.guidance.confirm = None;
+        }
+        self.verdict = verdict;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(verdict: Verdict, hold: Option<u32>) -> Decision {
+        Decision {
+            event_id: EventId("e".into()),
+            verdict,
+            score: 0,
+            reasons: Vec::new(),
+            guidance: Guidance {
+                shield: Shield::Safe,
+                hold_minutes: hold,
+                confirm: (verdict == Verdict::Warn).then(|| Confirm { ko: "계속?".into(), en: "Continue?".into() }),
+            },
+            ruleset: "t@v1".into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    fn reason(id: &str, verdict: Verdict) -> MatchedRule {
+        MatchedRule { rule: id.into(), verdict, score: 0, ko: "".into(), en: "".into(), tags: Arc::from(Vec::new()) }
+    }
+
+    #[test]
+    fn impose_raises_the_verdict_and_keeps_the_longest_hold() {
+        let mut d = decision(Verdict::Warn, None);
+        d.reasons.push(reason("rule.warn", Verdict::Warn));
+        d.impose(reason("protection.delayed_transfer", Verdict::Hold), Some(180));
+        assert_eq!(d.verdict, Verdict::Hold);
+        assert_eq!(d.guidance.hold_minutes, Some(180));
+        assert_eq!(d.guidance.confirm, None, "a hold shows no confirm dialog");
+        assert_eq!(d.reasons[0].rule.as_ref(), "protection.delayed_transfer", "the strongest reason comes first");
+        assert_eq!(d.guidance.shield, Shield::Safe, "the shield still describes the recipient");
+
+        let mut d = decision(Verdict::Hold, Some(1_440));
+        d.impose(reason("protection.delayed_transfer", Verdict::Hold), Some(180));
+        assert_eq!(d.guidance.hold_minutes, Some(1_440), "the rules' longer hold stays");
+
+        let mut d = decision(Verdict::Hold, Some(60));
+        d.impose(reason("protection.designated_accounts", Verdict::Block), None);
+        assert_eq!((d.verdict, d.guidance.hold_minutes), (Verdict::Block, None));
+
+        let mut d = decision(Verdict::Block, None);
+        d.reasons.push(reason("rule.block", Verdict::Block));
+        d.impose(reason("protection.delayed_transfer", Verdict::Hold), Some(180));
+        assert_eq!((d.verdict, d.guidance.hold_minutes), (Verdict::Block, None), "a block is never softened");
+        assert_eq!(d.reasons[1].rule.as_ref(), "protection.delayed_transfer");
+    }
+}

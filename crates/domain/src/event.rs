@@ -500,7 +500,8 @@ struct EventWire {
 pub const AGE_BANDS: &[&str] = &["10s", "20s", "30s", "40s", "50s", "60s", "70s", "80s", "90s"];
 
 /// Longest id, name or free text accepted, in bytes; longer input is an error, not truncated.
-const MAX_ID_LEN: usize = 128;
+/// Longest id (event, subject, device, ...) accepted, in bytes.
+pub const MAX_ID_LEN: usize = 128;
 const MAX_TEXT_LEN: usize = 16 * 1024;
 
 impl Event {

@@ -12,8 +12,8 @@ mod time;
 pub use decision::{Confirm, Decision, Evidence, Guidance, MatchedRule, Shield, Verdict};
 pub use event::{
     AGE_BANDS, AccountChange, AffiliateId, ChangeKind, Channel, Contact, Counterparty, Device, DeviceScan, Event,
-    EventBody, EventError, EventId, EventKind, IpInfo, LoanApplication, Login, Merchant, Message, Payment, Subject,
-    SubjectId, Transfer,
+    EventBody, EventError, EventId, EventKind, IpInfo, LoanApplication, Login, MAX_ID_LEN, Merchant, Message, Payment,
+    Subject, SubjectId, Transfer,
 };
 pub use money::Krw;
 pub use time::{Timestamp, TimestampError};

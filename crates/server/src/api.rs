@@ -8,9 +8,9 @@
 
 use crate::error::{ApiError, parse_json, problem_layer, utf8};
 use crate::wire::{
-    AffiliateTotals, BatchItem, BatchRequest, BatchResponse, DecisionBody, DiagnosticBody, EventRequest, HealthBody,
-    Problem, RegistryTotals, ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest,
-    ShieldResponse, ValidationBody,
+    AffiliateTotals, BatchItem, BatchRequest, BatchResponse, CancelBody, DecisionBody, DiagnosticBody, EventRequest,
+    HealthBody, Problem, ProtectionBody, ProtectionSettings, RegistryTotals, ReportRequest, RollbackRequest,
+    RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest, ShieldResponse, ValidationBody,
 };
 use crate::{Server, metrics};
 use app::{App, AppError, Principal, Scope};
@@ -95,6 +95,7 @@ async fn blocking<T: Send + 'static>(
     tags(
         (name = "decisions", description = "Events in, decisions out (scope `decide`)."),
         (name = "rulesets", description = "Versioned rulesets: read with `decide`, change with `rules:write`."),
+        (name = "protection", description = "Self-protection a user turns on: delayed transfer, designated accounts, loan lock (scope `decide`)."),
         (name = "operations", description = "Health, readiness and metrics; no key needed."),
     )
 )]
@@ -473,6 +474,83 @@ async fn shield(
     Ok(Json(ShieldResponse { results }))
 }
 
+/// A subject's self-protection at the caller's affiliate (all off if never set).
+#[utoipa::path(
+    get, path = "/v1/subjects/{id}/protection", tag = "protection",
+    params(("id" = String, Path, description = "The subject (the affiliate's user id).")),
+    responses(
+        (status = 200, description = "The settings in force and any pending loosening.", body = ProtectionBody),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `decide` scope.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_protection(
+    State(s): State<S>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ProtectionBody>, ApiError> {
+    p.require(Scope::Decide)?;
+    let prot = s.app.protection(&p.affiliate, &id)?;
+    Ok(Json(ProtectionBody::new(&id, &prot)))
+}
+
+/// Sets a subject's self-protection: delayed transfer, designated accounts only, loan lock.
+/// Stricter settings apply to the very next decision; looser ones (switching something off,
+/// a higher threshold, another account) apply after the cooling-off period, shown as
+/// `pending`. Sending what is in force again drops a pending loosening.
+#[utoipa::path(
+    put, path = "/v1/subjects/{id}/protection", tag = "protection",
+    params(("id" = String, Path, description = "The subject (the affiliate's user id).")),
+    request_body(content = ProtectionSettings),
+    responses(
+        (status = 200, description = "The settings in force and any pending loosening.", body = ProtectionBody),
+        (status = 400, description = "A bad value, named in `field`; nothing changed.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `decide` scope.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn put_protection(
+    State(s): State<S>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ProtectionBody>, ApiError> {
+    p.require(Scope::Decide)?;
+    let req: ProtectionSettings = parse_json(&body?)?;
+    let subject = id.clone();
+    let prot = blocking(&s, move |app| app.set_protection(&p.affiliate, &subject, req.into())).await?;
+    Ok(Json(ProtectionBody::new(&id, &prot)))
+}
+
+/// The user cancels a held transfer before its hold runs out (a delayed transfer, or any
+/// transfer the rules held). Recorded once; the affiliate then does not send the money.
+#[utoipa::path(
+    post, path = "/v1/decisions/{id}/cancel", tag = "protection",
+    params(("id" = String, Path, description = "The held decision (`dec_...`).")),
+    responses(
+        (status = 200, description = "The cancel was recorded.", body = CancelBody),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `decide` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such decision for this affiliate.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a held transfer, already cancelled, or the hold has ended.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn cancel_hold(
+    State(s): State<S>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CancelBody>, ApiError> {
+    p.require(Scope::Decide)?;
+    let c = blocking(&s, move |app| app.cancel_hold(&p.affiliate, &id)).await?;
+    Ok(Json(CancelBody {
+        decision_id: c.decision_id,
+        cancelled_at: domain::Timestamp(c.cancelled_ms).to_kst_rfc3339(),
+    }))
+}
+
 /// Registry totals per affiliate, for the safety table: keys of the `group` affiliate with the
 /// `admin` scope only. Counts, never indicators or events.
 #[utoipa::path(
@@ -554,6 +632,8 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(report_indicator))
         .routes(routes!(shield))
         .routes(routes!(registry_totals))
+        .routes(routes!(get_protection, put_protection))
+        .routes(routes!(cancel_hold))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics_text))

@@ -1,5 +1,5 @@
 //! `ansim demo`: five affiliates with the sample ruleset, one all-scopes key each (written to
-//! `demo-keys.json`), and a traffic generator that sends simulated normal traffic and Korean
+//! `demo-keys.json`), self-protection for some bank customers, and a traffic generator that sends simulated normal traffic and Korean
 //! scam stories through the application at a steady rate, re-timed to the wall clock so the
 //! live page shows "now".
 
@@ -40,10 +40,33 @@ pub fn setup(app: &App, dir: &Path) -> Result<BTreeMap<String, String>, String> 
         let key = app.create_key(&a, &Scope::ALL).map_err(|e| format!("key for {id}: {e}"))?;
         keys.insert(id.to_string(), key);
     }
+    protect_some_bank_users(app).map_err(|e| format!("protection: {e}"))?;
     let path = dir.join("demo-keys.json");
     let json = serde_json::to_string_pretty(&keys).unwrap_or_default();
     std::fs::write(&path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(keys)
+}
+
+/// Every this many bank customers of the simulation turned on self-protection.
+const PROTECTED_EVERY: usize = 20;
+
+/// Turns on delayed transfer (1,000,000 won or more to a new payee held 3 hours) and the loan
+/// lock for every 20th simulated bank customer, so the demo's traffic shows protection holds.
+fn protect_some_bank_users(app: &App) -> Result<(), AppError> {
+    use app::protection::{DelayedTransfer, Settings};
+    let bank = AffiliateId("bank".into());
+    let settings = Settings {
+        delayed_transfer: Some(DelayedTransfer { threshold: domain::Krw(1_000_000), hours: 3 }),
+        designated_accounts: None,
+        loan_lock: true,
+    };
+    for n in (0..SUBJECTS).step_by(PROTECTED_EVERY) {
+        let subject = format!("b_{n:05}");
+        if app.protection(&bank, &subject)?.updated_ms == 0 {
+            app.set_protection(&bank, &subject, settings.clone())?;
+        }
+    }
+    Ok(())
 }
 
 /// Most decisions waiting for their commit at once.

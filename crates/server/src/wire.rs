@@ -541,3 +541,132 @@ pub struct HealthBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affiliates: Option<usize>,
 }
+
+/// Delayed transfer: transfers of `threshold` won or more to a payee first paid less than 72
+/// hours ago are held `hours` hours, and the user can cancel them meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DelayedTransferBody {
+    /// Smallest amount delayed, won (at least 1).
+    pub threshold: i64,
+    /// Hours held (1 to 72).
+    pub hours: u32,
+}
+
+/// A bank account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountBody {
+    /// Three-digit bank code (`088`).
+    pub bank: String,
+    /// Account number; hyphens and spaces are removed.
+    pub account: String,
+}
+
+/// Designated accounts only: any other payee gets at most `daily_cap` won per KST day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DesignatedAccountsBody {
+    /// 1 to 20 accounts.
+    pub accounts: Vec<AccountBody>,
+    /// Won per day to accounts not listed (0 = none).
+    pub daily_cap: i64,
+}
+
+/// Self-protection settings; a part left out is off.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectionSettings {
+    /// Delayed transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delayed_transfer: Option<DelayedTransferBody>,
+    /// Designated accounts only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub designated_accounts: Option<DesignatedAccountsBody>,
+    /// Block loan applications.
+    #[serde(default)]
+    pub loan_lock: bool,
+}
+
+impl From<ProtectionSettings> for app::protection::Settings {
+    fn from(s: ProtectionSettings) -> Self {
+        use app::protection as p;
+        p::Settings {
+            delayed_transfer: s
+                .delayed_transfer
+                .map(|d| p::DelayedTransfer { threshold: domain::Krw(d.threshold), hours: d.hours }),
+            designated_accounts: s.designated_accounts.map(|d| p::DesignatedAccounts {
+                accounts: d.accounts.into_iter().map(|a| p::Account { bank: a.bank, account: a.account }).collect(),
+                daily_cap: domain::Krw(d.daily_cap),
+            }),
+            loan_lock: s.loan_lock,
+        }
+    }
+}
+
+impl From<&app::protection::Settings> for ProtectionSettings {
+    fn from(s: &app::protection::Settings) -> Self {
+        ProtectionSettings {
+            delayed_transfer: s
+                .delayed_transfer
+                .as_ref()
+                .map(|d| DelayedTransferBody { threshold: d.threshold.won(), hours: d.hours }),
+            designated_accounts: s.designated_accounts.as_ref().map(|d| DesignatedAccountsBody {
+                accounts: d
+                    .accounts
+                    .iter()
+                    .map(|a| AccountBody { bank: a.bank.clone(), account: a.account.clone() })
+                    .collect(),
+                daily_cap: d.daily_cap.won(),
+            }),
+            loan_lock: s.loan_lock,
+        }
+    }
+}
+
+/// A loosening waiting for its cooling-off period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PendingProtection {
+    /// What will apply.
+    pub settings: ProtectionSettings,
+    /// From when (event time), RFC 3339 in KST.
+    pub effective_at: String,
+}
+
+/// A subject's self-protection: what applies now and what will after the cooling-off.
+/// Tightening applies to the very next decision; loosening waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProtectionBody {
+    /// The subject (the affiliate's user id).
+    pub subject: String,
+    /// In force now.
+    pub active: ProtectionSettings,
+    /// A loosening not yet in force.
+    pub pending: Option<PendingProtection>,
+    /// Last change, RFC 3339 in KST; `null` if never set.
+    pub updated_at: Option<String>,
+}
+
+impl ProtectionBody {
+    /// Builds the body from the application's record.
+    pub fn new(subject: &str, p: &app::protection::Protection) -> ProtectionBody {
+        ProtectionBody {
+            subject: subject.to_string(),
+            active: (&p.active).into(),
+            pending: p.pending.as_ref().map(|x| PendingProtection {
+                settings: (&x.settings).into(),
+                effective_at: domain::Timestamp(x.effective_ms).to_kst_rfc3339(),
+            }),
+            updated_at: (p.updated_ms > 0).then(|| domain::Timestamp(p.updated_ms).to_kst_rfc3339()),
+        }
+    }
+}
+
+/// A held transfer the user cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CancelBody {
+    /// The held decision.
+    pub decision_id: String,
+    /// When the cancel was recorded, RFC 3339 in KST.
+    pub cancelled_at: String,
+}

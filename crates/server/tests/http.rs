@@ -672,3 +672,71 @@ async fn reports_reach_other_affiliates_and_the_shield() {
         "{t}"
     );
 }
+
+fn big_transfer(id: &str, subject: &str, amount: i64, account: &str) -> String {
+    json!({
+        "id": id, "kind": "transfer", "at": domain::Timestamp(app::now_ms()).to_kst_rfc3339(),
+        "subject": { "id": subject },
+        "transfer": { "amount": amount, "counterparty": { "bank": "004", "account": account } }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_protection_is_set_enforced_cancelled_and_kept_per_affiliate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let put = |key: Option<String>, body: Value| {
+        let http = h.http.clone();
+        async move { http.call(Method::PUT, "/v1/subjects/u9/protection", key.as_deref(), body.to_string()).await }
+    };
+    let on = json!({ "delayed_transfer": { "threshold": 1_000_000, "hours": 3 }, "loan_lock": true });
+    let r = put(Some(k.bank.clone()), on.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = r.json();
+    assert_eq!(r["active"], on, "{r}");
+    assert_eq!(r["pending"], Value::Null, "turning protection on applies at once");
+
+    // Pay has its own subjects: bank's settings are invisible there and do not apply.
+    let other = h.http.get("/v1/subjects/u9/protection", Some(&k.pay)).await.json();
+    assert_eq!((other["active"].clone(), other["updated_at"].clone()), (json!({ "loan_lock": false }), Value::Null));
+    let d = h.http.post("/v1/events", Some(&k.pay), big_transfer("p1", "u9", 2_000_000, "777-666-555")).await.json();
+    assert_eq!(d["verdict"], "allow", "{d}");
+
+    // At the bank the next large transfer to a new payee is held three hours.
+    let d = h.http.post("/v1/events", Some(&k.bank), big_transfer("b1", "u9", 2_000_000, "777-666-555")).await.json();
+    assert_eq!((d["verdict"].as_str(), d["guidance"]["hold_minutes"].as_i64()), (Some("hold"), Some(180)), "{d}");
+    assert_eq!(d["reasons"][0]["rule"], "protection.delayed_transfer", "{d}");
+    let id = d["decision_id"].as_str().unwrap();
+
+    // The user cancels it: once, and only at the bank.
+    h.http.post(&format!("/v1/decisions/{id}/cancel"), Some(&k.pay), "").await.problem(404);
+    let c = h.http.post(&format!("/v1/decisions/{id}/cancel"), Some(&k.bank), "").await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text());
+    assert_eq!(c.json()["decision_id"], id);
+    let p = h.http.post(&format!("/v1/decisions/{id}/cancel"), Some(&k.bank), "").await.problem(409);
+    assert!(p["detail"].as_str().unwrap().contains("already"), "{p}");
+
+    // Bad settings are named and change nothing; no key is 401.
+    let p = put(Some(k.bank.clone()), json!({ "delayed_transfer": { "threshold": 1, "hours": 0 } })).await.problem(400);
+    assert_eq!(p["field"], "delayed_transfer.hours", "{p}");
+    let p = put(Some(k.bank.clone()), json!({ "loan_lok": true })).await.problem(400);
+    assert!(p["detail"].as_str().unwrap().contains("loan_lok"), "{p}");
+    put(None, on.clone()).await.problem(401);
+    let now = h.http.get("/v1/subjects/u9/protection", Some(&k.bank)).await.json();
+    assert_eq!(now["active"], on);
+
+    // Switching off waits for the cooling-off: still on, with the change pending.
+    let r = put(Some(k.bank.clone()), json!({})).await.json();
+    assert_eq!(r["active"], on, "{r}");
+    assert_eq!(r["pending"]["settings"], json!({ "loan_lock": false }), "{r}");
+    assert!(r["pending"]["effective_at"].as_str().is_some_and(|t| t.ends_with("+09:00")), "{r}");
+    let d = h.http.post("/v1/events", Some(&k.bank), big_transfer("b2", "u9", 5_000_000, "111-000-111")).await.json();
+    assert_eq!(d["verdict"], "hold", "{d}");
+
+    let doc = h.http.get("/openapi.json", None).await.json();
+    assert!(doc["paths"]["/v1/subjects/{id}/protection"]["put"].is_object());
+    assert!(doc["paths"]["/v1/decisions/{id}/cancel"]["post"].is_object());
+    h.stop().await;
+}

@@ -39,6 +39,29 @@ pub fn run_all(s: &dyn Store) {
     snapshots(s);
     outbox(s);
     indicator_reports(s);
+    protection(s);
+}
+
+fn protection(s: &dyn Store) {
+    let (pay, bank) = (aff("pay"), aff("bank"));
+    s.put_protection(&bank, "u1", "{\"loan_lock\":true}", 1).unwrap();
+    s.put_protection(&bank, "u0", "{}", 1).unwrap();
+    s.put_protection(&bank, "u1", "{\"loan_lock\":false}", 2).unwrap();
+    assert_eq!(
+        s.protections(&bank).unwrap(),
+        vec![("u0".to_string(), "{}".to_string()), ("u1".to_string(), "{\"loan_lock\":false}".to_string())],
+        "protection settings are replaced per subject"
+    );
+    assert!(s.protections(&pay).unwrap().is_empty(), "protection settings are per affiliate");
+    assert!(s.cancel_hold(&bank, 7, 100).unwrap(), "a first cancel is recorded");
+    assert!(!s.cancel_hold(&bank, 7, 200).unwrap(), "a second cancel of the same hold is refused");
+    assert!(s.cancel_hold(&bank, 3, 300).unwrap());
+    assert_eq!(
+        s.cancelled_holds(&bank).unwrap(),
+        vec![(3, 300), (7, 100)],
+        "cancels come back by seq, first time kept"
+    );
+    assert!(s.cancelled_holds(&pay).unwrap().is_empty(), "cancels are per affiliate");
 }
 
 fn indicator_reports(s: &dyn Store) {

@@ -222,6 +222,15 @@ pub trait Store: Send + Sync {
     /// Every report row, to build the in-memory registry at start (group-internal).
     fn all_reports(&self) -> Result<Vec<IndicatorReport>>;
 
+    /// Creates or replaces the self-protection settings (JSON) of `a`'s subject `subject`.
+    fn put_protection(&self, a: &AffiliateId, subject: &str, settings: &str, now_ms: i64) -> Result<()>;
+    /// Every subject of `a` with protection settings: `(subject, settings JSON)`.
+    fn protections(&self, a: &AffiliateId) -> Result<Vec<(String, String)>>;
+    /// Records that the user cancelled the held event `seq`; `false` if it already was.
+    fn cancel_hold(&self, a: &AffiliateId, seq: i64, now_ms: i64) -> Result<bool>;
+    /// Every cancelled hold of `a`: `(seq, cancelled ms)`, by seq.
+    fn cancelled_holds(&self, a: &AffiliateId) -> Result<Vec<(i64, i64)>>;
+
     /// Undelivered side effects, oldest first (all tenants: the delivery worker is internal).
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>>;
     /// Marks side effects delivered.

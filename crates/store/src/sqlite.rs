@@ -17,8 +17,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_indicators.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_indicators.sql"),
+    include_str!("../migrations/sqlite/0003_protection.sql"),
+];
 
 /// Readers kept open for concurrent reads.
 const READERS: usize = 4;
@@ -469,6 +472,55 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         let rows =
             st.query_map([], report_row).map_err(backend)?.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn put_protection(&self, a: &AffiliateId, subject: &str, settings: &str, now_ms: i64) -> Result<()> {
+        lock(&self.writer)
+            .execute(
+                "INSERT INTO protection (affiliate, subject, settings, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (affiliate, subject) DO UPDATE SET settings = excluded.settings,
+                   updated_ms = excluded.updated_ms",
+                params![a.as_str(), subject, settings, now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn protections(&self, a: &AffiliateId) -> Result<Vec<(String, String)>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached("SELECT subject, settings FROM protection WHERE affiliate = ?1 ORDER BY subject")
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![a.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn cancel_hold(&self, a: &AffiliateId, seq: i64, now_ms: i64) -> Result<bool> {
+        let n = lock(&self.writer)
+            .execute(
+                "INSERT INTO hold_cancel (affiliate, seq, cancelled_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (affiliate, seq) DO NOTHING",
+                params![a.as_str(), seq, now_ms],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn cancelled_holds(&self, a: &AffiliateId) -> Result<Vec<(i64, i64)>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached("SELECT seq, cancelled_ms FROM hold_cancel WHERE affiliate = ?1 ORDER BY seq")
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![a.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
         Ok(rows)
     }
 
