@@ -15,7 +15,10 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("ansim-throughput-{}", std::process::id()));
     let app = App::open(AppConfig::new(&dir)).expect("open");
     let rules = include_str!("../../../test_data/rulesets/sample.toml");
-    let mut sim = engine::simulate::Simulator::new(engine::simulate::SimConfig::default());
+    // A year back: simulated time advances with every event and the app refuses events stamped
+    // more than an hour ahead of its clock.
+    let start = domain::Timestamp(app::now_ms() - 365 * 86_400_000);
+    let mut sim = engine::simulate::Simulator::new(engine::simulate::SimConfig { start, ..Default::default() });
     let mut events = Vec::with_capacity(total);
     for a in engine::simulate::AFFILIATES {
         app.ensure_affiliate(&domain::AffiliateId(a.to_string()), a, rules).expect("affiliate");

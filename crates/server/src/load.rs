@@ -171,7 +171,10 @@ pub fn simulated_requests(
     use engine::simulate::{SimConfig, Simulator};
     let keys: std::collections::HashMap<&str, Arc<str>> =
         keys.iter().map(|(a, k)| (a.as_str(), Arc::from(k.as_str()))).collect();
-    let cfg = SimConfig { seed: run as u64, subjects: 2_000, ..SimConfig::default() };
+    // A year back: the simulated clock advances with every event, and the service refuses
+    // events stamped more than an hour ahead of its own clock.
+    let start = domain::Timestamp(app::now_ms() - 365 * 86_400_000);
+    let cfg = SimConfig { seed: run as u64, subjects: 2_000, start, ..SimConfig::default() };
     let mut sim = Simulator::new(cfg);
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
