@@ -20,6 +20,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["domain", "rusqlite", "thiserror"]),
     // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
     ("indicators", &["hmac", "sha2", "psl"]),
+    // Stage-1 detectors: text and link analysis and their models; pure.
+    ("detect", &["domain", "indicators", "aho-corasick", "unicode-normalization", "xxhash-rust"]),
     // Use cases: the pure core plus storage, a channel type and hashing; no HTTP, no executor
     // (tokio only for its `sync` oneshot channel).
     (

@@ -124,6 +124,10 @@ pub struct Decision {
     /// The feature and signal values the matched rules read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    /// For messages and contacts: what stage-1 analysis found (risk, typology, phrases, links,
+    /// warnings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Arc<crate::Analysis>>,
 }
 
 impl Decision {
@@ -166,6 +170,7 @@ mod tests {
             },
             ruleset: "t@v1".into(),
             evidence: Vec::new(),
+            analysis: None,
         }
     }
 

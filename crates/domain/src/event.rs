@@ -199,7 +199,8 @@ pub struct Counterparty {
     /// Messenger profile id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-    /// Masked display name (`김**`).
+    /// Display name: masked for accounts (`김**`), as shown for messenger profiles
+    /// (`국민은행 고객센터`), which is what impersonation detection compares.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The counterparty is in the subject's friend list or contacts.
@@ -211,6 +212,12 @@ pub struct Counterparty {
     /// Days since the counterparty's messenger account or bank account was opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_age_days: Option<i64>,
+    /// ISO 3166-1 alpha-2 country of the phone number or account, when known (`KR`, `PH`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Days since the profile's name or photo last changed, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_changed_days: Option<i64>,
     /// `bank:digits`, the one key by which an account is counted and shared; derived from
     /// `bank` and `account` when parsed, never sent.
     #[serde(skip)]
@@ -377,6 +384,10 @@ pub struct Message {
     /// Carries an attachment such as an APK or an image of an ID card.
     #[serde(default)]
     pub has_attachment: bool,
+    /// Display names of the subject's friends that the messenger found close to the sender's
+    /// name, for impersonation checks (at most 50; the full friend list is never needed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub friend_names: Vec<String>,
 }
 
 /// A stranger's first contact (friend request, first chat, call).
@@ -388,6 +399,9 @@ pub struct Contact {
     /// Friends the two have in common.
     #[serde(default)]
     pub mutual_friends: i64,
+    /// Display names of the subject's friends close to the stranger's name (at most 50).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub friend_names: Vec<String>,
 }
 
 /// The result of an on-device scan for dangerous apps.
@@ -439,6 +453,9 @@ pub struct Event {
     pub channel: Option<Channel>,
     /// What happened.
     pub body: EventBody,
+    /// Stage-1 analysis of a message or contact, filled in by `detect` before features and
+    /// rules run; derived, never sent.
+    pub analysis: Option<std::sync::Arc<crate::Analysis>>,
 }
 
 /// Why an event JSON was rejected: the JSON path of the bad field and what is wrong with it.
@@ -782,6 +799,7 @@ impl EventWire {
             ip,
             channel: self.channel,
             body,
+            analysis: None,
         })
     }
 }

@@ -4,11 +4,13 @@
 //! JSON accepted by the API is defined here once ([`Event::from_json`]) and validated while it is
 //! parsed, so a bad request names the bad field and nothing downstream sees an invalid event.
 
+mod analysis;
 mod decision;
 mod event;
 mod money;
 mod time;
 
+pub use analysis::{Analysis, Link, Typology, Warning, WarningKind, WarningLevel};
 pub use decision::{Confirm, Decision, Evidence, Guidance, MatchedRule, Shield, Verdict};
 pub use event::{
     AGE_BANDS, AccountChange, AffiliateId, ChangeKind, Channel, Contact, Counterparty, Device, DeviceScan, Event,

@@ -138,5 +138,6 @@ fn assemble(snap: &Snapshot, state: &DecideState, event: &Event, m: Matched) -> 
         guidance: Guidance { shield, hold_minutes, confirm },
         ruleset: snap.label.clone(),
         evidence,
+        analysis: event.analysis.clone(),
     }
 }

@@ -590,6 +590,7 @@ fn ev(
         ip,
         channel,
         body,
+        analysis: None,
     }
 }
 
@@ -613,7 +614,7 @@ fn transfer(
 }
 
 fn message(sender: Counterparty, text: String, has_attachment: bool) -> EventBody {
-    EventBody::Message(Message { sender, text, has_attachment })
+    EventBody::Message(Message { sender, text, has_attachment, friend_names: Vec::new() })
 }
 
 fn login(method: &str, success: bool, failed_attempts: i64) -> EventBody {
@@ -1199,7 +1200,7 @@ impl Simulator {
         };
         let v = self.people[aff.index()][vi].clone();
         if self.rng.chance(700) {
-            let body = EventBody::Contact(Contact { counterparty: scammer.clone(), mutual_friends: 0 });
+            let body = EventBody::Contact(Contact { counterparty: scammer.clone(), mutual_friends: 0, friend_names: Vec::new() });
             out.push((at, ev(aff, &v, at, Some(Channel::Phone), Some(v.own_device()), None, body)));
             at += self.rng.range(2 * MIN, 10 * MIN);
         }
@@ -1401,7 +1402,7 @@ impl Simulator {
                 ..Counterparty::default()
             };
             let at = night - self.rng.range(20 * MIN, 60 * MIN);
-            let body = EventBody::Contact(Contact { counterparty: cp, mutual_friends: 0 });
+            let body = EventBody::Contact(Contact { counterparty: cp, mutual_friends: 0, friend_names: Vec::new() });
             out.push((at, ev(aff, &v, at, Some(Channel::Phone), Some(v.own_device()), None, body)));
         }
         let net = ip(v.mobile_ip.clone(), "KR", false);
@@ -1467,7 +1468,7 @@ impl Simulator {
         let device = v.own_device();
         let net = ip(v.mobile_ip.clone(), "KR", false);
         let mut out = Vec::new();
-        let body = EventBody::Contact(Contact { counterparty: scammer.clone(), mutual_friends: 0 });
+        let body = EventBody::Contact(Contact { counterparty: scammer.clone(), mutual_friends: 0, friend_names: Vec::new() });
         out.push((t, ev(aff, &v, t, Some(Channel::Chat), Some(device.clone()), None, body)));
         let mut at = t + self.rng.range(MIN, 3 * MIN);
         let opener = self.rng.pick(&FAMILY_OPENERS).to_string();
@@ -1907,7 +1908,7 @@ fn normal_contact(rng: &mut Rng, aff: Aff, p: &mut Person, at: i64) -> Event {
             Some(Channel::Phone),
             device,
             None,
-            EventBody::Contact(Contact { counterparty: cp, mutual_friends: 0 }),
+            EventBody::Contact(Contact { counterparty: cp, mutual_friends: 0, friend_names: Vec::new() }),
         );
     }
     let foreign = rng.chance(50);
@@ -1921,7 +1922,7 @@ fn normal_contact(rng: &mut Rng, aff: Aff, p: &mut Person, at: i64) -> Event {
         ..Counterparty::default()
     };
     let mutual_friends = if rng.chance(200) { 0 } else { rng.range(1, 12) };
-    ev(aff, p, at, Some(Channel::Chat), device, None, EventBody::Contact(Contact { counterparty: cp, mutual_friends }))
+    ev(aff, p, at, Some(Channel::Chat), device, None, EventBody::Contact(Contact { counterparty: cp, mutual_friends, friend_names: Vec::new() }))
 }
 
 fn normal_scan(rng: &mut Rng, aff: Aff, p: &mut Person, at: i64) -> Event {

@@ -1,0 +1,107 @@
+//! Text normalisation that sees through the tricks scam messages use to slip past filters:
+//! full-width and compatibility characters (NFKC), zero-width and other invisible characters,
+//! emoji and symbol padding, Cyrillic and Greek look-alike letters inside Latin words, and
+//! spaces or dots inside words ("검 찰 청", "안.전.계.좌"), which the compact form removes.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// A message after normalisation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Normalized {
+    /// NFKC, lower case, invisible characters and emoji removed, look-alikes mapped to Latin,
+    /// every run of whitespace one space. Readable: phrases are reported from it.
+    pub text: String,
+    /// `text` with only letters and digits: spacing and punctuation tricks vanish.
+    pub compact: String,
+}
+
+/// Characters that render as nothing (or almost nothing) and are used to split words.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// Emoji, pictographs, dingbats and other symbols used as padding.
+fn pictograph(c: char) -> bool {
+    matches!(c,
+        '\u{2190}'..='\u{21FF}' | '\u{2300}'..='\u{23FF}' | '\u{2460}'..='\u{24FF}' | '\u{2500}'..='\u{27BF}'
+        | '\u{2900}'..='\u{297F}' | '\u{2B00}'..='\u{2BFF}' | '\u{3200}'..='\u{32FF}'
+        | '\u{1F000}'..='\u{1FAFF}')
+}
+
+/// Cyrillic and Greek letters that look like Latin ones, mapped to the Latin letter.
+fn latin_lookalike(c: char) -> Option<char> {
+    Some(match c {
+        'а' | 'α' => 'a',
+        'в' | 'β' => 'b',
+        'с' | 'ϲ' => 'c',
+        'ԁ' => 'd',
+        'е' | 'ε' => 'e',
+        'һ' => 'h',
+        'і' | 'ι' | 'ı' => 'i',
+        'ј' => 'j',
+        'к' | 'κ' => 'k',
+        'м' => 'm',
+        'п' | 'η' => 'n',
+        'о' | 'ο' | 'σ' => 'o',
+        'р' | 'ρ' => 'p',
+        'ԛ' => 'q',
+        'ѕ' => 's',
+        'т' | 'τ' => 't',
+        'υ' | 'ս' => 'u',
+        'ν' | 'ѵ' => 'v',
+        'ԝ' | 'ω' => 'w',
+        'х' | 'χ' => 'x',
+        'у' | 'γ' => 'y',
+        'ᴢ' => 'z',
+        _ => return None,
+    })
+}
+
+/// Normalises a message. Never fails; any input gives some output.
+pub fn normalize(raw: &str) -> Normalized {
+    let mut text = String::with_capacity(raw.len());
+    let mut compact = String::with_capacity(raw.len());
+    let mut space = true;
+    for c in raw.nfkc() {
+        if invisible(c) || pictograph(c) {
+            continue;
+        }
+        if c.is_whitespace() {
+            if !space {
+                text.push(' ');
+                space = true;
+            }
+            continue;
+        }
+        let c = latin_lookalike(c).unwrap_or(c);
+        for l in c.to_lowercase() {
+            text.push(l);
+            if l.is_alphanumeric() {
+                compact.push(l);
+            }
+        }
+        space = false;
+    }
+    if text.ends_with(' ') {
+        text.pop();
+    }
+    Normalized { text, compact }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn sees_through_evasion() {
+        let n = normalize("검 찰 청\u{200B}입니다 🎁✨ ＫＡＫＡＯ kаkао  안.전.계.좌");
+        assert_eq!(n.text, "검 찰 청입니다 kakao kakao 안.전.계.좌");
+        assert_eq!(n.compact, "검찰청입니다kakaokakao안전계좌");
+        assert_eq!(normalize("").text, "");
+        assert_eq!(normalize(" \u{200B} ").compact, "");
+    }
+}
