@@ -9,4 +9,162 @@ pub mod linear;
 pub mod links;
 pub mod metrics;
 pub mod normalize;
+pub mod profile;
 pub mod text;
+pub mod typology;
+
+use domain::{Analysis, Contact, Counterparty, Event, EventBody, Message, WarningKind, WarningLevel};
+use linear::{LinearModel, ModelError, ModelKind};
+use std::sync::Arc;
+
+/// Link risk from which a link counts as suspicious for the typology detectors (a protected
+/// brand's own domain stays below it).
+pub const SUSPICIOUS_LINK: u8 = 25;
+
+/// Risk from which a message counts as a scam (`ansim eval`, the sample ruleset's rules).
+pub const RISK_THRESHOLD: u8 = 50;
+
+/// The detectors with their models: built once, shared by every decision.
+#[derive(Debug, Clone)]
+pub struct Analyzer {
+    messages: LinearModel,
+    urls: LinearModel,
+    brands: links::Brands,
+}
+
+impl Analyzer {
+    /// The built-in models and brand list.
+    pub fn builtin() -> Analyzer {
+        Analyzer { messages: text::builtin(), urls: links::builtin(), brands: links::Brands::builtin() }
+    }
+
+    /// Other models (from `ansim train`) or brands; refuses a model of the wrong kind or one
+    /// trained with another featurizer.
+    pub fn new(messages: LinearModel, urls: LinearModel, brands: links::Brands) -> Result<Analyzer, ModelError> {
+        check(&messages, ModelKind::Messages, text::FEATURE_SET)?;
+        check(&urls, ModelKind::Urls, links::FEATURE_SET)?;
+        Ok(Analyzer { messages, urls, brands })
+    }
+
+    /// The message model.
+    pub fn message_model(&self) -> &LinearModel {
+        &self.messages
+    }
+
+    /// The URL model.
+    pub fn url_model(&self) -> &LinearModel {
+        &self.urls
+    }
+
+    /// Analyses a message's text and, when known, its sender.
+    pub fn message(&self, raw: &str, sender: Option<&Counterparty>, friend_names: &[String]) -> Analysis {
+        let norm = normalize::normalize(raw);
+        let links: Vec<domain::Link> =
+            links::extract(raw).iter().map(|l| links::inspect(l, &self.brands, &self.urls)).collect();
+        let suspicious = links.iter().any(|l| l.risk >= SUSPICIOUS_LINK);
+        let detection = typology::detect(&norm.compact, typology::LinkContext { suspicious });
+        let p = self.messages.probability(&text::features(&norm, raw, self.messages.bits));
+        let model_score = (p * 100.0).round().clamp(0.0, 100.0) as u8;
+        // The model speaks from its own threshold up: its threshold maps to the risk threshold.
+        let t = self.messages.threshold.clamp(0.01, 0.99);
+        let model_risk = if p >= t {
+            RISK_THRESHOLD as f32 + (p - t) / (1.0 - t) * (100 - RISK_THRESHOLD) as f32
+        } else {
+            p / t * (RISK_THRESHOLD - 1) as f32
+        }
+        .round() as u8;
+        let text_risk = typology::risk(detection.score);
+        let link_risk = links.iter().map(|l| l.risk).max().unwrap_or(0);
+        let warnings = sender.map(|c| profile::warnings(c, None, friend_names)).unwrap_or_default();
+        let mut risk = text_risk.max(model_risk).max(link_risk);
+        // Two independent signs together are stronger than either.
+        let strong = [text_risk, model_risk, link_risk].iter().filter(|&&r| r >= RISK_THRESHOLD).count();
+        if strong >= 2 {
+            risk = risk.saturating_add(10);
+        }
+        // A risky message from someone posing as a friend or an institution.
+        if risk >= 30 && warnings.iter().any(|w| w.level == WarningLevel::Danger) {
+            risk = risk.saturating_add(15);
+        }
+        let risk = risk.min(100);
+        let typology = detection
+            .typology
+            .or((risk >= RISK_THRESHOLD && model_risk >= RISK_THRESHOLD).then_some(domain::Typology::Spam));
+        let guidance = (risk >= RISK_THRESHOLD).then(|| match typology {
+            Some(t) => t.guidance(),
+            None => domain::Confirm {
+                ko: "위험한 링크가 포함된 메시지입니다. 링크를 누르거나 앱을 설치하지 마세요.".into(),
+                en: "This message carries a dangerous link. Do not open it or install an app.".into(),
+            },
+        });
+        Analysis {
+            risk,
+            model_score,
+            typology,
+            phrases: detection.phrases.iter().map(|p| p.to_string()).collect(),
+            links,
+            warnings,
+            guidance,
+        }
+    }
+
+    /// Analyses a stranger's first contact: the warnings, and a risk from them.
+    pub fn contact(&self, c: &Contact) -> Analysis {
+        let warnings = profile::warnings(&c.counterparty, Some(c.mutual_friends), &c.friend_names);
+        let level = |k| warnings.iter().filter(|w| w.kind == k).map(|w| w.level).max();
+        let mut risk: u8 = 0;
+        for (k, caution, danger) in
+            [(WarningKind::Fake, 40, 75), (WarningKind::Stranger, 15, 45), (WarningKind::Globe, 20, 40)]
+        {
+            risk = risk.max(match level(k) {
+                Some(WarningLevel::Danger) => danger,
+                Some(WarningLevel::Caution) => caution,
+                None => 0,
+            });
+        }
+        let dangers = warnings.iter().filter(|w| w.level == WarningLevel::Danger).count() as u8;
+        let risk = risk.saturating_add(dangers.saturating_sub(1) * 10).min(100);
+        let guidance = warnings
+            .iter()
+            .max_by_key(|w| w.level)
+            .filter(|w| w.level == WarningLevel::Danger)
+            .map(|w| domain::Confirm { ko: w.ko.clone(), en: w.en.clone() });
+        Analysis { risk, warnings, guidance, ..Analysis::default() }
+    }
+
+    /// Attaches the analysis of a message or contact event to it (other kinds are left alone).
+    pub fn enrich(&self, e: &mut Event) {
+        let a = match &e.body {
+            EventBody::Message(Message { sender, text, friend_names, .. }) => {
+                self.message(text, Some(sender), friend_names)
+            }
+            EventBody::Contact(c) => self.contact(c),
+            _ => return,
+        };
+        e.analysis = Some(Arc::new(a));
+    }
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Analyzer::builtin()
+    }
+}
+
+fn check(m: &LinearModel, kind: ModelKind, feature_set: u32) -> Result<(), ModelError> {
+    if m.kind != kind {
+        return Err(ModelError(format!(
+            "a {} model was given where a {} model is needed",
+            m.kind.as_str(),
+            kind.as_str()
+        )));
+    }
+    if m.feature_set != feature_set {
+        return Err(ModelError(format!(
+            "the {} model was trained with feature set {}, this build computes feature set {feature_set}; retrain it",
+            kind.as_str(),
+            m.feature_set
+        )));
+    }
+    Ok(())
+}

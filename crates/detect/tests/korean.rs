@@ -1,0 +1,65 @@
+//! The Korean message suite (`test_data/messages/korean.toml`): scam messages of every
+//! typology, many with evasion tricks, and ordinary messages including hard negatives that
+//! share a scam's words. Every scam must be flagged with its typology and no ordinary message
+//! may be flagged.
+
+use detect::{Analyzer, RISK_THRESHOLD};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Suite {
+    message: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    typology: String,
+    text: String,
+    note: String,
+}
+
+fn suite() -> Vec<Case> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../test_data/messages/korean.toml");
+    let text = std::fs::read_to_string(path).expect("the Korean suite is part of the repository");
+    toml::from_str::<Suite>(&text).expect("the suite parses").message
+}
+
+#[test]
+fn every_scam_is_caught_with_its_typology_and_no_ordinary_message_is_flagged() {
+    let a = Analyzer::builtin();
+    let cases = suite();
+    let mut failures = Vec::new();
+    let (mut scams, mut ordinary) = (0, 0);
+    for c in &cases {
+        let r = a.message(&c.text, None, &[]);
+        let got = r.typology.map_or("none", |t| t.as_str());
+        if c.typology == "none" {
+            ordinary += 1;
+            if r.risk >= RISK_THRESHOLD {
+                failures.push(format!(
+                    "FALSE ALARM risk {} as {got}: {:?} ({}) phrases {:?}",
+                    r.risk, c.text, c.note, r.phrases
+                ));
+            }
+        } else {
+            scams += 1;
+            if r.risk < RISK_THRESHOLD || got != c.typology {
+                failures.push(format!(
+                    "MISSED {} as {got} risk {} (model {}, links {:?}): {:?} ({}) phrases {:?}",
+                    c.typology,
+                    r.risk,
+                    r.model_score,
+                    r.links.iter().map(|l| (&l.url, l.risk)).collect::<Vec<_>>(),
+                    c.text,
+                    c.note,
+                    r.phrases
+                ));
+            }
+        }
+    }
+    assert!(scams >= 60 && ordinary >= 60, "the suite holds {scams} scams and {ordinary} ordinary messages");
+    for t in domain::Typology::ALL.iter().filter(|t| **t != domain::Typology::Spam) {
+        assert!(cases.iter().any(|c| c.typology == t.as_str()), "no case of {t}");
+    }
+    assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
