@@ -180,7 +180,8 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len()).ok_or_else(|| ModelError("truncated".into()))?;
+        let end =
+            self.at.checked_add(n).filter(|&e| e <= self.b.len()).ok_or_else(|| ModelError("truncated".into()))?;
         let s = &self.b[self.at..end];
         self.at = end;
         Ok(s)
