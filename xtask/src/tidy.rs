@@ -33,6 +33,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "engine",
             "store",
             "indicators",
+            "detect",
             "serde",
             "serde_json",
             "xxhash-rust",
@@ -51,6 +52,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "domain",
             "engine",
             "indicators",
+            "detect",
             "rules",
             "serde",
             "serde_json",
@@ -155,7 +157,13 @@ pub fn run(root: &Path) -> Result<(), Vec<String>> {
     for f in ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md", "Cargo.toml"] {
         all.push(root.join(f));
     }
+    // Third-party data copied byte for byte may hold such strings in its own content (a URL
+    // path under a home directory); it is not written here.
+    let copied = root.join("test_data").join("datasets");
     for f in all {
+        if f.starts_with(&copied) {
+            continue;
+        }
         let Ok(text) = std::fs::read_to_string(&f) else { continue };
         for p in &machine_paths {
             if text.contains(p.as_str()) {

@@ -39,6 +39,12 @@ pub struct AppConfig {
     pub max_batch: usize,
     /// How long a user's loosening of their self-protection waits before it applies, ms.
     pub cooling_off_ms: i64,
+    /// A message model from `ansim train messages` (the built-in one when `None`).
+    pub messages_model: Option<PathBuf>,
+    /// A URL model from `ansim train urls` (the built-in one when `None`).
+    pub urls_model: Option<PathBuf>,
+    /// A protected-brand list (the built-in one when `None`).
+    pub brands: Option<PathBuf>,
 }
 
 impl AppConfig {
@@ -49,6 +55,9 @@ impl AppConfig {
             snapshot_every: 50_000,
             max_batch: 1_024,
             cooling_off_ms: DEFAULT_COOLING_OFF_MS,
+            messages_model: None,
+            urls_model: None,
+            brands: None,
         }
     }
 }
@@ -164,6 +173,8 @@ pub struct App {
     /// Signal providers every snapshot is compiled with (the registry).
     providers: Vec<Arc<dyn signals::SignalProvider>>,
     tenants: RwLock<HashMap<AffiliateId, Arc<Tenant>>>,
+    /// The stage-1 detectors (models and brands), swapped when a publish reloads them.
+    analyzer: Detectors,
     writer: writer::Writer,
     keys: RwLock<HashMap<[u8; 32], Principal>>,
     metrics: Arc<Metrics>,
@@ -199,6 +210,7 @@ impl App {
         let registry = Arc::new(registry::Registry::load(group_key, store.as_ref())?);
         let providers: Vec<Arc<dyn signals::SignalProvider>> =
             vec![Arc::new(registry::RegistrySignals(Arc::clone(&registry)))];
+        let analyzer = Arc::new(RwLock::new(Arc::new(load_analyzer(&config)?)));
         let metrics = Arc::new(Metrics::default());
         let writer = writer::Writer::start(Arc::clone(&store), config.max_batch, Arc::clone(&metrics));
         let app = App {
@@ -206,6 +218,7 @@ impl App {
             registry,
             providers,
             tenants: RwLock::new(HashMap::new()),
+            analyzer,
             writer,
             keys: RwLock::new(HashMap::new()),
             metrics,
@@ -230,7 +243,7 @@ impl App {
     fn load_tenant(&self, a: &AffiliateId) -> Result<Option<Arc<Tenant>>, AppError> {
         let Some(active) = self.store.active_ruleset(a)? else { return Ok(None) };
         let snap = self.compile(&active.source)?;
-        let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref())?);
+        let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref(), Arc::clone(&self.analyzer))?);
         self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), Arc::clone(&t));
         Ok(Some(t))
     }
@@ -313,9 +326,11 @@ impl App {
         out
     }
 
-    /// Checks an event against the caller and the clock, decides on it, and queues its write.
-    fn start(&self, a: &AffiliateId, event: Event) -> Result<tenant::Step, AppError> {
+    /// Checks an event against the caller and the clock, analyses a message or contact,
+    /// decides on it, and queues its write.
+    fn start(&self, a: &AffiliateId, mut event: Event) -> Result<tenant::Step, AppError> {
         check_clock(&event)?;
+        current(&self.analyzer).enrich(&mut event);
         if &event.affiliate != a {
             return Err(AppError::Invalid {
                 field: "affiliate".into(),
@@ -395,10 +410,14 @@ impl App {
             None => self.store.draft(a)?.ok_or_else(|| AppError::NotFound("a draft to publish".into()))?,
         };
         let snap = self.compile(&source)?;
+        // Models are (re)loaded on publish too: a retrained model goes live with the rules
+        // written for it, or the publish fails and nothing changes.
+        let analyzer = load_analyzer(&self.config)?;
         let next = self.store.ruleset_history(a)?.first().map_or(1, |v| v.version + 1);
         let source = with_version(&source, next);
         let snap = if snap.version as i64 == next { snap } else { self.compile(&source)? };
         self.store.publish(a, next, &source, now_ms())?;
+        *self.analyzer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(analyzer);
         self.install(a, snap)?;
         self.active_ruleset(a)
     }
@@ -421,7 +440,7 @@ impl App {
         match existing {
             Some(t) => t.rules.swap(Arc::new(snap)),
             None => {
-                let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref())?);
+                let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref(), Arc::clone(&self.analyzer))?);
                 self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), t);
             }
         }
@@ -538,6 +557,11 @@ impl App {
         Ok(Cancelled { decision_id: decision_id.to_string(), cancelled_ms: now })
     }
 
+    /// The stage-1 detectors in use.
+    pub fn analyzer(&self) -> Arc<detect::Analyzer> {
+        current(&self.analyzer)
+    }
+
     /// The active snapshot of `a` (for tools: replay, the live page).
     pub fn snapshot(&self, a: &AffiliateId) -> Result<Arc<Snapshot>, AppError> {
         Ok(self.tenant(a)?.rules.load())
@@ -603,6 +627,40 @@ fn group_key(dir: &std::path::Path) -> Result<indicators::GroupKey, AppError> {
         Err(e) => return Err(bad(e.to_string())),
     };
     indicators::GroupKey::from_hex(hex.trim()).map_err(|e| bad(format!("not a 64-digit hex key: {e:?}")))
+}
+
+/// The shared, swappable stage-1 detectors.
+pub(crate) type Detectors = Arc<RwLock<Arc<detect::Analyzer>>>;
+
+/// The detectors in use now.
+pub(crate) fn current(d: &Detectors) -> Arc<detect::Analyzer> {
+    Arc::clone(&d.read().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Loads the configured models and brand list (built-in ones where none is configured).
+pub fn load_analyzer(config: &AppConfig) -> Result<detect::Analyzer, AppError> {
+    let bad = |path: &std::path::Path, e: String| AppError::Invalid {
+        field: "models".into(),
+        message: format!("{}: {e}", path.display()),
+    };
+    let model = |path: &Option<PathBuf>, builtin: fn() -> detect::linear::LinearModel| match path {
+        None => Ok(builtin()),
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| bad(p, e.to_string()))?;
+            detect::linear::LinearModel::from_bytes(&bytes).map_err(|e| bad(p, e.0))
+        }
+    };
+    let messages = model(&config.messages_model, detect::text::builtin)?;
+    let urls = model(&config.urls_model, detect::links::builtin)?;
+    let brands = match &config.brands {
+        None => detect::links::Brands::builtin(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| bad(p, e.to_string()))?;
+            detect::links::Brands::parse(&text).map_err(|e| bad(p, e))?
+        }
+    };
+    detect::Analyzer::new(messages, urls, brands)
+        .map_err(|e| AppError::Invalid { field: "models".into(), message: e.0 })
 }
 
 /// Subject ids in paths: the same rule as in events.

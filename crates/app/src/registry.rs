@@ -417,6 +417,14 @@ impl SignalProvider for RegistrySignals {
                 "ip_reported" => r
                     .lookup_opt(IndicatorKind::Ip, event.ip.as_ref().map(|i| i.addr.as_str()), now)
                     .map(|a| i64::from(a.level != Level::Safe)),
+                // Any link of a message whose URL or registrable domain is reported.
+                "url_reported" => event.analysis.as_ref().filter(|a| !a.links.is_empty()).map(|a| {
+                    i64::from(a.links.iter().any(|l| {
+                        let hit =
+                            |kind, v: Option<&str>| r.lookup_opt(kind, v, now).is_some_and(|x| x.level != Level::Safe);
+                        hit(IndicatorKind::Url, Some(&l.url)) || hit(IndicatorKind::Domain, l.domain.as_deref())
+                    }))
+                }),
                 _ => None,
             };
         }

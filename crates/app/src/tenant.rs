@@ -2,6 +2,7 @@
 //! and the digests of every event id it has stored (idempotency without a database read for
 //! new ids). All of it sits behind one mutex held for the few microseconds of a decision.
 
+use crate::Detectors;
 use crate::protection::{Guard, History, Protection, Settings};
 use crate::writer::{Job, Writer};
 use crate::{AppConfig, AppError, Decided, Metrics};
@@ -46,6 +47,8 @@ struct Inner {
 pub(crate) struct Tenant {
     pub(crate) id: AffiliateId,
     pub(crate) rules: SnapshotCell,
+    /// The stage-1 detectors, for replay.
+    analyzer: Detectors,
     inner: Mutex<Inner>,
 }
 
@@ -55,7 +58,8 @@ const PAGE: usize = 10_000;
 /// Rebuilds feature state, protection history and the id set from the store: the latest
 /// snapshot, then every later event replayed through the features of `snap` (the rules are not
 /// evaluated; the stored verdict stands) and the protection history, then the user's cancels.
-fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store) -> Result<Inner, AppError> {
+fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store, analyzer: &Detectors) -> Result<Inner, AppError> {
+    let analyzer = crate::current(analyzer);
     let (mut after, features, history) = match store.load_snapshot(a)? {
         Some((seq, bytes)) => match postcard::from_bytes::<(FeatureState, History)>(&bytes) {
             Ok((f, h)) => (seq, f, h),
@@ -72,7 +76,10 @@ fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store) -> Result<Inner,
         let page = store.events_after(a, after, PAGE)?;
         for r in &page {
             match Event::from_json(&r.event_json, None) {
-                Ok(e) => {
+                Ok(mut e) => {
+                    // Features may read the analysis of messages: run it again (with the
+                    // models loaded now).
+                    analyzer.enrich(&mut e);
                     state.features.observe(&snap.features, &e, &mut slots);
                     guard.observe(&e, Verdict::parse(&r.verdict).unwrap_or(Verdict::Allow));
                 }
@@ -121,9 +128,14 @@ fn decided_from_record(r: &store::EventRecord) -> Result<Decided, AppError> {
 }
 
 impl Tenant {
-    pub(crate) fn recover(id: AffiliateId, snap: Snapshot, store: &dyn Store) -> Result<Tenant, AppError> {
-        let inner = restore(&id, &snap, store)?;
-        Ok(Tenant { id, rules: SnapshotCell::new(snap), inner: Mutex::new(inner) })
+    pub(crate) fn recover(
+        id: AffiliateId,
+        snap: Snapshot,
+        store: &dyn Store,
+        analyzer: Detectors,
+    ) -> Result<Tenant, AppError> {
+        let inner = restore(&id, &snap, store, &analyzer)?;
+        Ok(Tenant { id, rules: SnapshotCell::new(snap), analyzer, inner: Mutex::new(inner) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -143,7 +155,7 @@ impl Tenant {
         let mut g = self.lock();
         if g.needs_rebuild {
             let snap = self.rules.load();
-            *g = restore(&self.id, &snap, store)?;
+            *g = restore(&self.id, &snap, store, &self.analyzer)?;
         }
         if g.ids.contains(&digest) {
             if let Some(p) = g.pending.get_mut(event.id.as_str()) {

@@ -21,6 +21,9 @@ use std::sync::Arc;
 /// brand's own domain stays below it).
 pub const SUSPICIOUS_LINK: u8 = 25;
 
+/// Link risk from which a link on its own makes a message a scam.
+pub const STRONG_LINK: u8 = 60;
+
 /// Risk from which a message counts as a scam (`ansim eval`, the sample ruleset's rules).
 pub const RISK_THRESHOLD: u8 = 50;
 
@@ -35,7 +38,7 @@ pub struct Analyzer {
 impl Analyzer {
     /// The built-in models and brand list.
     pub fn builtin() -> Analyzer {
-        Analyzer { messages: text::builtin(), urls: links::builtin(), brands: links::Brands::builtin() }
+        Analyzer { messages: text::builtin(), urls: links::builtin(), brands: links::builtin_brands_ref().clone() }
     }
 
     /// Other models (from `ansim train`) or brands; refuses a model of the wrong kind or one
@@ -74,7 +77,11 @@ impl Analyzer {
         }
         .round() as u8;
         let text_risk = typology::risk(detection.score);
-        let link_risk = links.iter().map(|l| l.risk).max().unwrap_or(0);
+        // A link alone flags a message only when it is clearly bad (a look-alike, an APK, a raw
+        // IP, a risky domain the URL model agrees on); a shortener or an unknown domain stays
+        // below the threshold and only strengthens what the text says.
+        let link_max = links.iter().map(|l| l.risk).max().unwrap_or(0);
+        let link_risk = if link_max >= STRONG_LINK { link_max } else { link_max.min(RISK_THRESHOLD - 5) };
         let warnings = sender.map(|c| profile::warnings(c, None, friend_names)).unwrap_or_default();
         let mut risk = text_risk.max(model_risk).max(link_risk);
         // Two independent signs together are stronger than either.

@@ -225,9 +225,13 @@ impl Default for TrainConfig {
 pub struct Rng(u64);
 
 impl Rng {
-    /// Seeded generator (any seed, 0 included).
+    /// Seeded generator (any seed, 0 included): the seed is mixed (SplitMix64) so nearby
+    /// seeds give unrelated streams.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15 | 1)
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Rng((z ^ (z >> 31)) | 1)
     }
 
     /// Next number.
@@ -314,6 +318,17 @@ mod tests {
         assert!(LinearModel::from_bytes(&bad).unwrap_err().0.contains("damaged"));
         assert!(LinearModel::from_bytes(&bytes[..20]).is_err());
         assert!(LinearModel::from_bytes(b"hello world, not a model at all....................").is_err());
+    }
+
+    #[test]
+    fn nearby_seeds_shuffle_differently() {
+        let shuffled = |seed| {
+            let mut v: Vec<u32> = (0..32).collect();
+            Rng::new(seed).shuffle(&mut v);
+            v
+        };
+        assert_ne!(shuffled(2), shuffled(3));
+        assert_eq!(shuffled(2), shuffled(2));
     }
 
     #[test]

@@ -204,6 +204,7 @@ pub const STANDARD_SIGNALS: &[(&str, Type)] = &[
     ("counterparty_affiliates", Type::Int),
     ("device_reported", Type::Bool),
     ("ip_reported", Type::Bool),
+    ("url_reported", Type::Bool),
 ];
 
 /// Default lateness tolerance for out-of-order events.

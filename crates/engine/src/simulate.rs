@@ -1200,7 +1200,11 @@ impl Simulator {
         };
         let v = self.people[aff.index()][vi].clone();
         if self.rng.chance(700) {
-            let body = EventBody::Contact(Contact { counterparty: scammer.clone(), mutual_friends: 0, friend_names: Vec::new() });
+            let body = EventBody::Contact(Contact {
+                counterparty: scammer.clone(),
+                mutual_friends: 0,
+                friend_names: Vec::new(),
+            });
             out.push((at, ev(aff, &v, at, Some(Channel::Phone), Some(v.own_device()), None, body)));
             at += self.rng.range(2 * MIN, 10 * MIN);
         }
@@ -1468,7 +1472,8 @@ impl Simulator {
         let device = v.own_device();
         let net = ip(v.mobile_ip.clone(), "KR", false);
         let mut out = Vec::new();
-        let body = EventBody::Contact(Contact { counterparty: scammer.clone(), mutual_friends: 0, friend_names: Vec::new() });
+        let body =
+            EventBody::Contact(Contact { counterparty: scammer.clone(), mutual_friends: 0, friend_names: Vec::new() });
         out.push((t, ev(aff, &v, t, Some(Channel::Chat), Some(device.clone()), None, body)));
         let mut at = t + self.rng.range(MIN, 3 * MIN);
         let opener = self.rng.pick(&FAMILY_OPENERS).to_string();
@@ -1922,7 +1927,15 @@ fn normal_contact(rng: &mut Rng, aff: Aff, p: &mut Person, at: i64) -> Event {
         ..Counterparty::default()
     };
     let mutual_friends = if rng.chance(200) { 0 } else { rng.range(1, 12) };
-    ev(aff, p, at, Some(Channel::Chat), device, None, EventBody::Contact(Contact { counterparty: cp, mutual_friends, friend_names: Vec::new() }))
+    ev(
+        aff,
+        p,
+        at,
+        Some(Channel::Chat),
+        device,
+        None,
+        EventBody::Contact(Contact { counterparty: cp, mutual_friends, friend_names: Vec::new() }),
+    )
 }
 
 fn normal_scan(rng: &mut Rng, aff: Aff, p: &mut Person, at: i64) -> Event {

@@ -137,6 +137,15 @@ fn channel_names() -> &'static [&'static str] {
     N.get_or_init(|| Channel::ALL.iter().map(|k| k.as_str()).collect())
 }
 
+fn typology_names() -> &'static [&'static str] {
+    static N: OnceLock<Vec<&'static str>> = OnceLock::new();
+    N.get_or_init(|| domain::Typology::ALL.iter().map(|t| t.as_str()).collect())
+}
+
+fn analysis(e: &Event) -> Option<&domain::Analysis> {
+    e.analysis.as_deref()
+}
+
 fn change_names() -> &'static [&'static str] {
     static N: OnceLock<Vec<&'static str>> = OnceLock::new();
     N.get_or_init(|| ChangeKind::ALL.iter().map(|k| k.as_str()).collect())
@@ -184,6 +193,16 @@ macro_rules! counterparty_fields {
         field!($out, Int, concat!($prefix, ".account_age_days"), "days since the counterparty's account opened", |e| {
             $sel(e)?.account_age_days
         });
+        field!($out, Str, concat!($prefix, ".country"), "ISO country of the number or account", |e| $sel(e)?
+            .country
+            .as_deref());
+        field!(
+            $out,
+            Int,
+            concat!($prefix, ".profile_changed_days"),
+            "days since the profile's name or photo changed",
+            |e| { $sel(e)?.profile_changed_days }
+        );
     }};
 }
 
@@ -326,6 +345,38 @@ pub fn fields() -> &'static [Field] {
         counterparty_fields!(f, "message.sender", message_sender);
         field!(f, Int, "contact.mutual_friends", "friends in common", |e| Some(body!(e, Contact).mutual_friends));
         counterparty_fields!(f, "contact.counterparty", contact_counterparty);
+        field!(f, Int, "analysis.risk", "message or contact risk 0..100 from stage-1 analysis", |e| Some(i64::from(
+            analysis(e)?.risk
+        )));
+        field!(f, Int, "analysis.model_score", "the text model's scam probability 0..100", |e| Some(i64::from(
+            analysis(e)?.model_score
+        )));
+        f.push(Field {
+            path: "analysis.typology",
+            getter: Getter::Str(|e| analysis(e)?.typology.map(|t| t.as_str())),
+            values: typology_names(),
+            doc: "the message's scam typology, when one fired",
+        });
+        field!(f, Int, "analysis.links", "links found in the message", |e| i64::try_from(analysis(e)?.links.len())
+            .ok());
+        field!(f, Int, "analysis.link_risk", "the riskiest link's risk 0..100", |e| Some(i64::from(
+            analysis(e)?.link_risk()
+        )));
+        field!(f, Bool, "analysis.apk_link", "a link to an Android app package", |e| Some(
+            analysis(e)?.has_link_flag("apk")
+        ));
+        field!(f, Bool, "analysis.lookalike_link", "a link imitating a protected brand", |e| Some(
+            analysis(e)?.has_link_flag("lookalike")
+        ));
+        field!(f, Int, "analysis.globe", "foreign-number warning: 0 none, 1 caution, 2 danger", |e| Some(
+            analysis(e)?.warning_level(domain::WarningKind::Globe)
+        ));
+        field!(f, Int, "analysis.stranger", "stranger warning: 0 none, 1 caution, 2 danger", |e| Some(
+            analysis(e)?.warning_level(domain::WarningKind::Stranger)
+        ));
+        field!(f, Int, "analysis.fake", "fake-profile warning: 0 none, 1 caution, 2 danger", |e| Some(
+            analysis(e)?.warning_level(domain::WarningKind::Fake)
+        ));
         field!(f, Bool, "device_scan.remote_control_app", "scan found a remote-control app", |e| Some(
             body!(e, DeviceScan).remote_control_app
         ));

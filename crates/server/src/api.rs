@@ -8,9 +8,10 @@
 
 use crate::error::{ApiError, parse_json, problem_layer, utf8};
 use crate::wire::{
-    AffiliateTotals, BatchItem, BatchRequest, BatchResponse, CancelBody, DecisionBody, DiagnosticBody, EventRequest,
-    HealthBody, Problem, ProtectionBody, ProtectionSettings, RegistryTotals, ReportRequest, RollbackRequest,
-    RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest, ShieldResponse, ValidationBody,
+    AffiliateTotals, AnalysisBody, AnalyzeRequest, BatchItem, BatchRequest, BatchResponse, CancelBody, DecisionBody,
+    DiagnosticBody, EventRequest, HealthBody, Problem, ProtectionBody, ProtectionSettings, RegistryTotals,
+    ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest, ShieldResponse,
+    ValidationBody,
 };
 use crate::{Server, metrics};
 use app::{App, AppError, Principal, Scope};
@@ -474,6 +475,52 @@ async fn shield(
     Ok(Json(ShieldResponse { results }))
 }
 
+/// Longest message text `/v1/messages:analyze` accepts, in characters.
+const MAX_ANALYZE_CHARS: usize = 10_000;
+
+/// Analyses a message without deciding on an event: risk, typology, the phrases and links that
+/// fired, warnings about the sender, and the text to show. Nothing is stored.
+#[utoipa::path(
+    post, path = "/v1/messages:analyze", tag = "decisions",
+    request_body(content = AnalyzeRequest),
+    responses(
+        (status = 200, description = "The analysis.", body = AnalysisBody),
+        (status = 400, description = "A bad field, named in `field`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `decide` scope.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn analyze_message(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<AnalysisBody>, ApiError> {
+    p.require(Scope::Decide)?;
+    let req: AnalyzeRequest = parse_json(&body?)?;
+    if req.text.chars().count() > MAX_ANALYZE_CHARS {
+        return Err(ApiError::App(AppError::Invalid {
+            field: "text".into(),
+            message: format!("longer than {MAX_ANALYZE_CHARS} characters"),
+        }));
+    }
+    if req.friend_names.len() > 50 {
+        return Err(ApiError::App(AppError::Invalid {
+            field: "friend_names".into(),
+            message: format!("at most 50 names, got {}", req.friend_names.len()),
+        }));
+    }
+    let sender: Option<domain::Counterparty> = match req.sender {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_value(v)
+                .map_err(|e| ApiError::App(AppError::Invalid { field: "sender".into(), message: e.to_string() }))?,
+        ),
+    };
+    let a = s.app.analyzer().message(&req.text, sender.as_ref(), &req.friend_names);
+    Ok(Json(AnalysisBody::from(&a)))
+}
+
 /// A subject's self-protection at the caller's affiliate (all off if never set).
 #[utoipa::path(
     get, path = "/v1/subjects/{id}/protection", tag = "protection",
@@ -633,6 +680,7 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(shield))
         .routes(routes!(registry_totals))
         .routes(routes!(get_protection, put_protection))
+        .routes(routes!(analyze_message))
         .routes(routes!(cancel_hold))
         .routes(routes!(healthz))
         .routes(routes!(readyz))

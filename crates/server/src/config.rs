@@ -12,7 +12,12 @@
 //! max_batch_events = 1000       # ANSIM_MAX_BATCH_EVENTS: most events per /v1/events:batch
 //! request_timeout_secs = 10     # ANSIM_REQUEST_TIMEOUT_SECS
 //! live_page = false             # ANSIM_LIVE_PAGE: serve the live page at / (demo: always)
+//! messages_model = "m.model"    # ANSIM_MESSAGES_MODEL: from `ansim train messages` (default: built in)
+//! urls_model = "u.model"        # ANSIM_URLS_MODEL: from `ansim train urls` (default: built in)
+//! brands = "brands.txt"         # ANSIM_BRANDS: protected brands for look-alike links (default: built in)
 //! ```
+//!
+//! Models and brands are read at start and again on every ruleset publish.
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -37,6 +42,12 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Serve the live page at `/`.
     pub live_page: bool,
+    /// A message model file.
+    pub messages_model: Option<PathBuf>,
+    /// A URL model file.
+    pub urls_model: Option<PathBuf>,
+    /// A protected-brand list.
+    pub brands: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -50,6 +61,9 @@ impl Default for Config {
             max_batch_events: 1_000,
             request_timeout: Duration::from_secs(10),
             live_page: false,
+            messages_model: None,
+            urls_model: None,
+            brands: None,
         }
     }
 }
@@ -66,10 +80,13 @@ struct File {
     max_batch_events: Option<usize>,
     request_timeout_secs: Option<u64>,
     live_page: Option<bool>,
+    messages_model: Option<PathBuf>,
+    urls_model: Option<PathBuf>,
+    brands: Option<PathBuf>,
 }
 
 /// The environment variables read, in the order of the file keys.
-pub const ENV_VARS: [&str; 8] = [
+pub const ENV_VARS: [&str; 11] = [
     "ANSIM_LISTEN",
     "ANSIM_DATA",
     "ANSIM_LOG",
@@ -78,6 +95,9 @@ pub const ENV_VARS: [&str; 8] = [
     "ANSIM_MAX_BATCH_EVENTS",
     "ANSIM_REQUEST_TIMEOUT_SECS",
     "ANSIM_LIVE_PAGE",
+    "ANSIM_MESSAGES_MODEL",
+    "ANSIM_URLS_MODEL",
+    "ANSIM_BRANDS",
 ];
 
 fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String>
@@ -121,6 +141,9 @@ impl Config {
                 "ANSIM_MAX_BATCH_EVENTS" => f.max_batch_events = Some(parse(&k, &v)?),
                 "ANSIM_REQUEST_TIMEOUT_SECS" => f.request_timeout_secs = Some(parse(&k, &v)?),
                 "ANSIM_LIVE_PAGE" => f.live_page = Some(parse(&k, &v)?),
+                "ANSIM_MESSAGES_MODEL" => f.messages_model = Some(PathBuf::from(v)),
+                "ANSIM_URLS_MODEL" => f.urls_model = Some(PathBuf::from(v)),
+                "ANSIM_BRANDS" => f.brands = Some(PathBuf::from(v)),
                 _ => return Err(format!("unknown environment variable {k} (known: {})", ENV_VARS.join(", "))),
             }
         }
@@ -156,6 +179,15 @@ impl Config {
         if let Some(v) = f.live_page {
             self.live_page = v;
         }
+        if let Some(v) = f.messages_model {
+            self.messages_model = Some(v);
+        }
+        if let Some(v) = f.urls_model {
+            self.urls_model = Some(v);
+        }
+        if let Some(v) = f.brands {
+            self.brands = Some(v);
+        }
     }
 
     /// The application's settings.
@@ -163,6 +195,9 @@ impl Config {
         let mut a = app::AppConfig::new(&self.data);
         a.snapshot_every = self.snapshot_every;
         a.max_batch = self.max_batch;
+        a.messages_model = self.messages_model.clone();
+        a.urls_model = self.urls_model.clone();
+        a.brands = self.brands.clone();
         a
     }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod import;
+pub mod learn;
 pub mod live;
 pub mod load;
 pub mod metrics;

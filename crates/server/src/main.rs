@@ -96,6 +96,36 @@ enum Command {
     /// Work with the group's indicator registry.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
+    /// Train a message or URL model from a labelled file (with k-fold cross-validation first).
+    Train {
+        /// `messages` (TSV: Label, SMS) or `urls` (CSV: url ... status).
+        #[arg(value_enum)]
+        kind: ansim::learn::Kind,
+        /// The labelled file.
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Where to write the model.
+        #[arg(long, value_name = "MODEL")]
+        out: PathBuf,
+        /// Cross-validation folds before the final training (0: none).
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+    },
+    /// Measure a model (the built-in one without --model) on a file; the last line is JSON.
+    Eval {
+        /// `messages`, `urls`, or `benign` (a file of ordinary messages: every flag is a false alarm).
+        #[arg(value_enum)]
+        kind: ansim::learn::Kind,
+        /// A model written by `ansim train` [default: the built-in one].
+        #[arg(long, value_name = "MODEL")]
+        model: Option<PathBuf>,
+        /// The file to measure on.
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// For `benign`: the column holding the messages.
+        #[arg(long, value_name = "NAME", default_value = "Q")]
+        column: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -186,6 +216,10 @@ fn main() -> ExitCode {
         }
         Command::Indicators(IndicatorsCommand::Import { file, affiliate, data, config }) => {
             import_indicators(&file, &affiliate, data, config)
+        }
+        Command::Train { kind, input, out, folds } => ansim::learn::train(kind, &input, &out, folds),
+        Command::Eval { kind, model, input, column } => {
+            ansim::learn::eval(kind, model.as_deref(), &input, Some(&column)).map(|_| ())
         }
         Command::Affiliates(AffiliatesCommand::Add { id, name, rules, data, config }) => {
             add_affiliate(&id, name, rules.as_deref(), data, config)

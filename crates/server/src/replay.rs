@@ -81,6 +81,7 @@ pub fn run(snap: &Snapshot, events: &Path, out: &mut dyn Write, progress: bool) 
     );
     let mut reader = BufReader::new(file);
     let mut out = BufWriter::new(out);
+    let analyzer = detect::Analyzer::builtin();
     let mut states: HashMap<String, DecideState> = HashMap::new();
     let mut summary = Summary {
         events: 0,
@@ -104,8 +105,9 @@ pub fn run(snap: &Snapshot, events: &Path, out: &mut dyn Write, progress: bool) 
         if line.trim().is_empty() {
             continue;
         }
-        let event = Event::from_json(&line, None).map_err(|e| format!("{}:{n}: {e}", events.display()))?;
+        let mut event = Event::from_json(&line, None).map_err(|e| format!("{}:{n}: {e}", events.display()))?;
         let t = Instant::now();
+        analyzer.enrich(&mut event);
         if !states.contains_key(event.affiliate.as_str()) {
             states.insert(event.affiliate.to_string(), DecideState::new());
         }

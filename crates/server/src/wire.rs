@@ -157,6 +157,9 @@ pub struct DecisionBody {
     /// True when this event id was decided before and this is the stored decision (always
     /// false when read back with `GET /v1/decisions/{id}`).
     pub duplicate: bool,
+    /// For messages and contacts: what stage-1 analysis found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisBody>,
 }
 
 impl DecisionBody {
@@ -173,6 +176,7 @@ impl DecisionBody {
             ruleset: o.ruleset,
             evidence: o.evidence,
             duplicate,
+            analysis: o.analysis,
         }
     }
 }
@@ -200,6 +204,9 @@ pub struct OutcomeBody {
     pub ruleset: String,
     /// The feature values the matched rules read.
     pub evidence: Vec<EvidenceBody>,
+    /// For messages and contacts: what stage-1 analysis found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisBody>,
 }
 
 impl From<&Decision> for OutcomeBody {
@@ -212,6 +219,7 @@ impl From<&Decision> for OutcomeBody {
             guidance: (&d.guidance).into(),
             ruleset: d.ruleset.to_string(),
             evidence: d.evidence.iter().map(EvidenceBody::from).collect(),
+            analysis: d.analysis.as_deref().map(AnalysisBody::from),
         }
     }
 }
@@ -669,4 +677,111 @@ pub struct CancelBody {
     pub decision_id: String,
     /// When the cancel was recorded, RFC 3339 in KST.
     pub cancelled_at: String,
+}
+
+/// One link found in a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LinkBody {
+    /// The link, de-obfuscated and normalised (`host/path`).
+    pub url: String,
+    /// Its registrable domain.
+    pub domain: Option<String>,
+    /// Risk 0..=100.
+    pub risk: u8,
+    /// Why: `shortener`, `raw_ip`, `punycode`, `lookalike`, `risky_tld`, `apk`, `obfuscated`, `model`, ...
+    pub flags: Vec<String>,
+    /// The protected brand a look-alike imitates.
+    pub brand: Option<String>,
+}
+
+/// A warning about the other party: `globe` (foreign number), `stranger` (not a friend, new
+/// account) or `fake` (copies a friend's, family member's or institution's name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WarningBody {
+    /// `globe`, `stranger` or `fake`.
+    pub kind: String,
+    /// `caution` or `danger`.
+    pub level: String,
+    /// What the app shows, in Korean.
+    pub ko: String,
+    /// What the app shows, in English.
+    pub en: String,
+}
+
+/// Stage-1 analysis of a message or contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AnalysisBody {
+    /// Risk 0..=100 (50 or more: a scam).
+    pub risk: u8,
+    /// The text model's scam probability 0..=100.
+    pub model_score: u8,
+    /// `institution_impersonation`, `family_impersonation`, `loan_fraud`, `parcel_smishing`,
+    /// `obituary_smishing`, `wedding_smishing`, `fine_smishing`, `coupon_smishing`,
+    /// `investment_leading`, `romance`, `credential_request` or `spam`.
+    pub typology: Option<String>,
+    /// The phrases that fired.
+    pub phrases: Vec<String>,
+    /// The links found.
+    pub links: Vec<LinkBody>,
+    /// Warnings about the sender.
+    pub warnings: Vec<WarningBody>,
+    /// What to tell the user, when the risk is high.
+    pub guidance: Option<ConfirmBody>,
+}
+
+impl From<&domain::Analysis> for AnalysisBody {
+    fn from(a: &domain::Analysis) -> Self {
+        AnalysisBody {
+            risk: a.risk,
+            model_score: a.model_score,
+            typology: a.typology.map(|t| t.as_str().to_string()),
+            phrases: a.phrases.clone(),
+            links: a
+                .links
+                .iter()
+                .map(|l| LinkBody {
+                    url: l.url.clone(),
+                    domain: l.domain.clone(),
+                    risk: l.risk,
+                    flags: l.flags.clone(),
+                    brand: l.brand.clone(),
+                })
+                .collect(),
+            warnings: a
+                .warnings
+                .iter()
+                .map(|w| WarningBody {
+                    kind: match w.kind {
+                        domain::WarningKind::Globe => "globe",
+                        domain::WarningKind::Stranger => "stranger",
+                        domain::WarningKind::Fake => "fake",
+                    }
+                    .into(),
+                    level: match w.level {
+                        domain::WarningLevel::Caution => "caution",
+                        domain::WarningLevel::Danger => "danger",
+                    }
+                    .into(),
+                    ko: w.ko.clone(),
+                    en: w.en.clone(),
+                })
+                .collect(),
+            guidance: a.guidance.as_ref().map(|c| ConfirmBody { ko: c.ko.clone(), en: c.en.clone() }),
+        }
+    }
+}
+
+/// A message to analyse without deciding on an event (e.g. before showing it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzeRequest {
+    /// The message text (at most 10,000 characters).
+    pub text: String,
+    /// The sender, as in a message event (`is_friend`, `phone`, `name`, `country`, ...).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub sender: Option<serde_json::Value>,
+    /// Names of the user's friends close to the sender's name.
+    #[serde(default)]
+    pub friend_names: Vec<String>,
 }

@@ -40,7 +40,7 @@ fn rules_check_renders_diagnostics_and_fails_on_errors() {
     let sample = repo("test_data/rulesets/sample.toml");
     let o = ansim(&["rules", "check", sample.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("group@v1 with 63 rules"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("group@v1 with 68 rules"), "{}", stdout(&o));
 
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.toml");
@@ -131,4 +131,76 @@ fn indicator_import_is_all_or_nothing_with_line_numbers() {
     let app = app::App::open(app::AppConfig::new(&data)).unwrap();
     assert_eq!(app.shield(indicators::IndicatorKind::Phone, "+82 10 1111 2222").unwrap().reports, 1);
     assert!(app.shield(indicators::IndicatorKind::Account, "088:110123456789").unwrap().confirmed);
+}
+
+/// The last line of a report, as JSON.
+fn last_json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    let out = stdout(o);
+    let last = out.trim_end().lines().last().unwrap_or_default().to_string();
+    serde_json::from_str(&last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {out}"))
+}
+
+#[test]
+fn train_and_eval_read_the_real_formats_and_end_with_a_json_line() {
+    let sms = repo("test_data/datasets/sms-spam.sample.tsv");
+    let urls = repo("test_data/datasets/web-phishing-urls.sample.csv");
+    let benign = repo("test_data/datasets/korean-chatbot-benign.sample.csv");
+
+    // The built-in models on the samples.
+    let m = last_json(&ansim(&["eval", "messages", "--input", sms.to_str().unwrap()]));
+    assert_eq!(m["n"], 301, "{m}");
+    for k in ["precision", "recall", "f1", "accuracy", "roc_auc", "pr_auc", "false_positive_rate"] {
+        assert!(m[k].is_number(), "{k} in {m}");
+    }
+    assert!(m["f1"].as_f64().unwrap() >= 0.85, "{m}");
+    let u = last_json(&ansim(&["eval", "urls", "--input", urls.to_str().unwrap()]));
+    assert_eq!(u["n"], 297, "{u}");
+    assert!(u["accuracy"].as_f64().unwrap() >= 0.85, "{u}");
+    let b = last_json(&ansim(&["eval", "benign", "--input", benign.to_str().unwrap(), "--column", "Q"]));
+    assert_eq!((b["n"].as_u64(), b["recall"].is_null()), (Some(307), true), "{b}");
+    assert!(b["false_positive_rate"].as_f64().unwrap() <= 0.01, "{b}");
+
+    // Train on the sample with cross-validation, then evaluate the written model.
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("sms.model");
+    let o = ansim(&[
+        "train",
+        "messages",
+        "--input",
+        sms.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--folds",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("mean"), "{}", stdout(&o));
+    let t =
+        last_json(&ansim(&["eval", "messages", "--model", model.to_str().unwrap(), "--input", sms.to_str().unwrap()]));
+    assert!(t["f1"].as_f64().unwrap() >= 0.9, "a model scores its own training data well: {t}");
+
+    // Wrong kinds and bad files are one clear line.
+    let e = one_line_error(&ansim(&[
+        "eval",
+        "urls",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        urls.to_str().unwrap(),
+    ]));
+    assert!(e.contains("messages model"), "{e}");
+    let e = one_line_error(&ansim(&["eval", "messages", "--input", urls.to_str().unwrap()]));
+    assert!(e.contains("Label<TAB>SMS"), "{e}");
+    let garbage = dir.path().join("garbage.model");
+    std::fs::write(&garbage, b"not a model").unwrap();
+    let e = one_line_error(&ansim(&[
+        "eval",
+        "messages",
+        "--model",
+        garbage.to_str().unwrap(),
+        "--input",
+        sms.to_str().unwrap(),
+    ]));
+    assert!(e.contains("not an ansim model"), "{e}");
 }
