@@ -65,7 +65,13 @@ impl Analyzer {
         let links: Vec<domain::Link> =
             links::extract(raw).iter().map(|l| links::inspect(l, &self.brands, &self.urls)).collect();
         let suspicious = links.iter().any(|l| l.risk >= SUSPICIOUS_LINK);
-        let detection = typology::detect(&norm.compact, typology::LinkContext { suspicious });
+        // An APK link, or a bare `name.apk` file the link finder does not count as a web link.
+        let apk = links.iter().any(|l| l.flags.iter().any(|f| f == "apk"))
+            || norm
+                .text
+                .match_indices(".apk")
+                .any(|(i, _)| norm.text[i + 4..].chars().next().is_none_or(|c| !c.is_alphanumeric()));
+        let detection = typology::detect(&norm.compact, typology::LinkContext { suspicious, apk });
         let p = self.messages.probability(&text::features(&norm, raw, self.messages.bits));
         let model_score = (p * 100.0).round().clamp(0.0, 100.0) as u8;
         // The model speaks from its own threshold up: its threshold maps to the risk threshold.

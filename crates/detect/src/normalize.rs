@@ -66,7 +66,11 @@ pub fn normalize(raw: &str) -> Normalized {
     let mut text = String::with_capacity(raw.len());
     let mut compact = String::with_capacity(raw.len());
     let mut space = true;
-    for c in raw.nfkc() {
+    // Most messages are already in NFKC (ASCII, precomposed Hangul): skip the decomposition
+    // and recomposition then.
+    let quick = unicode_normalization::is_nfkc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes;
+    let chars: Box<dyn Iterator<Item = char>> = if quick { Box::new(raw.chars()) } else { Box::new(raw.nfkc()) };
+    for c in chars {
         if invisible(c) || pictograph(c) {
             continue;
         }

@@ -28,6 +28,8 @@ const PHRASES: &[(Typology, i32, &str)] = &[
     (InstitutionImpersonation, 4, "자금세탁에 이용"),
     (InstitutionImpersonation, 4, "대포통장"),
     (InstitutionImpersonation, 4, "자산 보호 조치"),
+    (InstitutionImpersonation, 4, "자금 추적"),
+    (InstitutionImpersonation, 4, "상품권으로 보관"),
     (InstitutionImpersonation, 4, "구속영장"),
     (InstitutionImpersonation, 4, "공무집행방해"),
     (InstitutionImpersonation, 4, "출석요구서"),
@@ -100,6 +102,13 @@ const PHRASES: &[(Typology, i32, &str)] = &[
     (FamilyImpersonation, 2, "카톡 추가"),
     (FamilyImpersonation, 2, "친추"),
     (FamilyImpersonation, 2, "pc로 카톡"),
+    (FamilyImpersonation, 2, "컴퓨터로 톡"),
+    (FamilyImpersonation, 2, "컴퓨터로 카톡"),
+    (FamilyImpersonation, 2, "친구 폰으로"),
+    (FamilyImpersonation, 2, "이걸로 톡"),
+    (FamilyImpersonation, 2, "번호 저장"),
+    (FamilyImpersonation, 2, "폰 인증이 안"),
+    (FamilyImpersonation, 2, "이 계좌로 좀 보내"),
     (FamilyImpersonation, 2, "통화가 안"),
     (FamilyImpersonation, 2, "통화가 어렵"),
     (FamilyImpersonation, 2, "통화 가능하세요"),
@@ -346,6 +355,7 @@ const PHRASES: &[(Typology, i32, &str)] = &[
     (CredentialRequest, 4, "코드를 알려"),
     (CredentialRequest, 4, "otp 번호 + 알려"),
     (CredentialRequest, 4, "보안카드 번호"),
+    (CredentialRequest, 4, "핀번호 + 알려"),
     (CredentialRequest, 4, "cvc"),
     (CredentialRequest, 4, "비밀번호 + 입력해 주세요"),
     (CredentialRequest, 4, "비밀번호와 otp"),
@@ -381,7 +391,6 @@ const ACCELERANTS: &[(i32, &str)] = &[
     (2, "어플 설치"),
     (2, "앱 다운"),
     (2, "깔아야"),
-    (2, "apk"),
     (1, "입금해 주세요"),
     (1, "입금하셔야"),
 ];
@@ -491,6 +500,8 @@ pub const MIN_SCORE: i32 = 4;
 pub struct LinkContext {
     /// At least one link that is not a protected brand's own domain.
     pub suspicious: bool,
+    /// A link to an Android app package (an accelerant, like "install this app").
+    pub apk: bool,
 }
 
 /// Runs every detector over `compact` (the compact form of the message).
@@ -519,6 +530,9 @@ pub fn detect(compact: &str, links: LinkContext) -> Detection {
                 strong[*ty as usize] += w;
             }
         }
+    }
+    if links.apk {
+        accelerant += 2;
     }
     let accelerant = accelerant.min(3);
     let mut scores = vec![0i32; n];
@@ -583,7 +597,7 @@ mod tests {
     use crate::normalize::normalize;
 
     fn d(text: &str, link: bool) -> Detection {
-        detect(&normalize(text).compact, LinkContext { suspicious: link })
+        detect(&normalize(text).compact, LinkContext { suspicious: link, apk: false })
     }
 
     #[test]

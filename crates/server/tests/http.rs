@@ -740,3 +740,52 @@ async fn self_protection_is_set_enforced_cancelled_and_kept_per_affiliate() {
     assert!(doc["paths"]["/v1/decisions/{id}/cancel"]["post"].is_object());
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_analysed_on_request_and_in_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let scam = "엄마 나 폰 액정 깨져서 수리 맡겼어 이 번호로 문자줘. 신분증 사진 좀 보내줄래?";
+    let body = json!({ "text": scam, "sender": { "is_friend": false, "name": "엄마" } }).to_string();
+    let a = h.http.post("/v1/messages:analyze", Some(&k.pay), body).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let a = a.json();
+    assert_eq!(a["typology"], "family_impersonation", "{a}");
+    assert!(a["risk"].as_u64().unwrap() >= 50, "{a}");
+    assert!(a["phrases"].as_array().unwrap().iter().any(|p| p == "신분증 사진"), "{a}");
+    assert!(a["warnings"].as_array().unwrap().iter().any(|w| w["kind"] == "fake" && w["level"] == "danger"), "{a}");
+    assert!(a["guidance"]["ko"].as_str().is_some_and(|t| !t.is_empty()), "{a}");
+
+    let ok =
+        h.http.post("/v1/messages:analyze", Some(&k.pay), json!({ "text": "내일 점심 같이 먹자" }).to_string()).await;
+    let ok = ok.json();
+    assert!(ok["risk"].as_u64().unwrap() < 50 && ok["typology"].is_null(), "{ok}");
+
+    // Bad input is named; no key is 401.
+    let p = h.http.post("/v1/messages:analyze", Some(&k.pay), json!({ "txt": "x" }).to_string()).await.problem(400);
+    assert!(p["detail"].as_str().unwrap().contains("txt"), "{p}");
+    let long = json!({ "text": "가".repeat(10_001) }).to_string();
+    assert_eq!(h.http.post("/v1/messages:analyze", Some(&k.pay), long).await.problem(400)["field"], "text");
+    let p = h
+        .http
+        .post("/v1/messages:analyze", Some(&k.pay), json!({ "text": "x", "sender": { "is_frend": true } }).to_string())
+        .await
+        .problem(400);
+    assert_eq!(p["field"], "sender", "{p}");
+    h.http.post("/v1/messages:analyze", None, json!({ "text": "x" }).to_string()).await.problem(401);
+
+    // A message event's decision carries the same analysis.
+    let event = json!({
+        "id": "msg-1", "kind": "message", "at": "2026-11-26T10:00:00+09:00", "subject": { "id": "u7" },
+        "message": { "sender": { "is_friend": false, "name": "엄마" }, "text": scam }
+    });
+    let d = h.http.post("/v1/events", Some(&k.pay), event.to_string()).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text());
+    let d = d.json();
+    assert_eq!(d["analysis"]["typology"], "family_impersonation", "{d}");
+    let id = d["decision_id"].as_str().unwrap();
+    let back = h.http.get(&format!("/v1/decisions/{id}"), Some(&k.pay)).await.json();
+    assert_eq!(back["analysis"], d["analysis"], "stored with the decision");
+    h.stop().await;
+}
