@@ -132,3 +132,40 @@ async fn ordinary_messages_pass_and_fake_friends_are_named() {
     assert_eq!(fake.level, WarningLevel::Danger);
     assert!(rules(&c).contains(&"fake-profile"), "{:?}", rules(&c));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_load_at_start_and_reload_on_publish_or_the_publish_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("messages.model");
+    let mut m = detect::text::builtin();
+    m.meta = "a copy of the built-in model".into();
+    std::fs::write(&model, m.to_bytes()).unwrap();
+    let mut cfg = AppConfig::new(dir.path());
+    cfg.messages_model = Some(model.clone());
+    let app = App::open(cfg.clone()).unwrap();
+    assert_eq!(app.analyzer().message_model().meta, "a copy of the built-in model");
+    app.ensure_affiliate(&aff("messenger"), "messenger", &RULES.replace("name = \"group\"", "name = \"messenger\""))
+        .unwrap();
+
+    // A damaged model file fails the publish and changes nothing.
+    std::fs::write(&model, b"garbage").unwrap();
+    let e = app.publish(&aff("messenger"), Some(RULES)).unwrap_err();
+    assert!(
+        matches!(&e, app::AppError::Invalid { field, message } if field == "models" && message.contains("not an ansim model")),
+        "{e:?}"
+    );
+    assert_eq!(app.active_ruleset(&aff("messenger")).unwrap().version, 1);
+    assert_eq!(app.analyzer().message_model().meta, "a copy of the built-in model");
+
+    // A retrained model goes live with the next publish.
+    m.meta = "retrained".into();
+    std::fs::write(&model, m.to_bytes()).unwrap();
+    assert_eq!(app.publish(&aff("messenger"), Some(RULES)).unwrap().version, 2);
+    assert_eq!(app.analyzer().message_model().meta, "retrained");
+
+    // A model of the wrong kind is refused at start with a clear reason.
+    std::fs::write(&model, detect::links::builtin().to_bytes()).unwrap();
+    drop(app);
+    let e = App::open(cfg).err().expect("a URL model is not a message model");
+    assert!(e.to_string().contains("urls model"), "{e}");
+}
