@@ -17,7 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("signals", &["domain", "rules", "serde", "xxhash-rust"]),
     ("engine", &["domain", "rules", "signals", "serde", "serde_json", "toml"]),
     // Storage knows the domain's ids and its database, nothing about rules or HTTP.
-    ("store", &["domain", "rusqlite", "thiserror"]),
+    ("store", &["domain", "rusqlite", "thiserror", "sha2"]),
     // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
     ("indicators", &["hmac", "sha2", "psl"]),
     // Stage-1 detectors: text and link analysis and their models; pure.

@@ -40,6 +40,105 @@ pub fn run_all(s: &dyn Store) {
     outbox(s);
     indicator_reports(s);
     protection(s);
+    reports_and_cases(s);
+    actions_and_webhooks(s);
+}
+
+fn new_report(receipt: &str, digests: &[[u8; 32]], priority: i64, at: i64) -> crate::NewReport {
+    crate::NewReport {
+        receipt: receipt.into(),
+        secret_hash: [1; 32],
+        source: "public".into(),
+        kind: "voice_phishing".into(),
+        priority,
+        body: "{}".into(),
+        created_ms: at,
+        digests: digests.to_vec(),
+        sla_due_ms: at + 1_000,
+        case_body: "{\"indicators\":[]}".into(),
+    }
+}
+
+fn entry(action: &str, at: i64) -> crate::AuditEntry {
+    crate::AuditEntry { at_ms: at, actor: "test".into(), case_id: None, action: action.into(), detail: "{}".into() }
+}
+
+fn reports_and_cases(s: &dyn Store) {
+    let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    let (case1, new1) = s.file_report(&new_report("R1", &[a], 10, 100), &[entry("report.filed", 100)]).unwrap();
+    assert!(new1);
+    let (case2, new2) = s.file_report(&new_report("R2", &[b, a], 50, 200), &[entry("report.filed", 200)]).unwrap();
+    assert_eq!((case2, new2), (case1, false), "a report naming a known indicator joins its case");
+    let (case3, _) = s.file_report(&new_report("R3", &[b], 5, 300), &[entry("report.filed", 300)]).unwrap();
+    assert_eq!(case3, case1, "indicators linked by the second report join too");
+    let (other, new4) = s.file_report(&new_report("R4", &[c], 20, 400), &[entry("report.filed", 400)]).unwrap();
+    assert!(new4 && other != case1);
+    assert!(s.file_report(&new_report("R4", &[c], 20, 400), &[]).is_err(), "receipt numbers are unique");
+
+    let case = s.case(case1).unwrap().unwrap();
+    assert_eq!((case.state.as_str(), case.priority), ("new", 50), "the case takes its highest priority");
+    let receipts: Vec<String> = s.case_reports(case1).unwrap().into_iter().map(|r| r.receipt).collect();
+    assert_eq!(receipts, ["R1", "R2", "R3"]);
+    assert_eq!(s.report("R4").unwrap().unwrap().case_id, other);
+    assert!(s.report("nope").unwrap().is_none());
+    let queue: Vec<i64> = s.open_cases(10).unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(queue, [case1, other], "the queue orders by priority");
+
+    let mut changed = case.clone();
+    changed.state = "closed".into();
+    changed.outcome = Some("confirmed_fraud".into());
+    changed.updated_ms = 500;
+    s.save_case(&changed, case.updated_ms, &[entry("case.closed", 500)], &[]).unwrap();
+    assert!(
+        matches!(s.save_case(&changed, case.updated_ms, &[], &[]), Err(StoreError::Conflict(_))),
+        "a stale update is refused"
+    );
+    assert_eq!(s.open_cases(10).unwrap().len(), 1);
+
+    let log = s.audit_log().unwrap();
+    assert_eq!(log.len(), 5);
+    assert_eq!(log[0].entry.case_id, Some(case1), "filing fills in the case id");
+    assert_eq!(crate::verify_audit(&log), Ok(5));
+    let mut forged = log.clone();
+    forged[2].entry.detail = "{\"edited\":true}".into();
+    assert_eq!(crate::verify_audit(&forged).unwrap_err().0, 3);
+}
+
+fn actions_and_webhooks(s: &dyn Store) {
+    let bank = aff("bank");
+    assert!(s.webhook(&bank).unwrap().is_none());
+    s.put_webhook(&bank, "http://127.0.0.1:1/hook", "sec", 1).unwrap();
+    assert_eq!(s.webhook(&bank).unwrap(), Some(("http://127.0.0.1:1/hook".to_string(), "sec".to_string())));
+    let case = s.open_cases(10).unwrap().remove(0);
+    let act = |id: &str, next: i64| crate::ActionRow {
+        id: id.into(),
+        affiliate: bank.clone(),
+        kind: "hold_account".into(),
+        payload: "{}".into(),
+        created_ms: 10,
+        attempts: 0,
+        next_ms: next,
+        delivered_ms: None,
+        dead_ms: None,
+        last_error: None,
+    };
+    let mut changed = case.clone();
+    changed.updated_ms = case.updated_ms + 1;
+    s.save_case(&changed, case.updated_ms, &[], &[act("act_1", 10), act("act_2", 50), act("act_1", 99)]).unwrap();
+    let due: Vec<String> = s.actions_due(20, 10).unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(due, ["act_1"], "only due actions, each id once");
+    s.action_attempted("act_1", crate::ActionOutcome::Retry { next_ms: 60, error: "503".into() }, 20).unwrap();
+    assert!(s.actions_due(59, 10).unwrap().iter().all(|a| a.id != "act_1"), "a retry waits for its time");
+    let due: Vec<String> = s.actions_due(60, 10).unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(due, ["act_2", "act_1"]);
+    s.action_attempted("act_1", crate::ActionOutcome::Delivered, 61).unwrap();
+    s.action_attempted("act_2", crate::ActionOutcome::Dead { error: "gone".into() }, 62).unwrap();
+    assert!(s.actions_due(1_000, 10).unwrap().is_empty());
+    let a1 = s.action("act_1").unwrap().unwrap();
+    assert_eq!((a1.attempts, a1.delivered_ms, a1.last_error), (2, Some(61), None));
+    let dead = s.dead_actions(10).unwrap();
+    assert_eq!((dead.len(), dead[0].last_error.as_deref()), (1, Some("gone")));
+    assert!(matches!(s.action_attempted("nope", crate::ActionOutcome::Delivered, 1), Err(StoreError::NotFound(_))));
 }
 
 fn protection(s: &dyn Store) {

@@ -167,6 +167,186 @@ pub struct RulesetVersion {
     pub active: bool,
 }
 
+/// A report to file: it joins the open case of any of its indicator digests, or opens one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReport {
+    /// Receipt number shown to the reporter.
+    pub receipt: String,
+    /// SHA-256 of the reporter's secret.
+    pub secret_hash: [u8; 32],
+    /// `public` or the reporting affiliate.
+    pub source: String,
+    /// Report kind (`voice_phishing`, ...).
+    pub kind: String,
+    /// Triage priority.
+    pub priority: i64,
+    /// The report as JSON.
+    pub body: String,
+    /// Filed at, ms.
+    pub created_ms: i64,
+    /// Digests of the indicators it names (they decide which case it joins).
+    pub digests: Vec<[u8; 32]>,
+    /// A new case's first-action deadline, ms.
+    pub sla_due_ms: i64,
+    /// A new case's body (JSON).
+    pub case_body: String,
+}
+
+/// A stored report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// Receipt number.
+    pub receipt: String,
+    /// SHA-256 of the reporter's secret.
+    pub secret_hash: [u8; 32],
+    /// `public` or the reporting affiliate.
+    pub source: String,
+    /// Report kind.
+    pub kind: String,
+    /// The case it joined.
+    pub case_id: i64,
+    /// Triage priority.
+    pub priority: i64,
+    /// The report as JSON.
+    pub body: String,
+    /// Filed at, ms.
+    pub created_ms: i64,
+}
+
+/// A stored case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRow {
+    /// Case number.
+    pub id: i64,
+    /// `new`, `triaged`, `investigating`, `action_taken`, `relief`, `closed`.
+    pub state: String,
+    /// `confirmed_fraud`, `not_fraud`, `duplicate` once decided.
+    pub outcome: Option<String>,
+    /// Priority: the highest of its reports.
+    pub priority: i64,
+    /// The analyst working it.
+    pub assignee: Option<String>,
+    /// Opened at, ms.
+    pub opened_ms: i64,
+    /// Last change, ms.
+    pub updated_ms: i64,
+    /// First action due, ms.
+    pub sla_due_ms: i64,
+    /// First action taken, ms.
+    pub first_action_ms: Option<i64>,
+    /// Indicators, notes, relief: JSON.
+    pub body: String,
+}
+
+/// One audit entry to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When, ms.
+    pub at_ms: i64,
+    /// Who (`public`, an affiliate, an analyst, `system`).
+    pub actor: String,
+    /// The case it concerns.
+    pub case_id: Option<i64>,
+    /// What happened (`report.filed`, `case.state`, ...).
+    pub action: String,
+    /// Details as JSON.
+    pub detail: String,
+}
+
+/// A stored audit row with its chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Position in the log, from 1.
+    pub seq: i64,
+    /// The entry.
+    pub entry: AuditEntry,
+    /// The previous row's hash (32 zero bytes for the first).
+    pub prev: Vec<u8>,
+    /// This row's hash.
+    pub hash: Vec<u8>,
+}
+
+/// What a delivery attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// The webhook acknowledged it.
+    Delivered,
+    /// It failed; try again at `next_ms`.
+    Retry {
+        /// Next attempt, ms.
+        next_ms: i64,
+        /// Why it failed.
+        error: String,
+    },
+    /// It failed for the last time.
+    Dead {
+        /// Why it failed.
+        error: String,
+    },
+}
+
+/// A follow-up action for one affiliate's webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRow {
+    /// Idempotency id (`act_...`), sent with every delivery.
+    pub id: String,
+    /// The affiliate it is for.
+    pub affiliate: AffiliateId,
+    /// `hold_account`, `sanction_profile`, `notify_victim`, ...
+    pub kind: String,
+    /// JSON payload.
+    pub payload: String,
+    /// Created at, ms.
+    pub created_ms: i64,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// Next attempt at, ms.
+    pub next_ms: i64,
+    /// Delivered at, ms.
+    pub delivered_ms: Option<i64>,
+    /// Given up at, ms (dead letter).
+    pub dead_ms: Option<i64>,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// The SHA-256 chain hash of an audit row.
+pub fn audit_hash(prev: &[u8], seq: i64, e: &AuditEntry) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let field = |h: &mut Sha256, b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    field(&mut h, prev);
+    field(&mut h, &seq.to_le_bytes());
+    field(&mut h, &e.at_ms.to_le_bytes());
+    field(&mut h, e.actor.as_bytes());
+    field(&mut h, &e.case_id.unwrap_or(-1).to_le_bytes());
+    field(&mut h, e.action.as_bytes());
+    field(&mut h, e.detail.as_bytes());
+    h.finalize().into()
+}
+
+/// Checks the audit chain: every row's `prev` is the hash before it and its `hash` is what its
+/// content hashes to. The first bad row is returned with why.
+pub fn verify_audit(rows: &[AuditRow]) -> std::result::Result<usize, (i64, String)> {
+    let mut prev = vec![0u8; 32];
+    for (i, r) in rows.iter().enumerate() {
+        if r.seq != i as i64 + 1 {
+            return Err((r.seq, format!("expected row {} here: a row was removed or inserted", i + 1)));
+        }
+        if r.prev != prev {
+            return Err((r.seq, "its link to the previous row is broken".into()));
+        }
+        if r.hash != audit_hash(&r.prev, r.seq, &r.entry) {
+            return Err((r.seq, "its content does not match its hash: the row was edited".into()));
+        }
+        prev = r.hash.clone();
+    }
+    Ok(rows.len())
+}
+
 /// Storage for everything ansim keeps. Every method that touches tenant data takes the
 /// affiliate; implementations must filter by it in the query itself.
 pub trait Store: Send + Sync {
@@ -230,6 +410,43 @@ pub trait Store: Send + Sync {
     fn cancel_hold(&self, a: &AffiliateId, seq: i64, now_ms: i64) -> Result<bool>;
     /// Every cancelled hold of `a`: `(seq, cancelled ms)`, by seq.
     fn cancelled_holds(&self, a: &AffiliateId) -> Result<Vec<(i64, i64)>>;
+
+    /// Files a report in one transaction, under the writer's lock: it joins the case that
+    /// holds any of its digests (raising the case's priority to the report's), or opens a new
+    /// case; its new digests are linked to the case, and `audit` entries are appended (with the
+    /// case id filled in). Returns `(case id, whether the case is new)`.
+    fn file_report(&self, r: &NewReport, audit: &[AuditEntry]) -> Result<(i64, bool)>;
+    /// The report with this receipt number.
+    fn report(&self, receipt: &str) -> Result<Option<ReportRow>>;
+    /// The reports of a case, oldest first.
+    fn case_reports(&self, case_id: i64) -> Result<Vec<ReportRow>>;
+    /// One case.
+    fn case(&self, id: i64) -> Result<Option<CaseRow>>;
+    /// Cases not closed, highest priority first, then oldest first (the queue).
+    fn open_cases(&self, limit: usize) -> Result<Vec<CaseRow>>;
+    /// Saves a changed case, appends its audit entries and queues its actions, in one
+    /// transaction. `expected_updated_ms` must match the stored row (else `Conflict`).
+    fn save_case(
+        &self,
+        case: &CaseRow,
+        expected_updated_ms: i64,
+        audit: &[AuditEntry],
+        actions: &[ActionRow],
+    ) -> Result<()>;
+    /// The whole audit log, in order.
+    fn audit_log(&self) -> Result<Vec<AuditRow>>;
+    /// Actions due for delivery at `now_ms`, oldest first.
+    fn actions_due(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRow>>;
+    /// Records a delivery attempt: delivered, or failed with the next attempt time, or dead.
+    fn action_attempted(&self, id: &str, outcome: ActionOutcome, now_ms: i64) -> Result<()>;
+    /// Actions given up on (dead letters), newest first.
+    fn dead_actions(&self, limit: usize) -> Result<Vec<ActionRow>>;
+    /// One action.
+    fn action(&self, id: &str) -> Result<Option<ActionRow>>;
+    /// Sets an affiliate's webhook URL and signing secret.
+    fn put_webhook(&self, a: &AffiliateId, url: &str, secret: &str, now_ms: i64) -> Result<()>;
+    /// An affiliate's webhook: `(url, secret)`.
+    fn webhook(&self, a: &AffiliateId) -> Result<Option<(String, String)>>;
 
     /// Undelivered side effects, oldest first (all tenants: the delivery worker is internal).
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>>;

@@ -7,8 +7,8 @@
 //! friendly transactions, and the same schema maps one-to-one onto PostgreSQL later.
 
 use crate::{
-    Affiliate, ApiKey, EventRecord, IndicatorReport, OutboxItem, Result, RulesetVersion, Scope, Store, StoreError,
-    Write,
+    ActionOutcome, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRow, CaseRow, EventRecord, IndicatorReport,
+    NewReport, OutboxItem, ReportRow, Result, RulesetVersion, Scope, Store, StoreError, Write, audit_hash,
 };
 use domain::AffiliateId;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_indicators.sql"),
     include_str!("../migrations/sqlite/0003_protection.sql"),
+    include_str!("../migrations/sqlite/0004_cases.sql"),
 ];
 
 /// Readers kept open for concurrent reads.
@@ -193,6 +194,96 @@ fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndicatorReport> {
         first_ms: r.get(6)?,
         last_ms: r.get(7)?,
     })
+}
+
+const REPORT_COLS: &str = "receipt, secret_hash, source, kind, case_id, priority, body, created_ms";
+
+fn report_row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
+    let h: Vec<u8> = r.get(1)?;
+    let mut secret_hash = [0u8; 32];
+    if h.len() == 32 {
+        secret_hash.copy_from_slice(&h);
+    }
+    Ok(ReportRow {
+        receipt: r.get(0)?,
+        secret_hash,
+        source: r.get(2)?,
+        kind: r.get(3)?,
+        case_id: r.get(4)?,
+        priority: r.get(5)?,
+        body: r.get(6)?,
+        created_ms: r.get(7)?,
+    })
+}
+
+const CASE_COLS: &str =
+    "id, state, outcome, priority, assignee, opened_ms, updated_ms, sla_due_ms, first_action_ms, body";
+
+fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
+    Ok(CaseRow {
+        id: r.get(0)?,
+        state: r.get(1)?,
+        outcome: r.get(2)?,
+        priority: r.get(3)?,
+        assignee: r.get(4)?,
+        opened_ms: r.get(5)?,
+        updated_ms: r.get(6)?,
+        sla_due_ms: r.get(7)?,
+        first_action_ms: r.get(8)?,
+        body: r.get(9)?,
+    })
+}
+
+const ACTION_COLS: &str =
+    "id, affiliate, kind, payload, created_ms, attempts, next_ms, delivered_ms, dead_ms, last_error";
+
+fn action_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionRow> {
+    Ok(ActionRow {
+        id: r.get(0)?,
+        affiliate: AffiliateId(r.get(1)?),
+        kind: r.get(2)?,
+        payload: r.get(3)?,
+        created_ms: r.get(4)?,
+        attempts: r.get(5)?,
+        next_ms: r.get(6)?,
+        delivered_ms: r.get(7)?,
+        dead_ms: r.get(8)?,
+        last_error: r.get(9)?,
+    })
+}
+
+/// Appends audit entries at the end of the chain, inside the caller's transaction.
+fn append_audit(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<()> {
+    let last: Option<(i64, Vec<u8>)> = tx
+        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(backend)?;
+    let (mut seq, mut prev) = last.unwrap_or((0, vec![0u8; 32]));
+    let mut st = tx
+        .prepare_cached(
+            "INSERT INTO audit (seq, at_ms, actor, case_id, action, detail, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(backend)?;
+    for e in entries {
+        seq += 1;
+        let hash = audit_hash(&prev, seq, e);
+        st.execute(params![seq, e.at_ms, e.actor, e.case_id, e.action, e.detail, prev, &hash[..]]).map_err(backend)?;
+        prev = hash.to_vec();
+    }
+    Ok(())
+}
+
+fn insert_actions(tx: &rusqlite::Transaction<'_>, actions: &[ActionRow]) -> Result<()> {
+    let mut st = tx
+        .prepare_cached(
+            "INSERT INTO action (id, affiliate, kind, payload, created_ms, attempts, next_ms) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .map_err(backend)?;
+    for a in actions {
+        st.execute(params![a.id, a.affiliate.as_str(), a.kind, a.payload, a.created_ms, a.next_ms]).map_err(backend)?;
+    }
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -522,6 +613,247 @@ impl Store for SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(backend)?;
         Ok(rows)
+    }
+
+    fn file_report(&self, r: &NewReport, audit: &[AuditEntry]) -> Result<(i64, bool)> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        let mut case_id: Option<i64> = None;
+        {
+            let mut st = tx.prepare_cached("SELECT case_id FROM case_indicator WHERE digest = ?1").map_err(backend)?;
+            for d in &r.digests {
+                if let Some(id) =
+                    st.query_row(params![&d[..]], |row| row.get::<_, i64>(0)).optional().map_err(backend)?
+                {
+                    case_id = Some(case_id.map_or(id, |c: i64| c.min(id)));
+                }
+            }
+        }
+        let new = case_id.is_none();
+        let id = match case_id {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE fraud_case SET priority = MAX(priority, ?2), updated_ms = ?3 WHERE id = ?1",
+                    params![id, r.priority, r.created_ms],
+                )
+                .map_err(backend)?;
+                id
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO fraud_case (state, priority, opened_ms, updated_ms, sla_due_ms, body) VALUES ('new', ?1, ?2, ?2, ?3, ?4)",
+                    params![r.priority, r.created_ms, r.sla_due_ms, r.case_body],
+                )
+                .map_err(backend)?;
+                tx.last_insert_rowid()
+            }
+        };
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO case_indicator (digest, case_id) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING",
+                )
+                .map_err(backend)?;
+            for d in &r.digests {
+                st.execute(params![&d[..], id]).map_err(backend)?;
+            }
+        }
+        tx.execute(
+            &format!("INSERT INTO report ({REPORT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            params![r.receipt, &r.secret_hash[..], r.source, r.kind, id, r.priority, r.body, r.created_ms],
+        )
+        .map_err(backend)?;
+        let entries: Vec<AuditEntry> = audit.iter().map(|e| AuditEntry { case_id: Some(id), ..e.clone() }).collect();
+        append_audit(&tx, &entries)?;
+        tx.commit().map_err(backend)?;
+        Ok((id, new))
+    }
+
+    fn report(&self, receipt: &str) -> Result<Option<ReportRow>> {
+        let c = self.read();
+        c.query_row(&format!("SELECT {REPORT_COLS} FROM report WHERE receipt = ?1"), params![receipt], report_row_of)
+            .optional()
+            .map_err(backend)
+    }
+
+    fn case_reports(&self, case_id: i64) -> Result<Vec<ReportRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {REPORT_COLS} FROM report WHERE case_id = ?1 ORDER BY created_ms, receipt"
+            ))
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![case_id], report_row_of)
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn case(&self, id: i64) -> Result<Option<CaseRow>> {
+        let c = self.read();
+        c.query_row(&format!("SELECT {CASE_COLS} FROM fraud_case WHERE id = ?1"), params![id], case_row)
+            .optional()
+            .map_err(backend)
+    }
+
+    fn open_cases(&self, limit: usize) -> Result<Vec<CaseRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {CASE_COLS} FROM fraud_case WHERE state != 'closed' ORDER BY priority DESC, opened_ms, id LIMIT ?1"
+            ))
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![limit as i64], case_row)
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn save_case(
+        &self,
+        case: &CaseRow,
+        expected_updated_ms: i64,
+        audit: &[AuditEntry],
+        actions: &[ActionRow],
+    ) -> Result<()> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        let n = tx
+            .execute(
+                "UPDATE fraud_case SET state = ?2, outcome = ?3, priority = ?4, assignee = ?5, updated_ms = ?6,
+                   sla_due_ms = ?7, first_action_ms = ?8, body = ?9 WHERE id = ?1 AND updated_ms = ?10",
+                params![
+                    case.id,
+                    case.state,
+                    case.outcome,
+                    case.priority,
+                    case.assignee,
+                    case.updated_ms,
+                    case.sla_due_ms,
+                    case.first_action_ms,
+                    case.body,
+                    expected_updated_ms
+                ],
+            )
+            .map_err(backend)?;
+        if n != 1 {
+            return Err(StoreError::Conflict(format!("case {} was changed meanwhile; reload it", case.id)));
+        }
+        append_audit(&tx, audit)?;
+        insert_actions(&tx, actions)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn audit_log(&self) -> Result<Vec<AuditRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached("SELECT seq, at_ms, actor, case_id, action, detail, prev, hash FROM audit ORDER BY seq")
+            .map_err(backend)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(AuditRow {
+                    seq: r.get(0)?,
+                    entry: AuditEntry {
+                        at_ms: r.get(1)?,
+                        actor: r.get(2)?,
+                        case_id: r.get(3)?,
+                        action: r.get(4)?,
+                        detail: r.get(5)?,
+                    },
+                    prev: r.get(6)?,
+                    hash: r.get(7)?,
+                })
+            })
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn actions_due(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {ACTION_COLS} FROM action WHERE delivered_ms IS NULL AND dead_ms IS NULL AND next_ms <= ?1
+                 ORDER BY next_ms, id LIMIT ?2"
+            ))
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![now_ms, limit as i64], action_row)
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn action_attempted(&self, id: &str, outcome: ActionOutcome, now_ms: i64) -> Result<()> {
+        let c = lock(&self.writer);
+        let n = match outcome {
+            ActionOutcome::Delivered => c.execute(
+                "UPDATE action SET attempts = attempts + 1, delivered_ms = ?2, last_error = NULL WHERE id = ?1",
+                params![id, now_ms],
+            ),
+            ActionOutcome::Retry { next_ms, error } => c.execute(
+                "UPDATE action SET attempts = attempts + 1, next_ms = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, next_ms, error],
+            ),
+            ActionOutcome::Dead { error } => c.execute(
+                "UPDATE action SET attempts = attempts + 1, dead_ms = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, now_ms, error],
+            ),
+        }
+        .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("action {id}")));
+        }
+        Ok(())
+    }
+
+    fn dead_actions(&self, limit: usize) -> Result<Vec<ActionRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {ACTION_COLS} FROM action WHERE dead_ms IS NOT NULL ORDER BY dead_ms DESC, id LIMIT ?1"
+            ))
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![limit as i64], action_row)
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn action(&self, id: &str) -> Result<Option<ActionRow>> {
+        let c = self.read();
+        c.query_row(&format!("SELECT {ACTION_COLS} FROM action WHERE id = ?1"), params![id], action_row)
+            .optional()
+            .map_err(backend)
+    }
+
+    fn put_webhook(&self, a: &AffiliateId, url: &str, secret: &str, now_ms: i64) -> Result<()> {
+        lock(&self.writer)
+            .execute(
+                "INSERT INTO webhook (affiliate, url, secret, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (affiliate) DO UPDATE SET url = excluded.url, secret = excluded.secret,
+                   updated_ms = excluded.updated_ms",
+                params![a.as_str(), url, secret, now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn webhook(&self, a: &AffiliateId) -> Result<Option<(String, String)>> {
+        let c = self.read();
+        c.query_row("SELECT url, secret FROM webhook WHERE affiliate = ?1", params![a.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .map_err(backend)
     }
 
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>> {
