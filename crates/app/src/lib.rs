@@ -9,6 +9,7 @@
 //! committed decision is returned. The writer batches every write waiting into one transaction
 //! (one fsync for many requests).
 
+pub mod cases;
 mod keys;
 mod metrics;
 pub mod protection;
@@ -45,6 +46,8 @@ pub struct AppConfig {
     pub urls_model: Option<PathBuf>,
     /// A protected-brand list (the built-in one when `None`).
     pub brands: Option<PathBuf>,
+    /// Minutes to a case's first action at normal priority (urgent: a quarter, low: four times).
+    pub sla_base_minutes: i64,
 }
 
 impl AppConfig {
@@ -58,6 +61,7 @@ impl AppConfig {
             messages_model: None,
             urls_model: None,
             brands: None,
+            sla_base_minutes: 60,
         }
     }
 }
@@ -175,6 +179,8 @@ pub struct App {
     tenants: RwLock<HashMap<AffiliateId, Arc<Tenant>>>,
     /// The stage-1 detectors (models and brands), swapped when a publish reloads them.
     analyzer: Detectors,
+    /// Serialises case changes (filing, joining, transitions) in this process.
+    cases: std::sync::Mutex<()>,
     writer: writer::Writer,
     keys: RwLock<HashMap<[u8; 32], Principal>>,
     metrics: Arc<Metrics>,
@@ -219,6 +225,7 @@ impl App {
             providers,
             tenants: RwLock::new(HashMap::new()),
             analyzer,
+            cases: std::sync::Mutex::new(()),
             writer,
             keys: RwLock::new(HashMap::new()),
             metrics,

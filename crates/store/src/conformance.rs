@@ -139,6 +139,12 @@ fn actions_and_webhooks(s: &dyn Store) {
     let dead = s.dead_actions(10).unwrap();
     assert_eq!((dead.len(), dead[0].last_error.as_deref()), (1, Some("gone")));
     assert!(matches!(s.action_attempted("nope", crate::ActionOutcome::Delivered, 1), Err(StoreError::NotFound(_))));
+
+    s.set_holdings(&bank, &["bank:088".into(), "bank:004".into()]).unwrap();
+    assert_eq!(s.holder("bank:088").unwrap(), Some(bank.clone()));
+    assert!(matches!(s.set_holdings(&aff("pay"), &["bank:088".into()]), Err(StoreError::Conflict(_))));
+    s.set_holdings(&bank, &["bank:004".into()]).unwrap();
+    assert_eq!((s.holder("bank:088").unwrap(), s.holder("bank:004").unwrap()), (None, Some(bank)));
 }
 
 fn protection(s: &dyn Store) {

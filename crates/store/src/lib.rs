@@ -37,11 +37,13 @@ pub enum Scope {
     RulesWrite,
     /// Manage keys and affiliates.
     Admin,
+    /// Work the safety table's cases (keys of the group affiliate).
+    Cases,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 3] = [Scope::Decide, Scope::RulesWrite, Scope::Admin];
+    pub const ALL: [Scope; 4] = [Scope::Decide, Scope::RulesWrite, Scope::Admin, Scope::Cases];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Scope {
             Scope::Decide => "decide",
             Scope::RulesWrite => "rules:write",
             Scope::Admin => "admin",
+            Scope::Cases => "cases",
         }
     }
 
@@ -447,6 +450,11 @@ pub trait Store: Send + Sync {
     fn put_webhook(&self, a: &AffiliateId, url: &str, secret: &str, now_ms: i64) -> Result<()>;
     /// An affiliate's webhook: `(url, secret)`.
     fn webhook(&self, a: &AffiliateId) -> Result<Option<(String, String)>>;
+    /// Replaces what `a` holds (`bank:088`, `profile`, ...); a key another affiliate holds is a
+    /// `Conflict` and changes nothing.
+    fn set_holdings(&self, a: &AffiliateId, keys: &[String]) -> Result<()>;
+    /// The affiliate holding `key`.
+    fn holder(&self, key: &str) -> Result<Option<AffiliateId>>;
 
     /// Undelivered side effects, oldest first (all tenants: the delivery worker is internal).
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>>;

@@ -856,6 +856,31 @@ impl Store for SqliteStore {
         .map_err(backend)
     }
 
+    fn set_holdings(&self, a: &AffiliateId, keys: &[String]) -> Result<()> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        tx.execute("DELETE FROM holder WHERE affiliate = ?1", params![a.as_str()]).map_err(backend)?;
+        for k in keys {
+            let other: Option<String> = tx
+                .query_row("SELECT affiliate FROM holder WHERE key = ?1", params![k], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            if let Some(o) = other {
+                return Err(StoreError::Conflict(format!("{k} is held by {o}")));
+            }
+            tx.execute("INSERT INTO holder (key, affiliate) VALUES (?1, ?2)", params![k, a.as_str()])
+                .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn holder(&self, key: &str) -> Result<Option<AffiliateId>> {
+        let c = self.read();
+        c.query_row("SELECT affiliate FROM holder WHERE key = ?1", params![key], |r| Ok(AffiliateId(r.get(0)?)))
+            .optional()
+            .map_err(backend)
+    }
+
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>> {
         let c = self.read();
         let mut st = c

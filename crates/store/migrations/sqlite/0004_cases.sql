@@ -70,3 +70,10 @@ CREATE TABLE webhook (
     secret      TEXT NOT NULL,
     updated_ms  INTEGER NOT NULL
 ) STRICT;
+
+-- Which affiliate holds what a follow-up acts on: `bank:088` (accounts of a bank code),
+-- `profile` (messenger profiles), `phone`. Each affiliate declares its own.
+CREATE TABLE holder (
+    key        TEXT PRIMARY KEY,
+    affiliate  TEXT NOT NULL
+) STRICT;

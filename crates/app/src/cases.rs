@@ -1,0 +1,731 @@
+//! Stage 3: the 24-hour report channel and the safety table's cases. A report (from a victim
+//! without a key, or from an affiliate) is validated, triaged (money at risk, minutes since the
+//! transfer, ongoing contact, age) and joins the case of any indicator it names, or opens one,
+//! under one lock so simultaneous reports on one account make one case. Its indicators are
+//! reported to the registry. Analysts move a case through `new → triaged → investigating →
+//! action_taken → relief → closed`; confirming fraud flags the indicators as confirmed for every
+//! affiliate and queues follow-up actions for the affiliates that hold them. Every change is
+//! appended to the hash-chained audit log in the same transaction.
+
+use crate::registry::Status;
+use crate::{AppError, GROUP, Principal, now_ms};
+use domain::{AffiliateId, Krw, Timestamp};
+use indicators::IndicatorKind;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use store::{ActionRow, AuditEntry, CaseRow, NewReport, Scope};
+
+/// What happened to the reporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// A call from someone posing as an institution or a relative.
+    VoicePhishing,
+    /// A messenger chat from someone posing as family or a friend.
+    MessengerPhishing,
+    /// A text with a link or an app.
+    Smishing,
+    /// An investment "leading room" or fake trading app.
+    InvestmentScam,
+    /// A romance scam.
+    RomanceScam,
+    /// Someone else used the reporter's account.
+    AccountTakeover,
+    /// Money sent to the wrong account by mistake (착오송금).
+    MistakenTransfer,
+}
+
+impl ReportKind {
+    /// Every kind.
+    pub const ALL: [ReportKind; 7] = [
+        ReportKind::VoicePhishing,
+        ReportKind::MessengerPhishing,
+        ReportKind::Smishing,
+        ReportKind::InvestmentScam,
+        ReportKind::RomanceScam,
+        ReportKind::AccountTakeover,
+        ReportKind::MistakenTransfer,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::VoicePhishing => "voice_phishing",
+            ReportKind::MessengerPhishing => "messenger_phishing",
+            ReportKind::Smishing => "smishing",
+            ReportKind::InvestmentScam => "investment_scam",
+            ReportKind::RomanceScam => "romance_scam",
+            ReportKind::AccountTakeover => "account_takeover",
+            ReportKind::MistakenTransfer => "mistaken_transfer",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<ReportKind> {
+        ReportKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Korean and English labels (the report form).
+    pub fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            ReportKind::VoicePhishing => ("보이스피싱 (전화 사기)", "Voice phishing"),
+            ReportKind::MessengerPhishing => ("메신저 피싱 (가족·지인 사칭)", "Messenger phishing"),
+            ReportKind::Smishing => ("스미싱 (문자 링크·앱)", "Smishing"),
+            ReportKind::InvestmentScam => ("투자 사기 (리딩방)", "Investment scam"),
+            ReportKind::RomanceScam => ("로맨스 스캠", "Romance scam"),
+            ReportKind::AccountTakeover => ("계정·계좌 도용", "Account takeover"),
+            ReportKind::MistakenTransfer => ("착오송금", "Mistaken transfer"),
+        }
+    }
+
+    /// The registry typology its indicators are reported with.
+    fn typology(self) -> &'static str {
+        match self {
+            ReportKind::VoicePhishing => "impersonation",
+            ReportKind::MessengerPhishing => "messenger-phishing",
+            ReportKind::Smishing => "smishing",
+            ReportKind::InvestmentScam => "investment",
+            ReportKind::RomanceScam => "romance",
+            ReportKind::AccountTakeover => "account-takeover",
+            ReportKind::MistakenTransfer => "mistaken-transfer",
+        }
+    }
+}
+
+/// One indicator named in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedIndicator {
+    /// `account`, `phone`, `url`, `profile`, ...
+    pub kind: String,
+    /// As the reporter wrote it; normalised when filed.
+    pub value: String,
+}
+
+/// A report as filed (the form or the API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportForm {
+    /// What happened.
+    pub kind: ReportKind,
+    /// In the reporter's words (at most 2,000 characters, no HTML).
+    pub description: String,
+    /// Won lost or at risk.
+    #[serde(default)]
+    pub amount: Option<Krw>,
+    /// When the money left, RFC 3339.
+    #[serde(default)]
+    pub transferred_at: Option<String>,
+    /// The fraudster is still in contact (on the phone, in the chat).
+    #[serde(default)]
+    pub contact_ongoing: bool,
+    /// The victim's age, if given.
+    #[serde(default)]
+    pub age: Option<u8>,
+    /// The fraud account, phone, URL, profile ... (at most 10).
+    #[serde(default)]
+    pub indicators: Vec<ReportedIndicator>,
+    /// How to reach the reporter (phone or e-mail, at most 100 characters).
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
+/// Who files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reporter {
+    /// A victim or witness without a key, from this address.
+    Public {
+        /// Client address (for the audit log).
+        ip: String,
+    },
+    /// An affiliate with its key.
+    Affiliate(AffiliateId),
+}
+
+impl Reporter {
+    fn source(&self) -> String {
+        match self {
+            Reporter::Public { .. } => "public".into(),
+            Reporter::Affiliate(a) => a.to_string(),
+        }
+    }
+}
+
+/// What the reporter gets back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filed {
+    /// Receipt number.
+    pub receipt: String,
+    /// The secret that, with the receipt, shows the report's progress (shown once).
+    pub secret: String,
+    /// Triage priority 0..=100.
+    pub priority: i64,
+    /// The case it joined.
+    pub case_id: i64,
+    /// Whether that case is new.
+    pub new_case: bool,
+}
+
+/// A case's stored body.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CaseBody {
+    /// Normalised indicators of the case.
+    pub indicators: Vec<ReportedIndicator>,
+    /// Report kinds seen.
+    pub kinds: Vec<ReportKind>,
+    /// Analysts' notes.
+    pub notes: Vec<Note>,
+    /// Won at risk across its reports.
+    pub amount: i64,
+}
+
+/// An analyst's note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// When, ms.
+    pub at_ms: i64,
+    /// Who.
+    pub author: String,
+    /// What.
+    pub text: String,
+}
+
+/// The case states, in order.
+pub const STATES: [&str; 6] = ["new", "triaged", "investigating", "action_taken", "relief", "closed"];
+/// The outcomes.
+pub const OUTCOMES: [&str; 3] = ["confirmed_fraud", "not_fraud", "duplicate"];
+
+/// A change an analyst asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    /// The next state (forward only; `closed` needs an outcome).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `confirmed_fraud`, `not_fraud` or `duplicate`.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// Assign to this analyst.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// A note to add.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Priority 0..=100: money at risk (up to 40), minutes since the transfer (up to 30: money
+/// still in the fraud account can be frozen), ongoing contact (15), age 65 or more (15).
+pub fn priority(form: &ReportForm, transferred_ms: Option<i64>, now: i64) -> i64 {
+    let money = match form.amount.map_or(0, |a| a.won()) {
+        a if a >= 10_000_000 => 40,
+        a if a >= 1_000_000 => 30,
+        a if a >= 100_000 => 20,
+        a if a > 0 => 10,
+        _ => 0,
+    };
+    let minutes = transferred_ms.map(|t| (now - t).max(0) / 60_000);
+    let recency = match minutes {
+        Some(m) if m <= 30 => 30,
+        Some(m) if m <= 120 => 20,
+        Some(m) if m <= 24 * 60 => 10,
+        Some(_) => 0,
+        None => 5,
+    };
+    let contact = if form.contact_ongoing { 15 } else { 0 };
+    let age = if form.age.is_some_and(|a| a >= 65) { 15 } else { 0 };
+    money + recency + contact + age
+}
+
+/// Minutes to the first action for a priority: urgent cases get a quarter of the base, low
+/// ones four times it.
+pub fn sla_minutes(priority: i64, base_minutes: i64) -> i64 {
+    match priority {
+        p if p >= 70 => (base_minutes / 4).max(1),
+        p if p >= 40 => base_minutes,
+        _ => base_minutes * 4,
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid { field: field.into(), message: message.into() }
+}
+
+/// Text a person wrote: bounded, no control characters but line breaks, no HTML markup.
+fn check_text(field: &str, text: &str, max: usize) -> Result<(), AppError> {
+    if text.chars().count() > max {
+        return Err(invalid(field, format!("at most {max} characters")));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    let lower = text.to_lowercase();
+    let tag = lower
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!'));
+    if tag || lower.contains("javascript:") {
+        return Err(invalid(field, "must not contain HTML or script"));
+    }
+    Ok(())
+}
+
+fn random_text(n: usize) -> String {
+    // Crockford base32 without easily confused letters.
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
+    bytes.iter().map(|b| ALPHABET[usize::from(b & 31)] as char).collect()
+}
+
+/// The stored form of a report secret.
+pub fn hash_secret(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// A validated report with its normalised indicators and their digests.
+pub(crate) struct Checked {
+    pub form: ReportForm,
+    pub transferred_ms: Option<i64>,
+    pub indicators: Vec<(IndicatorKind, String)>,
+    pub digests: Vec<[u8; 32]>,
+}
+
+/// Validates a report; every error names its field.
+pub(crate) fn check(form: ReportForm, registry: &crate::registry::Registry, now: i64) -> Result<Checked, AppError> {
+    if form.description.trim().is_empty() {
+        return Err(invalid("description", "tell us briefly what happened"));
+    }
+    check_text("description", &form.description, 2_000)?;
+    if let Some(c) = &form.contact {
+        check_text("contact", c, 100)?;
+    }
+    if let Some(a) = form.amount
+        && !(0..=1_000_000_000_000).contains(&a.won())
+    {
+        return Err(invalid("amount", "must be 0 to 1,000,000,000,000 won"));
+    }
+    if form.age.is_some_and(|a| a > 120) {
+        return Err(invalid("age", "must be 0 to 120"));
+    }
+    let transferred_ms = match &form.transferred_at {
+        None => None,
+        Some(t) => {
+            let ts = Timestamp::parse_rfc3339(t).map_err(|e| invalid("transferred_at", e.to_string()))?;
+            if ts.millis() > now + crate::MAX_FUTURE_MS {
+                return Err(invalid("transferred_at", "is in the future"));
+            }
+            Some(ts.millis())
+        }
+    };
+    if form.indicators.len() > 10 {
+        return Err(invalid("indicators", format!("at most 10, got {}", form.indicators.len())));
+    }
+    let mut indicators = Vec::new();
+    let mut digests = Vec::new();
+    for (i, ind) in form.indicators.iter().enumerate() {
+        let kind = IndicatorKind::parse(&ind.kind)
+            .ok_or_else(|| invalid(&format!("indicators[{i}].kind"), format!("unknown kind {:?}", ind.kind)))?;
+        let n = indicators::normalise(kind, &ind.value)
+            .map_err(|e| invalid(&format!("indicators[{i}].value"), e.message))?;
+        let digest = registry.digest(kind, n.value())?;
+        if !digests.contains(&digest) {
+            digests.push(digest);
+            indicators.push((kind, n.value().to_string()));
+        }
+    }
+    Ok(Checked { form, transferred_ms, indicators, digests })
+}
+
+impl crate::App {
+    fn require_cases(p: &Principal) -> Result<(), AppError> {
+        if p.affiliate.as_str() != GROUP || !(p.scopes.contains(&Scope::Cases) || p.scopes.contains(&Scope::Admin)) {
+            return Err(AppError::Forbidden("cases (of the group)"));
+        }
+        Ok(())
+    }
+
+    fn case_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.cases.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Files a report: validates it, triages it, joins or opens its case (one case per
+    /// indicator, also under simultaneous reports), reports its indicators to the registry and
+    /// logs it. Returns the receipt and the secret (shown once).
+    pub fn file_report(&self, reporter: &Reporter, form: ReportForm) -> Result<Filed, AppError> {
+        self.file(reporter, form, true)
+    }
+
+    /// Files a report; `share` reports its indicators to the registry (a person's report does,
+    /// a rule's hold does not: the registry must not learn from the rules' own guesses).
+    fn file(&self, reporter: &Reporter, form: ReportForm, share: bool) -> Result<Filed, AppError> {
+        let now = now_ms();
+        let c = check(form, &self.registry, now)?;
+        let priority = priority(&c.form, c.transferred_ms, now);
+        let secret = random_text(16);
+        let receipt = format!("R{}-{}", &Timestamp(now).to_kst_rfc3339()[2..10].replace('-', ""), random_text(8));
+        let body = serde_json::to_string(&c.form).map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let case_body = CaseBody {
+            indicators: c
+                .indicators
+                .iter()
+                .map(|(k, v)| ReportedIndicator { kind: k.as_str().into(), value: v.clone() })
+                .collect(),
+            kinds: vec![c.form.kind],
+            notes: Vec::new(),
+            amount: c.form.amount.map_or(0, |a| a.won()),
+        };
+        let new = NewReport {
+            receipt: receipt.clone(),
+            secret_hash: hash_secret(&secret),
+            source: reporter.source(),
+            kind: c.form.kind.as_str().into(),
+            priority,
+            body,
+            created_ms: now,
+            digests: c.digests.clone(),
+            sla_due_ms: now + sla_minutes(priority, self.config.sla_base_minutes) * 60_000,
+            case_body: serde_json::to_string(&case_body).map_err(|e| AppError::Unavailable(e.to_string()))?,
+        };
+        let actor = match reporter {
+            Reporter::Public { ip } => format!("public {ip}"),
+            Reporter::Affiliate(a) => a.to_string(),
+        };
+        let entry = AuditEntry {
+            at_ms: now,
+            actor: actor.clone(),
+            case_id: None,
+            action: "report.filed".into(),
+            detail: format!(
+                "{{\"receipt\":\"{receipt}\",\"kind\":\"{}\",\"priority\":{priority},\"indicators\":{}}}",
+                c.form.kind.as_str(),
+                c.indicators.len()
+            ),
+        };
+        let (case_id, new_case) = {
+            let _g = self.case_lock();
+            let (id, fresh) = self.store.file_report(&new, &[entry])?;
+            if !fresh {
+                self.merge_into_case(id, &case_body, priority, &actor, now)?;
+            }
+            (id, fresh)
+        };
+        let reporting = match reporter {
+            Reporter::Public { .. } => AffiliateId(GROUP.into()),
+            Reporter::Affiliate(a) => a.clone(),
+        };
+        for (kind, value) in c.indicators.iter().filter(|_| share) {
+            self.registry.record(
+                self.store.as_ref(),
+                &reporting,
+                *kind,
+                value,
+                c.form.kind.typology(),
+                Status::Reported,
+                now,
+            )?;
+        }
+        Ok(Filed { receipt, secret, priority, case_id, new_case })
+    }
+
+    /// Adds a joining report's indicators, kind and amount to its case.
+    fn merge_into_case(&self, id: i64, add: &CaseBody, priority: i64, actor: &str, now: i64) -> Result<(), AppError> {
+        let mut row = self.store.case(id)?.ok_or_else(|| AppError::NotFound(format!("case {id}")))?;
+        let mut body: CaseBody = serde_json::from_str(&row.body).unwrap_or_default();
+        for i in &add.indicators {
+            if !body.indicators.contains(i) {
+                body.indicators.push(i.clone());
+            }
+        }
+        for k in &add.kinds {
+            if !body.kinds.contains(k) {
+                body.kinds.push(*k);
+            }
+        }
+        body.amount += add.amount;
+        let expected = row.updated_ms;
+        row.priority = row.priority.max(priority);
+        row.updated_ms = now.max(expected + 1);
+        row.body = serde_json::to_string(&body).map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let entry = AuditEntry {
+            at_ms: now,
+            actor: actor.into(),
+            case_id: Some(id),
+            action: "case.joined".into(),
+            detail: format!("{{\"priority\":{}}}", row.priority),
+        };
+        Ok(self.store.save_case(&row, expected, &[entry], &[])?)
+    }
+
+    /// A report's progress, for its reporter only: the public needs the secret; an affiliate
+    /// sees the reports it filed.
+    pub fn report_status(
+        &self,
+        receipt: &str,
+        secret: Option<&str>,
+        affiliate: Option<&AffiliateId>,
+    ) -> Result<(store::ReportRow, CaseRow), AppError> {
+        let not_found = || AppError::NotFound(format!("report {receipt}"));
+        let r = self.store.report(receipt)?.ok_or_else(not_found)?;
+        let allowed = match (secret, affiliate) {
+            (Some(s), _) => hash_secret(s) == r.secret_hash,
+            (None, Some(a)) => r.source == a.as_str(),
+            (None, None) => false,
+        };
+        // Wrong secret and unknown receipt look the same: nothing about other reports leaks.
+        if !allowed {
+            return Err(not_found());
+        }
+        let case = self.store.case(r.case_id)?.ok_or_else(not_found)?;
+        Ok((r, case))
+    }
+
+    /// The case queue: open cases, highest priority first.
+    pub fn case_queue(&self, p: &Principal, limit: usize) -> Result<Vec<CaseRow>, AppError> {
+        Self::require_cases(p)?;
+        Ok(self.store.open_cases(limit.clamp(1, 1_000))?)
+    }
+
+    /// One case with its reports.
+    pub fn case_detail(&self, p: &Principal, id: i64) -> Result<(CaseRow, Vec<store::ReportRow>), AppError> {
+        Self::require_cases(p)?;
+        let c = self.store.case(id)?.ok_or_else(|| AppError::NotFound(format!("case {id}")))?;
+        Ok((c, self.store.case_reports(id)?))
+    }
+
+    /// Applies an analyst's change. Confirming fraud flags every indicator of the case as
+    /// confirmed in the registry and queues follow-up actions: hold each fraud account at the
+    /// affiliate holding its bank, sanction profiles at the messenger, notify the victims at
+    /// the affiliates that filed their reports.
+    pub fn change_case(&self, p: &Principal, id: i64, change: Change) -> Result<CaseRow, AppError> {
+        Self::require_cases(p)?;
+        let analyst = format!("{}:{}", p.affiliate, change.assignee.as_deref().unwrap_or("analyst"));
+        let _g = self.case_lock();
+        let now = now_ms();
+        let mut row = self.store.case(id)?.ok_or_else(|| AppError::NotFound(format!("case {id}")))?;
+        let expected = row.updated_ms;
+        let mut body: CaseBody = serde_json::from_str(&row.body).unwrap_or_default();
+        let mut audit = Vec::new();
+        let mut log = |action: &str, detail: String| {
+            audit.push(AuditEntry {
+                at_ms: now,
+                actor: analyst.clone(),
+                case_id: Some(id),
+                action: action.into(),
+                detail,
+            })
+        };
+        if row.state == "closed" {
+            return Err(AppError::Conflict(format!("case {id} is closed")));
+        }
+        if let Some(o) = &change.outcome {
+            if !OUTCOMES.contains(&o.as_str()) {
+                return Err(invalid("outcome", format!("one of {}", OUTCOMES.join(", "))));
+            }
+            if row.outcome.as_deref() == Some("confirmed_fraud") && o != "confirmed_fraud" {
+                return Err(AppError::Conflict("a confirmed case cannot be un-confirmed; close it".into()));
+            }
+        }
+        if let Some(s) = &change.state {
+            let from = STATES.iter().position(|x| *x == row.state).unwrap_or(0);
+            let to = STATES
+                .iter()
+                .position(|x| x == s)
+                .ok_or_else(|| invalid("state", format!("one of {}", STATES.join(", "))))?;
+            if to <= from {
+                return Err(AppError::Conflict(format!("case {id} is {}; it cannot go back to {s}", row.state)));
+            }
+            if s == "closed" && change.outcome.is_none() && row.outcome.is_none() {
+                return Err(invalid("outcome", "closing a case needs an outcome"));
+            }
+            log("case.state", format!("{{\"from\":\"{}\",\"to\":\"{s}\"}}", row.state));
+            row.state = s.clone();
+        }
+        if let Some(a) = &change.assignee {
+            check_text("assignee", a, 64)?;
+            log("case.assigned", format!("{{\"assignee\":{}}}", serde_json::Value::from(a.as_str())));
+            row.assignee = Some(a.clone());
+        }
+        if let Some(n) = &change.note {
+            check_text("note", n, 4_000)?;
+            body.notes.push(Note { at_ms: now, author: analyst.clone(), text: n.clone() });
+            log("case.note", format!("{{\"chars\":{}}}", n.chars().count()));
+        }
+        let mut actions = Vec::new();
+        let confirming =
+            change.outcome.as_deref() == Some("confirmed_fraud") && row.outcome.as_deref() != Some("confirmed_fraud");
+        if let Some(o) = &change.outcome {
+            log("case.outcome", format!("{{\"outcome\":\"{o}\"}}"));
+            row.outcome = Some(o.clone());
+        }
+        if confirming {
+            if STATES.iter().position(|x| *x == row.state) < STATES.iter().position(|x| *x == "action_taken") {
+                row.state = "action_taken".into();
+            }
+            actions = self.follow_ups(id, &body, now)?;
+            log(
+                "case.confirmed",
+                format!("{{\"indicators\":{},\"actions\":{}}}", body.indicators.len(), actions.len()),
+            );
+        }
+        if audit.is_empty() {
+            return Err(invalid(".", "nothing to change"));
+        }
+        if row.first_action_ms.is_none() {
+            row.first_action_ms = Some(now);
+        }
+        row.updated_ms = now.max(expected + 1);
+        row.body = serde_json::to_string(&body).map_err(|e| AppError::Unavailable(e.to_string()))?;
+        self.store.save_case(&row, expected, &audit, &actions)?;
+        if confirming {
+            let group = AffiliateId(GROUP.into());
+            let typology = body.kinds.first().map_or("fraud", |k| k.typology());
+            for ind in &body.indicators {
+                if let Some(kind) = IndicatorKind::parse(&ind.kind) {
+                    self.registry.record(
+                        self.store.as_ref(),
+                        &group,
+                        kind,
+                        &ind.value,
+                        typology,
+                        Status::Confirmed,
+                        now,
+                    )?;
+                }
+            }
+        }
+        Ok(row)
+    }
+
+    /// The actions a confirmed case sends, with ids that make a repeat harmless.
+    fn follow_ups(&self, id: i64, body: &CaseBody, now: i64) -> Result<Vec<ActionRow>, AppError> {
+        let mut out = Vec::new();
+        let mut push = |affiliate: AffiliateId, kind: &str, target: &str, payload: serde_json::Value| {
+            let tag = xxhash_rust::xxh3::xxh3_64(format!("{affiliate}\0{kind}\0{target}").as_bytes());
+            out.push(ActionRow {
+                id: format!("act_{id}_{tag:016x}"),
+                affiliate,
+                kind: kind.into(),
+                payload: payload.to_string(),
+                created_ms: now,
+                attempts: 0,
+                next_ms: now,
+                delivered_ms: None,
+                dead_ms: None,
+                last_error: None,
+            });
+        };
+        for ind in &body.indicators {
+            let (key, kind) = match ind.kind.as_str() {
+                "account" => (format!("bank:{}", ind.value.split(':').next().unwrap_or("")), "hold_account"),
+                "profile" => ("profile".to_string(), "sanction_profile"),
+                "phone" => ("phone".to_string(), "block_phone"),
+                _ => continue,
+            };
+            if let Some(holder) = self.store.holder(&key)? {
+                let payload = serde_json::json!({ "case_id": id, "indicator": ind.kind, "value": ind.value });
+                push(holder, kind, &ind.value, payload);
+            }
+        }
+        for r in self.store.case_reports(id)? {
+            if r.source != "public" {
+                let payload = serde_json::json!({ "case_id": id, "receipt": r.receipt, "outcome": "confirmed_fraud" });
+                push(AffiliateId(r.source.clone()), "notify_victim", &r.receipt, payload);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets the caller's webhook and what it holds (`bank:088`, `profile`, `phone`), so
+    /// follow-up actions reach it.
+    pub fn set_webhook(&self, a: &AffiliateId, url: &str, secret: &str, holds: &[String]) -> Result<(), AppError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 500 {
+            return Err(invalid("url", "an http:// or https:// address of at most 500 characters"));
+        }
+        if secret.len() < 16 || secret.len() > 200 {
+            return Err(invalid("secret", "16 to 200 characters"));
+        }
+        for (i, h) in holds.iter().enumerate() {
+            let ok = h == "profile"
+                || h == "phone"
+                || h.strip_prefix("bank:").is_some_and(|b| b.len() == 3 && b.bytes().all(|c| c.is_ascii_digit()));
+            if !ok {
+                return Err(invalid(
+                    &format!("holds[{i}]"),
+                    "`bank:` and a three-digit bank code, `profile` or `phone`",
+                ));
+            }
+        }
+        self.store.put_webhook(a, url, secret, now_ms())?;
+        Ok(self.store.set_holdings(a, holds)?)
+    }
+
+    /// Actions given up on, for the group's admins.
+    pub fn dead_actions(&self, p: &Principal) -> Result<Vec<ActionRow>, AppError> {
+        if p.affiliate.as_str() != GROUP || !p.scopes.contains(&Scope::Admin) {
+            return Err(AppError::Forbidden("admin of the group"));
+        }
+        Ok(self.store.dead_actions(500)?)
+    }
+
+    /// Checks the audit log's hash chain: the number of rows, or the first bad row and why.
+    pub fn verify_audit(&self) -> Result<Result<usize, (i64, String)>, AppError> {
+        Ok(store::verify_audit(&self.store.audit_log()?))
+    }
+
+    /// Turns hold and block decisions waiting in the outbox into case work: the decision's
+    /// counterparty account, phone or profile joins (or opens) a case, as a report from the
+    /// affiliate that decided. Returns how many were handled.
+    pub fn process_outbox(&self, limit: usize) -> Result<usize, AppError> {
+        let items = self.store.outbox_pending(limit)?;
+        let mut done = Vec::with_capacity(items.len());
+        for item in &items {
+            if item.topic == "case.open" {
+                self.case_from_decision(&item.affiliate, &item.payload)?;
+            }
+            done.push(item.id);
+        }
+        self.store.outbox_done(&done, now_ms())?;
+        Ok(done.len())
+    }
+
+    fn case_from_decision(&self, a: &AffiliateId, payload: &str) -> Result<(), AppError> {
+        let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+        let Some(decision_id) = v["decision_id"].as_str() else { return Ok(()) };
+        let Ok(rec) = self.decision(a, decision_id) else { return Ok(()) };
+        let Ok(event) = domain::Event::from_json(&rec.event_json, None) else { return Ok(()) };
+        let Some(cp) = event.counterparty() else { return Ok(()) };
+        let mut inds = Vec::new();
+        if let Some(k) = &cp.account_key {
+            inds.push(ReportedIndicator { kind: "account".into(), value: k.clone() });
+        }
+        if let Some(p) = &cp.phone {
+            inds.push(ReportedIndicator { kind: "phone".into(), value: p.clone() });
+        }
+        if let Some(p) = &cp.profile {
+            inds.push(ReportedIndicator { kind: "profile".into(), value: p.clone() });
+        }
+        // Only indicators that normalise: an odd phone spelling must not stop the outbox.
+        inds.retain(|i| IndicatorKind::parse(&i.kind).is_some_and(|k| indicators::normalise(k, &i.value).is_ok()));
+        if inds.is_empty() {
+            return Ok(());
+        }
+        let amount = match &event.body {
+            domain::EventBody::Transfer(t) => Some(t.amount),
+            _ => None,
+        };
+        let kind = match &event.body {
+            domain::EventBody::Message(_) | domain::EventBody::Contact(_) => ReportKind::MessengerPhishing,
+            _ => ReportKind::VoicePhishing,
+        };
+        let form = ReportForm {
+            kind,
+            description: format!("{} decision {decision_id} ({})", rec.verdict, rec.kind),
+            amount,
+            transferred_at: None,
+            contact_ongoing: false,
+            age: None,
+            indicators: inds,
+            contact: None,
+        };
+        self.file(&Reporter::Affiliate(a.clone()), form, false).map(|_| ())
+    }
+}

@@ -1,0 +1,202 @@
+//! The report channel and cases through the application: triage priority, one case for many
+//! simultaneous reports on one account, validation naming fields, reporters seeing only their
+//! own report, confirmation flagging the registry and queuing actions for the holders, the
+//! state machine, and the audit chain catching an edit made by SQL.
+
+use app::cases::{Change, ReportForm, ReportKind, ReportedIndicator, Reporter};
+use app::registry::Level;
+use app::{App, AppConfig, AppError, Principal, Scope};
+use domain::{AffiliateId, Krw, Timestamp};
+use indicators::IndicatorKind;
+use std::sync::Arc;
+
+fn aff(s: &str) -> AffiliateId {
+    AffiliateId(s.into())
+}
+
+fn form(account: &str, amount: i64, minutes_ago: i64, age: Option<u8>) -> ReportForm {
+    ReportForm {
+        kind: ReportKind::VoicePhishing,
+        description: "검찰이라며 안전계좌로 옮기라고 해서 보냈습니다".into(),
+        amount: Some(Krw(amount)),
+        transferred_at: Some(Timestamp(app::now_ms() - minutes_ago * 60_000).to_kst_rfc3339()),
+        contact_ongoing: false,
+        age,
+        indicators: vec![ReportedIndicator { kind: "account".into(), value: account.into() }],
+        contact: Some("010-0000-0000".into()),
+    }
+}
+
+fn analyst() -> Principal {
+    Principal { affiliate: aff(app::GROUP), scopes: vec![Scope::Cases] }
+}
+
+fn public() -> Reporter {
+    Reporter::Public { ip: "198.51.100.7".into() }
+}
+
+#[test]
+fn triage_orders_the_queue_and_reporters_see_only_their_own_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    let small = app.file_report(&public(), form("004 111-222-333", 50_000, 3 * 24 * 60, None)).unwrap();
+    let urgent = app.file_report(&public(), form("088 222-333-444", 30_000_000, 10, Some(71))).unwrap();
+    assert!(urgent.priority > small.priority, "{} vs {}", urgent.priority, small.priority);
+    assert_eq!(urgent.priority, 40 + 30 + 15, "money, minutes and age");
+    assert!(urgent.new_case && small.new_case && urgent.case_id != small.case_id);
+    let queue = app.case_queue(&analyst(), 10).unwrap();
+    assert_eq!(queue.iter().map(|c| c.id).collect::<Vec<_>>(), [urgent.case_id, small.case_id]);
+    assert!(
+        queue[0].sla_due_ms - queue[0].opened_ms < queue[1].sla_due_ms - queue[1].opened_ms,
+        "urgent SLA is shorter"
+    );
+
+    // The receipt and secret show the report; a wrong secret looks like an unknown receipt.
+    let (r, case) = app.report_status(&urgent.receipt, Some(&urgent.secret), None).unwrap();
+    assert_eq!((r.case_id, case.state.as_str()), (urgent.case_id, "new"));
+    assert!(matches!(app.report_status(&urgent.receipt, Some(&small.secret), None), Err(AppError::NotFound(_))));
+    assert!(matches!(app.report_status(&urgent.receipt, None, Some(&aff("bank"))), Err(AppError::NotFound(_))));
+
+    // Indicators reach the registry as reports.
+    assert_eq!(app.shield(IndicatorKind::Account, "088:222333444").unwrap().level, Level::Caution);
+
+    // Cases are the group's: an affiliate key cannot read them.
+    let bank = Principal { affiliate: aff("bank"), scopes: vec![Scope::Admin, Scope::Cases] };
+    assert!(matches!(app.case_queue(&bank, 10), Err(AppError::Forbidden(_))));
+}
+
+#[test]
+fn bad_reports_name_the_field_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    let cases = [
+        (
+            ReportForm { description: "<script>alert(1)</script>".into(), ..form("004:123456789", 1, 1, None) },
+            "description",
+        ),
+        (ReportForm { description: "x".repeat(2_001), ..form("004:123456789", 1, 1, None) }, "description"),
+        (ReportForm { description: " ".into(), ..form("004:123456789", 1, 1, None) }, "description"),
+        (ReportForm { amount: Some(Krw(-5)), ..form("004:123456789", 1, 1, None) }, "amount"),
+        (ReportForm { age: Some(200), ..form("004:123456789", 1, 1, None) }, "age"),
+        (
+            ReportForm { transferred_at: Some("yesterday".into()), ..form("004:123456789", 1, 1, None) },
+            "transferred_at",
+        ),
+        (form("not an account", 1, 1, None), "indicators[0].value"),
+        (
+            ReportForm {
+                indicators: vec![ReportedIndicator { kind: "iban".into(), value: "x".into() }],
+                ..form("004:123456789", 1, 1, None)
+            },
+            "indicators[0].kind",
+        ),
+        (
+            ReportForm { contact: Some("<img src=x onerror=alert(1)>".into()), ..form("004:123456789", 1, 1, None) },
+            "contact",
+        ),
+    ];
+    for (f, field) in cases {
+        match app.file_report(&public(), f) {
+            Err(AppError::Invalid { field: got, .. }) => assert_eq!(got, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(app.case_queue(&analyst(), 10).unwrap().is_empty());
+    assert_eq!(app.verify_audit().unwrap(), Ok(0));
+}
+
+#[test]
+fn fifty_simultaneous_reports_on_one_account_make_one_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    let spellings = ["089 123-456789", "089 123456789", "089:123456789", "089:123-456-789"];
+    let barrier = Arc::new(std::sync::Barrier::new(50));
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let (app, barrier) = (Arc::clone(&app), Arc::clone(&barrier));
+            let account = if i % 4 == 3 { "089:123456789" } else { spellings[i % 4] };
+            std::thread::spawn(move || {
+                barrier.wait();
+                app.file_report(&public(), form(account, 100_000 * (i as i64 + 1), 5, None)).unwrap()
+            })
+        })
+        .collect();
+    let filed: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let cases: std::collections::BTreeSet<i64> = filed.iter().map(|f| f.case_id).collect();
+    assert_eq!(cases.len(), 1, "one case: {cases:?}");
+    assert_eq!(filed.iter().filter(|f| f.new_case).count(), 1);
+    let (case, reports) = app.case_detail(&analyst(), *cases.first().unwrap()).unwrap();
+    assert_eq!(reports.len(), 50);
+    assert_eq!(case.priority, filed.iter().map(|f| f.priority).max().unwrap());
+    let receipts: std::collections::BTreeSet<&str> = filed.iter().map(|f| f.receipt.as_str()).collect();
+    assert_eq!(receipts.len(), 50, "receipts are unique");
+    assert_eq!(app.verify_audit().unwrap(), Ok(50 + 49), "one entry per report, one per join");
+}
+
+#[test]
+fn confirming_flags_the_registry_queues_actions_and_the_audit_catches_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    app.set_webhook(&aff("bank"), "http://127.0.0.1:9/hook", "0123456789abcdef", &["bank:088".into()]).unwrap();
+    app.set_webhook(&aff("messenger"), "http://127.0.0.1:9/m", "0123456789abcdef", &["profile".into()]).unwrap();
+    assert!(matches!(
+        app.set_webhook(&aff("pay"), "http://127.0.0.1:9/p", "0123456789abcdef", &["bank:088".into()]),
+        Err(AppError::Conflict(_))
+    ));
+    let mut f = form("088 555-666-777", 5_000_000, 20, None);
+    f.indicators.push(ReportedIndicator { kind: "profile".into(), value: "kp_fraudster01".into() });
+    let filed = app.file_report(&Reporter::Affiliate(aff("pay")), f).unwrap();
+    let id = filed.case_id;
+
+    let bad = app.change_case(&analyst(), id, Change { state: Some("closed".into()), ..Change::default() });
+    assert!(matches!(bad, Err(AppError::Invalid { field, .. }) if field == "outcome"));
+    app.change_case(
+        &analyst(),
+        id,
+        Change { state: Some("investigating".into()), assignee: Some("kim".into()), ..Change::default() },
+    )
+    .unwrap();
+    let back = app.change_case(&analyst(), id, Change { state: Some("triaged".into()), ..Change::default() });
+    assert!(matches!(back, Err(AppError::Conflict(_))), "no going back");
+    let row = app
+        .change_case(
+            &analyst(),
+            id,
+            Change { outcome: Some("confirmed_fraud".into()), note: Some("확인됨".into()), ..Change::default() },
+        )
+        .unwrap();
+    assert_eq!((row.state.as_str(), row.outcome.as_deref()), ("action_taken", Some("confirmed_fraud")));
+    assert!(row.first_action_ms.is_some());
+
+    // Every affiliate now sees danger; the holders have actions queued, the filer a notice.
+    assert_eq!(app.shield(IndicatorKind::Account, "088:555666777").unwrap().level, Level::Danger);
+    assert_eq!(app.shield(IndicatorKind::Profile, "kp_fraudster01").unwrap().level, Level::Danger);
+    let due = app.store().actions_due(i64::MAX, 10).unwrap();
+    let mut got: Vec<(String, String)> = due.iter().map(|a| (a.affiliate.to_string(), a.kind.clone())).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("bank".to_string(), "hold_account".to_string()),
+            ("messenger".to_string(), "sanction_profile".to_string()),
+            ("pay".to_string(), "notify_victim".to_string())
+        ]
+    );
+
+    // The audit chain holds until a row is edited behind the application's back.
+    let n = app.verify_audit().unwrap().unwrap();
+    assert!(n >= 6, "{n}");
+    drop(app);
+    let db = rusqlite_edit(dir.path());
+    assert!(db.is_ok(), "{db:?}");
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    let (seq, why) = app.verify_audit().unwrap().unwrap_err();
+    assert_eq!(seq, 3, "{why}");
+}
+
+/// Edits the third audit row with SQL, as an insider might.
+fn rusqlite_edit(dir: &std::path::Path) -> Result<(), String> {
+    let c = rusqlite::Connection::open(dir.join("ansim.db")).map_err(|e| e.to_string())?;
+    c.execute("UPDATE audit SET detail = '{\"note\":\"edited\"}' WHERE seq = 3", []).map_err(|e| e.to_string())?;
+    Ok(())
+}
