@@ -36,10 +36,12 @@ use utoipa_axum::routes;
 
 /// Largest body of a single event or ruleset request.
 pub const EVENT_BODY_LIMIT: usize = 1 << 20;
+/// Largest body of a report (the JSON API and the form).
+pub const REPORT_BODY_LIMIT: usize = 64 << 10;
 /// Largest body of a batch request.
 pub const BATCH_BODY_LIMIT: usize = 16 << 20;
 
-type S = Arc<Server>;
+pub(crate) type S = Arc<Server>;
 
 /// The authenticated caller.
 pub struct Caller(pub Principal);
@@ -73,7 +75,7 @@ fn require_any(p: &Principal, scopes: &[Scope]) -> Result<(), AppError> {
 }
 
 /// Runs a store-touching use case on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     s: &S,
     f: impl FnOnce(&App) -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -96,6 +98,8 @@ async fn blocking<T: Send + 'static>(
     tags(
         (name = "decisions", description = "Events in, decisions out (scope `decide`)."),
         (name = "rulesets", description = "Versioned rulesets: read with `decide`, change with `rules:write`."),
+        (name = "reports", description = "The 24-hour report channel: no key for victims, a key for affiliates."),
+        (name = "cases", description = "The safety table's cases (group keys with `cases`), webhooks and dead letters."),
         (name = "protection", description = "Self-protection a user turns on: delayed transfer, designated accounts, loan lock (scope `decide`)."),
         (name = "operations", description = "Health, readiness and metrics; no key needed."),
     )
@@ -668,6 +672,9 @@ async fn not_found() -> ApiError {
 fn api_router() -> OpenApiRouter<S> {
     let events = OpenApiRouter::new().routes(routes!(post_event)).layer(DefaultBodyLimit::max(EVENT_BODY_LIMIT));
     let batch = OpenApiRouter::new().routes(routes!(post_batch)).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT));
+    let reports = OpenApiRouter::new()
+        .routes(routes!(crate::reports::post_report))
+        .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT));
     let rest = OpenApiRouter::new()
         .routes(routes!(get_decision))
         .routes(routes!(list_rulesets))
@@ -681,12 +688,17 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(registry_totals))
         .routes(routes!(get_protection, put_protection))
         .routes(routes!(analyze_message))
+        .routes(routes!(crate::reports::get_report))
+        .routes(routes!(crate::reports::list_cases))
+        .routes(routes!(crate::reports::get_case, crate::reports::change_case))
+        .routes(routes!(crate::reports::put_webhook))
+        .routes(routes!(crate::reports::dead_actions))
         .routes(routes!(cancel_hold))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics_text))
         .layer(DefaultBodyLimit::max(EVENT_BODY_LIMIT));
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(events).merge(batch).merge(rest)
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(events).merge(batch).merge(reports).merge(rest)
 }
 
 /// The OpenAPI document of the API.
@@ -706,6 +718,13 @@ pub fn router(server: &S) -> axum::Router {
         }),
     )
     .route("/", get(live_page))
+    .route(
+        "/report",
+        get(crate::reports::report_form)
+            .post(crate::reports::report_submit)
+            .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT)),
+    )
+    .route("/report/status", get(crate::reports::report_status_page))
     .fallback(not_found)
     // Outermost last: metrics see every response, the problem layer rewrites the timeout's.
     .layer(TraceLayer::new_for_http())

@@ -32,6 +32,8 @@ pub enum ApiError {
     },
     /// The body is larger than the route accepts.
     TooLarge(String),
+    /// A rate limit of the public channel is spent.
+    TooManyRequests(String),
     /// A ruleset that does not compile, with its source (to locate and render diagnostics).
     Rules {
         /// The diagnostics.
@@ -115,6 +117,9 @@ impl ApiError {
                 ..problem(S::BAD_REQUEST, "invalid-request", "Invalid request", format!("{field}: {message}"))
             },
             ApiError::TooLarge(detail) => problem(S::PAYLOAD_TOO_LARGE, "too-large", "Payload too large", detail),
+            ApiError::TooManyRequests(detail) => {
+                problem(S::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests", detail)
+            }
             ApiError::Rules { diagnostics, source } => Problem {
                 diagnostics: Some(DiagnosticBody::all(diagnostics, source)),
                 ..problem(

@@ -16,6 +16,8 @@ pub mod live;
 pub mod load;
 pub mod metrics;
 pub mod replay;
+pub mod reports;
+pub mod webhook;
 pub mod wire;
 
 use app::{App, AppError, Decided};
@@ -53,12 +55,20 @@ pub struct Server {
     pub http: Arc<metrics::HttpMetrics>,
     /// Behaviour.
     pub options: Options,
+    /// Rate limits of the public report channel.
+    pub reports: reports::RateLimits,
 }
 
 impl Server {
     /// A server over `app`.
     pub fn new(app: Arc<App>, options: Options) -> Arc<Server> {
-        Arc::new(Server { app, live: live::Live::default(), http: Arc::default(), options })
+        Arc::new(Server {
+            app,
+            live: live::Live::default(),
+            http: Arc::default(),
+            options,
+            reports: Default::default(),
+        })
     }
 
     /// Decides on one event and records it for the live page.
@@ -90,7 +100,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = api::router(&server);
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    // The client address feeds the public channel's rate limits.
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.

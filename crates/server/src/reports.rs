@@ -1,0 +1,652 @@
+//! Stage 3 over HTTP: the 24-hour report channel (`POST /v1/reports` with or without a key,
+//! the server-rendered form at `/report` in Korean and English that needs no JavaScript, and
+//! the reporter-only status at `/report/status` and `GET /v1/reports/{receipt}`), the group's
+//! case queue and case changes, affiliates' webhook registration, and dead letters. The public
+//! endpoints are rate-limited per client address and per reporter contact.
+
+use crate::api::{Caller, S, blocking};
+use crate::error::{ApiError, parse_json};
+use crate::wire::Problem;
+use app::cases::{Change, ReportForm, ReportKind, ReportedIndicator, Reporter};
+use app::{AppError, Principal};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Html;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use utoipa::ToSchema;
+
+/// Sliding-window limits on the public channel.
+#[derive(Debug, Default)]
+pub struct RateLimits {
+    windows: Mutex<HashMap<String, VecDeque<i64>>>,
+}
+
+/// Reports per client address per 10 minutes.
+pub const PER_IP: usize = 10;
+/// Reports per reporter contact (phone or e-mail) per hour.
+pub const PER_CONTACT: usize = 5;
+
+impl RateLimits {
+    /// Takes one unit of `key`'s budget of `max` per `window_ms`; false when it is spent.
+    pub fn take(&self, key: &str, max: usize, window_ms: i64, now: i64) -> bool {
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if w.len() > 100_000 {
+            // Forget idle keys rather than grow without bound under a flood of addresses.
+            w.retain(|_, q| q.back().is_some_and(|&t| now - t < window_ms));
+        }
+        let q = w.entry(key.to_string()).or_default();
+        while q.front().is_some_and(|&t| now - t >= window_ms) {
+            q.pop_front();
+        }
+        if q.len() >= max {
+            return false;
+        }
+        q.push_back(now);
+        true
+    }
+}
+
+/// A filed report's receipt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptBody {
+    /// Receipt number.
+    pub receipt: String,
+    /// With the receipt, shows the report's progress; shown only now.
+    pub secret: String,
+    /// Triage priority 0..=100.
+    pub priority: i64,
+    /// What happens next, in Korean.
+    pub ko: String,
+    /// What happens next, in English.
+    pub en: String,
+}
+
+/// A report's progress as its reporter sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportStatusBody {
+    /// Receipt number.
+    pub receipt: String,
+    /// Report kind.
+    pub kind: String,
+    /// Filed at, RFC 3339 KST.
+    pub filed_at: String,
+    /// `received`, `in_progress`, `action_taken`, `relief`, `closed`.
+    pub status: String,
+    /// Once decided: `confirmed_fraud`, `not_fraud`, `duplicate`.
+    pub outcome: Option<String>,
+    /// Last change, RFC 3339 KST.
+    pub updated_at: String,
+}
+
+/// A case in the queue.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CaseBody {
+    /// Case number.
+    pub id: i64,
+    /// State.
+    pub state: String,
+    /// Outcome.
+    pub outcome: Option<String>,
+    /// Priority.
+    pub priority: i64,
+    /// Analyst.
+    pub assignee: Option<String>,
+    /// Opened, RFC 3339 KST.
+    pub opened_at: String,
+    /// First action due, RFC 3339 KST.
+    pub first_action_due: String,
+    /// No first action yet and the due time passed.
+    pub overdue: bool,
+    /// Indicators, notes, kinds, amount.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    /// Receipts of its reports (detail view only).
+    pub reports: Vec<String>,
+}
+
+fn case_body(c: &store::CaseRow, reports: Vec<String>) -> CaseBody {
+    let now = app::now_ms();
+    CaseBody {
+        id: c.id,
+        state: c.state.clone(),
+        outcome: c.outcome.clone(),
+        priority: c.priority,
+        assignee: c.assignee.clone(),
+        opened_at: domain::Timestamp(c.opened_ms).to_kst_rfc3339(),
+        first_action_due: domain::Timestamp(c.sla_due_ms).to_kst_rfc3339(),
+        overdue: c.first_action_ms.is_none() && now > c.sla_due_ms,
+        detail: serde_json::from_str(&c.body).unwrap_or_default(),
+        reports,
+    }
+}
+
+/// Cases in the queue.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CaseList {
+    /// Highest priority first.
+    pub cases: Vec<CaseBody>,
+}
+
+/// An affiliate's webhook and what it holds.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// Where actions are POSTed.
+    pub url: String,
+    /// The HMAC signing secret (16 to 200 characters).
+    pub secret: String,
+    /// What this affiliate holds: `bank:088`, `profile`, `phone`.
+    #[serde(default)]
+    pub holds: Vec<String>,
+}
+
+/// Dead-lettered actions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeadActions {
+    /// Newest first.
+    pub actions: Vec<DeadAction>,
+}
+
+/// One dead-lettered action.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeadAction {
+    /// Action id.
+    pub id: String,
+    /// Target affiliate.
+    pub affiliate: String,
+    /// Kind.
+    pub kind: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The last error.
+    pub last_error: Option<String>,
+}
+
+fn status_of(state: &str) -> &'static str {
+    match state {
+        "new" => "received",
+        "triaged" | "investigating" => "in_progress",
+        "action_taken" => "action_taken",
+        "relief" => "relief",
+        _ => "closed",
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
+fn too_many(what: &str) -> ApiError {
+    ApiError::TooManyRequests(format!("too many reports from this {what}; try again later or call 112 / 1332"))
+}
+
+/// Files a report on the public channel or as an affiliate; returns the receipt.
+async fn file(s: &S, headers: &HeaderMap, ip: SocketAddr, form: ReportForm) -> Result<app::cases::Filed, ApiError> {
+    let reporter = match bearer(headers) {
+        Some(k) => Reporter::Affiliate(s.app.authenticate(k)?.affiliate),
+        None => {
+            let now = app::now_ms();
+            if !s.reports.take(&format!("ip:{}", ip.ip()), PER_IP, 600_000, now) {
+                return Err(too_many("address"));
+            }
+            if let Some(c) = &form.contact {
+                let id: String =
+                    c.chars().filter(|c| c.is_alphanumeric() || *c == '@').collect::<String>().to_lowercase();
+                if !id.is_empty() && !s.reports.take(&format!("contact:{id}"), PER_CONTACT, 3_600_000, now) {
+                    return Err(too_many("contact"));
+                }
+            }
+            Reporter::Public { ip: ip.ip().to_string() }
+        }
+    };
+    blocking(s, move |app| app.file_report(&reporter, form)).await
+}
+
+const NEXT_KO: &str = "신고가 접수되었습니다. 돈을 보냈다면 지금 바로 보낸 은행(또는 112)에 지급정지를 요청하세요. 접수번호와 비밀번호로 진행 상황을 확인할 수 있습니다.";
+const NEXT_EN: &str = "Your report is in. If you sent money, ask your bank (or call 112) to suspend the payment now. Use the receipt number and secret to follow its progress.";
+
+/// Files a report. Without a key it is the public 24-hour channel (rate-limited per address
+/// and per contact); with an affiliate's key it is that affiliate's report. Indicators in it
+/// are reported to the group's registry; reports about the same indicator join one case.
+#[utoipa::path(
+    post, path = "/v1/reports", tag = "reports",
+    request_body(content = Object, description = "kind (voice_phishing, messenger_phishing, smishing, investment_scam, romance_scam, account_takeover, mistaken_transfer), description, amount, transferred_at, contact_ongoing, age, indicators [{kind, value}], contact"),
+    responses(
+        (status = 200, description = "The receipt (the secret is shown only now).", body = ReceiptBody),
+        (status = 400, description = "A bad field, named in `field`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A key was given and it is invalid.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many reports from this address or contact.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn post_report(
+    State(s): State<S>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ReceiptBody>, ApiError> {
+    let form: ReportForm = parse_json(&body?)?;
+    let f = file(&s, &headers, ip, form).await?;
+    Ok(Json(ReceiptBody {
+        receipt: f.receipt,
+        secret: f.secret,
+        priority: f.priority,
+        ko: NEXT_KO.into(),
+        en: NEXT_EN.into(),
+    }))
+}
+
+/// A report's progress, for its reporter only: the secret in `X-Report-Secret`, or the key of
+/// the affiliate that filed it. An unknown receipt and a wrong secret both answer 404.
+#[utoipa::path(
+    get, path = "/v1/reports/{receipt}", tag = "reports",
+    params(("receipt" = String, Path, description = "The receipt number.")),
+    responses(
+        (status = 200, description = "The progress.", body = ReportStatusBody),
+        (status = 404, description = "No such report for this reporter.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_report(
+    State(s): State<S>,
+    headers: HeaderMap,
+    Path(receipt): Path<String>,
+) -> Result<Json<ReportStatusBody>, ApiError> {
+    let secret = headers.get("x-report-secret").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let affiliate = match bearer(&headers) {
+        Some(k) => Some(s.app.authenticate(k)?.affiliate),
+        None => None,
+    };
+    let (r, c) = blocking(&s, move |app| app.report_status(&receipt, secret.as_deref(), affiliate.as_ref())).await?;
+    Ok(Json(status_body(&r, &c)))
+}
+
+fn status_body(r: &store::ReportRow, c: &store::CaseRow) -> ReportStatusBody {
+    ReportStatusBody {
+        receipt: r.receipt.clone(),
+        kind: r.kind.clone(),
+        filed_at: domain::Timestamp(r.created_ms).to_kst_rfc3339(),
+        status: status_of(&c.state).into(),
+        outcome: c.outcome.clone(),
+        updated_at: domain::Timestamp(c.updated_ms).to_kst_rfc3339(),
+    }
+}
+
+/// Query of the case queue.
+#[derive(Debug, Deserialize)]
+pub(crate) struct QueueQuery {
+    limit: Option<usize>,
+}
+
+/// The case queue: open cases, highest priority first (group keys with the `cases` scope).
+#[utoipa::path(
+    get, path = "/v1/cases", tag = "cases",
+    params(("limit" = Option<usize>, Query, description = "At most this many (default 100).")),
+    responses(
+        (status = 200, description = "Open cases.", body = CaseList),
+        (status = 403, description = "Not a cases key of the group.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_cases(
+    State(s): State<S>,
+    Caller(p): Caller,
+    Query(q): Query<QueueQuery>,
+) -> Result<Json<CaseList>, ApiError> {
+    let rows = blocking(&s, move |app| app.case_queue(&p, q.limit.unwrap_or(100))).await?;
+    Ok(Json(CaseList { cases: rows.iter().map(|c| case_body(c, Vec::new())).collect() }))
+}
+
+/// One case with its reports' receipts.
+#[utoipa::path(
+    get, path = "/v1/cases/{id}", tag = "cases",
+    params(("id" = i64, Path, description = "Case number.")),
+    responses(
+        (status = 200, description = "The case.", body = CaseBody),
+        (status = 403, description = "Not a cases key of the group.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get_case(
+    State(s): State<S>,
+    Caller(p): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<CaseBody>, ApiError> {
+    let (c, reports) = blocking(&s, move |app| app.case_detail(&p, id)).await?;
+    Ok(Json(case_body(&c, reports.into_iter().map(|r| r.receipt).collect())))
+}
+
+/// Changes a case: the next state, the outcome, the assignee, a note. Confirming fraud flags
+/// its indicators as confirmed for every affiliate and sends follow-up actions to the holders.
+#[utoipa::path(
+    post, path = "/v1/cases/{id}", tag = "cases",
+    params(("id" = i64, Path, description = "Case number.")),
+    request_body(content = Object, description = "state, outcome, assignee, note"),
+    responses(
+        (status = 200, description = "The changed case.", body = CaseBody),
+        (status = 400, description = "A bad field.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a cases key of the group.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A backward move, a closed case, or a concurrent change.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn change_case(
+    State(s): State<S>,
+    Caller(p): Caller,
+    Path(id): Path<i64>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<CaseBody>, ApiError> {
+    let change: Change = parse_json(&body?)?;
+    let c = blocking(&s, move |app| app.change_case(&p, id, change)).await?;
+    Ok(Json(case_body(&c, Vec::new())))
+}
+
+/// Sets the caller's webhook, its signing secret and what it holds, so follow-up actions reach
+/// it (`admin` scope).
+#[utoipa::path(
+    put, path = "/v1/webhook", tag = "cases",
+    request_body(content = WebhookRequest),
+    responses(
+        (status = 204, description = "Saved."),
+        (status = 400, description = "A bad field.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `admin` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another affiliate holds one of `holds`.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn put_webhook(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    p.require(app::Scope::Admin)?;
+    let w: WebhookRequest = parse_json(&body?)?;
+    blocking(&s, move |app| app.set_webhook(&p.affiliate, &w.url, &w.secret, &w.holds)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Follow-up actions given up on after every retry (admins of the group).
+#[utoipa::path(
+    get, path = "/v1/actions/dead", tag = "cases",
+    responses(
+        (status = 200, description = "Dead letters, newest first.", body = DeadActions),
+        (status = 403, description = "Not an admin key of the group.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn dead_actions(State(s): State<S>, Caller(p): Caller) -> Result<Json<DeadActions>, ApiError> {
+    let rows = blocking(&s, move |app: &app::App| app.dead_actions(&p as &Principal)).await?;
+    Ok(Json(DeadActions {
+        actions: rows
+            .into_iter()
+            .map(|a| DeadAction {
+                id: a.id,
+                affiliate: a.affiliate.0,
+                kind: a.kind,
+                attempts: a.attempts,
+                last_error: a.last_error,
+            })
+            .collect(),
+    }))
+}
+
+// ---------------------------------------------------------------- the HTML form
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The form page's language.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Lang {
+    lang: Option<String>,
+}
+
+fn english(l: &Lang) -> bool {
+    l.lang.as_deref() == Some("en")
+}
+
+fn page(en: bool, title: &str, body: &str) -> Html<String> {
+    let lang = if en { "en" } else { "ko" };
+    Html(format!(
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>body{{font-family:sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem;line-height:1.5}}\
+         label{{display:block;margin-top:.8rem;font-weight:600}}input,select,textarea{{width:100%;padding:.4rem;box-sizing:border-box}}\
+         .err{{color:#b00020}} .box{{border:1px solid #ccc;padding:1rem;border-radius:.5rem}} button{{margin-top:1rem;padding:.6rem 1.2rem}}</style></head>\
+         <body>{body}</body></html>",
+        escape(title)
+    ))
+}
+
+fn form_page(en: bool, error: Option<(&str, &str)>, filled: &HashMap<String, String>) -> Html<String> {
+    let t = |ko: &'static str, e: &'static str| if en { e } else { ko };
+    let v = |k: &str| escape(filled.get(k).map(String::as_str).unwrap_or(""));
+    let mut kinds = String::new();
+    for k in ReportKind::ALL {
+        let (ko, e) = k.labels();
+        let sel = if filled.get("kind").map(String::as_str) == Some(k.as_str()) { " selected" } else { "" };
+        kinds.push_str(&format!("<option value=\"{}\"{sel}>{}</option>", k.as_str(), escape(if en { e } else { ko })));
+    }
+    let err = error
+        .map_or(String::new(), |(f, m)| format!("<p class=\"err\" role=\"alert\">{}: {}</p>", escape(f), escape(m)));
+    let other = if en { "<a href=\"/report\">한국어</a>" } else { "<a href=\"/report?lang=en\">English</a>" };
+    let body = format!(
+        "<p>{other}</p><h1>{}</h1><p>{}</p>{err}\
+         <form method=\"post\" action=\"/report{}\" class=\"box\">\
+         <label for=\"kind\">{}</label><select id=\"kind\" name=\"kind\">{kinds}</select>\
+         <label for=\"description\">{}</label><textarea id=\"description\" name=\"description\" rows=\"5\" maxlength=\"2000\" required>{}</textarea>\
+         <label for=\"amount\">{}</label><input id=\"amount\" name=\"amount\" inputmode=\"numeric\" value=\"{}\">\
+         <label for=\"transferred_at\">{}</label><input id=\"transferred_at\" name=\"transferred_at\" placeholder=\"2026-11-26T14:05:00+09:00\" value=\"{}\">\
+         <label for=\"account\">{}</label><input id=\"account\" name=\"account\" placeholder=\"088 110-123-456789\" value=\"{}\">\
+         <label for=\"phone\">{}</label><input id=\"phone\" name=\"phone\" value=\"{}\">\
+         <label for=\"url\">{}</label><input id=\"url\" name=\"url\" value=\"{}\">\
+         <label for=\"age\">{}</label><input id=\"age\" name=\"age\" inputmode=\"numeric\" value=\"{}\">\
+         <label><input type=\"checkbox\" name=\"contact_ongoing\" value=\"on\" style=\"width:auto\"> {}</label>\
+         <label for=\"contact\">{}</label><input id=\"contact\" name=\"contact\" value=\"{}\">\
+         <button type=\"submit\">{}</button></form>\
+         <p><a href=\"/report/status{}\">{}</a></p>",
+        t("사기 피해 신고 (24시간)", "Report fraud (24 hours)"),
+        t(
+            "돈을 보냈다면 먼저 은행이나 112에 지급정지를 요청하세요. 이 신고는 모든 계열사가 함께 봅니다.",
+            "If you sent money, first ask your bank or 112 to suspend the payment. Every affiliate of the group acts on this report."
+        ),
+        if en { "?lang=en" } else { "" },
+        t("무슨 일이 있었나요?", "What happened?"),
+        t("설명", "Description"),
+        v("description"),
+        t("보낸 금액 (원)", "Amount sent (won)"),
+        v("amount"),
+        t("보낸 시각", "When you sent it"),
+        v("transferred_at"),
+        t("사기범 계좌 (은행코드 계좌번호)", "Fraudster's account (bank code and number)"),
+        v("account"),
+        t("사기범 전화번호", "Fraudster's phone number"),
+        v("phone"),
+        t("받은 링크", "Link you received"),
+        v("url"),
+        t("나이", "Your age"),
+        v("age"),
+        t("지금도 연락이 이어지고 있어요", "They are still in contact with me"),
+        t("연락받을 번호나 이메일", "Your phone or e-mail for a call back"),
+        v("contact"),
+        t("신고하기", "Send report"),
+        if en { "?lang=en" } else { "" },
+        t("신고 진행 상황 확인", "Check a report's progress"),
+    );
+    page(en, t("사기 피해 신고", "Report fraud"), &body)
+}
+
+/// `GET /report`: the form.
+pub(crate) async fn report_form(Query(l): Query<Lang>) -> Html<String> {
+    form_page(english(&l), None, &HashMap::new())
+}
+
+fn form_of(fields: &HashMap<String, String>) -> Result<ReportForm, (String, String)> {
+    let get = |k: &str| fields.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let kind =
+        get("kind").and_then(ReportKind::parse).ok_or(("kind".to_string(), "choose what happened".to_string()))?;
+    let num = |k: &str| -> Result<Option<i64>, (String, String)> {
+        get(k)
+            .map(|v| {
+                v.replace([',', ' ', '원'], "")
+                    .parse::<i64>()
+                    .map_err(|_| (k.to_string(), "a whole number".to_string()))
+            })
+            .transpose()
+    };
+    let mut indicators = Vec::new();
+    for (field, kind) in [("account", "account"), ("phone", "phone"), ("url", "url")] {
+        if let Some(v) = get(field) {
+            indicators.push(ReportedIndicator { kind: kind.into(), value: v.to_string() });
+        }
+    }
+    Ok(ReportForm {
+        kind,
+        description: fields.get("description").cloned().unwrap_or_default(),
+        amount: num("amount")?.map(domain::Krw),
+        transferred_at: get("transferred_at").map(str::to_string),
+        contact_ongoing: get("contact_ongoing").is_some(),
+        age: num("age")?.map(|a| u8::try_from(a).unwrap_or(u8::MAX)),
+        indicators,
+        contact: get("contact").map(str::to_string),
+    })
+}
+
+/// `POST /report`: files the form; on an error the form comes back filled in with the field
+/// named.
+pub(crate) async fn report_submit(
+    State(s): State<S>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    Query(l): Query<Lang>,
+    headers: HeaderMap,
+    axum::Form(fields): axum::Form<HashMap<String, String>>,
+) -> Result<Html<String>, ApiError> {
+    let en = english(&l);
+    let form = match form_of(&fields) {
+        Ok(f) => f,
+        Err((f, m)) => return Ok(form_page(en, Some((&f, &m)), &fields)),
+    };
+    // The form never carries a key: it is the public channel.
+    let mut public = headers.clone();
+    public.remove(header::AUTHORIZATION);
+    match file(&s, &public, ip, form).await {
+        Ok(f) => {
+            let body = format!(
+                "<h1>{}</h1><div class=\"box\"><p>{}: <strong id=\"receipt\">{}</strong></p><p>{}: <strong id=\"secret\">{}</strong></p></div><p>{}</p>\
+                 <p><a href=\"/report/status{}\">{}</a></p>",
+                if en { "Report received" } else { "신고가 접수되었습니다" },
+                if en { "Receipt number" } else { "접수번호" },
+                escape(&f.receipt),
+                if en {
+                    "Secret (keep it: it is shown only now)"
+                } else {
+                    "비밀번호 (지금만 보여 드립니다. 꼭 적어 두세요)"
+                },
+                escape(&f.secret),
+                escape(if en { NEXT_EN } else { NEXT_KO }),
+                if en { "?lang=en" } else { "" },
+                if en { "Check progress" } else { "진행 상황 확인" },
+            );
+            Ok(page(en, if en { "Report received" } else { "신고 접수" }, &body))
+        }
+        Err(ApiError::App(AppError::Invalid { field, message })) => {
+            Ok(form_page(en, Some((&field, &message)), &fields))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The status page's query.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct StatusQuery {
+    lang: Option<String>,
+    receipt: Option<String>,
+    secret: Option<String>,
+}
+
+/// `GET /report/status`: a receipt-and-secret form, and the progress when both match.
+pub(crate) async fn report_status_page(
+    State(s): State<S>,
+    Query(q): Query<StatusQuery>,
+) -> Result<Html<String>, ApiError> {
+    let en = q.lang.as_deref() == Some("en");
+    let t = |ko: &'static str, e: &'static str| if en { e } else { ko };
+    let mut result = String::new();
+    if let (Some(r), Some(sec)) = (q.receipt.clone(), q.secret.clone()) {
+        match blocking(&s, move |app| app.report_status(&r, Some(&sec), None)).await {
+            Ok((r, c)) => {
+                let b = status_body(&r, &c);
+                result = format!(
+                    "<div class=\"box\" id=\"status\"><p>{}: {}</p><p>{}: <strong>{}</strong></p><p>{}: {}</p></div>",
+                    t("접수번호", "Receipt"),
+                    escape(&b.receipt),
+                    t("상태", "Status"),
+                    escape(&b.status),
+                    t("최근 변경", "Last change"),
+                    escape(&b.updated_at)
+                );
+            }
+            Err(ApiError::App(AppError::NotFound(_))) => {
+                result = format!(
+                    "<p class=\"err\" role=\"alert\">{}</p>",
+                    t("접수번호나 비밀번호가 맞지 않습니다.", "No report matches that receipt and secret.")
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let body = format!(
+        "<h1>{}</h1>{result}<form method=\"get\" action=\"/report/status\" class=\"box\">{}\
+         <label for=\"receipt\">{}</label><input id=\"receipt\" name=\"receipt\" value=\"{}\">\
+         <label for=\"secret\">{}</label><input id=\"secret\" name=\"secret\" type=\"password\">\
+         <button type=\"submit\">{}</button></form>",
+        t("신고 진행 상황", "Report progress"),
+        if en { "<input type=\"hidden\" name=\"lang\" value=\"en\">" } else { "" },
+        t("접수번호", "Receipt number"),
+        escape(q.receipt.as_deref().unwrap_or("")),
+        t("비밀번호", "Secret"),
+        t("확인", "Check"),
+    );
+    Ok(page(en, t("신고 진행 상황", "Report progress"), &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_slide() {
+        let r = RateLimits::default();
+        assert!(r.take("a", 2, 100, 0) && r.take("a", 2, 100, 10));
+        assert!(!r.take("a", 2, 100, 50), "the third within the window is refused");
+        assert!(r.take("b", 2, 100, 50), "keys are separate");
+        assert!(r.take("a", 2, 100, 101), "the first one left the window");
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape("<script>\"x\"&'"), "&lt;script&gt;&quot;x&quot;&amp;&#39;");
+    }
+}
