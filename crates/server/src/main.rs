@@ -96,6 +96,9 @@ enum Command {
     /// Work with the group's indicator registry.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
+    /// Check the case audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Train a message or URL model from a labelled file (with k-fold cross-validation first).
     Train {
         /// `messages` (TSV: Label, SMS) or `urls` (CSV: url ... status).
@@ -139,6 +142,20 @@ enum IndicatorsCommand {
         #[arg(long, value_name = "ID")]
         affiliate: String,
         /// Data directory [default: from the configuration, else ansim-data].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the audit log's hash chain; fails naming the first row that was edited,
+    /// removed or inserted behind the application's back.
+    Verify {
+        /// Data directory [default: ansim-data].
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// Configuration file (TOML).
@@ -217,6 +234,7 @@ fn main() -> ExitCode {
         Command::Indicators(IndicatorsCommand::Import { file, affiliate, data, config }) => {
             import_indicators(&file, &affiliate, data, config)
         }
+        Command::Audit(AuditCommand::Verify { data, config: cfg }) => audit_verify(data, cfg),
         Command::Train { kind, input, out, folds } => ansim::learn::train(kind, &input, &out, folds),
         Command::Eval { kind, model, input, column } => {
             ansim::learn::eval(kind, model.as_deref(), &input, Some(&column)).map(|_| ())
@@ -456,6 +474,18 @@ fn create_key(
     );
     println!("{key}");
     Ok(())
+}
+
+fn audit_verify(data: Option<PathBuf>, cfg: Option<PathBuf>) -> Result<(), String> {
+    let c = config(cfg, None, data)?;
+    let app = open_app(&c)?;
+    match app.verify_audit().map_err(|e| e.to_string())? {
+        Ok(n) => {
+            println!("audit log intact: {n} rows, hash chain verified");
+            Ok(())
+        }
+        Err((seq, why)) => Err(format!("audit row {seq}: {why}")),
+    }
 }
 
 fn import_indicators(file: &Path, affiliate: &str, data: Option<PathBuf>, cfg: Option<PathBuf>) -> Result<(), String> {

@@ -118,7 +118,7 @@ fn nibble(c: u8) -> Option<u8> {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return None;
     }
     s.as_bytes().chunks(2).map(|p| Some((nibble(p[0])? << 4) | nibble(p[1])?)).collect()

@@ -204,3 +204,37 @@ fn train_and_eval_read_the_real_formats_and_end_with_a_json_line() {
     ]));
     assert!(e.contains("not an ansim model"), "{e}");
 }
+
+#[test]
+fn audit_verify_names_the_row_edited_behind_the_applications_back() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let app = app::App::open(app::AppConfig::new(dir.path())).unwrap();
+        for i in 0..3 {
+            let form = app::cases::ReportForm {
+                kind: app::cases::ReportKind::Smishing,
+                description: format!("택배 문자 링크를 눌렀어요 {i}"),
+                amount: None,
+                transferred_at: None,
+                contact_ongoing: false,
+                age: None,
+                indicators: vec![app::cases::ReportedIndicator {
+                    kind: "url".into(),
+                    value: format!("cj-parcel{i}.top/a"),
+                }],
+                contact: None,
+            };
+            app.file_report(&app::cases::Reporter::Public { ip: "192.0.2.1".into() }, form).unwrap();
+        }
+    }
+    let data = dir.path().to_str().unwrap();
+    let o = ansim(&["audit", "verify", "--data", data]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("3 rows"), "{}", stdout(&o));
+
+    let c = rusqlite::Connection::open(dir.path().join("ansim.db")).unwrap();
+    c.execute("UPDATE audit SET actor = 'someone else' WHERE seq = 2", []).unwrap();
+    drop(c);
+    let e = one_line_error(&ansim(&["audit", "verify", "--data", data]));
+    assert!(e.contains("audit row 2") && e.contains("edited"), "{e}");
+}
