@@ -248,7 +248,7 @@ pub struct DeliveryReport {
     pub retried: usize,
     /// Failed for the last time and recorded as dead letters.
     pub dead: usize,
-    /// Store calls that failed; the actions concerned stay due.
+    /// Store calls (or delivery tasks) that failed; the actions concerned stay due.
     pub store_errors: usize,
 }
 

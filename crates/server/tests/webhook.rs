@@ -271,6 +271,32 @@ async fn the_demo_receiver_gets_actions_through_retries() {
     app.shutdown();
 }
 
+#[tokio::test]
+async fn run_delivers_in_the_background_until_stopped() {
+    let (_dir, app) = open();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let receiver = webhook::demo_setup(&app, &format!("http://{addr}"), &["bank"]).unwrap();
+    let router = receiver.clone().router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    queue_action(&app, "act_bg", "bank", app::now_ms());
+    let settings = Settings { interval: Duration::from_millis(20), ..Settings::default() };
+    let d = Arc::new(Deliverer::with_settings(Arc::clone(&app), settings));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(Arc::clone(&d).run(stopped));
+    let started = Instant::now();
+    while receiver.received().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(3), "the worker delivers on its own");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(2), worker).await.expect("the worker stops").unwrap();
+    assert!(action(&app, "act_bg").delivered_ms.is_some());
+    app.shutdown();
+}
+
 /// A tiny HTTP client: status and JSON body.
 async fn call(addr: SocketAddr, method: Method, path: &str, headers: &[(&str, String)], body: &str) -> (u16, Value) {
     let client: Client<HttpConnector, String> = Client::builder(TokioExecutor::new()).build_http();
@@ -382,7 +408,7 @@ fn backoff_doubles_to_the_cap_with_deterministic_jitter() {
         assert_eq!(w, s.backoff_ms("act_x", attempt), "deterministic");
         waits.push(w);
     }
-    assert!(waits[10..].iter().all(|&w| w <= 600_000 && w >= 450_000), "capped at 10 min: {waits:?}");
+    assert!(waits[10..].iter().all(|w| (450_000..=600_000).contains(w)), "capped at 10 min: {waits:?}");
     let spread: std::collections::HashSet<i64> = (0..50).map(|i| s.backoff_ms(&format!("act_{i}"), 6)).collect();
     assert!(spread.len() > 10, "jitter spreads actions that failed together: {spread:?}");
 }
