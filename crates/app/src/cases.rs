@@ -412,6 +412,13 @@ impl crate::App {
             Reporter::Public { .. } => AffiliateId(GROUP.into()),
             Reporter::Affiliate(a) => a.clone(),
         };
+        let m = &self.metrics;
+        if share {
+            m.reports_filed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if new_case {
+            m.cases_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         for (kind, value) in c.indicators.iter().filter(|_| share) {
             self.registry.record(
                 self.store.as_ref(),
@@ -576,6 +583,7 @@ impl crate::App {
         row.body = serde_json::to_string(&body).map_err(|e| AppError::Unavailable(e.to_string()))?;
         self.store.save_case(&row, expected, &audit, &actions)?;
         if confirming {
+            self.metrics.cases_confirmed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let group = AffiliateId(GROUP.into());
             let typology = body.kinds.first().map_or("fraud", |k| k.typology());
             for ind in &body.indicators {

@@ -14,6 +14,7 @@ mod keys;
 mod metrics;
 pub mod protection;
 pub mod registry;
+pub mod relief;
 mod tenant;
 mod writer;
 

@@ -24,6 +24,16 @@ pub struct Metrics {
     pub snapshots: AtomicU64,
     /// Held transfers the user cancelled.
     pub holds_cancelled: AtomicU64,
+    /// Reports filed (people and affiliates; not decision-made case work).
+    pub reports_filed: AtomicU64,
+    /// Cases opened.
+    pub cases_opened: AtomicU64,
+    /// Cases confirmed as fraud.
+    pub cases_confirmed: AtomicU64,
+    /// Follow-up actions delivered to webhooks.
+    pub actions_delivered: AtomicU64,
+    /// Follow-up actions given up on.
+    pub actions_dead: AtomicU64,
     rule_hits: Mutex<HashMap<String, u64>>,
 }
 

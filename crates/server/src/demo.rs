@@ -41,6 +41,11 @@ pub fn setup(app: &App, dir: &Path) -> Result<BTreeMap<String, String>, String> 
         keys.insert(id.to_string(), key);
     }
     protect_some_bank_users(app).map_err(|e| format!("protection: {e}"))?;
+    // The safety table: its analysts' key works the cases and reads registry totals.
+    let group = AffiliateId(app::GROUP.into());
+    app.ensure_affiliate(&group, "Safety table", &ruleset_for(app::GROUP)).map_err(|e| format!("group: {e}"))?;
+    let key = app.create_key(&group, &[Scope::Cases, Scope::Admin]).map_err(|e| format!("key for group: {e}"))?;
+    keys.insert(app::GROUP.to_string(), key);
     let path = dir.join("demo-keys.json");
     let json = serde_json::to_string_pretty(&keys).unwrap_or_default();
     std::fs::write(&path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -126,9 +131,15 @@ pub async fn traffic(server: Arc<Server>, rate: f64, seed: u64, mut stop: watch:
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
             let server = Arc::clone(&server);
             let accounts = MuleAccounts::of(&labeled.event);
+            let victim = Victim::of(&labeled);
             tokio::spawn(async move {
                 match server.decide(&affiliate, labeled.event).await {
-                    Ok(d) => accounts.report(&server, &affiliate, &d).await,
+                    Ok(d) => {
+                        if let Some(v) = victim.filter(|_| d.decision.verdict < domain::Verdict::Hold) {
+                            v.missed();
+                        }
+                        accounts.report(&server, &affiliate, &d).await
+                    }
                     Err(e) => log_failure(&e),
                 }
                 drop(permit);
@@ -139,6 +150,115 @@ pub async fn traffic(server: Arc<Server>, rate: f64, seed: u64, mut stop: watch:
     // Every permit back: every decision sent has committed or failed.
     let _ = permits.acquire_many(IN_FLIGHT as u32).await;
     sent
+}
+
+/// A scam-story transfer that went through: its victim will report it on the 24-hour channel.
+#[derive(Debug, Clone)]
+struct Victim {
+    account: String,
+    amount: i64,
+    age: Option<u8>,
+    at_ms: i64,
+}
+
+/// Transfers the rules let through, waiting for their victims to notice (demo only).
+static MISSED: std::sync::Mutex<std::collections::VecDeque<Victim>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
+
+impl Victim {
+    fn of(l: &engine::simulate::Labeled) -> Option<Victim> {
+        let domain::EventBody::Transfer(t) = &l.event.body else { return None };
+        if !l.is_scam() {
+            return None;
+        }
+        let age = l.event.subject.age_band.as_deref().and_then(|b| b.trim_end_matches('s').parse::<u8>().ok());
+        Some(Victim {
+            account: t.counterparty.account_key.clone()?,
+            amount: t.amount.won(),
+            age: age.map(|a| a + 5),
+            at_ms: l.event.at.millis(),
+        })
+    }
+
+    fn missed(self) {
+        let mut q = MISSED.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() < 1_000 {
+            q.push_back(self);
+        }
+    }
+}
+
+/// The demo's report channel and safety table at work, while `stop` is false: every few
+/// seconds a victim of a scam transfer the rules let through reports it (no key, like the
+/// public form), and the group's analyst works the queue: urgent cases are confirmed (the
+/// shield turns red everywhere, the holding affiliate's webhook gets a hold action), the rest
+/// are triaged.
+pub async fn casework(server: Arc<Server>, rate: f64, mut stop: watch::Receiver<bool>) {
+    if rate <= 0.0 {
+        let _ = stop.wait_for(|s| *s).await;
+        return;
+    }
+    let analyst = app::Principal { affiliate: AffiliateId(app::GROUP.into()), scopes: vec![Scope::Cases] };
+    let mut tick = tokio::time::interval(Duration::from_secs(3));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+        let victim = MISSED.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        let app = Arc::clone(&server.app);
+        let analyst = analyst.clone();
+        let done = tokio::task::spawn_blocking(move || -> Result<(), AppError> {
+            if let Some(v) = victim {
+                let form = app::cases::ReportForm {
+                    kind: app::cases::ReportKind::VoicePhishing,
+                    description: "기관을 사칭한 전화를 받고 안내받은 계좌로 송금했습니다.".into(),
+                    amount: Some(domain::Krw(v.amount)),
+                    transferred_at: Some(Timestamp(v.at_ms).to_kst_rfc3339()),
+                    contact_ongoing: false,
+                    age: v.age,
+                    indicators: vec![app::cases::ReportedIndicator { kind: "account".into(), value: v.account }],
+                    contact: None,
+                };
+                app.file_report(&app::cases::Reporter::Public { ip: "127.0.0.1".into() }, form)?;
+            }
+            // Urgent cases (a victim's report: money, minutes, age) are confirmed, whatever
+            // their state; new ones below that are triaged.
+            for c in app.case_queue(&analyst, 50)? {
+                let change = if c.priority >= 55 && c.outcome.is_none() {
+                    app::cases::Change { outcome: Some("confirmed_fraud".into()), ..Default::default() }
+                } else if c.state == "new" {
+                    app::cases::Change { state: Some("triaged".into()), ..Default::default() }
+                } else {
+                    continue;
+                };
+                app.change_case(&analyst, c.id, change)?;
+            }
+            Ok(())
+        })
+        .await;
+        if let Ok(Err(e)) = done {
+            log_failure(&e);
+        }
+    }
+}
+
+/// Points every demo affiliate's webhook at the demo receiver on this server and declares
+/// what each holds (the bank: Kakao Bank and K Bank accounts; the messenger: profiles and
+/// phones), so confirmed cases send actions that arrive at `/demo/webhooks`.
+pub fn webhooks(app: &App, base: &str) -> Result<crate::webhook::Receiver, String> {
+    let ids: Vec<&str> = AFFILIATES.iter().map(|a| a.0).collect();
+    let receiver = crate::webhook::demo_setup(app, base, &ids)?;
+    // The first delivery to the bank fails on purpose: the retry shows on the receiver page.
+    receiver.fail_next(1);
+    for (a, holds) in [("bank", vec!["bank:090", "bank:089"]), ("messenger", vec!["profile", "phone"])] {
+        let holds: Vec<String> = holds.into_iter().map(str::to_string).collect();
+        app.store().set_holdings(&AffiliateId(a.into()), &holds).map_err(|e| format!("holdings of {a}: {e}"))?;
+    }
+    Ok(receiver)
 }
 
 /// The accounts a transfer touches, kept so the demo's "analyst" can report them.

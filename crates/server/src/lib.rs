@@ -99,11 +99,54 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = api::router(&server);
+    serve_with(server, listener, None, shutdown).await
+}
+
+/// [`serve`] with more routes beside the API (the demo's webhook receiver).
+pub async fn serve_with(
+    server: Arc<Server>,
+    listener: tokio::net::TcpListener,
+    extra: Option<axum::Router>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut router = api::router(&server);
+    if let Some(r) = extra {
+        router = router.merge(r);
+    }
     // The client address feeds the public channel's rate limits.
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The background work of a serving process until `stop` turns true: hold and block decisions
+/// in the outbox become case work, and follow-up actions are delivered to the affiliates'
+/// webhooks. Returns when both have stopped.
+pub async fn workers(app: Arc<App>, stop: tokio::sync::watch::Receiver<bool>) {
+    let outbox = {
+        let (app, mut stop) = (Arc::clone(&app), stop.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => {}
+                }
+                if *stop.borrow() {
+                    break;
+                }
+                let a = Arc::clone(&app);
+                match tokio::task::spawn_blocking(move || a.process_outbox(512)).await {
+                    Ok(Err(e)) => tracing::warn!(error = %e, "outbox processing failed; will retry"),
+                    Err(e) => tracing::warn!(error = %e, "outbox task failed"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        })
+    };
+    let deliver = tokio::spawn(Arc::new(webhook::Deliverer::new(app)).run(stop));
+    let _ = outbox.await;
+    let _ = deliver.await;
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.

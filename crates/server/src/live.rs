@@ -141,6 +141,16 @@ impl Live {
              <span id=\"total\">{total}</span> decisions · {} repeated ids</p>",
             metrics.duplicates.load(Relaxed)
         );
+        let _ = writeln!(
+            h,
+            "<p id=\"cases\">Reports filed <b>{}</b> · cases opened <b>{}</b> · confirmed <b>{}</b> · \
+             follow-up actions delivered <b>{}</b> (dead letters {}) · <a href=\"/report\">report channel</a></p>",
+            metrics.reports_filed.load(Relaxed),
+            metrics.cases_opened.load(Relaxed),
+            metrics.cases_confirmed.load(Relaxed),
+            metrics.actions_delivered.load(Relaxed),
+            metrics.actions_dead.load(Relaxed)
+        );
         h.push_str("<h2>Verdict mix</h2>\n<table id=\"verdicts\"><tr><th>verdict</th><th class=\"n\">decisions</th><th class=\"n\">share</th><th></th></tr>\n");
         for (v, n) in counts {
             let pct = if total == 0 { 0.0 } else { n as f64 * 100.0 / total as f64 };

@@ -305,8 +305,12 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
         // One plain line on stdout for scripts and tests (port 0 picks a free port).
         println!("listening on http://{addr}");
         tracing::info!(%addr, data = %c.data.display(), affiliates = affiliates.len(), "ansim serving");
+        let (stop_workers, workers_rx) = tokio::sync::watch::channel(false);
+        let workers = tokio::spawn(ansim::workers(Arc::clone(&app), workers_rx));
         let served = ansim::serve(server, listener, ansim::shutdown_signal()).await;
         tracing::info!("stopped accepting requests; saving state");
+        let _ = stop_workers.send(true);
+        let _ = workers.await;
         close(app).await;
         served.map_err(|e| format!("server failed: {e}"))
     })
@@ -355,12 +359,21 @@ async fn demo_main(c: &Config, rate: f64) -> Result<(), String> {
     println!();
     println!("  KEY=$(jq -r .pay {dir}/demo-keys.json)");
     println!("  curl -s http://{addr}/v1/events -H \"Authorization: Bearer $KEY\" -d '{TRY_EVENT}'");
+    let receiver = {
+        let (app, base) = (Arc::clone(&app), format!("http://{addr}"));
+        tokio::task::spawn_blocking(move || demo::webhooks(&app, &base)).await.map_err(|e| e.to_string())??
+    };
+    println!("  webhooks    http://{addr}/demo/webhooks   (follow-up actions as the affiliates receive them)");
+    println!("  report      http://{addr}/report   (the 24-hour channel for victims)");
     let (stop_traffic, traffic_rx) = tokio::sync::watch::channel(false);
-    let traffic = tokio::spawn(demo::traffic(Arc::clone(&server), rate, demo::clock_seed(), traffic_rx));
+    let traffic = tokio::spawn(demo::traffic(Arc::clone(&server), rate, demo::clock_seed(), traffic_rx.clone()));
+    let workers = tokio::spawn(ansim::workers(Arc::clone(&app), traffic_rx.clone()));
+    let casework = tokio::spawn(demo::casework(Arc::clone(&server), rate, traffic_rx));
     let (stop_http, http_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut http = tokio::spawn(ansim::serve(Arc::clone(&server), listener, async move {
-        let _ = http_rx.await;
-    }));
+    let mut http =
+        tokio::spawn(ansim::serve_with(Arc::clone(&server), listener, Some(receiver.router()), async move {
+            let _ = http_rx.await;
+        }));
     let early = tokio::select! {
         () = ansim::shutdown_signal() => None,
         r = &mut http => Some(r),
@@ -368,6 +381,8 @@ async fn demo_main(c: &Config, rate: f64) -> Result<(), String> {
     println!("\nstopping: traffic generator, then the HTTP server, then the store");
     let _ = stop_traffic.send(true);
     let sent = traffic.await.unwrap_or(0);
+    let _ = casework.await;
+    let _ = workers.await;
     let served = match early {
         Some(r) => r,
         None => {

@@ -438,11 +438,20 @@ impl Inner {
             let id = action.id.clone();
             let recorded = outcome.clone();
             match self.store(move |s| s.action_attempted(&id, recorded, now_ms)).await {
-                Ok(()) => match outcome {
-                    ActionOutcome::Delivered => report.delivered += 1,
-                    ActionOutcome::Retry { .. } => report.retried += 1,
-                    ActionOutcome::Dead { .. } => report.dead += 1,
-                },
+                Ok(()) => {
+                    let m = self.app.metrics();
+                    match outcome {
+                        ActionOutcome::Delivered => {
+                            report.delivered += 1;
+                            m.actions_delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        ActionOutcome::Retry { .. } => report.retried += 1,
+                        ActionOutcome::Dead { .. } => {
+                            report.dead += 1;
+                            m.actions_dead.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::error!(action = %action.id, error = %e, "webhook delivery: cannot record the attempt; the action stays due");
                     report.store_errors += 1;

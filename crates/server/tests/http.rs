@@ -562,8 +562,9 @@ async fn demo_keys_and_traffic_feed_the_live_page() {
     let keys = ansim::demo::setup(&app, dir.path()).unwrap();
     let written: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("demo-keys.json")).unwrap()).unwrap();
-    assert_eq!(written.as_object().unwrap().len(), 5);
+    assert_eq!(written.as_object().unwrap().len(), 6, "five affiliates and the safety table: {written}");
     assert_eq!(written["pay"], keys["pay"].as_str());
+    assert!(written["group"].is_string());
     let h = start(app).await;
     let (stop, rx) = tokio::sync::watch::channel(false);
     let traffic = tokio::spawn(ansim::demo::traffic(Arc::clone(&h.server), 400.0, 7, rx));
