@@ -176,6 +176,108 @@ pub struct CaseBody {
     pub notes: Vec<Note>,
     /// Won at risk across its reports.
     pub amount: i64,
+    /// The statutory relief workflow, once started.
+    #[serde(default)]
+    pub relief: Option<crate::relief::Relief>,
+}
+
+/// A relief step an analyst records; `at` is RFC 3339 (now when left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum ReliefStep {
+    /// Payment suspension (지급정지) requested at the bank, by phone or in writing: starts the
+    /// fraud path.
+    Suspension {
+        /// `phone` (a written request must follow within 3 business days) or `writing`.
+        channel: crate::relief::Channel,
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// A mistaken transfer (착오송금): starts the return path.
+    MistakenTransfer {
+        /// When the money was sent.
+        transferred_at: String,
+        /// Won sent.
+        amount: i64,
+        /// When the return was requested.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The written request after a phone request.
+    WrittenRequest {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The bank notified the account holder.
+    HolderNotice {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The FSS posted the claim-extinguishment notice (채권소멸 공고): two months to object.
+    Notice {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The account holder objected within the period.
+    Objection {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The claim was extinguished after the period.
+    Extinguished {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The refund was decided: `available` won split pro rata among the case's victims.
+    RefundDecision {
+        /// Won left in the account.
+        available: i64,
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The refunds were paid.
+    Payout {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The victim withdrew the request.
+    Withdrawal {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// Mistaken transfer: the recipient refused (or did not answer).
+    Refusal {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// Mistaken transfer: escalated to the public return-support programme.
+    Escalation {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// Mistaken transfer: the money came back.
+    Returned {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// Mistaken transfer: not recovered.
+    Unrecovered {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
 }
 
 /// An analyst's note.
@@ -210,6 +312,74 @@ pub struct Change {
     /// A note to add.
     #[serde(default)]
     pub note: Option<String>,
+    /// A relief step to record.
+    #[serde(default)]
+    pub relief: Option<ReliefStep>,
+}
+
+fn when(at: &Option<String>, now: i64) -> Result<i64, AppError> {
+    match at {
+        None => Ok(now),
+        Some(t) => Ok(Timestamp::parse_rfc3339(t).map_err(|e| invalid("relief.at", e.to_string()))?.millis()),
+    }
+}
+
+/// Applies a relief step to the case body; returns the audit detail.
+fn apply_relief(
+    body: &mut CaseBody,
+    step: &ReliefStep,
+    claims: &[(String, i64)],
+    now: i64,
+) -> Result<String, AppError> {
+    use crate::relief::{Calendar, Relief};
+    let bad = |e: crate::relief::ReliefError| AppError::Conflict(format!("relief: {e}"));
+    let cal = Calendar::korea();
+    let name = serde_json::to_value(step).ok().and_then(|v| v["step"].as_str().map(str::to_string)).unwrap_or_default();
+    match step {
+        ReliefStep::Suspension { channel, at } => {
+            if body.relief.is_some() {
+                return Err(AppError::Conflict("relief has already started for this case".into()));
+            }
+            body.relief = Some(Relief::fraud(when(at, now)?, *channel));
+        }
+        ReliefStep::MistakenTransfer { transferred_at, amount, at } => {
+            if body.relief.is_some() {
+                return Err(AppError::Conflict("relief has already started for this case".into()));
+            }
+            let t = Timestamp::parse_rfc3339(transferred_at)
+                .map_err(|e| invalid("relief.transferred_at", e.to_string()))?;
+            body.relief = Some(Relief::mistaken_transfer(t.millis(), *amount, when(at, now)?).map_err(bad)?);
+        }
+        other => {
+            let r = body
+                .relief
+                .as_mut()
+                .ok_or_else(|| AppError::Conflict("start relief with a suspension first".into()))?;
+            // Work on a copy: a failed step leaves the case as it was.
+            let mut next = r.clone();
+            match other {
+                ReliefStep::WrittenRequest { at } => next.record_written_request(when(at, now)?),
+                ReliefStep::HolderNotice { at } => next.record_holder_notice(when(at, now)?),
+                ReliefStep::Notice { at } => next.record_notice(when(at, now)?),
+                ReliefStep::Objection { at } => next.record_objection(when(at, now)?),
+                ReliefStep::Extinguished { at } => next.record_extinguished(when(at, now)?),
+                ReliefStep::RefundDecision { available, at } => {
+                    next.record_refund_decision(when(at, now)?, *available, claims).map(|_| ())
+                }
+                ReliefStep::Payout { at } => next.record_payout(when(at, now)?),
+                ReliefStep::Withdrawal { at } => next.record_withdrawal(when(at, now)?),
+                ReliefStep::Refusal { at } => next.record_refusal(when(at, now)?),
+                ReliefStep::Escalation { at } => next.record_escalation(when(at, now)?, cal),
+                ReliefStep::Returned { at } => next.record_returned(when(at, now)?),
+                ReliefStep::Unrecovered { at } => next.record_unrecovered(when(at, now)?),
+                ReliefStep::Suspension { .. } | ReliefStep::MistakenTransfer { .. } => Ok(()),
+            }
+            .map_err(bad)?;
+            *r = next;
+        }
+    }
+    let state = body.relief.as_ref().map_or("", |r| r.state().as_str());
+    Ok(format!("{{\"step\":\"{name}\",\"state\":\"{state}\"}}"))
 }
 
 /// Priority 0..=100: money at risk (up to 40), minutes since the transfer (up to 30: money
@@ -361,7 +531,10 @@ impl crate::App {
         let c = check(form, &self.registry, now)?;
         let priority = priority(&c.form, c.transferred_ms, now);
         let secret = random_text(16);
-        let receipt = format!("R{}-{}", &Timestamp(now).to_kst_rfc3339()[2..10].replace('-', ""), random_text(8));
+        // `R…` for a person's report, `D…` for case work a hold or block decision opened.
+        let prefix = if share { 'R' } else { 'D' };
+        let receipt =
+            format!("{prefix}{}-{}", &Timestamp(now).to_kst_rfc3339()[2..10].replace('-', ""), random_text(8));
         let body = serde_json::to_string(&c.form).map_err(|e| AppError::Unavailable(e.to_string()))?;
         let case_body = CaseBody {
             indicators: c
@@ -372,6 +545,7 @@ impl crate::App {
             kinds: vec![c.form.kind],
             notes: Vec::new(),
             amount: c.form.amount.map_or(0, |a| a.won()),
+            relief: None,
         };
         let new = NewReport {
             receipt: receipt.clone(),
@@ -555,6 +729,25 @@ impl crate::App {
             check_text("note", n, 4_000)?;
             body.notes.push(Note { at_ms: now, author: analyst.clone(), text: n.clone() });
             log("case.note", format!("{{\"chars\":{}}}", n.chars().count()));
+        }
+        if let Some(step) = &change.relief {
+            // Victims of the same account share the refund pro rata by what they lost.
+            let claims: Vec<(String, i64)> = self
+                .store
+                .case_reports(id)?
+                .into_iter()
+                .filter_map(|r| {
+                    let f: ReportForm = serde_json::from_str(&r.body).ok()?;
+                    let won = f.amount.map_or(0, |a| a.won());
+                    // Reports a rule's hold made (`D…`) are not victims' claims.
+                    (won > 0 && !r.receipt.starts_with('D')).then_some((r.receipt, won))
+                })
+                .collect();
+            let detail = apply_relief(&mut body, step, &claims, now)?;
+            log("case.relief", detail);
+            if STATES.iter().position(|x| *x == row.state) < STATES.iter().position(|x| *x == "relief") {
+                row.state = "relief".into();
+            }
         }
         let mut actions = Vec::new();
         let confirming =

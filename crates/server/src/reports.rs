@@ -108,10 +108,37 @@ pub struct CaseBody {
     pub detail: serde_json::Value,
     /// Receipts of its reports (detail view only).
     pub reports: Vec<String>,
+    /// The relief workflow: `state`, the open `deadlines` (KST, Korean business days),
+    /// `overdue` steps, the refund decision.
+    #[schema(value_type = Option<Object>)]
+    pub relief: Option<serde_json::Value>,
+}
+
+/// The relief workflow as analysts see it.
+fn relief_view(r: &app::relief::Relief, now: i64) -> serde_json::Value {
+    let cal = app::relief::Calendar::korea();
+    let list = |v: Result<Vec<app::relief::Deadline>, app::relief::ReliefError>| {
+        match v {
+        Ok(d) => serde_json::Value::Array(
+            d.iter()
+                .map(|d| serde_json::json!({ "step": d.step.as_str(), "due": domain::Timestamp(d.due_ms).to_kst_rfc3339() }))
+                .collect(),
+        ),
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
+    }
+    };
+    serde_json::json!({
+        "state": r.state().as_str(),
+        "deadlines": list(r.deadlines(cal)),
+        "overdue": list(r.overdue(now, cal)),
+        "refund": r.refund(),
+    })
 }
 
 fn case_body(c: &store::CaseRow, reports: Vec<String>) -> CaseBody {
     let now = app::now_ms();
+    let parsed: app::cases::CaseBody = serde_json::from_str(&c.body).unwrap_or_default();
+    let relief = parsed.relief.as_ref().map(|r| relief_view(r, now));
     CaseBody {
         id: c.id,
         state: c.state.clone(),
@@ -121,8 +148,14 @@ fn case_body(c: &store::CaseRow, reports: Vec<String>) -> CaseBody {
         opened_at: domain::Timestamp(c.opened_ms).to_kst_rfc3339(),
         first_action_due: domain::Timestamp(c.sla_due_ms).to_kst_rfc3339(),
         overdue: c.first_action_ms.is_none() && now > c.sla_due_ms,
-        detail: serde_json::from_str(&c.body).unwrap_or_default(),
+        detail: serde_json::json!({
+            "indicators": parsed.indicators,
+            "kinds": parsed.kinds,
+            "notes": parsed.notes,
+            "amount": parsed.amount,
+        }),
         reports,
+        relief,
     }
 }
 

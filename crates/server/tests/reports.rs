@@ -55,16 +55,20 @@ fn aff(s: &str) -> AffiliateId {
 
 const RULES: &str = "[ruleset]\nname = \"NAME\"\nversion = 1\n";
 
-async fn start(dir: &std::path::Path) -> (Http, Arc<App>, tokio::sync::oneshot::Sender<()>) {
+/// The bank's webhook secret (the receiver beside the API verifies with it).
+const BANK_SECRET: &str = "bank-webhook-secret-01";
+
+async fn start(dir: &std::path::Path) -> (Http, Arc<App>, ansim::webhook::Receiver, tokio::sync::oneshot::Sender<()>) {
     let app = App::open(AppConfig::new(dir)).unwrap();
     let server = Server::new(Arc::clone(&app), Options::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let receiver = ansim::webhook::Receiver::new([("bank", BANK_SECRET)]);
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ansim::serve(server, listener, async move {
+    tokio::spawn(ansim::serve_with(server, listener, Some(receiver.clone().router()), async move {
         let _ = rx.await;
     }));
-    (Http { addr, client: Client::builder(TokioExecutor::new()).build_http() }, app, stop)
+    (Http { addr, client: Client::builder(TokioExecutor::new()).build_http() }, app, receiver, stop)
 }
 
 fn report(account: &str, amount: i64, minutes_ago: i64, age: u8) -> String {
@@ -83,7 +87,7 @@ fn report(account: &str, amount: i64, minutes_ago: i64, age: u8) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_victims_report_becomes_a_confirmed_case_seen_by_every_affiliate() {
     let dir = tempfile::tempdir().unwrap();
-    let (h, app, _stop) = start(dir.path()).await;
+    let (h, app, receiver, _stop) = start(dir.path()).await;
     for a in ["bank", "pay", "group"] {
         app.ensure_affiliate(&aff(a), a, &RULES.replace("NAME", a)).unwrap();
     }
@@ -116,7 +120,8 @@ async fn a_victims_report_becomes_a_confirmed_case_seen_by_every_affiliate() {
     assert_eq!(other.status, StatusCode::NOT_FOUND, "an affiliate sees only the reports it filed");
 
     // The bank holds bank code 090 and registers its webhook.
-    let hook = json!({ "url": "http://127.0.0.1:9/hook", "secret": "bank-webhook-secret-01", "holds": ["bank:090"] });
+    let url = format!("http://{}/demo/webhooks/bank", h.addr);
+    let hook = json!({ "url": url, "secret": BANK_SECRET, "holds": ["bank:090"] });
     let w = h.call(Method::PUT, "/v1/webhook", &[("authorization", &auth(&bank_admin))], hook.to_string()).await;
     assert_eq!(w.status, StatusCode::NO_CONTENT, "{}", w.body);
 
@@ -145,12 +150,71 @@ async fn a_victims_report_becomes_a_confirmed_case_seen_by_every_affiliate() {
     let due = app.store().actions_due(i64::MAX, 10).unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].affiliate.as_str(), due[0].kind.as_str()), ("bank", "hold_account"));
+
+    // The bank's webhook fails the first delivery; the retry lands; the action arrives once,
+    // signed (the receiver verifies every delivery with the bank's secret).
+    receiver.fail_next(1);
+    let deliverer = ansim::webhook::Deliverer::new(Arc::clone(&app));
+    let now = app::now_ms();
+    let first = deliverer.deliver_due(now).await;
+    assert_eq!((first.delivered, first.retried), (0, 1), "{first:?}");
+    assert!(receiver.received().is_empty());
+    let second = deliverer.deliver_due(now + 60_000).await;
+    assert_eq!(second.delivered, 1, "{second:?}");
+    let third = deliverer.deliver_due(now + 3_600_000).await;
+    assert_eq!(third.attempted, 0, "delivered actions are not sent again");
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].kind.as_str(), got[0].deliveries, got[0].payload["value"].as_str()),
+        ("hold_account", 1, Some("090:333301555555"))
+    );
+
+    // Relief: a phone request for payment suspension on Wednesday 2026-09-23; Chuseok (09-24 to
+    // 09-26) and the weekend push the written request to the third business day, Wednesday
+    // 09-30. The FSS notice of Monday 2026-10-05 runs two months, to Friday 12-04; the claim is
+    // extinguished on 12-07, and the refund decision is due 14 days later, Monday 12-21.
+    let step = |body: Value| {
+        let (http, key) = (&h, auth(&analyst));
+        async move {
+            http.call(Method::POST, &format!("/v1/cases/{id}"), &[("authorization", &key)], body.to_string()).await
+        }
+    };
+    let r = step(json!({ "relief": { "step": "suspension", "channel": "phone", "at": "2026-09-23T15:00:00+09:00" } }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let relief = &r.json()["relief"];
+    assert_eq!(relief["state"], "suspended", "{relief}");
+    let due = |v: &Value, step: &str| {
+        v["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["step"] == step)
+            .map(|d| d["due"].as_str().unwrap().to_string())
+    };
+    assert_eq!(due(relief, "written_request").as_deref(), Some("2026-09-30T23:59:59.999+09:00"), "{relief}");
+    let early = step(json!({ "relief": { "step": "extinguished", "at": "2026-10-01T10:00:00+09:00" } })).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "out of order: {}", early.body);
+    step(json!({ "relief": { "step": "written_request", "at": "2026-09-25T10:00:00+09:00" } })).await;
+    let r = step(json!({ "relief": { "step": "notice", "at": "2026-10-05T09:00:00+09:00" } })).await.json();
+    assert_eq!(due(&r["relief"], "objection_period").as_deref(), Some("2026-12-04T23:59:59.999+09:00"), "{r}");
+    let r = step(json!({ "relief": { "step": "extinguished", "at": "2026-12-07T09:00:00+09:00" } })).await.json();
+    assert_eq!(due(&r["relief"], "refund_decision").as_deref(), Some("2026-12-21T23:59:59.999+09:00"), "{r}");
+    let r = step(
+        json!({ "relief": { "step": "refund_decision", "available": 3_000_000, "at": "2026-12-10T09:00:00+09:00" } }),
+    )
+    .await
+    .json();
+    let shares = r["relief"]["refund"]["shares"].as_array().unwrap();
+    assert_eq!((shares.len(), shares[0]["refund_won"].as_i64()), (1, Some(3_000_000)), "{r}");
+    assert_eq!(r["state"], "relief");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_endpoint_refuses_abuse() {
     let dir = tempfile::tempdir().unwrap();
-    let (h, _app, _stop) = start(dir.path()).await;
+    let (h, _app, _receiver, _stop) = start(dir.path()).await;
     let json_ct = [("content-type", "application/json")];
     let big = json!({ "kind": "smishing", "description": "x".repeat(70_000) }).to_string();
     let r = h.call(Method::POST, "/v1/reports", &json_ct, big).await;
@@ -190,7 +254,7 @@ async fn the_public_endpoint_refuses_abuse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_form_works_without_javascript_and_escapes_what_it_echoes() {
     let dir = tempfile::tempdir().unwrap();
-    let (h, _app, _stop) = start(dir.path()).await;
+    let (h, _app, _receiver, _stop) = start(dir.path()).await;
     let page = h.call(Method::GET, "/report", &[], "").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
