@@ -291,6 +291,17 @@ pub struct Note {
     pub text: String,
 }
 
+/// Something overdue on a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// The case.
+    pub case_id: i64,
+    /// `first_action` (the SLA) or a relief step (`written_request`, `refund_decision`, ...).
+    pub what: String,
+    /// When it was due, ms.
+    pub due_ms: i64,
+}
+
 /// The case states, in order.
 pub const STATES: [&str; 6] = ["new", "triaged", "investigating", "action_taken", "relief", "closed"];
 /// The outcomes.
@@ -857,6 +868,34 @@ impl crate::App {
         }
         self.store.put_webhook(a, url, secret, now_ms())?;
         Ok(self.store.set_holdings(a, holds)?)
+    }
+
+    /// What is overdue across open cases: a first action past its SLA, and relief deadlines
+    /// that passed (written request, holder notice, refund decision, ...).
+    pub fn alerts(&self, p: &Principal, now: i64) -> Result<Vec<Alert>, AppError> {
+        Self::require_cases(p)?;
+        let cal = crate::relief::Calendar::korea();
+        let mut out = Vec::new();
+        for c in self.store.open_cases(1_000)? {
+            if c.first_action_ms.is_none() && now > c.sla_due_ms {
+                out.push(Alert { case_id: c.id, what: "first_action".into(), due_ms: c.sla_due_ms });
+            }
+            let body: CaseBody = serde_json::from_str(&c.body).unwrap_or_default();
+            if let Some(r) = &body.relief {
+                match r.overdue(now, cal) {
+                    Ok(list) => out.extend(list.into_iter().map(|d| Alert {
+                        case_id: c.id,
+                        what: d.step.as_str().into(),
+                        due_ms: d.due_ms,
+                    })),
+                    // A deadline the calendar cannot compute (no holidays for that year) is an
+                    // alert in itself: someone must load next year's calendar.
+                    Err(e) => out.push(Alert { case_id: c.id, what: format!("calendar: {e}"), due_ms: now }),
+                }
+            }
+        }
+        out.sort_by_key(|a| (a.due_ms, a.case_id));
+        Ok(out)
     }
 
     /// Actions given up on, for the group's admins.

@@ -200,3 +200,28 @@ fn rusqlite_edit(dir: &std::path::Path) -> Result<(), String> {
     c.execute("UPDATE audit SET detail = '{\"note\":\"edited\"}' WHERE seq = 3", []).map_err(|e| e.to_string())?;
     Ok(())
 }
+
+#[test]
+fn overdue_first_actions_and_relief_deadlines_raise_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = AppConfig::new(dir.path());
+    cfg.sla_base_minutes = 0;
+    let app = App::open(cfg).unwrap();
+    let slow = app.file_report(&public(), form("004 777-000-111", 10_000, 3 * 24 * 60, None)).unwrap();
+    let later = app::now_ms() + 1;
+    let alerts = app.alerts(&analyst(), later).unwrap();
+    assert_eq!(
+        alerts.iter().map(|a| (a.case_id, a.what.as_str())).collect::<Vec<_>>(),
+        [(slow.case_id, "first_action")]
+    );
+
+    // Relief started by phone a week ago: the written request (3 business days) is overdue.
+    let step = app::cases::ReliefStep::Suspension {
+        channel: app::relief::Channel::Phone,
+        at: Some(Timestamp(app::now_ms() - 7 * 86_400_000).to_kst_rfc3339()),
+    };
+    app.change_case(&analyst(), slow.case_id, Change { relief: Some(step), ..Change::default() }).unwrap();
+    let alerts = app.alerts(&analyst(), app::now_ms()).unwrap();
+    assert!(alerts.iter().any(|a| a.case_id == slow.case_id && a.what == "written_request"), "{alerts:?}");
+    assert!(alerts.iter().all(|a| a.what != "first_action"), "recording relief was the first action: {alerts:?}");
+}

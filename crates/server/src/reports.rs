@@ -384,6 +384,44 @@ pub(crate) async fn change_case(
     Ok(Json(case_body(&c, Vec::new())))
 }
 
+/// Overdue work across open cases.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertList {
+    /// Oldest due first.
+    pub alerts: Vec<AlertBody>,
+}
+
+/// One overdue item.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertBody {
+    /// The case.
+    pub case_id: i64,
+    /// `first_action` (the SLA) or a relief step (`written_request`, `refund_decision`, ...).
+    pub what: String,
+    /// When it was due, RFC 3339 KST.
+    pub due: String,
+}
+
+/// Overdue work: first actions past their SLA and relief deadlines that passed, on the Korean
+/// business-day calendar (group keys with `cases`).
+#[utoipa::path(
+    get, path = "/v1/alerts", tag = "cases",
+    responses(
+        (status = 200, description = "Overdue items, oldest first.", body = AlertList),
+        (status = 403, description = "Not a cases key of the group.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn alerts(State(s): State<S>, Caller(p): Caller) -> Result<Json<AlertList>, ApiError> {
+    let list = blocking(&s, move |app| app.alerts(&p, app::now_ms())).await?;
+    Ok(Json(AlertList {
+        alerts: list
+            .into_iter()
+            .map(|a| AlertBody { case_id: a.case_id, what: a.what, due: domain::Timestamp(a.due_ms).to_kst_rfc3339() })
+            .collect(),
+    }))
+}
+
 /// Sets the caller's webhook, its signing secret and what it holds, so follow-up actions reach
 /// it (`admin` scope).
 #[utoipa::path(

@@ -114,3 +114,46 @@ async fn live_page_renders_live_data_in_chromium() {
     assert!(a >= 300 && b > a, "the numbers are live: {a} then {b}");
     assert!(second.chars().any(|c| ('가'..='힣').contains(&c)), "Korean reasons rendered");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_form_and_status_page_render_without_javascript_in_chromium() {
+    let Some(browser) = chromium() else {
+        eprintln!("skipping the browser test: no chromium found (apt-get install chromium, or set ANSIM_CHROMIUM)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path().join("data"))).unwrap();
+    let form = app::cases::ReportForm {
+        kind: app::cases::ReportKind::MessengerPhishing,
+        description: "엄마라며 상품권을 사 달라고 했어요".into(),
+        amount: Some(domain::Krw(300_000)),
+        transferred_at: None,
+        contact_ongoing: true,
+        age: Some(68),
+        indicators: vec![],
+        contact: None,
+    };
+    let filed = app.file_report(&app::cases::Reporter::Public { ip: "192.0.2.9".into() }, form).unwrap();
+    let server = Server::new(Arc::clone(&app), Options::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(ansim::serve(server, listener, async move {
+        let _ = rx.await;
+    }));
+    let profile = dir.path().join("profile");
+    let (b, p) = (browser.clone(), profile.clone());
+    let ko = tokio::task::spawn_blocking(move || dump_dom(&b, &format!("http://{addr}/report"), &p)).await.unwrap();
+    assert!(ko.contains("사기 피해 신고") && ko.contains("name=\"description\""), "{ko}");
+    assert_eq!(ko.matches("<option").count(), 7, "one option per report kind");
+    let (b, p) = (browser.clone(), profile.clone());
+    let en =
+        tokio::task::spawn_blocking(move || dump_dom(&b, &format!("http://{addr}/report?lang=en"), &p)).await.unwrap();
+    assert!(en.contains("Report fraud") && en.contains("lang=\"en\""), "{en}");
+    let url = format!("http://{addr}/report/status?lang=en&receipt={}&secret={}", filed.receipt, filed.secret);
+    let status = tokio::task::spawn_blocking(move || dump_dom(&browser, &url, &profile)).await.unwrap();
+    assert!(status.contains("id=\"status\"") && status.contains("received"), "{status}");
+    assert!(status.contains(&filed.receipt));
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}

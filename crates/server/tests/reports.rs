@@ -209,6 +209,14 @@ async fn a_victims_report_becomes_a_confirmed_case_seen_by_every_affiliate() {
     let shares = r["relief"]["refund"]["shares"].as_array().unwrap();
     assert_eq!((shares.len(), shares[0]["refund_won"].as_i64()), (1, Some(3_000_000)), "{r}");
     assert_eq!(r["state"], "relief");
+
+    // The payout was never recorded: the refund decision is done, so nothing is overdue on
+    // the relief path yet; a second case without any action shows up once its SLA passes.
+    let alerts = h.call(Method::GET, "/v1/alerts", &[("authorization", &auth(&analyst))], "").await;
+    assert_eq!(alerts.status, StatusCode::OK, "{}", alerts.body);
+    assert!(alerts.json()["alerts"].as_array().unwrap().iter().all(|a| a["case_id"] != id), "{}", alerts.body);
+    let denied = h.call(Method::GET, "/v1/alerts", &[("authorization", &auth(&pay))], "").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
