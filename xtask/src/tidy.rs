@@ -15,13 +15,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("domain", &["serde", "serde_json", "serde_path_to_error"]),
     ("rules", &["domain", "regex"]),
     ("signals", &["domain", "rules", "serde", "xxhash-rust"]),
-    ("engine", &["domain", "rules", "signals", "serde", "serde_json", "toml"]),
+    ("engine", &["domain", "rules", "signals", "model", "serde", "serde_json", "toml"]),
     // Storage knows the domain's ids and its database, nothing about rules or HTTP.
     ("store", &["domain", "rusqlite", "thiserror", "sha2"]),
     // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
     ("indicators", &["hmac", "sha2", "psl"]),
     // Stage-1 detectors: text and link analysis and their models; pure.
     ("detect", &["domain", "indicators", "aho-corasick", "unicode-normalization", "xxhash-rust"]),
+    // Gradient-boosted trees: training, scoring, explanations, artefact; pure.
+    ("model", &["xxhash-rust"]),
     // Use cases: the pure core plus storage, a channel type and hashing; no HTTP, no executor
     // (tokio only for its `sync` oneshot channel).
     (
@@ -34,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "store",
             "indicators",
             "detect",
+            "model",
             "serde",
             "serde_json",
             "xxhash-rust",
@@ -53,6 +56,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "engine",
             "indicators",
             "detect",
+            "model",
             "rules",
             "serde",
             "serde_json",

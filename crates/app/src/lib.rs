@@ -47,6 +47,9 @@ pub struct AppConfig {
     pub urls_model: Option<PathBuf>,
     /// A protected-brand list (the built-in one when `None`).
     pub brands: Option<PathBuf>,
+    /// A transaction model from `ansim train transactions`, scored by rulesets that declare
+    /// its `[model]` inputs.
+    pub transactions_model: Option<PathBuf>,
     /// Minutes to a case's first action at normal priority (urgent: a quarter, low: four times).
     pub sla_base_minutes: i64,
 }
@@ -62,6 +65,7 @@ impl AppConfig {
             messages_model: None,
             urls_model: None,
             brands: None,
+            transactions_model: None,
             sla_base_minutes: 60,
         }
     }
@@ -182,6 +186,9 @@ pub struct App {
     analyzer: Detectors,
     /// Serialises case changes (filing, joining, transitions) in this process.
     cases: std::sync::Mutex<()>,
+    /// The transaction model, attached to every snapshot whose `[model]` inputs it was
+    /// trained on; reloaded on publish.
+    tx_model: RwLock<Option<Arc<model::Gbdt>>>,
     writer: writer::Writer,
     keys: RwLock<HashMap<[u8; 32], Principal>>,
     metrics: Arc<Metrics>,
@@ -227,6 +234,7 @@ impl App {
             tenants: RwLock::new(HashMap::new()),
             analyzer,
             cases: std::sync::Mutex::new(()),
+            tx_model: RwLock::new(load_tx_model(&config)?),
             writer,
             keys: RwLock::new(HashMap::new()),
             metrics,
@@ -417,15 +425,16 @@ impl App {
             Some(s) => s.to_string(),
             None => self.store.draft(a)?.ok_or_else(|| AppError::NotFound("a draft to publish".into()))?,
         };
-        let snap = self.compile(&source)?;
         // Models are (re)loaded on publish too: a retrained model goes live with the rules
         // written for it, or the publish fails and nothing changes.
         let analyzer = load_analyzer(&self.config)?;
+        let tx = load_tx_model(&self.config)?;
         let next = self.store.ruleset_history(a)?.first().map_or(1, |v| v.version + 1);
         let source = with_version(&source, next);
-        let snap = if snap.version as i64 == next { snap } else { self.compile(&source)? };
+        let snap = self.compile_with_model(&source, tx.clone())?;
         self.store.publish(a, next, &source, now_ms())?;
         *self.analyzer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(analyzer);
+        *self.tx_model.write().unwrap_or_else(|p| p.into_inner()) = tx;
         self.install(a, snap)?;
         self.active_ruleset(a)
     }
@@ -455,6 +464,33 @@ impl App {
         Ok(())
     }
 
+    /// Replays the last `limit` stored events of `a` through the active ruleset and the saved
+    /// draft, each with fresh feature state, and reports what the draft would change.
+    pub fn backtest_draft(&self, a: &AffiliateId, limit: usize) -> Result<engine::backtest::BacktestReport, AppError> {
+        let draft_src = self.store.draft(a)?.ok_or_else(|| AppError::NotFound("a draft to backtest".into()))?;
+        let draft = self.compile(&draft_src)?;
+        let active_src =
+            self.store.active_ruleset(a)?.ok_or_else(|| AppError::NotFound("an active ruleset".into()))?.source;
+        let active = self.compile(&active_src)?;
+        let analyzer = self.analyzer();
+        let mut bt = engine::backtest::Backtest::new();
+        let mut after = (self.store.last_seq(a)? - limit.min(1_000_000) as i64).max(0);
+        loop {
+            let page = self.store.events_after(a, after, 10_000)?;
+            for r in &page {
+                if let Ok(mut e) = Event::from_json(&r.event_json, None) {
+                    analyzer.enrich(&mut e);
+                    bt.step(&active, &draft, &e, None);
+                }
+                after = r.seq;
+            }
+            if page.len() < 10_000 {
+                break;
+            }
+        }
+        Ok(bt.report)
+    }
+
     /// Feature values for `event` as the state stands, without counting it: `(name, value)`.
     pub fn peek_features(&self, a: &AffiliateId, event: &Event) -> Result<Vec<(String, Option<i64>)>, AppError> {
         let t = self.tenant(a)?;
@@ -464,7 +500,17 @@ impl App {
     }
 
     fn compile(&self, source: &str) -> Result<Snapshot, AppError> {
-        Snapshot::compile_with(source, self.providers.clone()).map_err(AppError::Rules)
+        let m = self.tx_model.read().unwrap_or_else(|p| p.into_inner()).clone();
+        self.compile_with_model(source, m)
+    }
+
+    /// Compiles `source` and attaches `m` when the ruleset declares `[model]` inputs.
+    fn compile_with_model(&self, source: &str, m: Option<Arc<model::Gbdt>>) -> Result<Snapshot, AppError> {
+        let mut snap = Snapshot::compile_with(source, self.providers.clone()).map_err(AppError::Rules)?;
+        if let (Some(m), Some(_)) = (m, &snap.model_inputs) {
+            snap.attach_model(m).map_err(|message| AppError::Invalid { field: "model".into(), message })?;
+        }
+        Ok(snap)
     }
 
     /// Records affiliate `a`'s report on an indicator (`status` Reported), or confirms or
@@ -669,6 +715,14 @@ pub fn load_analyzer(config: &AppConfig) -> Result<detect::Analyzer, AppError> {
     };
     detect::Analyzer::new(messages, urls, brands)
         .map_err(|e| AppError::Invalid { field: "models".into(), message: e.0 })
+}
+
+/// Loads the configured transaction model (none by default).
+fn load_tx_model(config: &AppConfig) -> Result<Option<Arc<model::Gbdt>>, AppError> {
+    let Some(p) = &config.transactions_model else { return Ok(None) };
+    let bad = |e: String| AppError::Invalid { field: "model".into(), message: format!("{}: {e}", p.display()) };
+    let bytes = std::fs::read(p).map_err(|e| bad(e.to_string()))?;
+    Ok(Some(Arc::new(model::Gbdt::from_bytes(&bytes).map_err(|e| bad(e.to_string()))?)))
 }
 
 /// Subject ids in paths: the same rule as in events.

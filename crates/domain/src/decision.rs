@@ -128,6 +128,9 @@ pub struct Decision {
     /// warnings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Arc<crate::Analysis>>,
+    /// Shadow rules that matched: recorded and counted, never acted on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadow: Vec<Arc<str>>,
 }
 
 impl Decision {
@@ -171,6 +174,7 @@ mod tests {
             ruleset: "t@v1".into(),
             evidence: Vec::new(),
             analysis: None,
+            shadow: Vec::new(),
         }
     }
 

@@ -14,6 +14,10 @@ pub struct DecideState {
     pub features: FeatureState,
     slots: Vec<Option<i64>>,
     matched: Vec<u32>,
+    /// Shadow rules that matched the last event (recorded, never acted on).
+    shadow: Vec<u32>,
+    /// The model's input vector of the last event.
+    inputs: Vec<f32>,
 }
 
 impl DecideState {
@@ -25,6 +29,17 @@ impl DecideState {
     /// State restored from a saved feature state.
     pub fn from_features(features: FeatureState) -> Self {
         DecideState { features, ..DecideState::default() }
+    }
+
+    /// Indices (into the snapshot's rules) of the rules that matched the last event, shadow
+    /// rules excluded.
+    pub fn matched_rules(&self) -> &[u32] {
+        &self.matched
+    }
+
+    /// Indices of the shadow rules that matched the last event.
+    pub fn shadow_rules(&self) -> &[u32] {
+        &self.shadow
     }
 }
 
@@ -46,9 +61,10 @@ pub fn decide(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Decisi
     assemble(snap, state, event, m)
 }
 
-/// Runs the features, signals and rules and returns only the combined outcome; the matched
-/// rule indices stay in `state` for [`decide`] to assemble.
-pub fn decide_at(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Matched {
+/// Counts `event` in the features and fills the signal slots: everything a decision reads
+/// before the model and the rules. Training replays events through this same function, so a
+/// model sees online exactly what it was trained on. Returns the slots.
+pub fn prepare<'a>(snap: &Snapshot, state: &'a mut DecideState, event: &Event) -> &'a [Option<i64>] {
     let n = snap.slot_count();
     state.slots.clear();
     state.slots.resize(n, None);
@@ -57,12 +73,37 @@ pub fn decide_at(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Mat
     for (p, range) in &snap.providers {
         p.provide(event, &mut state.slots[range.clone()]);
     }
+    &state.slots
+}
+
+/// The model's input vector for `event` after [`prepare`] (what training feeds the model).
+pub fn model_inputs<'a>(snap: &Snapshot, state: &'a mut DecideState, event: &Event) -> &'a [f32] {
+    let DecideState { slots, inputs, .. } = state;
+    snap.model_vector(event, slots, inputs);
+    inputs
+}
+
+/// Runs the features, signals, the model and the rules and returns only the combined outcome;
+/// the matched rule indices stay in `state` for [`decide`] to assemble.
+pub fn decide_at(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Matched {
+    prepare(snap, state, event);
+    if let Some(m) = &snap.model {
+        let DecideState { slots, inputs, .. } = &mut *state;
+        snap.model_vector(event, slots, inputs);
+        let p = m.probability(inputs);
+        slots[snap.model_slot] = Some((f64::from(p) * 1000.0).round() as i64);
+    }
     let ctx = Ctx { event, slots: &state.slots };
     state.matched.clear();
+    state.shadow.clear();
     let mut verdict = Verdict::Allow;
     let mut score: i32 = 0;
     for (i, r) in snap.rules.iter().enumerate() {
         if r.enabled && r.cond.eval(&ctx) {
+            if r.shadow {
+                state.shadow.push(i as u32);
+                continue;
+            }
             state.matched.push(i as u32);
             verdict = verdict.max(r.verdict);
             score += r.score;
@@ -117,7 +158,8 @@ fn assemble(snap: &Snapshot, state: &DecideState, event: &Event, m: Matched) -> 
     let mut slots: Vec<usize> = matched.iter().flat_map(|r| r.cond.slots().iter().copied()).collect();
     slots.sort_unstable();
     slots.dedup();
-    let evidence = slots
+    let reads_model = slots.contains(&snap.model_slot);
+    let mut evidence: Vec<Evidence> = slots
         .into_iter()
         .map(|i| {
             let slot = &snap.schema.slots[i];
@@ -130,6 +172,21 @@ fn assemble(snap: &Snapshot, state: &DecideState, event: &Event, m: Matched) -> 
             Evidence { name: slot.name.as_str().into(), value }
         })
         .collect();
+    // A rule that read the model's score shows why: the inputs that moved the score most,
+    // each with its contribution to the margin (path attribution).
+    if let (true, Some(m), Some(inputs)) = (reads_model, &snap.model, &snap.model_inputs) {
+        let contributions = m.contributions(&state.inputs);
+        let mut top: Vec<(usize, f32)> =
+            contributions.iter().copied().take(inputs.names.len()).enumerate().filter(|(_, c)| *c != 0.0).collect();
+        top.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        for (i, c) in top.into_iter().take(5) {
+            evidence.push(Evidence {
+                name: format!("model: {}", inputs.names[i]).into(),
+                value: serde_json::json!({ "value": state.inputs.get(i).copied().filter(|v| v.is_finite()), "contribution": (f64::from(c) * 1000.0).round() / 1000.0 }),
+            });
+        }
+    }
+    let shadow = state.shadow.iter().map(|&i| snap.rules[i as usize].id.clone()).collect();
     Decision {
         event_id: event.id.clone(),
         verdict: m.verdict,
@@ -139,5 +196,6 @@ fn assemble(snap: &Snapshot, state: &DecideState, event: &Event, m: Matched) -> 
         ruleset: snap.label.clone(),
         evidence,
         analysis: event.analysis.clone(),
+        shadow,
     }
 }

@@ -9,9 +9,10 @@
 // Diagnostics are rich and built only on the cold compile path; see the same note in `rules`.
 #![allow(clippy::result_large_err)]
 
+pub mod backtest;
 mod decide;
 mod ruleset;
 pub mod simulate;
 
-pub use decide::{DecideState, Matched, decide, decide_at};
-pub use ruleset::{CompiledRule, STANDARD_SIGNALS, Snapshot, SnapshotCell, Thresholds};
+pub use decide::{DecideState, Matched, decide, decide_at, model_inputs, prepare};
+pub use ruleset::{CompiledRule, ModelInputs, STANDARD_SIGNALS, Snapshot, SnapshotCell, Thresholds};

@@ -5,7 +5,7 @@
 //! number of `[[rule]]` tables; `test_data/rulesets/sample.toml` is a complete example.
 //! Compilation reports every error it can find in one pass, sorted by position.
 
-use domain::{Confirm, Verdict};
+use domain::{Confirm, Event, Verdict};
 use rules::diag::nearest;
 use rules::schema::{Schema, Type};
 use rules::{Compiled, Diagnostic};
@@ -27,6 +27,16 @@ struct RawFile {
     feature: Vec<Spanned<RawFeature>>,
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    model: Option<Spanned<RawModel>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    inputs: Vec<Spanned<String>>,
+    #[serde(default)]
+    description: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +98,8 @@ struct RawRule {
     confirm: Option<RawText>,
     #[serde(default = "yes")]
     enabled: bool,
+    #[serde(default)]
+    shadow: bool,
 }
 
 fn yes() -> bool {
@@ -156,6 +168,19 @@ pub struct CompiledRule {
     pub confirm: Option<Confirm>,
     /// Disabled rules are checked and compiled but never evaluated.
     pub enabled: bool,
+    /// Shadow rules are evaluated and recorded with the decision but never change its verdict
+    /// or score: how a rule is tried on live traffic before it acts.
+    pub shadow: bool,
+}
+
+/// The transaction model's inputs: expressions in the rule language (numbers, or conditions
+/// read as 1/0), compiled once. Training and serving turn an event into the model's vector
+/// with this same code ([`Snapshot::model_vector`]), so they cannot drift apart.
+pub struct ModelInputs {
+    /// Each input's source text: the model's feature names.
+    pub names: Vec<String>,
+    /// The compiled inputs.
+    pub values: Vec<rules::CompiledValue>,
 }
 
 /// A compiled, immutable ruleset: what [`crate::decide`] reads. Cheap to share (`Arc`).
@@ -182,6 +207,12 @@ pub struct Snapshot {
     pub default_hold_minutes: u32,
     /// The source text it was compiled from.
     pub source: String,
+    /// The `[model]` inputs, when the ruleset declares them.
+    pub model_inputs: Option<ModelInputs>,
+    /// The transaction model, attached by the caller ([`Snapshot::attach_model`]).
+    pub model: Option<Arc<model::Gbdt>>,
+    /// The slot of `model.score` (the calibrated probability, per mille).
+    pub model_slot: usize,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -276,6 +307,35 @@ impl Ctx<'_> {
     }
 
     /// Compiles an expression embedded in the file at `spanned`.
+    fn value(&mut self, item: &str, spanned: &Spanned<String>, schema: &Schema) -> Option<rules::CompiledValue> {
+        let (span, text) = (spanned.span(), spanned.get_ref());
+        let checked = rules::syntax::parse(text).and_then(|e| {
+            let t = rules::check(&e, schema)?;
+            rules::compile_value(&t).ok_or_else(|| {
+                Diagnostic::new(
+                    "model-input-text",
+                    e.span.clone(),
+                    "a model input must be a number or true/false, not text",
+                )
+                .suggest("compare it, e.g. `event.channel == 'atm'`")
+            })
+        });
+        match checked {
+            Ok(v) => Some(v),
+            Err(d) => {
+                let d = match value_offsets(self.src, &span, text) {
+                    Some(map) => {
+                        let at = |i: usize| map[i.min(text.len())];
+                        Diagnostic { span: at(d.span.start)..at(d.span.end), ..d }
+                    }
+                    None => d.shift(span.start),
+                };
+                self.err(Some(item), d);
+                None
+            }
+        }
+    }
+
     fn condition(&mut self, item: &str, spanned: &Spanned<String>, schema: &Schema) -> Option<Compiled> {
         let (span, value) = (spanned.span(), spanned.get_ref());
         match rules::compile_condition(value, schema) {
@@ -557,6 +617,36 @@ impl Snapshot {
             }
         }
 
+        // The model's score is part of the language too: per mille, absent without a model.
+        let model_slot = schema.slots.len();
+        schema.declare("model.score".to_string(), Type::Int);
+        let model_inputs = match raw.model {
+            None => None,
+            Some(m) => {
+                let m = m.into_inner();
+                let _ = m.description;
+                let mut names = Vec::new();
+                let mut values = Vec::new();
+                for (i, input) in m.inputs.iter().enumerate() {
+                    let item = format!("model input {}", i + 1);
+                    if input.get_ref().contains("model.score") {
+                        cx.at(
+                            Some(&item),
+                            "model-input-cycle",
+                            input.span(),
+                            "a model input cannot read the model's own score",
+                        );
+                        continue;
+                    }
+                    if let Some(v) = cx.value(&item, input, &schema) {
+                        names.push(input.get_ref().clone());
+                        values.push(v);
+                    }
+                }
+                Some(ModelInputs { names, values })
+            }
+        };
+
         let mut rules = Vec::new();
         let mut ids = HashSet::new();
         for r in raw.rule {
@@ -653,6 +743,7 @@ impl Snapshot {
                     hold_minutes,
                     confirm: r.confirm.map(|c| Confirm { ko: c.ko, en: c.en }),
                     enabled: r.enabled,
+                    shadow: r.shadow,
                 });
             }
         }
@@ -673,7 +764,35 @@ impl Snapshot {
             thresholds,
             default_hold_minutes,
             source: src.to_string(),
+            model_inputs,
+            model: None,
+            model_slot,
         })
+    }
+
+    /// Attaches a trained model: its feature names must be this ruleset's `[model]` inputs, in
+    /// order (a model trained for other inputs would read the wrong values).
+    pub fn attach_model(&mut self, m: Arc<model::Gbdt>) -> Result<(), String> {
+        let Some(inputs) = &self.model_inputs else {
+            return Err("the ruleset has no [model] section to feed the model".into());
+        };
+        if inputs.names != m.features {
+            return Err(format!(
+                "the model was trained on inputs {:?} but the ruleset declares {:?}",
+                m.features, inputs.names
+            ));
+        }
+        self.model = Some(m);
+        Ok(())
+    }
+
+    /// The model's input vector for `event` with the feature and signal values in `slots`.
+    pub fn model_vector(&self, event: &Event, slots: &[Option<i64>], out: &mut Vec<f32>) {
+        out.clear();
+        if let Some(inputs) = &self.model_inputs {
+            let ctx = rules::Ctx { event, slots };
+            out.extend(inputs.values.iter().map(|v| v.eval_f32(&ctx)));
+        }
     }
 
     /// Number of slots (features then signals) a decision fills.

@@ -61,8 +61,8 @@ fn rules_read_provider_signals() {
     let provider: Arc<dyn SignalProvider> = Arc::new(Reported(["088:110123456789".to_string()].into()));
     let snap = Snapshot::compile_with(RULES, vec![provider]).unwrap();
     // One feature, the provider's two signals, then the standard registry signals it did not
-    // declare itself (they read as absent).
-    assert_eq!(snap.slot_count(), 1 + 2 + engine::STANDARD_SIGNALS.len() - 1);
+    // declare itself (they read as absent), then the model's score.
+    assert_eq!(snap.slot_count(), 1 + 2 + engine::STANDARD_SIGNALS.len() - 1 + 1);
     let mut state = DecideState::new();
     let d = decide(&snap, &mut state, &transfer("110-123-456789"));
     assert_eq!(d.verdict, Verdict::Hold);

@@ -42,6 +42,59 @@ impl Compiled {
     }
 }
 
+/// A compiled number or condition read as a number: a model input.
+pub struct CompiledValue {
+    root: ValueFn,
+    slots: Vec<usize>,
+}
+
+enum ValueFn {
+    Bool(BoolFn),
+    Int(IntFn),
+}
+
+impl std::fmt::Debug for CompiledValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledValue").field("slots", &self.slots).finish()
+    }
+}
+
+impl CompiledValue {
+    /// The value as a model reads it: a number as itself, true/false as 1/0, absent as NaN.
+    #[inline]
+    pub fn eval_f32(&self, ctx: &Ctx<'_>) -> f32 {
+        match &self.root {
+            ValueFn::Bool(f) => f32::from(u8::from(f(ctx))),
+            ValueFn::Int(f) => f(ctx).map_or(f32::NAN, |v| v as f32),
+        }
+    }
+
+    /// Slot indices it reads, sorted and unique.
+    pub fn slots(&self) -> &[usize] {
+        &self.slots
+    }
+}
+
+/// Compiles a checked number or condition as a model input; text has no numeric value (`None`).
+pub fn compile_value(t: &crate::check::Typed) -> Option<CompiledValue> {
+    let mut slots = Vec::new();
+    let mut fields = Vec::new();
+    let root = match t {
+        crate::check::Typed::Bool(b) => {
+            collect_b(b, &mut slots, &mut fields);
+            ValueFn::Bool(bool_fn(b))
+        }
+        crate::check::Typed::Int(i) => {
+            collect_i(i, &mut slots, &mut fields);
+            ValueFn::Int(int_fn(i))
+        }
+        crate::check::Typed::Str(_) => return None,
+    };
+    slots.sort_unstable();
+    slots.dedup();
+    Some(CompiledValue { root, slots })
+}
+
 /// Compiles a checked condition.
 pub fn compile(b: &B) -> Compiled {
     let mut slots = Vec::new();

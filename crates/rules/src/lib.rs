@@ -22,7 +22,7 @@ pub mod schema;
 pub mod syntax;
 
 pub use check::{Typed, check};
-pub use compile::{Compiled, compile};
+pub use compile::{Compiled, CompiledValue, compile, compile_value};
 pub use diag::Diagnostic;
 pub use schema::{Ctx, Schema, Type};
 

@@ -479,6 +479,36 @@ async fn shield(
     Ok(Json(ShieldResponse { results }))
 }
 
+/// Query of a draft backtest.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BacktestQuery {
+    limit: Option<usize>,
+}
+
+/// Backtests the saved draft: the last `limit` stored events (default 100,000) replayed
+/// through the active ruleset and the draft; what would change, by verdict and by rule.
+#[utoipa::path(
+    post, path = "/v1/rulesets/draft/backtest", tag = "rulesets",
+    params(("limit" = Option<usize>, Query, description = "Most recent events to replay (default 100000).")),
+    responses(
+        (status = 200, description = "The diff.", body = crate::backtest::BacktestBody),
+        (status = 400, description = "The draft does not compile.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `rules:write` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No draft saved.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn backtest_draft(
+    State(s): State<S>,
+    Caller(p): Caller,
+    axum::extract::Query(q): axum::extract::Query<BacktestQuery>,
+) -> Result<Json<crate::backtest::BacktestBody>, ApiError> {
+    p.require(Scope::RulesWrite)?;
+    let limit = q.limit.unwrap_or(100_000);
+    let r = blocking(&s, move |app| app.backtest_draft(&p.affiliate, limit)).await?;
+    Ok(Json(crate::backtest::BacktestBody::from(&r)))
+}
+
 /// Longest message text `/v1/messages:analyze` accepts, in characters.
 const MAX_ANALYZE_CHARS: usize = 10_000;
 
@@ -688,6 +718,7 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(registry_totals))
         .routes(routes!(get_protection, put_protection))
         .routes(routes!(analyze_message))
+        .routes(routes!(backtest_draft))
         .routes(routes!(crate::reports::get_report))
         .routes(routes!(crate::reports::list_cases))
         .routes(routes!(crate::reports::get_case, crate::reports::change_case))

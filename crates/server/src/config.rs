@@ -15,6 +15,7 @@
 //! messages_model = "m.model"    # ANSIM_MESSAGES_MODEL: from `ansim train messages` (default: built in)
 //! urls_model = "u.model"        # ANSIM_URLS_MODEL: from `ansim train urls` (default: built in)
 //! brands = "brands.txt"         # ANSIM_BRANDS: protected brands for look-alike links (default: built in)
+//! transactions_model = "t.gbdt" # ANSIM_TRANSACTIONS_MODEL: from `ansim train transactions` (default: none)
 //! ```
 //!
 //! Models and brands are read at start and again on every ruleset publish.
@@ -48,6 +49,8 @@ pub struct Config {
     pub urls_model: Option<PathBuf>,
     /// A protected-brand list.
     pub brands: Option<PathBuf>,
+    /// A transaction model file.
+    pub transactions_model: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             messages_model: None,
             urls_model: None,
             brands: None,
+            transactions_model: None,
         }
     }
 }
@@ -83,10 +87,11 @@ struct File {
     messages_model: Option<PathBuf>,
     urls_model: Option<PathBuf>,
     brands: Option<PathBuf>,
+    transactions_model: Option<PathBuf>,
 }
 
 /// The environment variables read, in the order of the file keys.
-pub const ENV_VARS: [&str; 11] = [
+pub const ENV_VARS: [&str; 12] = [
     "ANSIM_LISTEN",
     "ANSIM_DATA",
     "ANSIM_LOG",
@@ -98,6 +103,7 @@ pub const ENV_VARS: [&str; 11] = [
     "ANSIM_MESSAGES_MODEL",
     "ANSIM_URLS_MODEL",
     "ANSIM_BRANDS",
+    "ANSIM_TRANSACTIONS_MODEL",
 ];
 
 fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String>
@@ -144,6 +150,7 @@ impl Config {
                 "ANSIM_MESSAGES_MODEL" => f.messages_model = Some(PathBuf::from(v)),
                 "ANSIM_URLS_MODEL" => f.urls_model = Some(PathBuf::from(v)),
                 "ANSIM_BRANDS" => f.brands = Some(PathBuf::from(v)),
+                "ANSIM_TRANSACTIONS_MODEL" => f.transactions_model = Some(PathBuf::from(v)),
                 _ => return Err(format!("unknown environment variable {k} (known: {})", ENV_VARS.join(", "))),
             }
         }
@@ -188,6 +195,9 @@ impl Config {
         if let Some(v) = f.brands {
             self.brands = Some(v);
         }
+        if let Some(v) = f.transactions_model {
+            self.transactions_model = Some(v);
+        }
     }
 
     /// The application's settings.
@@ -198,6 +208,7 @@ impl Config {
         a.messages_model = self.messages_model.clone();
         a.urls_model = self.urls_model.clone();
         a.brands = self.brands.clone();
+        a.transactions_model = self.transactions_model.clone();
         a
     }
 

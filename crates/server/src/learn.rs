@@ -17,6 +17,8 @@ pub enum Kind {
     Urls,
     /// A benign-only CSV (`eval` only): every row of `--column` is an ordinary message.
     Benign,
+    /// Transactions: a PaySim CSV (step, type, amount, nameOrig, oldbalanceOrg, ... isFraud).
+    Transactions,
 }
 
 /// Splits CSV text into rows of fields: quoted fields may hold commas, quotes (doubled) and
@@ -108,6 +110,7 @@ pub fn labelled(kind: Kind, path: &Path) -> Result<Vec<(String, bool)>, String> 
             Ok(out)
         }
         Kind::Benign => Err("benign files have no labels; use `ansim eval benign --column NAME`".into()),
+        Kind::Transactions => Err("transactions are read by `ansim train transactions`".into()),
     }
 }
 
@@ -145,6 +148,9 @@ fn scorer(kind: Kind, model: &LinearModel) -> impl Fn(&str) -> f64 + '_ {
 /// Trains on `input`: `folds`-fold stratified cross-validation first (printed per fold and on
 /// average), then one model on every row, written to `out`.
 pub fn train(kind: Kind, input: &Path, out: &Path, folds: usize) -> Result<(), String> {
+    if kind == Kind::Transactions {
+        return crate::transactions::train(input, out, None, 42).map(|_| ());
+    }
     if kind == Kind::Benign {
         return Err("only `messages` and `urls` models are trained".into());
     }
@@ -228,7 +234,15 @@ fn load(path: Option<&Path>, kind: ModelKind) -> Result<LinearModel, String> {
 /// the metrics as one JSON line. Messages are scored by the whole analysis (detectors, text
 /// model and links: what a decision sees), flagged at risk 50; URLs by the URL model at its
 /// threshold; a benign file by the message analysis, where every flag is a false alarm.
-pub fn eval(kind: Kind, model: Option<&Path>, input: &Path, col: Option<&str>) -> Result<Metrics, String> {
+pub fn eval(kind: Kind, model: Option<&Path>, input: &Path, col: Option<&str>) -> Result<Option<Metrics>, String> {
+    if kind == Kind::Transactions {
+        let m = model.ok_or("transactions need --model MODEL (from `ansim train transactions`)")?;
+        return crate::transactions::eval(m, input, None).map(|_| None);
+    }
+    eval_text(kind, model, input, col).map(Some)
+}
+
+fn eval_text(kind: Kind, model: Option<&Path>, input: &Path, col: Option<&str>) -> Result<Metrics, String> {
     let (scored, threshold, what): (Vec<(f64, bool)>, f64, String) = match kind {
         Kind::Urls => {
             let m = load(model, ModelKind::Urls)?;
@@ -237,7 +251,7 @@ pub fn eval(kind: Kind, model: Option<&Path>, input: &Path, col: Option<&str>) -
             let scored = rows.iter().map(|(u, y)| (score(u), *y)).collect();
             (scored, f64::from(m.threshold), format!("URL model: {}", m.meta))
         }
-        Kind::Messages | Kind::Benign => {
+        Kind::Messages | Kind::Benign | Kind::Transactions => {
             let m = load(model, ModelKind::Messages)?;
             let meta = m.meta.clone();
             let a = Analyzer::new(m, links::builtin(), links::Brands::builtin()).map_err(|e| e.0)?;

@@ -7,6 +7,7 @@
 //! and talk to it over HTTP.
 
 pub mod api;
+pub mod backtest;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod load;
 pub mod metrics;
 pub mod replay;
 pub mod reports;
+pub mod transactions;
 pub mod webhook;
 pub mod wire;
 

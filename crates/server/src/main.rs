@@ -96,6 +96,23 @@ enum Command {
     /// Work with the group's indicator registry.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
+    /// Replay events through the active ruleset and a draft and show what the draft would
+    /// change (newly held or blocked, newly let through, by rule; precision and recall with
+    /// labels). The last line is JSON.
+    Backtest {
+        /// The draft ruleset.
+        #[arg(long, value_name = "DRAFT.toml")]
+        rules: PathBuf,
+        /// Events, one JSON object per line.
+        #[arg(long, value_name = "EVENTS.jsonl")]
+        events: PathBuf,
+        /// The ruleset to compare against [default: the sample ruleset].
+        #[arg(long, value_name = "ACTIVE.toml")]
+        active: Option<PathBuf>,
+        /// Labels, one JSON object per line: `{"id", "fraud": bool}` or `{"id", "scenario"}`.
+        #[arg(long, value_name = "LABELS.jsonl")]
+        labels: Option<PathBuf>,
+    },
     /// Check the case audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -235,6 +252,9 @@ fn main() -> ExitCode {
             import_indicators(&file, &affiliate, data, config)
         }
         Command::Audit(AuditCommand::Verify { data, config: cfg }) => audit_verify(data, cfg),
+        Command::Backtest { rules, events, active, labels } => {
+            ansim::backtest::run(&rules, &events, active.as_deref(), labels.as_deref()).map(|_| ())
+        }
         Command::Train { kind, input, out, folds } => ansim::learn::train(kind, &input, &out, folds),
         Command::Eval { kind, model, input, column } => {
             ansim::learn::eval(kind, model.as_deref(), &input, Some(&column)).map(|_| ())

@@ -79,6 +79,7 @@ fn acknowledged_events_survive_sigkill() {
     assert!(snapshotted.count() >= 3, "recovery must have started from snapshots, not only replay");
 
     // Recovered features == features rebuilt from every stored event, for every affiliate.
+    let analyzer = detect::Analyzer::builtin();
     for a in affiliates {
         let id = AffiliateId(a.to_string());
         let snap = app.snapshot(&id).unwrap();
@@ -89,7 +90,9 @@ fn acknowledged_events_survive_sigkill() {
         loop {
             let page = store.events_after(&id, after, 5_000).unwrap();
             for r in &page {
-                let e = domain::Event::from_json(&r.event_json, None).unwrap();
+                let mut e = domain::Event::from_json(&r.event_json, None).unwrap();
+                // Features may read a message's analysis: rebuild it as the app does.
+                analyzer.enrich(&mut e);
                 fresh.observe(&snap.features, &e, &mut slots);
                 after = r.seq;
                 if r.seq % 97 == 0 {
