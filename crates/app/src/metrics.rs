@@ -35,6 +35,7 @@ pub struct Metrics {
     /// Follow-up actions given up on.
     pub actions_dead: AtomicU64,
     rule_hits: Mutex<HashMap<String, u64>>,
+    shadow_hits: Mutex<HashMap<String, u64>>,
 }
 
 impl Metrics {
@@ -53,6 +54,20 @@ impl Metrics {
                 }
             }
         }
+        if !d.shadow.is_empty() {
+            let mut hits = self.shadow_hits.lock().unwrap_or_else(|p| p.into_inner());
+            for r in &d.shadow {
+                *hits.entry(r.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Would-be hits per shadow rule id, sorted by id (never acted on).
+    pub fn shadow_hits(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<_> =
+            self.shadow_hits.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, n)| (k.clone(), *n)).collect();
+        v.sort();
+        v
     }
 
     /// Decisions per verdict.

@@ -75,8 +75,8 @@ impl Node {
     /// The child `x` goes to (for a split).
     #[inline(always)]
     fn next(&self, x: &[f32]) -> usize {
-        let v = x[(self.bits & 15) as usize];
-        let left = v < self.threshold;
+        let v = x.get((self.bits & FEATURE) as usize).copied().unwrap_or(f32::NAN);
+        let left = (v < self.threshold) | (v.is_nan() & (self.bits & DEFAULT_LEFT != 0));
         self.left.wrapping_add(u32::from(!left)) as usize
     }
 }

@@ -121,6 +121,15 @@ pub fn render(http: &HttpMetrics, app: &Metrics) -> String {
     for (rule, n) in app.rule_hits() {
         let _ = writeln!(out, "ansim_rule_hits_total{{rule=\"{}\"}} {n}", label(&rule));
     }
+    header(
+        &mut out,
+        "ansim_shadow_hits_total",
+        "counter",
+        "Times each shadow rule would have matched (never acted on).",
+    );
+    for (rule, n) in app.shadow_hits() {
+        let _ = writeln!(out, "ansim_shadow_hits_total{{rule=\"{}\"}} {n}", label(&rule));
+    }
     for (name, help, v) in [
         ("ansim_commits_total", "Store transactions committed (group commits).", &app.commits),
         ("ansim_committed_writes_total", "Events committed.", &app.committed_writes),

@@ -238,3 +238,100 @@ fn audit_verify_names_the_row_edited_behind_the_applications_back() {
     let e = one_line_error(&ansim(&["audit", "verify", "--data", data]));
     assert!(e.contains("audit row 2") && e.contains("edited"), "{e}");
 }
+
+#[test]
+fn transactions_train_and_eval_on_paysim_and_meet_the_bar_on_the_full_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = repo("test_data/datasets/paysim.sample.csv");
+    let model = dir.path().join("tx.gbdt");
+    let m = last_json(&ansim(&[
+        "train",
+        "transactions",
+        "--input",
+        sample.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]));
+    for k in ["n", "roc_auc", "pr_auc", "recall_at_fpr_0_001", "recall_at_fpr_0_01", "precision", "recall", "f1"] {
+        assert!(m[k].is_number(), "{k} in {m}");
+    }
+    let e = last_json(&ansim(&[
+        "eval",
+        "transactions",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        sample.to_str().unwrap(),
+    ]));
+    assert_eq!(e["n"], 900, "{e}");
+    assert!(e["roc_auc"].as_f64().unwrap() > 0.9, "{e}");
+    // Training twice with the same seed writes the same bytes.
+    let again = dir.path().join("tx2.gbdt");
+    let o = ansim(&["train", "transactions", "--input", sample.to_str().unwrap(), "--out", again.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(&model).unwrap(), std::fs::read(&again).unwrap(), "training is deterministic");
+    let err = one_line_error(&ansim(&["eval", "transactions", "--input", sample.to_str().unwrap()]));
+    assert!(err.contains("--model"), "{err}");
+
+    let full = repo("../shared/data/paysim/paysim.train.csv");
+    if !full.exists() {
+        eprintln!("skipping the full PaySim check: {} is absent", full.display());
+        return;
+    }
+    let m = last_json(&ansim(&[
+        "train",
+        "transactions",
+        "--input",
+        full.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]));
+    assert!(m["pr_auc"].as_f64().unwrap() >= 0.99, "validation PR-AUC: {m}");
+    assert!(m["recall_at_fpr_0_001"].as_f64().unwrap() >= 0.95, "validation recall at 0.1% FPR: {m}");
+}
+
+#[test]
+fn backtest_reports_what_a_draft_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(repo("test_data/rulesets/sample.toml")).unwrap();
+    // The draft softens every holding rule of the sample ruleset to a warning.
+    let draft = dir.path().join("draft.toml");
+    let softened: String = sample
+        .lines()
+        .filter(|l| !l.starts_with("hold_minutes"))
+        .map(|l| if l == "verdict = \"hold\"" { "verdict = \"warn\"" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&draft, softened).unwrap();
+    let events = repo("test_data/events/sample.jsonl");
+    let labels = repo("test_data/events/sample.labels.jsonl");
+    let b = last_json(&ansim(&[
+        "backtest",
+        "--rules",
+        draft.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+    ]));
+    let n = std::fs::read_to_string(&events).unwrap().lines().filter(|l| !l.trim().is_empty()).count();
+    assert_eq!(b["events"], n, "{b}");
+    assert!(b["newly_allowed"].as_u64().unwrap() > 0 && b["newly_stopped"] == 0, "{b}");
+    assert!(
+        b["by_rule"].as_array().unwrap().iter().all(|r| r["side"] == "active"),
+        "only active rules fired less: {b}"
+    );
+    let (a, d) = (b["active"]["recall"].as_f64().unwrap(), b["draft"]["recall"].as_f64().unwrap());
+    assert!(d < a, "allowing holds lowers recall: {a} → {d}");
+    // The same draft against itself changes nothing.
+    let same = last_json(&ansim(&[
+        "backtest",
+        "--rules",
+        draft.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+        "--active",
+        draft.to_str().unwrap(),
+    ]));
+    assert_eq!((same["newly_allowed"].as_u64(), same["newly_stopped"].as_u64()), (Some(0), Some(0)), "{same}");
+}
