@@ -1,10 +1,13 @@
-//! One regression tree as a flat array of 16-byte nodes, laid out for fast scoring: the
-//! children of a split are adjacent (`right = left + 1`), and a leaf points to itself, so a
-//! row walks every tree in exactly `depth` branch-free steps, with no mispredicted jumps.
+//! One regression tree as a flat array of nodes. A split sends `x` left when `x < threshold`
+//! and a missing value (NaN) to the side it learned for missing values (`default_left`); the
+//! children of a split are adjacent (`right = left + 1`). An internal node's value is the
+//! cover-weighted mean of its leaves (its expectation over the training rows), which the
+//! explanations use.
 //!
-//! A split sends `x` left when `x < threshold`; a missing value (NaN) goes to the side the
-//! split learned for it (`default_left`). An internal node's value is the cover-weighted mean
-//! of its leaves (its expectation over the training rows), which the explanations use.
+//! Scoring walks a second copy of the nodes, 16 bytes each, in a form without branches: a
+//! leaf points to itself, so a row takes exactly `depth` steps in every tree; and a split
+//! whose missing values go left compares `-x` with a mirrored threshold, so that one
+//! comparison, false for NaN in both forms, picks the child, missing values included.
 
 use crate::{ModelError, err};
 
@@ -73,11 +76,50 @@ impl Node {
     }
 
     /// The child `x` goes to (for a split).
+    fn next(&self, x: &[f32]) -> usize {
+        let v = x.get((self.bits & FEATURE) as usize).copied().unwrap_or(f32::NAN);
+        let left = (v < self.threshold) | (v.is_nan() & self.default_left());
+        self.left as usize + usize::from(!left)
+    }
+
+    /// The scoring form of node `i` (see the module documentation).
+    fn step(&self, i: usize) -> Step {
+        if self.is_leaf() {
+            // `!(v < -inf)` holds for every v, NaN included: "right", to the node itself.
+            return Step { key: f32::NEG_INFINITY, bits: 0, base: (i as u32).wrapping_sub(1), value: self.value };
+        }
+        let f = self.bits & FEATURE;
+        if self.default_left() {
+            // For v not NaN, `v < t` <=> `v <= next_down(t)` <=> `!(-v < -next_down(t))`; the
+            // comparison is false for NaN, which therefore goes left too.
+            let key = -self.threshold.next_down();
+            Step { key, bits: f | MIRROR, base: self.left, value: self.value }
+        } else {
+            Step { key: self.threshold, bits: f, base: self.left, value: self.value }
+        }
+    }
+}
+
+const MIRROR: u32 = 1 << 31;
+
+/// A node as scoring walks it: from node `i`, with `v = x[bits & FEATURE]` sign-flipped when
+/// the mirror bit is set, the next node is `base + (!(v < key) ^ mirror)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, align(16))]
+struct Step {
+    key: f32,
+    bits: u32,
+    base: u32,
+    value: f32,
+}
+
+impl Step {
     #[inline(always)]
     fn next(&self, x: &[f32]) -> usize {
         let v = x.get((self.bits & FEATURE) as usize).copied().unwrap_or(f32::NAN);
-        let left = (v < self.threshold) | (v.is_nan() & (self.bits & DEFAULT_LEFT != 0));
-        self.left.wrapping_add(u32::from(!left)) as usize
+        let v = f32::from_bits(v.to_bits() ^ (self.bits & MIRROR));
+        let c = u32::from(!(v < self.key)) ^ (self.bits >> 31);
+        self.base.wrapping_add(c) as usize
     }
 }
 
@@ -86,6 +128,7 @@ impl Node {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tree {
     nodes: Vec<Node>,
+    steps: Vec<Step>,
     cover: Vec<f32>,
     gain: Vec<f32>,
     depth: u32,
@@ -115,7 +158,7 @@ impl Tree {
                 if !node.value.is_finite() {
                     return err(format!("leaf {i} has value {}", node.value));
                 }
-                *node = Node { threshold: f32::NEG_INFINITY, bits: LEAF, left: (i as u32).wrapping_sub(1), ..*node };
+                *node = Node::leaf(node.value);
                 continue;
             }
             let l = node.left as usize;
@@ -147,7 +190,8 @@ impl Tree {
             }
         }
         let depth = depth.into_iter().max().unwrap_or(0);
-        Ok(Tree { nodes, cover, gain, depth })
+        let steps = nodes.iter().enumerate().map(|(i, n)| n.step(i)).collect();
+        Ok(Tree { nodes, steps, cover, gain, depth })
     }
 
     /// The nodes, root first.
@@ -173,10 +217,10 @@ impl Tree {
     /// The index of the leaf `x` reaches. A feature index beyond `x` reads as missing.
     #[inline]
     pub fn leaf_index(&self, x: &[f32]) -> usize {
-        let nodes = self.nodes.as_slice();
+        let steps = self.steps.as_slice();
         let mut i = 0;
         for _ in 0..self.depth {
-            i = nodes[i].next(x);
+            i = steps[i].next(x);
         }
         i
     }
@@ -184,7 +228,7 @@ impl Tree {
     /// The value of the leaf `x` reaches.
     #[inline]
     pub fn predict(&self, x: &[f32]) -> f32 {
-        self.nodes[self.leaf_index(x)].value
+        self.steps[self.leaf_index(x)].value
     }
 
     /// Path attribution (Saabas): along the path of `x`, each split's change of expectation
@@ -271,11 +315,11 @@ pub(crate) fn add_predictions(trees: &[Tree], x: &[f32], init: f32) -> f32 {
         let mut at = [0usize; LANES];
         for _ in 0..depth {
             for (i, t) in at.iter_mut().zip(group) {
-                *i = t.nodes[*i].next(x);
+                *i = t.steps[*i].next(x);
             }
         }
         for (&i, t) in at.iter().zip(group) {
-            m += t.nodes[i].value;
+            m += t.steps[i].value;
         }
     }
     for t in groups.remainder() {
