@@ -131,6 +131,7 @@ fn emit_args(args: &[Expr], d: Dialect, out: &mut String) -> Result<(), Untransl
 
 fn emit(e: &Expr, d: Dialect, out: &mut String) -> Result<(), Untranslatable> {
     match &e.kind {
+        ExprKind::Decimal(_) => return Err(Untranslatable("a probability threshold (model.score)".into())),
         ExprKind::Int(n) => {
             if *n < 0 {
                 out.push_str(&format!("({n})"));

@@ -25,7 +25,7 @@ inputs = ["event.amount", "transfer.balance_before", "transfer.amount == transfe
 
 [[rule]]
 id = "model-high"
-when = "model.score >= 900"
+when = "model.score >= 0.9"
 verdict = "hold"
 reason = { ko = "사기 거래와 비슷합니다", en = "Looks like fraud" }
 "#;

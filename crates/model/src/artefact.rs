@@ -145,7 +145,15 @@ impl Gbdt {
         if r.at != body.len() {
             return err("trailing bytes after the trees");
         }
-        Ok(Gbdt { features, base_margin, trees, calibration, meta, metrics })
+        Ok(Gbdt {
+            features,
+            base_margin,
+            forest: crate::forest::Forest::new(&trees),
+            trees,
+            calibration,
+            meta,
+            metrics,
+        })
     }
 }
 

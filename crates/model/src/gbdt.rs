@@ -25,6 +25,7 @@ pub struct Gbdt {
     pub meta: String,
     /// Named quality figures recorded by the caller (held-out AUC, recall at an FPR, ...).
     pub metrics: Vec<(String, f64)>,
+    pub(crate) forest: crate::forest::Forest,
 }
 
 impl Gbdt {
@@ -32,7 +33,7 @@ impl Gbdt {
     /// No allocation.
     #[inline]
     pub fn margin(&self, x: &[f32]) -> f32 {
-        crate::tree::add_predictions(&self.trees, x, self.base_margin)
+        self.forest.add(x, self.base_margin)
     }
 
     /// The calibrated probability of the positive class.

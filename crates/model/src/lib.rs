@@ -26,6 +26,7 @@ mod artefact;
 mod bins;
 mod calibration;
 mod data;
+mod forest;
 mod gbdt;
 pub mod metrics;
 mod rng;

@@ -200,6 +200,7 @@ pub(crate) fn fit(data: &Dataset, params: &Params) -> Result<(Gbdt, Vec<f32>), M
     let model = Gbdt {
         features: data.features.clone(),
         base_margin,
+        forest: crate::forest::Forest::new(&trees),
         trees,
         calibration: Calibration::Identity,
         meta,

@@ -86,7 +86,7 @@ impl Node {
     fn step(&self, i: usize) -> Step {
         if self.is_leaf() {
             // `!(v < -inf)` holds for every v, NaN included: "right", to the node itself.
-            return Step { key: f32::NEG_INFINITY, bits: 0, base: (i as u32).wrapping_sub(1), value: self.value };
+            return Step::leaf(i as u32, self.value);
         }
         let f = self.bits & FEATURE;
         if self.default_left() {
@@ -102,24 +102,59 @@ impl Node {
 
 const MIRROR: u32 = 1 << 31;
 
+/// A row as scoring reads it: the value of a feature, NaN when absent.
+pub(crate) trait Row {
+    fn at(&self, feature: u32) -> f32;
+}
+
+impl Row for [f32] {
+    #[inline(always)]
+    fn at(&self, feature: u32) -> f32 {
+        self.get(feature as usize).copied().unwrap_or(f32::NAN)
+    }
+}
+
+/// A row copied into a power-of-two buffer: the masked index needs no bounds check.
+impl<const N: usize> Row for [f32; N] {
+    #[inline(always)]
+    fn at(&self, feature: u32) -> f32 {
+        self[feature as usize & (N - 1)]
+    }
+}
+
 /// A node as scoring walks it: from node `i`, with `v = x[bits & FEATURE]` sign-flipped when
 /// the mirror bit is set, the next node is `base + (!(v < key) ^ mirror)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(C, align(16))]
-struct Step {
+pub(crate) struct Step {
     key: f32,
     bits: u32,
     base: u32,
-    value: f32,
+    pub(crate) value: f32,
 }
 
 impl Step {
     #[inline(always)]
-    fn next(&self, x: &[f32]) -> usize {
-        let v = x.get((self.bits & FEATURE) as usize).copied().unwrap_or(f32::NAN);
+    pub(crate) fn next<R: Row + ?Sized>(&self, x: &R) -> u32 {
+        let v = x.at(self.bits & FEATURE);
         let v = f32::from_bits(v.to_bits() ^ (self.bits & MIRROR));
         let c = u32::from(!(v < self.key)) ^ (self.bits >> 31);
-        self.base.wrapping_add(c) as usize
+        self.base.wrapping_add(c)
+    }
+
+    /// The same node with its child indices moved by `offset` (a leaf still points to itself).
+    pub(crate) fn shifted(self, offset: u32) -> Step {
+        Step { base: self.base.wrapping_add(offset), ..self }
+    }
+
+    /// The feature read (0 for a leaf).
+    pub(crate) fn feature(&self) -> u32 {
+        self.bits & FEATURE
+    }
+
+    /// A leaf at `index` adding `value`.
+    pub(crate) fn leaf(index: u32, value: f32) -> Step {
+        Step { key: f32::NEG_INFINITY, bits: 0, base: index.wrapping_sub(1), value }
     }
 }
 
@@ -220,9 +255,14 @@ impl Tree {
         let steps = self.steps.as_slice();
         let mut i = 0;
         for _ in 0..self.depth {
-            i = steps[i].next(x);
+            i = steps[i].next(x) as usize;
         }
         i
+    }
+
+    /// The scoring form of the nodes.
+    pub(crate) fn steps(&self) -> &[Step] {
+        &self.steps
     }
 
     /// The value of the leaf `x` reaches.
@@ -298,34 +338,6 @@ impl Tree {
         self.shap_recurse(x, out, path, hot, start, depth + 1, hot_zero * in_zero, in_one, split as i64);
         self.shap_recurse(x, out, path, cold, start, depth + 1, cold_zero * in_zero, 0.0, split as i64);
     }
-}
-
-/// Trees walked side by side in [`add_predictions`]: independent chains of loads the
-/// processor overlaps, instead of one tree's six dependent steps after another's.
-const LANES: usize = 8;
-
-/// `init` plus the prediction of every tree, added in tree order (so the result is the same,
-/// bit for bit, as adding [`Tree::predict`] one tree after another).
-#[inline]
-pub(crate) fn add_predictions(trees: &[Tree], x: &[f32], init: f32) -> f32 {
-    let mut m = init;
-    let mut groups = trees.chunks_exact(LANES);
-    for group in &mut groups {
-        let depth = group.iter().map(|t| t.depth).max().unwrap_or(0);
-        let mut at = [0usize; LANES];
-        for _ in 0..depth {
-            for (i, t) in at.iter_mut().zip(group) {
-                *i = t.steps[*i].next(x);
-            }
-        }
-        for (&i, t) in at.iter().zip(group) {
-            m += t.steps[i].value;
-        }
-    }
-    for t in groups.remainder() {
-        m += t.predict(x);
-    }
-    m
 }
 
 /// One feature on the TreeSHAP path: the fraction of cover and of `x`'s paths flowing through

@@ -194,6 +194,14 @@ impl Checker<'_> {
     fn expr(&self, e: &Expr) -> Result<Typed, Diagnostic> {
         Ok(match &e.kind {
             ExprKind::Int(n) => Typed::Int(I::Const(*n)),
+            ExprKind::Decimal(_) => {
+                return Err(Diagnostic::new(
+                    "decimal-number",
+                    e.span.clone(),
+                    "a decimal number only compares with a probability such as `model.score`; other numbers are whole",
+                )
+                .suggest("e.g. `model.score >= 0.9`, or write a whole number"));
+            }
             ExprKind::Str(s) => Typed::Str(S::Const(s.clone())),
             ExprKind::Bool(b) => Typed::Bool(B::Const(*b)),
             ExprKind::List(_) => {
@@ -338,7 +346,21 @@ impl Checker<'_> {
             BinOp::Gt => Cmp::Gt,
             BinOp::Ge => Cmp::Ge,
         };
-        let (x, y) = (self.expr(a)?, self.expr(b)?);
+        // A probability (kept per mille) compares with a decimal: `model.score >= 0.9`.
+        let probability =
+            |e: &Expr| matches!(&e.kind, ExprKind::Path(p) if p.len() == 2 && p[0] == "model" && p[1] == "score");
+        let thousandths = |e: &Expr, other: &Expr| match e.kind {
+            ExprKind::Decimal(n) if probability(other) => Some(Typed::Int(I::Const(n))),
+            _ => None,
+        };
+        let x = match thousandths(a, b) {
+            Some(t) => t,
+            None => self.expr(a)?,
+        };
+        let y = match thousandths(b, a) {
+            Some(t) => t,
+            None => self.expr(b)?,
+        };
         let ordering = !matches!(cmp, Cmp::Eq | Cmp::Ne);
         Ok(Typed::Bool(match (x, y) {
             (Typed::Int(x), Typed::Int(y)) => B::CmpInt(cmp, x, y),

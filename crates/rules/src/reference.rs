@@ -28,6 +28,8 @@ impl Value {
 pub fn eval(e: &Expr, schema: &Schema, ctx: &Ctx<'_>) -> Value {
     match &e.kind {
         ExprKind::Int(n) => Value::Int(*n),
+        // Only reachable beside `model.score` (the checker refuses it elsewhere): per mille.
+        ExprKind::Decimal(n) => Value::Int(*n),
         ExprKind::Str(s) => Value::Str(s.clone()),
         ExprKind::Bool(b) => Value::Bool(*b),
         ExprKind::List(xs) => Value::List(xs.iter().map(|x| eval(x, schema, ctx)).collect()),

@@ -86,6 +86,9 @@ pub struct Expr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
     Int(i64),
+    /// A decimal number such as `0.9`, in thousandths (900): only a probability (`model.score`)
+    /// compares with one.
+    Decimal(i64),
     Str(String),
     Bool(bool),
     List(Vec<Expr>),
@@ -111,6 +114,8 @@ pub enum ExprKind {
 enum Tok {
     Ident(String),
     Int(i64),
+    /// A decimal number, in thousandths.
+    Decimal(i64),
     Str(String),
     Punct(&'static str),
     Eof,
@@ -145,6 +150,29 @@ impl<'a> Lexer<'a> {
             let end = self.src[start..]
                 .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
                 .map_or(self.src.len(), |n| start + n);
+            // `0.9`: a decimal, kept in thousandths (probabilities compare with these).
+            let rest = &self.src[end..];
+            if rest.starts_with('.') && rest[1..].starts_with(|ch: char| ch.is_ascii_digit()) {
+                let frac_end = rest[1..].find(|ch: char| !ch.is_ascii_alphanumeric()).map_or(rest.len(), |n| n + 1);
+                let (int, frac) = (&self.src[start..end], &rest[1..frac_end]);
+                let full = start..end + frac_end;
+                self.pos = end + frac_end;
+                let ok = int.bytes().all(|b| b.is_ascii_digit())
+                    && frac.bytes().all(|b| b.is_ascii_digit())
+                    && frac.len() <= 3
+                    && int.len() <= 12;
+                if !ok {
+                    return Err(Diagnostic::new(
+                        "invalid-number",
+                        full,
+                        format!("`{}` is not a number", &self.src[start..end + frac_end]),
+                    )
+                    .suggest("a decimal has at most three digits after the point, e.g. 0.95"));
+                }
+                let whole: i64 = int.parse().unwrap_or(0);
+                let thousandths: i64 = format!("{frac:0<3}").parse().unwrap_or(0);
+                return Ok((Tok::Decimal(whole * 1000 + thousandths), full));
+            }
             self.pos = end;
             let text = &self.src[start..end];
             let digits: String = text.chars().filter(|ch| *ch != '_').collect();
@@ -261,6 +289,7 @@ impl Parser<'_> {
             Tok::Eof => "the end of the expression".to_string(),
             Tok::Ident(s) => format!("`{s}`"),
             Tok::Int(n) => format!("`{n}`"),
+            Tok::Decimal(n) => format!("`{}.{:03}`", n / 1000, n % 1000),
             Tok::Str(s) => format!("text {s:?}"),
             Tok::Punct(p) => format!("`{p}`"),
         };
@@ -428,6 +457,10 @@ impl Parser<'_> {
                 self.bump()?;
                 Ok(Expr { kind: ExprKind::Int(n), span })
             }
+            Tok::Decimal(n) => {
+                self.bump()?;
+                Ok(Expr { kind: ExprKind::Decimal(n), span })
+            }
             Tok::Str(s) => {
                 self.bump()?;
                 Ok(Expr { kind: ExprKind::Str(s), span })
@@ -532,6 +565,7 @@ mod tests {
     fn show(e: &Expr) -> String {
         match &e.kind {
             ExprKind::Int(n) => n.to_string(),
+            ExprKind::Decimal(n) => format!("{}.{:03}", n / 1000, n % 1000),
             ExprKind::Str(s) => format!("{s:?}"),
             ExprKind::Bool(b) => b.to_string(),
             ExprKind::List(xs) => format!("[{}]", xs.iter().map(show).collect::<Vec<_>>().join(", ")),

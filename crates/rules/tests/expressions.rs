@@ -97,7 +97,7 @@ fn check(case: &Case, events: &BTreeMap<String, Event>, schema: &Schema) -> Resu
 /// Every operator, method and function name used in `e`.
 fn collect_ops(e: &Expr, out: &mut BTreeSet<String>) {
     match &e.kind {
-        ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Path(_) => {}
+        ExprKind::Int(_) | ExprKind::Decimal(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Path(_) => {}
         ExprKind::List(xs) => xs.iter().for_each(|x| collect_ops(x, out)),
         ExprKind::Unary(op, x) => {
             out.insert(if *op == UnOp::Not { "!" } else { "unary -" }.to_string());
