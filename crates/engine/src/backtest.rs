@@ -29,8 +29,9 @@ pub struct BacktestReport {
     pub newly_stopped: u64,
     /// Events the active ruleset held or blocked that the draft lets through.
     pub newly_allowed: u64,
-    /// For events whose verdict changed: rules that matched under one ruleset and not the
-    /// other, `(rule, "draft" | "active")` → events.
+    /// For events whose verdict changed: rules that matched only under the draft (`draft`),
+    /// only under the active ruleset (`active`), or under both with another verdict or score
+    /// (`changed`) → events.
     pub by_rule: BTreeMap<(String, &'static str), u64>,
     /// Labelled outcomes of "hold or block" under the active ruleset, then the draft.
     pub active: Confusion,
@@ -113,13 +114,21 @@ impl Backtest {
             (true, false) => r.newly_allowed += 1,
             _ => {}
         }
-        let a_ids: Vec<&str> = a_rules.iter().map(|&i| &*base.rules[i as usize].id).collect();
-        let b_ids: Vec<&str> = self.draft_state.matched_rules().iter().map(|&i| &*draft.rules[i as usize].id).collect();
-        for id in b_ids.iter().filter(|id| !a_ids.contains(id)) {
-            *r.by_rule.entry((id.to_string(), "draft")).or_default() += 1;
+        let a_rules: Vec<&crate::CompiledRule> = a_rules.iter().map(|&i| &base.rules[i as usize]).collect();
+        let b_rules: Vec<&crate::CompiledRule> =
+            self.draft_state.matched_rules().iter().map(|&i| &draft.rules[i as usize]).collect();
+        for b in &b_rules {
+            match a_rules.iter().find(|a| a.id == b.id) {
+                None => *r.by_rule.entry((b.id.to_string(), "draft")).or_default() += 1,
+                // The same rule, edited: its verdict or score differs between the two.
+                Some(a) if a.verdict != b.verdict || a.score != b.score => {
+                    *r.by_rule.entry((b.id.to_string(), "changed")).or_default() += 1
+                }
+                Some(_) => {}
+            }
         }
-        for id in a_ids.iter().filter(|id| !b_ids.contains(id)) {
-            *r.by_rule.entry((id.to_string(), "active")).or_default() += 1;
+        for a in a_rules.iter().filter(|a| !b_rules.iter().any(|b| b.id == a.id)) {
+            *r.by_rule.entry((a.id.to_string(), "active")).or_default() += 1;
         }
     }
 }

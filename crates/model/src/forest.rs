@@ -1,6 +1,7 @@
 //! The trees of a model compiled for scoring: every tree's scoring nodes in one array
 //! (padded to a power of two, so a masked index needs no bounds check), walked eight trees at
-//! a time. The walks of different trees are independent chains of loads, and interleaving
+//! a time over a prepared copy of the row (see [`Row`]: missing values already read as
+//! `-inf` or `+inf`, and no bounds checks). The walks of different trees are independent chains of loads, and interleaving
 //! them lets the processor overlap them instead of finishing one tree's six dependent steps
 //! before starting the next. Leaf values are still added in tree order, so the margin is the
 //! same, bit for bit, as adding each tree's prediction in turn.
@@ -21,43 +22,42 @@ pub(crate) struct Forest {
     depths: Vec<u32>,
     /// Per group of `LANES` trees, the deepest of them.
     group_depths: Vec<u32>,
-    /// One more than the highest feature index read.
-    span: usize,
+    /// Values per side of the prepared row (a power of two above every feature read), or 0
+    /// to read the row as given (models reading features beyond 256).
+    half: usize,
 }
 
 impl Forest {
     pub fn new(trees: &[Tree]) -> Forest {
         let mut steps = Vec::new();
         let (mut roots, mut depths) = (Vec::new(), Vec::new());
-        let mut span = 0;
+        let span = trees.iter().flat_map(|t| t.steps()).map(|s| s.feature() as usize + 1).max().unwrap_or(1);
+        let half = match span {
+            0..=32 => 32,
+            33..=256 => 256,
+            _ => 0,
+        };
         for t in trees {
             let offset = steps.len() as u32;
             roots.push(offset);
             depths.push(t.depth() as u32);
-            for s in t.steps() {
-                span = span.max(s.feature() as usize + 1);
-                steps.push(s.shifted(offset));
-            }
+            steps.extend(t.steps().iter().map(|s| s.compiled(offset, half as u32)));
         }
         let padded = steps.len().max(1).next_power_of_two();
         while steps.len() < padded {
             steps.push(Step::leaf(steps.len() as u32, 0.0));
         }
         let group_depths = depths.chunks(LANES).map(|c| c.iter().copied().max().unwrap_or(0)).collect();
-        Forest { steps, roots, depths, group_depths, span }
+        Forest { steps, roots, depths, group_depths, half }
     }
 
     /// `init` plus every tree's leaf for `x`.
     #[inline]
     pub fn add(&self, x: &[f32], init: f32) -> f32 {
-        // Copying the row into a fixed buffer (NaN past its end) removes every bounds check
-        // on feature reads.
-        if self.span <= 32 {
-            self.walk(&fill::<32>(x), init)
-        } else if self.span <= 256 {
-            self.walk(&fill::<256>(x), init)
-        } else {
-            self.walk(x, init)
+        match self.half {
+            32 => self.walk(&prepare::<64>(x), init),
+            256 => self.walk(&prepare::<512>(x), init),
+            _ => self.walk(x, init),
         }
     }
 
@@ -92,11 +92,18 @@ impl Forest {
     }
 }
 
-/// `x` in a buffer of `N` values, NaN past its end.
+/// The prepared row: `x` with missing values (NaN, or past its end) as `+inf` in the first
+/// half of `N` values, and as `-inf` in the second.
 #[inline(always)]
-fn fill<const N: usize>(x: &[f32]) -> [f32; N] {
-    let mut buf = [f32::NAN; N];
-    let n = x.len().min(N);
-    buf[..n].copy_from_slice(&x[..n]);
+fn prepare<const N: usize>(x: &[f32]) -> [f32; N] {
+    let mut buf = [f32::INFINITY; N];
+    let half = N / 2;
+    buf[half..].fill(f32::NEG_INFINITY);
+    for (i, &v) in x.iter().take(half).enumerate() {
+        if !v.is_nan() {
+            buf[i] = v;
+            buf[half + i] = v;
+        }
+    }
     buf
 }

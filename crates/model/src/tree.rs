@@ -5,9 +5,9 @@
 //! explanations use.
 //!
 //! Scoring walks a second copy of the nodes, 16 bytes each, in a form without branches: a
-//! leaf points to itself, so a row takes exactly `depth` steps in every tree; and a split
-//! whose missing values go left compares `-x` with a mirrored threshold, so that one
-//! comparison, false for NaN in both forms, picks the child, missing values included.
+//! leaf points to itself, so a row takes exactly `depth` steps in every tree; and a missing
+//! value reads as `-inf` at a split whose missing values go left and as `+inf` at one whose
+//! missing values go right, so one comparison `v < threshold` picks the child every time.
 
 use crate::{ModelError, err};
 
@@ -85,50 +85,54 @@ impl Node {
     /// The scoring form of node `i` (see the module documentation).
     fn step(&self, i: usize) -> Step {
         if self.is_leaf() {
-            // `!(v < -inf)` holds for every v, NaN included: "right", to the node itself.
-            return Step::leaf(i as u32, self.value);
-        }
-        let f = self.bits & FEATURE;
-        if self.default_left() {
-            // For v not NaN, `v < t` <=> `v <= next_down(t)` <=> `!(-v < -next_down(t))`; the
-            // comparison is false for NaN, which therefore goes left too.
-            let key = -self.threshold.next_down();
-            Step { key, bits: f | MIRROR, base: self.left, value: self.value }
+            Step::leaf(i as u32, self.value)
         } else {
-            Step { key: self.threshold, bits: f, base: self.left, value: self.value }
+            let slot = (self.bits & FEATURE) | if self.default_left() { SLOT_LEFT } else { 0 };
+            Step { key: self.threshold, slot, base: self.left, value: self.value }
         }
     }
 }
 
-const MIRROR: u32 = 1 << 31;
+/// In a slot, the flag "missing values go left" (they read as `-inf`).
+pub(crate) const SLOT_LEFT: u32 = 1 << 31;
 
-/// A row as scoring reads it: the value of a feature, NaN when absent.
+/// A row as scoring reads it: the value in a slot (a feature, and where missing values go),
+/// with a missing value already turned into `-inf` or `+inf`.
 pub(crate) trait Row {
-    fn at(&self, feature: u32) -> f32;
+    fn at(&self, slot: u32) -> f32;
 }
 
+/// A row as given: slots are `feature | SLOT_LEFT?`, a value past the end is missing.
 impl Row for [f32] {
     #[inline(always)]
-    fn at(&self, feature: u32) -> f32 {
-        self.get(feature as usize).copied().unwrap_or(f32::NAN)
+    fn at(&self, slot: u32) -> f32 {
+        let v = self.get((slot & FEATURE) as usize).copied().unwrap_or(f32::NAN);
+        if !v.is_nan() {
+            v
+        } else if slot & SLOT_LEFT != 0 {
+            f32::NEG_INFINITY
+        } else {
+            f32::INFINITY
+        }
     }
 }
 
-/// A row copied into a power-of-two buffer: the masked index needs no bounds check.
+/// A row prepared by the forest: `N / 2` values with NaN read as `+inf`, then the same with NaN
+/// read as `-inf`; slots are `feature + (N / 2 if missing values go left)`. The masked index
+/// needs no bounds check.
 impl<const N: usize> Row for [f32; N] {
     #[inline(always)]
-    fn at(&self, feature: u32) -> f32 {
-        self[feature as usize & (N - 1)]
+    fn at(&self, slot: u32) -> f32 {
+        self[slot as usize & (N - 1)]
     }
 }
 
-/// A node as scoring walks it: from node `i`, with `v = x[bits & FEATURE]` sign-flipped when
-/// the mirror bit is set, the next node is `base + (!(v < key) ^ mirror)`.
+/// A node as scoring walks it: the next node is `base + !(row.at(slot) < key)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(C, align(16))]
 pub(crate) struct Step {
     key: f32,
-    bits: u32,
+    slot: u32,
     base: u32,
     pub(crate) value: f32,
 }
@@ -136,25 +140,26 @@ pub(crate) struct Step {
 impl Step {
     #[inline(always)]
     pub(crate) fn next<R: Row + ?Sized>(&self, x: &R) -> u32 {
-        let v = x.at(self.bits & FEATURE);
-        let v = f32::from_bits(v.to_bits() ^ (self.bits & MIRROR));
-        let c = u32::from(!(v < self.key)) ^ (self.bits >> 31);
-        self.base.wrapping_add(c)
+        self.base.wrapping_add(u32::from(!(x.at(self.slot) < self.key)))
     }
 
-    /// The same node with its child indices moved by `offset` (a leaf still points to itself).
-    pub(crate) fn shifted(self, offset: u32) -> Step {
-        Step { base: self.base.wrapping_add(offset), ..self }
+    /// A leaf at `index` adding `value`: `!(v < -inf)` holds for every `v`, so it leads "right",
+    /// to itself.
+    pub(crate) fn leaf(index: u32, value: f32) -> Step {
+        Step { key: f32::NEG_INFINITY, slot: 0, base: index.wrapping_sub(1), value }
+    }
+
+    /// The same node for a forest: child indices moved by `offset` (a leaf still points to
+    /// itself), and the slot in the prepared row of `half` values per side (or kept as is
+    /// when `half` is 0).
+    pub(crate) fn compiled(self, offset: u32, half: u32) -> Step {
+        let slot = if half == 0 || self.slot & SLOT_LEFT == 0 { self.slot } else { (self.slot & FEATURE) + half };
+        Step { base: self.base.wrapping_add(offset), slot, ..self }
     }
 
     /// The feature read (0 for a leaf).
     pub(crate) fn feature(&self) -> u32 {
-        self.bits & FEATURE
-    }
-
-    /// A leaf at `index` adding `value`.
-    pub(crate) fn leaf(index: u32, value: f32) -> Step {
-        Step { key: f32::NEG_INFINITY, bits: 0, base: index.wrapping_sub(1), value }
+        self.slot & FEATURE
     }
 }
 

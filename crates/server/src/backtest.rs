@@ -21,7 +21,7 @@ pub struct BacktestBody {
     pub newly_allowed: u64,
     /// `"active→draft"` verdict pairs with their counts.
     pub transitions: HashMap<String, u64>,
-    /// Rules behind changed verdicts: `{rule, side: "draft" | "active", events}`.
+    /// Rules behind changed verdicts: `{rule, side: "draft" | "active" | "changed", events}`.
     pub by_rule: Vec<RuleDiff>,
     /// Precision and recall of "hold or block" against labels, when there were labels.
     pub active: Option<Quality>,
@@ -36,7 +36,7 @@ pub struct BacktestBody {
 pub struct RuleDiff {
     /// Rule id.
     pub rule: String,
-    /// Matched only under `draft` or only under `active`.
+    /// Matched only under `draft`, only under `active`, or `changed` in the draft.
     pub side: String,
     /// Changed events it matched.
     pub events: u64,

@@ -160,6 +160,9 @@ pub struct DecisionBody {
     /// For messages and contacts: what stage-1 analysis found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisBody>,
+    /// Shadow rules that matched: recorded, never acted on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadow: Vec<String>,
 }
 
 impl DecisionBody {
@@ -177,6 +180,7 @@ impl DecisionBody {
             evidence: o.evidence,
             duplicate,
             analysis: o.analysis,
+            shadow: o.shadow,
         }
     }
 }
@@ -207,6 +211,9 @@ pub struct OutcomeBody {
     /// For messages and contacts: what stage-1 analysis found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisBody>,
+    /// Shadow rules that matched: recorded, never acted on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadow: Vec<String>,
 }
 
 impl From<&Decision> for OutcomeBody {
@@ -220,6 +227,7 @@ impl From<&Decision> for OutcomeBody {
             ruleset: d.ruleset.to_string(),
             evidence: d.evidence.iter().map(EvidenceBody::from).collect(),
             analysis: d.analysis.as_deref().map(AnalysisBody::from),
+            shadow: d.shadow.iter().map(|s| s.to_string()).collect(),
         }
     }
 }

@@ -790,3 +790,44 @@ async fn messages_are_analysed_on_request_and_in_decisions() {
     assert_eq!(back["analysis"], d["analysis"], "stored with the decision");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_rules_are_recorded_and_drafts_are_backtested_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    // The active ruleset carries a shadow rule that would block every transfer.
+    let with_shadow = format!(
+        "{}\n[[rule]]\nid = \"try-block\"\nwhen = \"event.kind == 'transfer'\"\nverdict = \"block\"\nshadow = true\nreason = {{ ko = \"시험\", en = \"Trial\" }}\n",
+        rules("pay")
+    );
+    app.publish(&aff("pay"), Some(&with_shadow)).unwrap();
+    let h = start(app).await;
+    for i in 0..4 {
+        let d = h.http.post("/v1/events", Some(&k.pay_rules), transfer(&format!("s{i}"), "u1", i)).await.json();
+        assert_eq!(d["shadow"], json!(["try-block"]), "{d}");
+        assert_ne!(d["verdict"], "block", "a shadow rule never acts: {d}");
+    }
+    let m = h.http.get("/metrics", None).await.text();
+    assert!(m.contains("ansim_shadow_hits_total{rule=\"try-block\"} 4"), "{m}");
+
+    // A draft without the velocity hold: the stored events replay through both.
+    let draft = with_shadow.replace("verdict = \"hold\"\nscore = 40", "verdict = \"warn\"\nscore = 40");
+    assert_ne!(draft, with_shadow);
+    let r = h.http.call(Method::PUT, "/v1/rulesets/draft", Some(&k.pay_rules), draft).await;
+    assert!(r.status.is_success(), "{}", r.text());
+    h.http.post("/v1/rulesets/draft/backtest", Some(&k.pay), "").await.problem(403);
+    let b = h.http.post("/v1/rulesets/draft/backtest", Some(&k.pay_rules), "").await;
+    assert_eq!(b.status, StatusCode::OK, "{}", b.text());
+    let b = b.json();
+    assert_eq!(
+        (b["events"].as_u64(), b["newly_allowed"].as_u64()),
+        (Some(4), Some(2)),
+        "the 3rd and 4th transfers: {b}"
+    );
+    assert_eq!(
+        (b["by_rule"][0]["rule"].as_str(), b["by_rule"][0]["side"].as_str()),
+        (Some("velocity"), Some("changed")),
+        "{b}"
+    );
+    h.stop().await;
+}
