@@ -9,7 +9,7 @@
 use crate::tree::{Row, Step, Tree};
 
 /// Trees walked side by side.
-const LANES: usize = 8;
+const LANES: usize = 24;
 
 /// A compiled ensemble.
 #[derive(Debug, Clone, PartialEq, Default)]
