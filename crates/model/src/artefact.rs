@@ -145,15 +145,11 @@ impl Gbdt {
         if r.at != body.len() {
             return err("trailing bytes after the trees");
         }
-        Ok(Gbdt {
-            features,
-            base_margin,
-            forest: crate::forest::Forest::new(&trees),
-            trees,
-            calibration,
-            meta,
-            metrics,
-        })
+        let mut model = Gbdt::new(features, base_margin, trees)?;
+        model.calibration = calibration;
+        model.meta = meta;
+        model.metrics = metrics;
+        Ok(model)
     }
 }
 

@@ -35,12 +35,13 @@ mod tree;
 
 pub use calibration::{Calibration, fit_platt};
 pub use data::Dataset;
+pub use forest::Trees;
 pub use gbdt::Gbdt;
 pub use metrics::{
     log_loss, pr_auc, precision_recall_f1, recall_at_fpr, reliability, roc_auc, stratified_folds, stratified_split,
 };
 pub use rng::Rng;
-pub use train::{Params, train};
+pub use train::{Params, train, train_with_validation};
 pub use tree::{Node, Tree};
 
 /// Why data, parameters or a model file were refused.

@@ -8,7 +8,6 @@
 //! seeded generator for row and column subsampling.
 
 use crate::bins::{Binned, MISSING};
-use crate::calibration::Calibration;
 use crate::data::Dataset;
 use crate::gbdt::Gbdt;
 use crate::rng::Rng;
@@ -117,16 +116,52 @@ impl Params {
     }
 }
 
-/// Trains a model on `data`. The result has [`Calibration::Identity`], no metrics, and a
+/// Trains a model on `data`. The result has [`Calibration::Identity`](crate::Calibration::Identity), no metrics, and a
 /// `meta` line describing the data and the settings; the caller fits calibration and records
 /// metrics on held-out data.
 pub fn train(data: &Dataset, params: &Params) -> Result<Gbdt, ModelError> {
-    fit(data, params).map(|(model, _)| model)
+    fit(data, params, None).map(|(model, _, _)| model)
+}
+
+/// [`train`] with early stopping: after each round the (weighted) log loss on `validation`
+/// is measured, training stops once `patience` rounds in a row fail to improve on the best,
+/// and the model keeps the trees up to the best round (at least one). Returns the model and
+/// the validation loss after each round trained (index `k`: after `k + 1` trees). The loss
+/// weighs positives by `scale_pos_weight`, as training does. Deterministic like [`train`].
+pub fn train_with_validation(
+    data: &Dataset,
+    validation: &Dataset,
+    params: &Params,
+    patience: usize,
+) -> Result<(Gbdt, Vec<f64>), ModelError> {
+    validation.validate()?;
+    if validation.features != data.features {
+        return err("the validation data's features are not the training data's");
+    }
+    fit(data, params, Some((validation, patience.max(1)))).map(|(model, _, losses)| (model, losses))
+}
+
+/// Weighted mean log loss of margins.
+fn log_loss(margins: &[f32], labels: &[bool], weights: &[f64]) -> f64 {
+    let (mut sum, mut total) = (0.0, 0.0);
+    for ((&m, &y), &w) in margins.iter().zip(labels).zip(weights) {
+        let z = f64::from(m);
+        // -log sigmoid(z) for a positive, -log(1 - sigmoid(z)) for a negative.
+        let softplus = |z: f64| if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() };
+        sum += w * if y { softplus(-z) } else { softplus(z) };
+        total += w;
+    }
+    if total > 0.0 { sum / total } else { 0.0 }
 }
 
 /// [`train`], also returning the final training margins (equal, bit for bit, to
-/// [`Gbdt::margin`] of each row).
-pub(crate) fn fit(data: &Dataset, params: &Params) -> Result<(Gbdt, Vec<f32>), ModelError> {
+/// [`Gbdt::margin`] of each row, when no rounds were dropped by early stopping) and the
+/// validation losses per round.
+pub(crate) fn fit(
+    data: &Dataset,
+    params: &Params,
+    watch: Option<(&Dataset, usize)>,
+) -> Result<(Gbdt, Vec<f32>, Vec<f64>), ModelError> {
     data.validate()?;
     params.validate()?;
     let (n, nf) = (data.rows, data.features.len());
@@ -149,7 +184,12 @@ pub(crate) fn fit(data: &Dataset, params: &Params) -> Result<(Gbdt, Vec<f32>), M
     let mut in_sample = vec![false; n];
     let mut features: Vec<usize> = (0..nf).collect();
     let mut trees = Vec::with_capacity(params.trees);
-    for _ in 0..params.trees {
+    let (mut losses, mut best) = (Vec::new(), (f64::INFINITY, 0usize));
+    let mut watched = watch.map(|(v, patience)| {
+        let w: Vec<f64> = (0..v.rows).map(|r| f64::from(v.weight(r)) * if v.labels[r] { spw } else { 1.0 }).collect();
+        (v, patience, w, vec![base_margin; v.rows])
+    });
+    for round in 0..params.trees {
         for r in 0..n {
             let p = 1.0 / (1.0 + (-f64::from(margin[r])).exp());
             let y = if data.labels[r] { 1.0 } else { 0.0 };
@@ -191,28 +231,47 @@ pub(crate) fn fit(data: &Dataset, params: &Params) -> Result<(Gbdt, Vec<f32>), M
             }
         }
         trees.push(tree);
+        if let Some((v, patience, weights, vm)) = &mut watched {
+            let tree = &trees[round];
+            for (r, m) in vm.iter_mut().enumerate() {
+                *m += tree.predict(v.row(r));
+            }
+            let loss = log_loss(vm, &v.labels, weights);
+            losses.push(loss);
+            if loss < best.0 {
+                best = (loss, round + 1);
+            } else if round + 1 - best.1 >= *patience {
+                break;
+            }
+        }
     }
-    let meta = format!(
+    let mut meta = format!(
         "gbdt: {n} rows ({} positive), {nf} features; {}",
         data.labels.iter().filter(|&&y| y).count(),
         params.describe()
     );
-    let model = Gbdt {
-        features: data.features.clone(),
-        base_margin,
-        forest: crate::forest::Forest::new(&trees),
-        trees,
-        calibration: Calibration::Identity,
-        meta,
-        metrics: Vec::new(),
-    };
-    Ok((model, margin))
+    if let Some((v, patience, _, _)) = &watched {
+        let kept = best.1.max(1);
+        trees.truncate(kept);
+        meta.push_str(&format!(
+            "; early stopping on {} rows (patience {patience}): {kept} of {} trees kept, validation log loss {:.5}",
+            v.rows,
+            losses.len(),
+            best.0
+        ));
+    }
+    let mut model = Gbdt::new(data.features.clone(), base_margin, trees)?;
+    model.meta = meta;
+    Ok((model, margin, losses))
 }
 
 /// Per bin, the sums of gradients and hessians; 256 bins per feature, the last for missing.
 type Hist = Vec<[f64; 2]>;
 
 const BINS: usize = 256;
+
+/// A split to try: left sums, right sums, threshold, whether missing values go left.
+type Candidate = ([f64; 2], [f64; 2], f32, bool);
 
 /// A chosen split.
 struct Split {
@@ -398,8 +457,7 @@ impl<'a> Grower<'a> {
                 if hb == 0.0 && b > 0 {
                     continue; // the same partition as the previous bin's
                 }
-                // (left sums, right sums, threshold, missing goes left)
-                let mut candidates: [Option<([f64; 2], [f64; 2], f32, bool)>; 2] = [None, None];
+                let mut candidates: [Option<Candidate>; 2] = [None, None];
                 if b + 1 == nb {
                     if hm > 0.0 {
                         candidates[0] = Some(([gl, hl], [gm, hm], f32::INFINITY, false));
@@ -478,9 +536,9 @@ mod tests {
             Params { trees: 15, max_depth: 4, ..Params::default() },
             Params { trees: 15, max_depth: 3, subsample: 0.6, colsample: 0.5, seed: 9, ..Params::default() },
         ] {
-            let (model, margins) = fit(&d, &params).unwrap();
-            for r in 0..d.rows {
-                assert_eq!(model.margin(d.row(r)).to_bits(), margins[r].to_bits(), "row {r}");
+            let (model, margins, _) = fit(&d, &params, None).unwrap();
+            for (r, m) in margins.iter().enumerate() {
+                assert_eq!(model.margin(d.row(r)).to_bits(), m.to_bits(), "row {r}");
             }
         }
     }

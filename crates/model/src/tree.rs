@@ -127,7 +127,7 @@ impl<const N: usize> Row for [f32; N] {
     }
 }
 
-/// A node as scoring walks it: the next node is `base + !(row.at(slot) < key)`.
+/// A node as scoring walks it: the next node is `base + (row.at(slot) >= key)` (never NaN).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(C, align(16))]
 pub(crate) struct Step {
@@ -140,11 +140,11 @@ pub(crate) struct Step {
 impl Step {
     #[inline(always)]
     pub(crate) fn next<R: Row + ?Sized>(&self, x: &R) -> u32 {
-        self.base.wrapping_add(u32::from(!(x.at(self.slot) < self.key)))
+        self.base.wrapping_add(u32::from(x.at(self.slot) >= self.key))
     }
 
-    /// A leaf at `index` adding `value`: `!(v < -inf)` holds for every `v`, so it leads "right",
-    /// to itself.
+    /// A leaf at `index` adding `value`: `v >= -inf` holds for every `v` a row reads (NaN is
+    /// never read), so it leads "right", to itself.
     pub(crate) fn leaf(index: u32, value: f32) -> Step {
         Step { key: f32::NEG_INFINITY, slot: 0, base: index.wrapping_sub(1), value }
     }
@@ -190,7 +190,7 @@ impl Tree {
         let mut parents = vec![0u8; n];
         let mut depth = vec![0u32; n];
         for i in 0..n {
-            if !(cover[i].is_finite() && cover[i] > 0.0) || !gain[i].is_finite() {
+            if !(cover[i].is_finite() && cover[i] > 0.0 && gain[i].is_finite()) {
                 return err(format!("node {i} has cover {} and gain {}", cover[i], gain[i]));
             }
             let node = &mut nodes[i];
@@ -331,8 +331,10 @@ impl Tree {
         };
         let hot = n.next(x);
         let cold = if hot == n.left as usize { hot + 1 } else { hot - 1 };
-        let w = f64::from(self.cover[node]);
-        let (hot_zero, cold_zero) = (f64::from(self.cover[hot]) / w, f64::from(self.cover[cold]) / w);
+        // The children's covers, not the node's: the fractions then add up to 1 exactly, as
+        // the expectations of `Tree::new` are weighted.
+        let (ch, cc) = (f64::from(self.cover[hot]), f64::from(self.cover[cold]));
+        let (hot_zero, cold_zero) = (ch / (ch + cc), cc / (ch + cc));
         let (mut in_zero, mut in_one) = (1.0, 1.0);
         if let Some(k) = (0..=depth).find(|&k| p[k].feature == split as i64) {
             in_zero = p[k].zero;
