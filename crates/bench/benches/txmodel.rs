@@ -40,7 +40,7 @@ fn transfer(i: usize, amount: i64, balance: i64) -> Event {
 }
 
 fn sample(i: usize) -> (Event, bool) {
-    let fraud = i % 5 == 0;
+    let fraud = i.is_multiple_of(5);
     let balance = 10_000 + (i as i64 * 7_919) % 9_000_000;
     let amount = if fraud { balance } else { ((balance * (1 + (i as i64 % 7))) / 10).max(1) };
     (transfer(i, amount, balance), fraud)

@@ -261,6 +261,17 @@ pub struct Transfer {
     /// Balance before the transfer, for drain detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance_before: Option<Krw>,
+    /// Balance after the transfer as the affiliate's ledger reports it (when left out,
+    /// rules read `balance_before - amount`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_after: Option<Krw>,
+    /// The payee account's balance before, when the affiliate holds that account too (a
+    /// transfer inside one bank or pay app): a mule's empty account filling up is a signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_balance_before: Option<Krw>,
+    /// The payee account's balance after, when the affiliate holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_balance_after: Option<Krw>,
     /// To another account of the same subject.
     #[serde(default)]
     pub own_account: bool,

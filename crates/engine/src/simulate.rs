@@ -608,6 +608,9 @@ fn transfer(
         counterparty,
         source,
         balance_before: Some(Krw(balance_before)),
+        balance_after: None,
+        payee_balance_before: None,
+        payee_balance_after: None,
         own_account,
         memo: memo.map(str::to_string),
     })

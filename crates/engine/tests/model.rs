@@ -45,7 +45,7 @@ fn transfer(i: usize, amount: i64, balance: i64) -> Event {
 
 /// Fraud drains the whole balance; ordinary transfers leave some.
 fn sample(i: usize) -> (Event, bool) {
-    let fraud = i % 5 == 0;
+    let fraud = i.is_multiple_of(5);
     let balance = 100_000 + (i as i64 * 7_919) % 5_000_000;
     let amount = if fraud { balance } else { (balance / 3).max(1) };
     (transfer(i, amount, balance), fraud)

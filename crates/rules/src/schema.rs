@@ -298,9 +298,18 @@ pub fn fields() -> &'static [Field] {
         field!(f, Int, "transfer.balance_before", "balance before, won", |e| Some(
             body!(e, Transfer).balance_before?.0
         ));
-        field!(f, Int, "transfer.balance_after", "balance after, won", |e| {
+        field!(f, Int, "transfer.balance_after", "balance after, won (as reported, else before minus amount)", |e| {
             let t = body!(e, Transfer);
-            t.balance_before?.0.checked_sub(t.amount.0)
+            match t.balance_after {
+                Some(k) => Some(k.0),
+                None => t.balance_before?.0.checked_sub(t.amount.0),
+            }
+        });
+        field!(f, Int, "transfer.payee_balance_before", "payee account's balance before, when held here", |e| {
+            body!(e, Transfer).payee_balance_before.map(|k| k.0)
+        });
+        field!(f, Int, "transfer.payee_balance_after", "payee account's balance after, when held here", |e| {
+            body!(e, Transfer).payee_balance_after.map(|k| k.0)
         });
         field!(f, Bool, "transfer.own_account", "to the user's own account", |e| Some(body!(e, Transfer).own_account));
         field!(f, Str, "transfer.memo", "memo shown to the recipient", |e| body!(e, Transfer).memo.as_deref());
