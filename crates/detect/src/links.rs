@@ -409,32 +409,14 @@ pub fn builtin_brands_ref() -> &'static Brands {
     builtin_brands()
 }
 
-/// Cyrillic and Greek letters that look like Latin ones.
+/// Cyrillic and Greek letters that look like Latin ones: the text normaliser's table, plus
+/// three more that only matter inside a host name (`ь` for `b`, `ё`, `ї`).
 fn latin_lookalike(c: char) -> Option<char> {
-    Some(match c {
-        'а' | 'α' => 'a',
-        'в' | 'β' | 'ь' => 'b',
-        'с' | 'ϲ' => 'c',
-        'ԁ' => 'd',
-        'е' | 'ε' | 'ё' => 'e',
-        'һ' => 'h',
-        'і' | 'ι' | 'ı' | 'ї' => 'i',
-        'ј' => 'j',
-        'к' | 'κ' => 'k',
-        'м' => 'm',
-        'п' | 'η' => 'n',
-        'о' | 'ο' | 'σ' => 'o',
-        'р' | 'ρ' => 'p',
-        'ԛ' => 'q',
-        'ѕ' => 's',
-        'т' | 'τ' => 't',
-        'υ' | 'ս' => 'u',
-        'ν' | 'ѵ' => 'v',
-        'ԝ' | 'ω' => 'w',
-        'х' | 'χ' => 'x',
-        'у' | 'γ' => 'y',
-        'ᴢ' => 'z',
-        _ => return None,
+    crate::normalize::latin_lookalike(c).or(match c {
+        'ь' => Some('b'),
+        'ё' => Some('e'),
+        'ї' => Some('i'),
+        _ => None,
     })
 }
 
@@ -586,15 +568,6 @@ pub struct RawLink {
     pub obfuscated: bool,
 }
 
-/// Characters that render as nothing and are used to split words.
-fn invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
-        | '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}')
-}
-
 /// Full-width and other stand-ins for ASCII characters of URLs.
 fn fold_ascii(c: char) -> Option<char> {
     match c {
@@ -725,7 +698,7 @@ fn needs_cleaning(raw: &str) -> bool {
             't' | 'T' => starts_with_ci(&b[i..], b"ttp://") || starts_with_ci(&b[i..], b"ttps://"),
             ' ' | '\t' => b.get(i + 1) == Some(&b'.'),
             c if c.is_ascii() => false,
-            c => invisible(c) || fold_ascii(c).is_some() || horizontal_space(c),
+            c => crate::normalize::invisible(c) || fold_ascii(c).is_some() || horizontal_space(c),
         };
         if hit {
             return true;
@@ -744,7 +717,7 @@ fn clean(raw: &str) -> Cleaned {
     while i < b.len() {
         let Some(c) = raw[i..].chars().next() else { break };
         let len = c.len_utf8();
-        if invisible(c) {
+        if crate::normalize::invisible(c) {
             pending = true;
             i += len;
             continue;

@@ -16,7 +16,7 @@ pub struct Normalized {
 }
 
 /// Characters that render as nothing (or almost nothing) and are used to split words.
-fn invisible(c: char) -> bool {
+pub(crate) fn invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
         | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
@@ -33,7 +33,7 @@ fn pictograph(c: char) -> bool {
 }
 
 /// Cyrillic and Greek letters that look like Latin ones, mapped to the Latin letter.
-fn latin_lookalike(c: char) -> Option<char> {
+pub(crate) fn latin_lookalike(c: char) -> Option<char> {
     Some(match c {
         'а' | 'α' => 'a',
         'в' | 'β' => 'b',
