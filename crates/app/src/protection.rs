@@ -59,9 +59,12 @@ pub struct Account {
     pub account: String,
 }
 
-impl Account {
-    fn key(&self) -> String {
-        format!("{}:{}", self.bank, self.account)
+impl DesignatedAccounts {
+    /// Whether the account key `bank:digits` is one of them (no allocation: it runs on every
+    /// transfer of a subject who designated accounts).
+    fn holds(&self, key: &str) -> bool {
+        key.split_once(':')
+            .is_some_and(|(bank, account)| self.accounts.iter().any(|a| a.bank == bank && a.account == account))
     }
 }
 
@@ -307,7 +310,7 @@ impl Guard {
                 let subject = e.subject.id.as_str();
                 let payee = payee_key(&t.counterparty);
                 if let Some(da) = &s.designated_accounts {
-                    let designated = t.counterparty.account_key.as_ref().is_some_and(|k| da.accounts.iter().any(|a| &a.key() == k));
+                    let designated = t.counterparty.account_key.as_deref().is_some_and(|k| da.holds(k));
                     let spent = self.history.spent_on(subject, at);
                     if !designated && spent + t.amount.won() > da.daily_cap.won() {
                         let left = Krw((da.daily_cap.won() - spent).max(0));
@@ -379,7 +382,7 @@ impl Guard {
         let Some(da) = self.settings.get(subject).and_then(|p| p.effective(at).designated_accounts.as_ref()) else {
             return;
         };
-        if t.counterparty.account_key.as_ref().is_some_and(|k| da.accounts.iter().any(|a| &a.key() == k)) {
+        if t.counterparty.account_key.as_deref().is_some_and(|k| da.holds(k)) {
             return;
         }
         let day = kst_day(at);
