@@ -46,17 +46,20 @@ pub(crate) type S = Arc<Server>;
 /// The authenticated caller.
 pub struct Caller(pub Principal);
 
+/// The key of an `Authorization: Bearer <key>` header, if there is one.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
 impl FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
-        let key = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or(AppError::Unauthorized)?;
+        let key = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
         // Cached after the first lookup; a miss reads the store once.
         Ok(Caller(s.app.authenticate(key)?))
     }

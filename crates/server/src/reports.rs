@@ -4,7 +4,7 @@
 //! case queue and case changes, affiliates' webhook registration, and dead letters. The public
 //! endpoints are rate-limited per client address and per reporter contact.
 
-use crate::api::{Caller, S, blocking};
+use crate::api::{Caller, S, bearer, blocking};
 use crate::error::{ApiError, parse_json};
 use crate::wire::Problem;
 use app::cases::{Change, ReportForm, ReportKind, ReportedIndicator, Reporter};
@@ -209,14 +209,6 @@ fn status_of(state: &str) -> &'static str {
         "relief" => "relief",
         _ => "closed",
     }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
 }
 
 fn too_many(what: &str) -> ApiError {
