@@ -494,66 +494,8 @@ fn bounded_distance(a: &[u8], b: &[u8], k: usize) -> Option<usize> {
     (d <= k).then_some(d)
 }
 
-/// Decodes an RFC 3492 punycode label (without `xn--`); `None` when it is not valid.
-pub fn punycode_decode(input: &str) -> Option<String> {
-    const BASE: u32 = 36;
-    const TMIN: u32 = 1;
-    const TMAX: u32 = 26;
-    fn adapt(delta: u32, points: u32, first: bool) -> u32 {
-        let mut delta = if first { delta / 700 } else { delta / 2 };
-        delta += delta / points;
-        let mut k = 0;
-        while delta > ((BASE - TMIN) * TMAX) / 2 {
-            delta /= BASE - TMIN;
-            k += BASE;
-        }
-        k + (BASE - TMIN + 1) * delta / (delta + 38)
-    }
-    if !input.is_ascii() || input.len() > 63 {
-        return None;
-    }
-    let (basic, encoded) = match input.rfind('-') {
-        Some(i) => (&input[..i], &input[i + 1..]),
-        None => ("", input),
-    };
-    let mut out: Vec<char> = basic.chars().collect();
-    let (mut n, mut i, mut bias) = (128u32, 0u32, 72u32);
-    let mut bytes = encoded.bytes().peekable();
-    while bytes.peek().is_some() {
-        let old_i = i;
-        let mut w = 1u32;
-        let mut k = BASE;
-        loop {
-            let b = bytes.next()?;
-            let digit = match b {
-                b'a'..=b'z' => u32::from(b - b'a'),
-                b'A'..=b'Z' => u32::from(b - b'A'),
-                b'0'..=b'9' => u32::from(b - b'0') + 26,
-                _ => return None,
-            };
-            i = i.checked_add(digit.checked_mul(w)?)?;
-            let t = if k <= bias {
-                TMIN
-            } else if k >= bias + TMAX {
-                TMAX
-            } else {
-                k - bias
-            };
-            if digit < t {
-                break;
-            }
-            w = w.checked_mul(BASE - t)?;
-            k += BASE;
-        }
-        let len = out.len() as u32 + 1;
-        bias = adapt(i - old_i, len, old_i == 0);
-        n = n.checked_add(i / len)?;
-        i %= len;
-        out.insert(i as usize, char::from_u32(n)?);
-        i += 1;
-    }
-    Some(out.into_iter().collect())
-}
+/// Decodes an RFC 3492 punycode label (the indicator normaliser's decoder).
+pub use indicators::punycode_decode;
 
 // ---------------------------------------------------------------------------------------------
 // Extraction

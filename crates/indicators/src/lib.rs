@@ -168,6 +168,12 @@ pub fn normalise_account(bank: &str, account: &str) -> Result<Indicator, Indicat
     Ok(Indicator { kind, value })
 }
 
+/// Decodes an RFC 3492 punycode label (without the `xn--` prefix); `None` when it is not valid
+/// punycode. The inverse of the encoding `normalise` applies to internationalised hosts.
+pub fn punycode_decode(label: &str) -> Option<String> {
+    url::punycode_decode(label)
+}
+
 /// The registrable domain (public suffix plus one label) of a `url` or `domain` indicator:
 /// `kakao-secure.co.kr/x` → `kakao-secure.co.kr`, `a.b.example.com` → `example.com`. `None` for
 /// other kinds, IP hosts and hosts that are themselves a public suffix. Private suffixes count

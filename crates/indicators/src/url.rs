@@ -254,22 +254,78 @@ fn normalise_path(path: &str) -> String {
     out
 }
 
+// RFC 3492 parameters and the bias adaptation shared by encoding and decoding.
+const BASE: u32 = 36;
+const TMIN: u32 = 1;
+const TMAX: u32 = 26;
+
+fn adapt(delta: u32, points: u32, first: bool) -> u32 {
+    let mut delta = if first { delta / 700 } else { delta / 2 };
+    delta += delta / points;
+    let mut k = 0;
+    while delta > ((BASE - TMIN) * TMAX) / 2 {
+        delta /= BASE - TMIN;
+        k += BASE;
+    }
+    k + (BASE - TMIN + 1) * delta / (delta + 38)
+}
+
+/// The digit threshold at position `k` under `bias`.
+fn threshold(k: u32, bias: u32) -> u32 {
+    if k <= bias {
+        TMIN
+    } else if k >= bias + TMAX {
+        TMAX
+    } else {
+        k - bias
+    }
+}
+
+/// Decodes an RFC 3492 punycode label (without `xn--`); `None` when it is not valid.
+pub(crate) fn punycode_decode(input: &str) -> Option<String> {
+    if !input.is_ascii() || input.len() > 63 {
+        return None;
+    }
+    let (basic, encoded) = match input.rfind('-') {
+        Some(i) => (&input[..i], &input[i + 1..]),
+        None => ("", input),
+    };
+    let mut out: Vec<char> = basic.chars().collect();
+    let (mut n, mut i, mut bias) = (128u32, 0u32, 72u32);
+    let mut bytes = encoded.bytes().peekable();
+    while bytes.peek().is_some() {
+        let old_i = i;
+        let mut w = 1u32;
+        let mut k = BASE;
+        loop {
+            let b = bytes.next()?;
+            let digit = match b {
+                b'a'..=b'z' => u32::from(b - b'a'),
+                b'A'..=b'Z' => u32::from(b - b'A'),
+                b'0'..=b'9' => u32::from(b - b'0') + 26,
+                _ => return None,
+            };
+            i = i.checked_add(digit.checked_mul(w)?)?;
+            let t = threshold(k, bias);
+            if digit < t {
+                break;
+            }
+            w = w.checked_mul(BASE - t)?;
+            k += BASE;
+        }
+        let len = out.len() as u32 + 1;
+        bias = adapt(i - old_i, len, old_i == 0);
+        n = n.checked_add(i / len)?;
+        i %= len;
+        out.insert(i as usize, char::from_u32(n)?);
+        i += 1;
+    }
+    Some(out.into_iter().collect())
+}
+
 /// RFC 3492 punycode of one label (without the `xn--` prefix). `None` on overflow, which a
 /// label within the input bound cannot reach in practice.
 fn punycode(label: &str) -> Option<String> {
-    const BASE: u32 = 36;
-    const TMIN: u32 = 1;
-    const TMAX: u32 = 26;
-    fn adapt(delta: u32, points: u32, first: bool) -> u32 {
-        let mut delta = if first { delta / 700 } else { delta / 2 };
-        delta += delta / points;
-        let mut k = 0;
-        while delta > ((BASE - TMIN) * TMAX) / 2 {
-            delta /= BASE - TMIN;
-            k += BASE;
-        }
-        k + (BASE - TMIN + 1) * delta / (delta + 38)
-    }
     fn digit(d: u32) -> char {
         // d < 36 by construction.
         char::from(if d < 26 { b'a' + d as u8 } else { b'0' + (d - 26) as u8 })
@@ -294,13 +350,7 @@ fn punycode(label: &str) -> Option<String> {
                 let mut q = delta;
                 let mut k = BASE;
                 loop {
-                    let t = if k <= bias {
-                        TMIN
-                    } else if k >= bias + TMAX {
-                        TMAX
-                    } else {
-                        k - bias
-                    };
+                    let t = threshold(k, bias);
                     if q < t {
                         break;
                     }
@@ -328,6 +378,10 @@ mod tests {
     fn punycode_matches_rfc_examples() {
         assert_eq!(punycode("münchen").as_deref(), Some("mnchen-3ya"));
         assert_eq!(punycode("bücher").as_deref(), Some("bcher-kva"));
+        for label in ["münchen", "bücher", "카카오뱅크", "kakаo"] {
+            let encoded = punycode(label).unwrap();
+            assert_eq!(punycode_decode(&encoded).as_deref(), Some(label), "round trip of {label}");
+        }
         assert_eq!(punycode("한국").as_deref(), Some("3e0b707e"));
         assert_eq!(punycode("例え").as_deref(), Some("r8jz45g"));
     }
