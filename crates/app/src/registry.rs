@@ -110,6 +110,23 @@ struct Contribution {
 /// An indicator's kind and every affiliate's contribution to it, by digest.
 type Entries = HashMap<[u8; 32], (IndicatorKind, Vec<Contribution>)>;
 
+/// The typologies an indicator may be reported with: every affiliate counts and trends by
+/// them, so a misspelt one (`mulle`) would silently start a category of its own.
+pub const TYPOLOGIES: &[&str] = &[
+    "impersonation",
+    "messenger-phishing",
+    "smishing",
+    "phishing",
+    "investment",
+    "romance",
+    "loan",
+    "account-takeover",
+    "mistaken-transfer",
+    "mule",
+    "spam",
+    "fraud",
+];
+
 /// The registry: digests → per-affiliate contributions.
 pub struct Registry {
     key: GroupKey,
@@ -258,13 +275,11 @@ impl Registry {
 
     /// Checks one row of a report or import: the typology and the raw value.
     fn validate(&self, kind: IndicatorKind, raw: &str, typology: &str) -> Result<[u8; 32], AppError> {
-        if typology.is_empty()
-            || typology.len() > 64
-            || !typology.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
-        {
+        if !TYPOLOGIES.contains(&typology) {
+            let shown: String = typology.chars().take(40).collect();
             return Err(AppError::Invalid {
                 field: "typology".into(),
-                message: "a typology is 1 to 64 lowercase letters, `-` or `_`, e.g. \"mule\"".into(),
+                message: format!("unknown typology {shown:?}; use one of {}", TYPOLOGIES.join(", ")),
             });
         }
         self.digest(kind, raw)

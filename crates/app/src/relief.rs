@@ -283,46 +283,49 @@ impl Calendar {
         })
     }
 
-    /// Reads a holiday list: `[YYYY]` headers, each followed by `MM-DD = "name"` lines, `#`
-    /// comments and blank lines. An error names the line (`line 7: ...`).
+    /// Reads a holiday list (TOML): `[YYYY]` tables, each with `MM-DD = "name"` entries. An
+    /// error names the line (`line 7: ...`).
     pub fn parse(text: &str) -> Result<Calendar, String> {
+        use toml::Spanned;
+        type Days = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+        let line = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let syntax = |e: toml::de::Error| {
+            let n = e.span().map_or(1, |s| line(s.start));
+            format!(
+                "line {n}: not a holiday list (`[YYYY]` headers, then `MM-DD = \"name\"` lines with a double-quoted \
+                 name): {}",
+                e.message().trim_end()
+            )
+        };
+        // First the shape (every top-level entry a year table), then the days with their lines.
+        let top: BTreeMap<Spanned<String>, Spanned<toml::Value>> = toml::from_str(text).map_err(syntax)?;
+        for (key, value) in &top {
+            let n = line(key.span().start);
+            if !value.get_ref().is_table() {
+                return Err(format!("line {n}: `{}` comes before any `[YYYY]` year header", key.get_ref()));
+            }
+        }
+        let raw: BTreeMap<Spanned<String>, Days> = toml::from_str(text).map_err(syntax)?;
         let mut years: BTreeMap<i32, BTreeMap<Date, String>> = BTreeMap::new();
-        let mut current: Option<i32> = None;
-        for (i, raw) in text.lines().enumerate() {
-            let n = i + 1;
-            let line = strip_comment(raw).trim();
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix('[') {
-                let year = rest
-                    .strip_suffix(']')
-                    .map(str::trim)
-                    .filter(|y| y.len() == 4 && y.bytes().all(|c| c.is_ascii_digit()))
-                    .and_then(|y| y.parse::<i32>().ok())
-                    .filter(|y| *y >= 1)
-                    .ok_or_else(|| format!("line {n}: a year header is `[YYYY]`, found `{line}`"))?;
-                if years.insert(year, BTreeMap::new()).is_some() {
-                    return Err(format!("line {n}: year {year} appears twice"));
-                }
-                current = Some(year);
-                continue;
-            }
-            let Some(year) = current else {
-                return Err(format!("line {n}: `{line}` comes before any `[YYYY]` year header"));
-            };
-            let Some((key, value)) = line.split_once('=') else {
-                return Err(format!("line {n}: expected `MM-DD = \"name\"`, found `{line}`"));
-            };
-            let key = key.trim();
-            let date = month_day(year, key).map_err(|why| format!("line {n}: {why}"))?;
-            let value = value.trim();
-            let name = quoted(value).ok_or_else(|| {
-                format!("line {n}: the name must be a non-empty \"double-quoted\" string, found `{value}`")
-            })?;
-            let days = years.entry(year).or_default();
-            if days.insert(date, name.to_string()).is_some() {
-                return Err(format!("line {n}: {date} is listed twice"));
+        for (header, days) in raw {
+            let n = line(header.span().start);
+            let key = header.get_ref();
+            let year = Some(key.as_str())
+                .filter(|y| y.len() == 4 && y.bytes().all(|c| c.is_ascii_digit()))
+                .and_then(|y| y.parse::<i32>().ok())
+                .filter(|y| *y >= 1)
+                .ok_or_else(|| format!("line {n}: a year header is `[YYYY]`, found `[{key}]`"))?;
+            let list = years.entry(year).or_default();
+            for (day, name) in days {
+                let n = line(day.span().start);
+                let date = month_day(year, day.get_ref()).map_err(|why| format!("line {n}: {why}"))?;
+                let name = name.get_ref().as_str().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+                    format!(
+                        "line {n}: the name must be a non-empty \"double-quoted\" string, found `{:?}`",
+                        name.get_ref()
+                    )
+                })?;
+                list.insert(date, name.to_string());
             }
         }
         if years.is_empty() {
@@ -385,19 +388,6 @@ impl Calendar {
     }
 }
 
-/// The line without its `#` comment (a `#` inside a double-quoted string is kept).
-fn strip_comment(line: &str) -> &str {
-    let mut in_string = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => in_string = !in_string,
-            '#' if !in_string => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
 /// `MM-DD` in `year`.
 fn month_day(year: i32, key: &str) -> Result<Date, String> {
     let b = key.as_bytes();
@@ -407,13 +397,6 @@ fn month_day(year: i32, key: &str) -> Result<Date, String> {
     }
     let num = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
     Date::new(year, num(0..2), num(3..5)).map_err(|why| format!("`{key}` is not a date in {year}: {why}"))
-}
-
-/// The inside of `"..."`: non-empty, no `"` or `\` inside, nothing after the closing quote.
-fn quoted(value: &str) -> Option<&str> {
-    let inner = value.strip_prefix('"')?.strip_suffix('"')?;
-    let ok = !inner.trim().is_empty() && !inner.contains(['"', '\\']);
-    ok.then_some(inner)
 }
 
 // ---------------------------------------------------------------------------------------------

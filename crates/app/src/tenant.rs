@@ -27,7 +27,18 @@ pub(crate) enum Step {
 
 struct Pending {
     decided: Decided,
+    /// xxh3 of the event's canonical JSON: a repeat with other content is a conflict.
+    content: u64,
     waiters: Vec<Reply>,
+}
+
+/// A reused event id with other content: like a payment API's idempotency key, an id names
+/// one event; answering with the first decision would hide that the second was never decided.
+fn reused(event_id: &str, decision_id: &str) -> AppError {
+    AppError::Conflict(format!(
+        "event id {event_id:?} was already used for other content (decision {decision_id}); \
+         send a new id for a new event"
+    ))
 }
 
 struct Inner {
@@ -157,14 +168,26 @@ impl Tenant {
             let snap = self.rules.load();
             *g = restore(&self.id, &snap, store, &self.analyzer)?;
         }
+        let content = xxh3_64(event_json.as_bytes());
         if g.ids.contains(&digest) {
             if let Some(p) = g.pending.get_mut(event.id.as_str()) {
+                if p.content != content {
+                    return Err(reused(event.id.as_str(), &p.decided.decision_id));
+                }
                 let (tx, rx) = oneshot::channel();
                 p.waiters.push(tx);
                 metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Ok(Step::Wait(rx));
             }
             if let Some(r) = store.event_by_id(&self.id, event.id.as_str())? {
+                // Compared in canonical form: the stored JSON is read back and written again, so
+                // spacing, member order and later optional fields make no difference.
+                let stored = Event::from_json(&r.event_json, None)
+                    .map(|e| e.to_json())
+                    .map_err(|e| AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id)))?;
+                if stored != event_json {
+                    return Err(reused(event.id.as_str(), &r.decision_id));
+                }
                 metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Ok(Step::Done(decided_from_record(&r)?));
             }
@@ -205,7 +228,7 @@ impl Tenant {
         };
         let decided = Decided { decision_id, decision: Arc::new(decision), duplicate: false };
         g.ids.insert(digest);
-        g.pending.insert(event.id.0.clone(), Pending { decided: decided.clone(), waiters: Vec::new() });
+        g.pending.insert(event.id.0.clone(), Pending { decided: decided.clone(), content, waiters: Vec::new() });
         let (tx, rx) = oneshot::channel();
         // Sent under the lock, so the writer receives this affiliate's events in seq order.
         writer.send(Job::Write {

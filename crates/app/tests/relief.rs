@@ -466,8 +466,8 @@ fn holiday_list_parse_errors_name_the_line() {
         ("[2028]\n01-01 = x\n", "line 2:", "double-quoted"),
         ("[2028]\n01-01 = \"\"\n", "line 2:", "double-quoted"),
         ("[2028]\n01-01 = \"x\" y\n", "line 2:", "double-quoted"),
-        ("[2028]\n01-01 = \"a\"\n\n01-01 = \"b\"\n", "line 4:", "2028-01-01 is listed twice"),
-        ("[2028]\n[2028]\n", "line 2:", "year 2028 appears twice"),
+        ("[2028]\n01-01 = \"a\"\n\n01-01 = \"b\"\n", "line 4:", "duplicate key"),
+        ("[2028]\n[2028]\n", "line 2:", "duplicate key"),
         ("[28]\n", "line 1:", "[YYYY]"),
         ("[2028\n", "line 1:", "[YYYY]"),
     ];

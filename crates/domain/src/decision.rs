@@ -48,7 +48,7 @@ impl fmt::Display for Verdict {
 }
 
 /// The colour of the recipient shield shown at amount entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Shield {
     /// Blue: nothing known against it.

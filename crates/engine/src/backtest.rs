@@ -1,10 +1,10 @@
 //! Backtest: replay the same events through the active ruleset and a draft, each with its own
-//! feature state, and report what would change: verdict transitions, events newly held or
+//! feature state per affiliate (the same [`Replay`] as `ansim replay`), and report what would change: verdict transitions, events newly held or
 //! blocked and newly let through, the rules responsible, and precision and recall of
 //! "hold or block" against labels where they exist. Pure; callers bring the events (a file, or
 //! an affiliate's stored events) and show progress.
 
-use crate::decide::{DecideState, decide_at};
+use crate::replay::Replay;
 use crate::ruleset::Snapshot;
 use domain::{Event, Verdict};
 use std::collections::BTreeMap;
@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 /// The running comparison.
 #[derive(Debug, Default)]
 pub struct Backtest {
-    base_state: DecideState,
-    draft_state: DecideState,
+    base: Replay,
+    draft: Replay,
     /// Result so far.
     pub report: BacktestReport,
 }
@@ -95,9 +95,11 @@ impl Backtest {
     /// Replays one event through both; `fraud` is its label when known.
     pub fn step(&mut self, base: &Snapshot, draft: &Snapshot, event: &Event, fraud: Option<bool>) {
         let t = std::time::Instant::now();
-        let a = decide_at(base, &mut self.base_state, event);
-        let a_rules: Vec<u32> = self.base_state.matched_rules().to_vec();
-        let b = decide_at(draft, &mut self.draft_state, event);
+        let (a, a_state) = self.base.decide_at(base, event);
+        // Disjoint fields: both states stay borrowed, nothing is copied for unchanged events.
+        let a_rules = a_state.matched_rules();
+        let (b, b_state) = self.draft.decide_at(draft, event);
+        let b_rules = b_state.matched_rules();
         self.report.decide_ns += t.elapsed().as_nanos() as u64;
         let r = &mut self.report;
         r.events += 1;
@@ -115,8 +117,7 @@ impl Backtest {
             _ => {}
         }
         let a_rules: Vec<&crate::CompiledRule> = a_rules.iter().map(|&i| &base.rules[i as usize]).collect();
-        let b_rules: Vec<&crate::CompiledRule> =
-            self.draft_state.matched_rules().iter().map(|&i| &draft.rules[i as usize]).collect();
+        let b_rules: Vec<&crate::CompiledRule> = b_rules.iter().map(|&i| &draft.rules[i as usize]).collect();
         for b in &b_rules {
             match a_rules.iter().find(|a| a.id == b.id) {
                 None => *r.by_rule.entry((b.id.to_string(), "draft")).or_default() += 1,

@@ -128,11 +128,22 @@ fn assemble(snap: &Snapshot, state: &DecideState, event: &Event, m: Matched) -> 
             tags: r.tags.clone(),
         })
         .collect();
-    let shield = match m.verdict {
-        Verdict::Allow if matched.is_empty() => Shield::Safe,
-        Verdict::Allow | Verdict::Warn => Shield::Caution,
+    // The shield describes the recipient: the verdict and the registry's word on it, never a
+    // rule that matched on the way to an allow (a counting rule, an own-account transfer).
+    let by_verdict = match m.verdict {
+        Verdict::Allow => Shield::Safe,
+        Verdict::Warn => Shield::Caution,
         Verdict::Hold | Verdict::Block => Shield::Danger,
     };
+    let slot = |i: usize| state.slots.get(i).copied().flatten().is_some_and(|v| v != 0);
+    let by_registry = if slot(snap.registry_slots.1) {
+        Shield::Danger
+    } else if slot(snap.registry_slots.0) {
+        Shield::Caution
+    } else {
+        Shield::Safe
+    };
+    let shield = by_verdict.max(by_registry);
     let hold_minutes = (m.verdict == Verdict::Hold).then(|| {
         matched
             .iter()

@@ -11,8 +11,10 @@
 
 pub mod backtest;
 mod decide;
+pub mod replay;
 mod ruleset;
 pub mod simulate;
 
 pub use decide::{DecideState, Matched, decide, decide_at, model_inputs, prepare};
+pub use replay::Replay;
 pub use ruleset::{CompiledRule, ModelInputs, STANDARD_SIGNALS, Snapshot, SnapshotCell, Thresholds};

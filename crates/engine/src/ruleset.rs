@@ -213,6 +213,9 @@ pub struct Snapshot {
     pub model: Option<Arc<model::Gbdt>>,
     /// The slot of `model.score` (the calibrated probability, per mille).
     pub model_slot: usize,
+    /// The slots of `signals.counterparty_reported` and `signals.counterparty_confirmed`: the
+    /// registry's word on the recipient, which the decision's shield shows.
+    pub registry_slots: (usize, usize),
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -617,6 +620,10 @@ impl Snapshot {
             }
         }
 
+        let registry_slots = (
+            schema.slot("signals.counterparty_reported").map_or(usize::MAX, |(i, _)| i),
+            schema.slot("signals.counterparty_confirmed").map_or(usize::MAX, |(i, _)| i),
+        );
         // The model's score is part of the language too: per mille, absent without a model.
         let model_slot = schema.slots.len();
         schema.declare("model.score".to_string(), Type::Int);
@@ -767,6 +774,7 @@ impl Snapshot {
             model_inputs,
             model: None,
             model_slot,
+            registry_slots,
         })
     }
 

@@ -148,11 +148,15 @@ fn korean(nsn: &str) -> Result<String, String> {
 pub(crate) fn account_text(raw: &str) -> Result<String, String> {
     let s = folded(raw);
     let s = s.trim();
-    let (bank, number) = match s.split_once(':') {
+    let (bank, number) = match s.split_once(':').or_else(|| s.split_once(char::is_whitespace)) {
         Some(parts) => parts,
+        // `004-123-45-678901`: a bank code joined to the account by a hyphen. Bank codes begin
+        // with a zero (`004`, `088`, `090`), so a hyphenated account without one (`110-123-
+        // 456789`) is not mistaken for a code and an account.
         None => s
-            .split_once(char::is_whitespace)
-            .ok_or("needs the bank code first, as `088:110-123-456789` or `088 110-123-456789`")?,
+            .split_once('-')
+            .filter(|(b, _)| b.len() == 3 && b.starts_with('0'))
+            .ok_or("needs the bank code first, as `088:110-123-456789`, `088 110-123-456789` or `004-123-45-678901`")?,
     };
     account(bank, number)
 }

@@ -9,9 +9,9 @@
 use crate::error::{ApiError, parse_json, problem_layer, utf8};
 use crate::wire::{
     AffiliateTotals, AnalysisBody, AnalyzeRequest, BatchItem, BatchRequest, BatchResponse, CancelBody, DecisionBody,
-    DiagnosticBody, EventRequest, HealthBody, Problem, ProtectionBody, ProtectionSettings, RegistryTotals,
-    ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest, ShieldResponse,
-    ValidationBody,
+    DiagnosticBody, EventRequest, HealthBody, ImportResponse, Problem, ProtectionBody, ProtectionSettings,
+    RegistryTotals, ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest,
+    ShieldResponse, ValidationBody,
 };
 use crate::{Server, metrics};
 use app::{App, AppError, Principal, Scope};
@@ -441,6 +441,39 @@ async fn report_indicator(
     Ok(Json(ShieldEntry::new(kind.as_str(), &agg)))
 }
 
+/// Imports many reports of the caller's affiliate at once: a CSV with `kind,value,typology[,status]`
+/// per line (optional header). Every row is checked first; a file with any bad row imports
+/// nothing and the problem lists each bad line. Confirming or clearing rows need `rules:write`.
+#[utoipa::path(
+    post, path = "/v1/indicators:import", tag = "registry",
+    request_body(content = String, content_type = "text/csv", description = "kind,value,typology[,status] per line."),
+    responses(
+        (status = 200, description = "Every row was imported.", body = ImportResponse),
+        (status = 400, description = "Bad rows, each named by line in `errors`; nothing was imported.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Reporting needs `decide`; confirming or clearing needs `rules:write`.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn import_indicators(
+    State(s): State<S>,
+    Caller(p): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ImportResponse>, ApiError> {
+    let text = utf8(&body?)?.to_string();
+    let (rows, _, _) = crate::import::parse_csv(&text);
+    let changes_status = rows.iter().any(|r| r.3 != app::registry::Status::Reported);
+    p.require(if changes_status { Scope::RulesWrite } else { Scope::Decide })?;
+    let done = tokio::task::spawn_blocking(move || crate::import::import(&s.app, &p.affiliate, &text))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            crate::import::ImportError::Lines(lines) => ApiError::Lines(lines),
+            crate::import::ImportError::App(e) => ApiError::App(e),
+        })?;
+    Ok(Json(ImportResponse { rows: done.rows, indicators: done.indicators }))
+}
+
 /// The fraud-history shield for one or more indicators (a recipient's account and phone, a
 /// sender's profile): `safe`, `caution` or `danger` with counts and the text to show.
 #[utoipa::path(
@@ -717,6 +750,7 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(publish))
         .routes(routes!(rollback))
         .routes(routes!(report_indicator))
+        .routes(routes!(import_indicators))
         .routes(routes!(shield))
         .routes(routes!(registry_totals))
         .routes(routes!(get_protection, put_protection))

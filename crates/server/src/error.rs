@@ -4,7 +4,7 @@
 //! errors produced outside the handlers (unknown route, wrong method, timeout) are rewritten
 //! into the same shape by [`problem_layer`], so a client sees one format for every error.
 
-use crate::wire::{DiagnosticBody, Problem};
+use crate::wire::{DiagnosticBody, LineError, Problem};
 use app::AppError;
 use axum::extract::Request;
 use axum::extract::rejection::BytesRejection;
@@ -43,6 +43,8 @@ pub enum ApiError {
     },
     /// An error status produced outside the handlers (unknown route, wrong method, timeout).
     Status(StatusCode),
+    /// Bad lines of an uploaded file: `(1-based line, message)`; nothing was applied.
+    Lines(Vec<(usize, String)>),
     /// A bug or a failed task.
     Internal(String),
 }
@@ -77,6 +79,7 @@ fn problem(status: StatusCode, slug: &str, title: &str, detail: impl Into<String
         detail: detail.into(),
         field: None,
         diagnostics: None,
+        errors: None,
     }
 }
 
@@ -115,6 +118,21 @@ impl ApiError {
             ApiError::BadRequest { field, message } => Problem {
                 field: Some(field.clone()),
                 ..problem(S::BAD_REQUEST, "invalid-request", "Invalid request", format!("{field}: {message}"))
+            },
+            ApiError::Lines(lines) => Problem {
+                errors: Some(
+                    lines.iter().map(|(line, message)| LineError { line: *line, message: message.clone() }).collect(),
+                ),
+                ..problem(
+                    S::BAD_REQUEST,
+                    "invalid-rows",
+                    "Invalid rows",
+                    format!(
+                        "{} bad row(s), first at line {}; nothing was imported",
+                        lines.len(),
+                        lines.first().map_or(0, |l| l.0)
+                    ),
+                )
             },
             ApiError::TooLarge(detail) => problem(S::PAYLOAD_TOO_LARGE, "too-large", "Payload too large", detail),
             ApiError::TooManyRequests(detail) => {

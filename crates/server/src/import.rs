@@ -1,9 +1,56 @@
 //! Reading indicator lists for bulk import: CSV with `kind,value,typology[,status]` per line,
 //! an optional header, quoted fields with `""` escapes, blank lines and `#` comments skipped.
-//! Every problem is reported with its line number.
+//! Every problem is reported with its line number. [`import`] is the one import path, for the
+//! CLI and `POST /v1/indicators:import` alike: all rows are checked first, and a file with any
+//! bad row imports nothing.
 
 use app::registry::Status;
+use app::{App, AppError};
+use domain::AffiliateId;
 use indicators::IndicatorKind;
+
+/// Why an import wrote nothing.
+#[derive(Debug)]
+pub enum ImportError {
+    /// Bad rows: `(1-based line, message)`, in line order.
+    Lines(Vec<(usize, String)>),
+    /// The store or the affiliate.
+    App(AppError),
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    /// Rows read.
+    pub rows: usize,
+    /// Distinct indicators touched.
+    pub indicators: usize,
+}
+
+/// Parses `text`, checks every row (kind, value, typology, status) and imports all rows for
+/// `a` in one transaction, or none.
+pub fn import(app: &App, a: &AffiliateId, text: &str) -> Result<Imported, ImportError> {
+    let (rows, lines, mut bad) = parse_csv(text);
+    for (i, (kind, value, typology, _)) in rows.iter().enumerate() {
+        if let Err(e) = app.validate_indicator(*kind, value, typology) {
+            bad.push((lines[i], e.to_string()));
+        }
+    }
+    if rows.is_empty() && bad.is_empty() {
+        bad.push((1, "no rows: expected kind,value,typology[,status] per line".into()));
+    }
+    if !bad.is_empty() {
+        bad.sort();
+        return Err(ImportError::Lines(bad));
+    }
+    let n = app.import_indicators(a, &rows).map_err(|e| match e {
+        app::registry::ImportError::Rows(r) => {
+            ImportError::Lines(r.into_iter().map(|(i, m)| (lines.get(i).copied().unwrap_or(0), m)).collect())
+        }
+        app::registry::ImportError::Store(e) => ImportError::App(e),
+    })?;
+    Ok(Imported { rows: rows.len(), indicators: n })
+}
 
 /// One parsed row: kind, raw value, typology, status.
 pub type Row = (IndicatorKind, String, String, Status);

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod backtest;
 pub mod config;
+mod datalock;
 pub mod demo;
 pub mod error;
 pub mod import;
@@ -21,6 +22,8 @@ pub mod reports;
 pub mod transactions;
 pub mod webhook;
 pub mod wire;
+
+pub use datalock::DataLock;
 
 use app::{App, AppError, Decided};
 use domain::{AffiliateId, Event};

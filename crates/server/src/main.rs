@@ -314,6 +314,7 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
     let c = config(file, listen, data)?;
     init_logging(&c.log)?;
     runtime()?.block_on(async {
+        let _lock = ansim::DataLock::acquire(&c.data)?;
         let app = open_app(&c)?;
         let affiliates = app.affiliates().map_err(|e| e.to_string())?;
         if affiliates.is_empty() {
@@ -361,6 +362,7 @@ fn run_demo(listen: Option<String>, data: Option<PathBuf>, rate: f64, file: Opti
 const TRY_EVENT: &str = r#"{"id":"try-1","kind":"transfer","at":"2026-11-26T02:14:05+09:00","subject":{"id":"u_8812","age_band":"60s"},"device":{"id":"d_77","new_for_subject":true,"remote_control_app":true},"transfer":{"amount":4800000,"counterparty":{"bank":"088","account":"110-123-456789"},"balance_before":5100000}}"#;
 
 async fn demo_main(c: &Config, rate: f64) -> Result<(), String> {
+    let _lock = ansim::DataLock::acquire(&c.data)?;
     let app = open_app(c)?;
     let keys = demo::setup(&app, &c.data)?;
     let listener = bind(&c.listen).await?;
@@ -486,6 +488,7 @@ fn create_key(
     file: Option<PathBuf>,
 ) -> Result<(), String> {
     let c = config(file, None, data)?;
+    existing_store(&c)?;
     let app = open_app(&c)?;
     let known = app.affiliates().map_err(|e| e.to_string())?;
     if !known.iter().any(|a| a.id.as_str() == affiliate) {
@@ -513,6 +516,7 @@ fn create_key(
 
 fn audit_verify(data: Option<PathBuf>, cfg: Option<PathBuf>) -> Result<(), String> {
     let c = config(cfg, None, data)?;
+    existing_store(&c)?;
     let app = open_app(&c)?;
     match app.verify_audit().map_err(|e| e.to_string())? {
         Ok(n) => {
@@ -525,46 +529,46 @@ fn audit_verify(data: Option<PathBuf>, cfg: Option<PathBuf>) -> Result<(), Strin
 
 fn import_indicators(file: &Path, affiliate: &str, data: Option<PathBuf>, cfg: Option<PathBuf>) -> Result<(), String> {
     let text = read(file)?;
-    let (rows, lines, mut bad) = ansim::import::parse_csv(&text);
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(rows.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
     let c = config(cfg, None, data)?;
+    existing_store(&c)?;
+    // A running server holds the registry in memory: rows written behind its back would not
+    // reach its decisions until a restart, so the import goes through its API instead.
+    if ansim::DataLock::held_elsewhere(&c.data) {
+        return Err(format!(
+            "a server is running on {}: import through it with POST /v1/indicators:import (the same CSV, \
+             an admin or decide key of {affiliate})",
+            c.data.display()
+        ));
+    }
     let app = open_app(&c)?;
     let a = AffiliateId(affiliate.into());
     if !app.affiliates().map_err(|e| e.to_string())?.iter().any(|x| x.id == a) {
         return Err(format!("no affiliate {affiliate:?}; add it with `ansim affiliates add {affiliate}`"));
     }
-    // Check every row (the registry checks them again, atomically, before writing).
-    for (i, (kind, value, typology, _)) in rows.iter().enumerate() {
-        if let Err(e) = app.validate_indicator(*kind, value, typology) {
-            bad.push((lines[i], e.to_string()));
+    let done = ansim::import::import(&app, &a, &text).map_err(|e| match e {
+        ansim::import::ImportError::Lines(bad) => {
+            for (line, msg) in &bad {
+                eprintln!("{}:{line}: {msg}", file.display());
+            }
+            format!("{} bad row(s); nothing was imported", bad.len())
         }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    if !bad.is_empty() {
-        bad.sort();
-        for (line, msg) in &bad {
-            eprintln!("{}:{line}: {msg}", file.display());
-        }
-        return Err(format!("{} bad row(s); nothing was imported", bad.len()));
-    }
-    let n = app.import_indicators(&a, &rows).map_err(|e| match e {
-        app::registry::ImportError::Rows(r) => {
-            format!(
-                "{} bad row(s), first at line {}; nothing was imported",
-                r.len(),
-                r.first().map_or(0, |x| lines[x.0])
-            )
-        }
-        app::registry::ImportError::Store(e) => e.to_string(),
+        ansim::import::ImportError::App(e) => e.to_string(),
     })?;
     app.shutdown();
-    println!("imported {} row(s) for {affiliate}: {n} indicator(s)", rows.len());
+    println!("imported {} row(s) for {affiliate}: {} indicator(s)", done.rows, done.indicators);
     Ok(())
+}
+
+/// Commands that work on an existing store refuse a directory without one: a mistyped
+/// `--data` must not create an empty store and report on it.
+fn existing_store(c: &Config) -> Result<(), String> {
+    if c.data.join("ansim.db").is_file() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} holds no ansim store (no ansim.db): check --data, or create one with `ansim affiliates add ID --data DIR`",
+        c.data.display()
+    ))
 }
 
 fn add_affiliate(

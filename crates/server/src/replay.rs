@@ -5,7 +5,7 @@
 
 use crate::wire::OutcomeBody;
 use domain::{Event, Verdict};
-use engine::{DecideState, Snapshot};
+use engine::{Replay, Snapshot};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -82,7 +82,7 @@ pub fn run(snap: &Snapshot, events: &Path, out: &mut dyn Write, progress: bool) 
     let mut reader = BufReader::new(file);
     let mut out = BufWriter::new(out);
     let analyzer = detect::Analyzer::builtin();
-    let mut states: HashMap<String, DecideState> = HashMap::new();
+    let mut replay = Replay::new();
     let mut summary = Summary {
         events: 0,
         verdicts: Verdict::ALL.map(|v| (v, 0)),
@@ -108,11 +108,7 @@ pub fn run(snap: &Snapshot, events: &Path, out: &mut dyn Write, progress: bool) 
         let mut event = Event::from_json(&line, None).map_err(|e| format!("{}:{n}: {e}", events.display()))?;
         let t = Instant::now();
         analyzer.enrich(&mut event);
-        if !states.contains_key(event.affiliate.as_str()) {
-            states.insert(event.affiliate.to_string(), DecideState::new());
-        }
-        let Some(state) = states.get_mut(event.affiliate.as_str()) else { continue };
-        let d = engine::decide(snap, state, &event);
+        let d = replay.decide(snap, &event);
         summary.decide_time += t.elapsed();
         summary.events += 1;
         let i = Verdict::ALL.iter().position(|v| *v == d.verdict).unwrap_or(0);

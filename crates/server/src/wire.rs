@@ -333,6 +333,9 @@ pub struct Problem {
     /// For 422: what is wrong in the ruleset, with lines and columns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<Vec<DiagnosticBody>>,
+    /// For a 400 on an uploaded file: every bad line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<LineError>>,
 }
 
 /// One problem in a ruleset.
@@ -449,6 +452,24 @@ pub struct ReportRequest {
     /// `reported` (default; scope `decide`), `confirmed` or `cleared` (scope `rules:write`).
     #[serde(default)]
     pub status: Option<String>,
+}
+
+/// What a bulk import wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImportResponse {
+    /// Rows read.
+    pub rows: usize,
+    /// Distinct indicators touched.
+    pub indicators: usize,
+}
+
+/// One bad line of an uploaded file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
 }
 
 /// Indicators to show a shield for (at most 100).

@@ -80,7 +80,7 @@ fn keys_and_affiliates_and_config_errors() {
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
     let e = one_line_error(&ansim(&["keys", "create", "--data", data, "--affiliate", "pay"]));
-    assert!(e.contains("unknown affiliate \"pay\""), "{e}");
+    assert!(e.contains("holds no ansim store"), "{e}");
 
     let o = ansim(&["affiliates", "add", "pay", "--data", data]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -331,4 +331,117 @@ fn backtest_reports_what_a_draft_changes() {
         draft.to_str().unwrap(),
     ]));
     assert_eq!((same["newly_allowed"].as_u64(), same["newly_stopped"].as_u64()), (Some(0), Some(0)), "{same}");
+}
+
+/// Regression: `audit verify` (and every command that reads a data directory) on a missing or
+/// mistyped `--data` created an empty store and reported success.
+#[test]
+fn commands_refuse_a_data_directory_that_holds_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("dtaa");
+    let typo_s = typo.to_str().unwrap();
+    let e = one_line_error(&ansim(&["audit", "verify", "--data", typo_s]));
+    assert!(e.contains("holds no ansim store") && e.contains("dtaa"), "{e}");
+    assert!(!typo.exists(), "nothing was created");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let csv = dir.path().join("list.csv");
+    std::fs::write(&csv, "phone,010-1111-2222,impersonation\n").unwrap();
+    let e = one_line_error(&ansim(&[
+        "indicators",
+        "import",
+        csv.to_str().unwrap(),
+        "--affiliate",
+        "bank",
+        "--data",
+        empty.to_str().unwrap(),
+    ]));
+    assert!(e.contains("holds no ansim store"), "{e}");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "nothing was created in {}", empty.display());
+}
+
+/// Regression: unknown typologies were accepted by the import; they are refused by line.
+#[test]
+fn indicator_import_refuses_unknown_typologies_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    assert!(ansim(&["affiliates", "add", "bank", "--data", data_s]).status.success());
+    let csv = dir.path().join("list.csv");
+    std::fs::write(&csv, "phone,010-1111-2222,impersonation\naccount,088 110-123-456789,pyramid-ring\n").unwrap();
+    let o = ansim(&["indicators", "import", csv.to_str().unwrap(), "--affiliate", "bank", "--data", data_s]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("list.csv:2:") && err.contains("pyramid-ring"), "{err}");
+    assert!(!err.contains("list.csv:1:"), "{err}");
+}
+
+/// Regression: `indicators import` into the data of a running server changed nothing the
+/// server saw until it restarted, and said nothing. Now the CLI sees the server and sends the
+/// user to the API.
+#[test]
+fn indicator_import_next_to_a_running_server_points_to_the_api() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    assert!(ansim(&["affiliates", "add", "bank", "--data", data_s]).status.success());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ansim"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data", data_s])
+        .env("ANSIM_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+    let csv = dir.path().join("list.csv");
+    std::fs::write(&csv, "phone,010-1111-2222,impersonation\n").unwrap();
+    let o = ansim(&["indicators", "import", csv.to_str().unwrap(), "--affiliate", "bank", "--data", data_s]);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let e = one_line_error(&o);
+    assert!(e.contains("server is running") && e.contains("POST /v1/indicators:import"), "{e}");
+}
+
+/// Regression: `replay` and `backtest` disagreed on the same ruleset and events (backtest
+/// shared feature state across affiliates). They share one replay path now.
+#[test]
+fn replay_and_backtest_agree_on_the_same_ruleset_and_events() {
+    let events = repo("test_data/events/sample.jsonl");
+    let rules = repo("test_data/rulesets/sample.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("decisions.jsonl");
+    let o = ansim(&[
+        "replay",
+        events.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut replayed: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for l in std::fs::read_to_string(&out).unwrap().lines() {
+        let d: serde_json::Value = serde_json::from_str(l).unwrap();
+        *replayed.entry(d["verdict"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    let b = last_json(&ansim(&[
+        "backtest",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--active",
+        rules.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+    ]));
+    let mut backtested: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for (k, v) in b["transitions"].as_object().unwrap() {
+        let (active, draft) = k.split_once('→').unwrap();
+        assert_eq!(active, draft, "the same ruleset on both sides changes nothing: {b}");
+        *backtested.entry(active.to_string()).or_default() += v.as_u64().unwrap();
+    }
+    assert!(replayed.get("hold").copied().unwrap_or(0) > 0, "{replayed:?}");
+    assert_eq!(replayed, backtested);
 }

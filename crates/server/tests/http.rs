@@ -215,7 +215,8 @@ async fn decides_idempotently_and_reads_decisions_back() {
         d["reasons"][0],
         json!({"rule": "counted", "ko": "송금을 셉니다.", "en": "Counted.", "verdict": "allow", "score": 0, "tags": []})
     );
-    assert_eq!(d["guidance"], json!({"shield": "caution", "hold_minutes": null, "confirm": null}));
+    // An allowed transfer to an unreported account is `safe`, whatever rule matched on the way.
+    assert_eq!(d["guidance"], json!({"shield": "safe", "hold_minutes": null, "confirm": null}));
 
     let again = h.http.post("/v1/events", Some(&k.pay), transfer("e1", "u1", 0)).await.json();
     assert_eq!(again["decision_id"], d["decision_id"]);
@@ -602,6 +603,7 @@ async fn reports_reach_other_affiliates_and_the_shield() {
     assert_eq!(s["results"][0]["shield"], "safe", "{s}");
     let d = h.http.post("/v1/events", Some(&k.pay), transfer("r1", "u1", 0)).await.json();
     assert_eq!(d["verdict"], "allow", "{d}");
+    assert_eq!(d["guidance"]["shield"], "safe", "{d}");
 
     // The bank reports the account, spelled its own way; the answer holds aggregates only.
     let r = h
@@ -829,5 +831,91 @@ async fn shadow_rules_are_recorded_and_drafts_are_backtested_over_http() {
         (Some("velocity"), Some("changed")),
         "{b}"
     );
+    h.stop().await;
+}
+
+/// Regression: a reused event id with other content returned the first decision with 200;
+/// like a payment API's idempotency key it is a conflict, while the same content stays a
+/// harmless repeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_event_id_with_other_content_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let first = h.http.post("/v1/events", Some(&k.pay), transfer("same-id", "u1", 0)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let again = h.http.post("/v1/events", Some(&k.pay), transfer("same-id", "u1", 0)).await.json();
+    assert_eq!((again["duplicate"].as_bool(), &again["decision_id"]), (Some(true), &first.json()["decision_id"]));
+    // The same JSON with other spacing and member order is the same event.
+    let reordered = json!({
+        "transfer": { "counterparty": { "account": "110-123-456789", "bank": "088" }, "amount": 10000 },
+        "subject": { "id": "u1" }, "at": "2026-11-26T10:00:00+09:00", "kind": "transfer", "id": "same-id"
+    });
+    let r = h.http.post("/v1/events", Some(&k.pay), serde_json::to_string_pretty(&reordered).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let other = h.http.post("/v1/events", Some(&k.pay), transfer("same-id", "u2", 5)).await.problem(409);
+    let detail = other["detail"].as_str().unwrap();
+    assert!(detail.contains("same-id") && detail.contains("other content"), "{other}");
+    assert_eq!(events(&h.app, "pay"), 1, "the conflicting event is not stored");
+    h.stop().await;
+}
+
+/// Regression: the shield of an allowed decision followed any matched rule; it follows the
+/// verdict and the registry: a reported recipient is `caution` even when the rules allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decision_shield_follows_the_verdict_and_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let d = h.http.post("/v1/events", Some(&k.pay), transfer("s1", "u1", 0)).await.json();
+    assert_eq!((d["verdict"].as_str(), d["guidance"]["shield"].as_str()), (Some("allow"), Some("safe")), "{d}");
+    let report = json!({ "kind": "account", "value": "088:110123456789", "typology": "mule" }).to_string();
+    assert_eq!(h.http.post("/v1/indicators:report", Some(&k.bank), report).await.status, StatusCode::OK);
+    let d = h.http.post("/v1/events", Some(&k.pay), transfer("s2", "u2", 1)).await.json();
+    assert_eq!((d["verdict"].as_str(), d["guidance"]["shield"].as_str()), (Some("allow"), Some("caution")), "{d}");
+    h.stop().await;
+}
+
+/// Regression: `/v1/shield` refused the common spelling of a bank code and account joined by
+/// hyphens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shield_reads_an_account_written_with_hyphens_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let report = json!({ "kind": "account", "value": "004 12345678901", "typology": "mule" }).to_string();
+    assert_eq!(h.http.post("/v1/indicators:report", Some(&k.bank), report).await.status, StatusCode::OK);
+    let body = json!({ "indicators": [{ "kind": "account", "value": "004-123-45-678901" }] }).to_string();
+    let r = h.http.post("/v1/shield", Some(&k.pay), body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["results"][0]["shield"], "caution", "{}", r.text());
+    h.stop().await;
+}
+
+/// Regression: reports could only be imported by the CLI, which a running server never saw.
+/// `POST /v1/indicators:import` takes the same CSV, refuses bad rows by line (unknown
+/// typologies too) and imports nothing then; a good file reaches the very next decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indicators_are_imported_in_bulk_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let bad = "kind,value,typology\nphone,010-1234-5678,impersonation\naccount,088 110-123-456789,pyramid-ring\n";
+    let p = h.http.post("/v1/indicators:import", Some(&k.bank), bad).await.problem(400);
+    let errors = p["errors"].as_array().unwrap_or_else(|| panic!("errors listed: {p}"));
+    assert_eq!(errors.len(), 1, "{p}");
+    assert_eq!(errors[0]["line"], 3, "{p}");
+    assert!(errors[0]["message"].as_str().unwrap().contains("pyramid-ring"), "{p}");
+    let shield = json!({ "indicators": [{ "kind": "phone", "value": "010-1234-5678" }] }).to_string();
+    let s = h.http.post("/v1/shield", Some(&k.pay), shield.clone()).await.json();
+    assert_eq!(s["results"][0]["shield"], "safe", "nothing was imported: {s}");
+
+    let good = "kind,value,typology\nphone,010-1234-5678,impersonation\naccount,088 110-123-456789,mule\n";
+    let r = h.http.post("/v1/indicators:import", Some(&k.bank), good).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!((r.json()["rows"].as_i64(), r.json()["indicators"].as_i64()), (Some(2), Some(2)), "{}", r.text());
+    let s = h.http.post("/v1/shield", Some(&k.pay), shield).await.json();
+    assert_eq!(s["results"][0]["shield"], "caution", "{s}");
+    h.http.post("/v1/indicators:import", None, good).await.problem(401);
     h.stop().await;
 }
