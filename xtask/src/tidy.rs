@@ -17,7 +17,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("signals", &["domain", "rules", "serde", "xxhash-rust"]),
     ("engine", &["domain", "rules", "signals", "model", "serde", "serde_json", "toml"]),
     // Storage knows the domain's ids and its database, nothing about rules or HTTP.
-    ("store", &["domain", "rusqlite", "thiserror", "sha2"]),
+    // (serde_json: the JSON lists of the case columns `reporting` and `holding`.)
+    ("store", &["domain", "rusqlite", "thiserror", "sha2", "serde_json"]),
     // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
     ("indicators", &["hmac", "sha2", "psl"]),
     // Stage-1 detectors: text and link analysis and their models; pure.
@@ -45,6 +46,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "getrandom",
             "postcard",
             "thiserror",
+            // The relief calendar's holiday list is TOML.
+            "toml",
         ],
     ),
     // The binary: the only crate that knows HTTP, the wire format, the CLI and the terminal.
@@ -157,6 +160,18 @@ pub fn run(root: &Path) -> Result<(), Vec<String>> {
             }
         }
     }
+    // No module imports another that imports it back, directly or through others: a cycle
+    // means neither can be understood, tested or moved without the other.
+    if let Ok(entries) = std::fs::read_dir(root.join("crates")) {
+        let mut crates: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("src")).filter(|p| p.is_dir()).collect();
+        crates.sort();
+        for src in crates {
+            for cycle in module_cycles(&src) {
+                let rel = src.strip_prefix(root).unwrap_or(&src).display().to_string();
+                problems.push(format!("{rel}: modules import each other in a circle: {}", cycle.join(" → ")));
+            }
+        }
+    }
     // Nothing committed names a path of the machine it was written on.
     let machine_paths = [["/wo", "rk/"].concat(), ["/ro", "ot/"].concat(), ["/ho", "me/"].concat()];
     let mut all = Vec::new();
@@ -182,6 +197,98 @@ pub fn run(root: &Path) -> Result<(), Vec<String>> {
         }
     }
     if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+/// The top-level modules of a crate's `src` named by `crate::` paths in each module's files
+/// (`x.rs` and everything under `x/`), and the circles among them, each listed once.
+fn module_cycles(src: &Path) -> Vec<Vec<String>> {
+    use std::collections::BTreeMap;
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let module_of = |f: &Path| -> Option<String> {
+        let rel = f.strip_prefix(src).ok()?;
+        let first = rel.components().next()?.as_os_str().to_str()?.to_string();
+        let name = first.strip_suffix(".rs").unwrap_or(&first).to_string();
+        (name != "lib" && name != "main").then_some(name)
+    };
+    let modules: Vec<String> = files.iter().filter_map(|f| module_of(f)).collect();
+    let mut edges: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for f in &files {
+        let Some(from) = module_of(f) else { continue };
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        // Comments name other modules in doc links without depending on them.
+        let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+        for to in crate_paths(&code) {
+            if to != from && modules.contains(&to) {
+                edges.entry(from.clone()).or_default().insert(to);
+            }
+        }
+    }
+    let mut cycles: Vec<Vec<String>> = Vec::new();
+    // Depth-first from each module; a path that returns to its start is a circle.
+    fn walk(
+        start: &str,
+        at: &str,
+        path: &mut Vec<String>,
+        edges: &BTreeMap<String, std::collections::BTreeSet<String>>,
+        out: &mut Vec<Vec<String>>,
+    ) {
+        for next in edges.get(at).into_iter().flatten() {
+            if next == start {
+                let mut c = path.clone();
+                c.push(start.to_string());
+                // One rotation per circle: the one that starts at its smallest module.
+                if path.iter().all(|m| m.as_str() >= start) && !out.contains(&c) {
+                    out.push(c);
+                }
+            } else if !path.contains(next) && path.len() < 8 {
+                path.push(next.clone());
+                walk(start, next, path, edges, out);
+                path.pop();
+            }
+        }
+    }
+    for m in edges.keys() {
+        walk(m, m, &mut vec![m.clone()], &edges, &mut cycles);
+    }
+    cycles
+}
+
+/// The first segment of every `crate::` path in `text`, including each of a `crate::{a, b::c}`
+/// group.
+fn crate_paths(text: &str) -> Vec<String> {
+    let ident = |s: &str| -> String { s.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("crate::") {
+        let after = &rest[i + 7..];
+        if let Some(group) = after.strip_prefix('{') {
+            let mut depth = 0usize;
+            let mut item = String::new();
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.push(ident(&item));
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                if depth == 0 || c != '{' {
+                    item.push(c);
+                }
+            }
+            out.push(ident(&item));
+        } else {
+            out.push(ident(after));
+        }
+        rest = after;
+    }
+    out.retain(|m| !m.is_empty());
+    out
 }
 
 fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -220,10 +327,15 @@ mod tests {
             "[package]\nname = \"x\"\n[dependencies]\ntokio = \"1\"\n",
         )
         .unwrap();
+        std::fs::write(src.join("a.rs"), "//! a\nuse crate::{b::X, c};\n").unwrap();
+        std::fs::write(src.join("b.rs"), "//! b\npub struct X;\nfn f() { crate::a::g(); }\n").unwrap();
+        std::fs::write(src.join("c.rs"), "//! c\n").unwrap();
         let problems = run(&dir).unwrap_err().join("\n");
         let _ = std::fs::remove_dir_all(&dir);
         assert!(problems.contains("must open with a `//!`"), "{problems}");
         assert!(problems.contains(&format!("remove `{}`", ["dbg", "!("].concat())), "{problems}");
         assert!(problems.contains("depends on `tokio`"), "{problems}");
+        assert!(problems.contains("modules import each other in a circle: a → b → a"), "{problems}");
+        assert!(!problems.contains("→ c"), "{problems}");
     }
 }

@@ -2,18 +2,21 @@
 //! without a key, or from an affiliate) is validated, triaged (money at risk, minutes since the
 //! transfer, ongoing contact, age) and joins the case of any indicator it names, or opens one,
 //! under one lock so simultaneous reports on one account make one case. Its indicators are
-//! reported to the registry. Analysts move a case through `new → triaged → investigating →
-//! action_taken → relief → closed`; confirming fraud flags the indicators as confirmed for every
-//! affiliate and queues follow-up actions for the affiliates that hold them. Every change is
-//! appended to the hash-chained audit log in the same transaction.
+//! reported to the registry. A report about an indicator whose case is closed opens a new case
+//! linked to the closed one (the closed case stays as it was decided). Analysts move a case
+//! forward through `new → triaged → investigating → action_taken → relief → closed`
+//! ([`CaseState`]); confirming fraud flags the indicators as confirmed for every affiliate and
+//! queues follow-up actions for the affiliates that hold them. Each use case is one unit of
+//! work: the case, the report, the registry rows, the actions and the audit entries commit
+//! together or not at all.
 
 use crate::registry::Status;
 use crate::{AppError, GROUP, Principal, now_ms};
-use domain::{AffiliateId, Krw, Timestamp};
+use domain::{AffiliateId, CaseOutcome, CaseState, Krw, Timestamp};
 use indicators::IndicatorKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use store::{ActionRow, AuditEntry, CaseRow, NewReport, Scope};
+use store::{ActionRow, AuditEntry, CaseRow, ReportRow, Scope, Tx};
 
 /// What happened to the reporter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -165,20 +168,52 @@ pub struct Filed {
     pub new_case: bool,
 }
 
-/// A case's stored body.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// A case's stored body: what only the application reads (the queryable facts are columns of
+/// [`CaseRow`]). Versioned: a body this program cannot read is an error, never a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseBody {
+    /// The body's format version (1: before it was written; 2: money at risk moved to a column).
+    #[serde(default = "first_version")]
+    pub version: u32,
     /// Normalised indicators of the case.
     pub indicators: Vec<ReportedIndicator>,
     /// Report kinds seen.
     pub kinds: Vec<ReportKind>,
     /// Analysts' notes.
     pub notes: Vec<Note>,
-    /// Won at risk across its reports.
-    pub amount: i64,
     /// The statutory relief workflow, once started.
     #[serde(default)]
     pub relief: Option<crate::relief::Relief>,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+impl CaseBody {
+    /// The version this program writes.
+    pub const VERSION: u32 = 2;
+
+    /// Reads case `id`'s stored body; an unreadable one is an error naming the case, and the
+    /// stored text is left as it is.
+    pub fn parse(id: i64, text: &str) -> Result<CaseBody, AppError> {
+        let body: CaseBody = serde_json::from_str(text).map_err(|e| {
+            AppError::Unavailable(format!("case {id}: its stored body cannot be read ({e}); it was left as it is"))
+        })?;
+        if body.version > CaseBody::VERSION {
+            return Err(AppError::Unavailable(format!(
+                "case {id}: its body has version {}, newer than this program's {}; upgrade ansim",
+                body.version,
+                CaseBody::VERSION
+            )));
+        }
+        Ok(body)
+    }
+
+    fn to_text(&self) -> Result<String, AppError> {
+        serde_json::to_string(&CaseBody { version: CaseBody::VERSION, ..self.clone() })
+            .map_err(|e| AppError::Unavailable(e.to_string()))
+    }
 }
 
 /// A relief step an analyst records; `at` is RFC 3339 (now when left out).
@@ -301,11 +336,6 @@ pub struct Alert {
     /// When it was due, ms.
     pub due_ms: i64,
 }
-
-/// The case states, in order.
-pub const STATES: [&str; 6] = ["new", "triaged", "investigating", "action_taken", "relief", "closed"];
-/// The outcomes.
-pub const OUTCOMES: [&str; 3] = ["confirmed_fraud", "not_fraud", "duplicate"];
 
 /// A change an analyst asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -516,16 +546,57 @@ pub(crate) fn check(form: ReportForm, registry: &crate::registry::Registry, now:
     Ok(Checked { form, transferred_ms, indicators, digests })
 }
 
+/// The actions a confirmed case sends, with ids that make a repeat harmless.
+fn follow_ups(
+    tx: &mut dyn Tx,
+    id: i64,
+    body: &CaseBody,
+    reports: &[ReportRow],
+    now: i64,
+) -> Result<Vec<ActionRow>, AppError> {
+    let mut out = Vec::new();
+    let mut push = |affiliate: AffiliateId, kind: &str, target: &str, payload: serde_json::Value| {
+        let tag = xxhash_rust::xxh3::xxh3_64(format!("{affiliate}\0{kind}\0{target}").as_bytes());
+        out.push(ActionRow {
+            id: format!("act_{id}_{tag:016x}"),
+            affiliate,
+            kind: kind.into(),
+            payload: payload.to_string(),
+            created_ms: now,
+            attempts: 0,
+            next_ms: now,
+            delivered_ms: None,
+            dead_ms: None,
+            last_error: None,
+        });
+    };
+    for ind in &body.indicators {
+        let (key, kind) = match ind.kind.as_str() {
+            "account" => (format!("bank:{}", ind.value.split(':').next().unwrap_or("")), "hold_account"),
+            "profile" => ("profile".to_string(), "sanction_profile"),
+            "phone" => ("phone".to_string(), "block_phone"),
+            _ => continue,
+        };
+        if let Some(holder) = tx.holder(&key)? {
+            let payload = serde_json::json!({ "case_id": id, "indicator": ind.kind, "value": ind.value });
+            push(holder, kind, &ind.value, payload);
+        }
+    }
+    for r in reports {
+        if r.source != "public" {
+            let payload = serde_json::json!({ "case_id": id, "receipt": r.receipt, "outcome": "confirmed_fraud" });
+            push(AffiliateId(r.source.clone()), "notify_victim", &r.receipt, payload);
+        }
+    }
+    Ok(out)
+}
+
 impl crate::App {
     fn require_cases(p: &Principal) -> Result<(), AppError> {
         if p.affiliate.as_str() != GROUP || !(p.scopes.contains(&Scope::Cases) || p.scopes.contains(&Scope::Admin)) {
             return Err(AppError::Forbidden("cases (of the group)"));
         }
         Ok(())
-    }
-
-    fn case_lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.cases.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Files a report: validates it, triages it, joins or opens its case (one case per
@@ -546,57 +617,134 @@ impl crate::App {
         let prefix = if share { 'R' } else { 'D' };
         let receipt =
             format!("{prefix}{}-{}", &Timestamp(now).to_kst_rfc3339()[2..10].replace('-', ""), random_text(8));
-        let body = serde_json::to_string(&c.form).map_err(|e| AppError::Unavailable(e.to_string()))?;
-        let case_body = CaseBody {
-            indicators: c
-                .indicators
-                .iter()
-                .map(|(k, v)| ReportedIndicator { kind: k.as_str().into(), value: v.clone() })
-                .collect(),
-            kinds: vec![c.form.kind],
-            notes: Vec::new(),
-            amount: c.form.amount.map_or(0, |a| a.won()),
-            relief: None,
-        };
-        let new = NewReport {
-            receipt: receipt.clone(),
-            secret_hash: hash_secret(&secret),
-            source: reporter.source(),
-            kind: c.form.kind.as_str().into(),
-            priority,
-            body,
-            created_ms: now,
-            digests: c.digests.clone(),
-            sla_due_ms: now + sla_minutes(priority, self.config.sla_base_minutes) * 60_000,
-            case_body: serde_json::to_string(&case_body).map_err(|e| AppError::Unavailable(e.to_string()))?,
-        };
+        let report_body = serde_json::to_string(&c.form).map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let indicators: Vec<ReportedIndicator> =
+            c.indicators.iter().map(|(k, v)| ReportedIndicator { kind: k.as_str().into(), value: v.clone() }).collect();
+        let source = reporter.source();
         let actor = match reporter {
             Reporter::Public { ip } => format!("public {ip}"),
             Reporter::Affiliate(a) => a.to_string(),
-        };
-        let entry = AuditEntry {
-            at_ms: now,
-            actor: actor.clone(),
-            case_id: None,
-            action: "report.filed".into(),
-            detail: format!(
-                "{{\"receipt\":\"{receipt}\",\"kind\":\"{}\",\"priority\":{priority},\"indicators\":{}}}",
-                c.form.kind.as_str(),
-                c.indicators.len()
-            ),
-        };
-        let (case_id, new_case) = {
-            let _g = self.case_lock();
-            let (id, fresh) = self.store.file_report(&new, &[entry])?;
-            if !fresh {
-                self.merge_into_case(id, &case_body, priority, &actor, now)?;
-            }
-            (id, fresh)
         };
         let reporting = match reporter {
             Reporter::Public { .. } => AffiliateId(GROUP.into()),
             Reporter::Affiliate(a) => a.clone(),
         };
+        let amount = c.form.amount.map_or(0, |a| a.won());
+        let typology = c.form.kind.typology();
+        // The registry's writers wait for this report; decisions do not.
+        let writing = self.registry.write_lock();
+        let rows: Vec<(IndicatorKind, &str, &str, Status)> = if share {
+            c.indicators.iter().map(|(k, v)| (*k, v.as_str(), typology, Status::Reported)).collect()
+        } else {
+            Vec::new()
+        };
+        let pending = self.registry.prepare(&writing, &reporting, &rows, now).map_err(|mut bad| bad.remove(0).1)?;
+        let (case_id, new_case) = self.unit_of_work(|tx| {
+            let linked = tx.cases_linked(&c.digests)?;
+            let open = linked.iter().filter(|x| x.state.is_open()).min_by_key(|x| x.id);
+            let mut audit = vec![AuditEntry {
+                at_ms: now,
+                actor: actor.clone(),
+                case_id: None,
+                action: "report.filed".into(),
+                detail: format!(
+                    "{{\"receipt\":\"{receipt}\",\"kind\":\"{}\",\"priority\":{priority},\"indicators\":{}}}",
+                    c.form.kind.as_str(),
+                    c.indicators.len()
+                ),
+            }];
+            let (id, fresh) = match open {
+                Some(case) => {
+                    let mut row = case.clone();
+                    let mut body = CaseBody::parse(row.id, &row.body)?;
+                    for i in &indicators {
+                        if !body.indicators.contains(i) {
+                            body.indicators.push(i.clone());
+                        }
+                    }
+                    if !body.kinds.contains(&c.form.kind) {
+                        body.kinds.push(c.form.kind);
+                    }
+                    if !row.reporting.contains(&source) {
+                        row.reporting.push(source.clone());
+                    }
+                    let expected = row.updated_ms;
+                    row.money_at_risk += amount;
+                    row.priority = row.priority.max(priority);
+                    row.updated_ms = now.max(expected + 1);
+                    row.body = body.to_text()?;
+                    tx.update_case(&row, expected)?;
+                    audit.push(AuditEntry {
+                        at_ms: now,
+                        actor: actor.clone(),
+                        case_id: Some(row.id),
+                        action: "case.joined".into(),
+                        detail: format!("{{\"priority\":{}}}", row.priority),
+                    });
+                    (row.id, false)
+                }
+                None => {
+                    // Every linked case is closed: a new case, linked to the latest of them.
+                    let previous = linked.iter().map(|x| x.id).max();
+                    let body = CaseBody {
+                        version: CaseBody::VERSION,
+                        indicators: indicators.clone(),
+                        kinds: vec![c.form.kind],
+                        notes: Vec::new(),
+                        relief: None,
+                    };
+                    let row = CaseRow {
+                        id: 0,
+                        state: CaseState::New,
+                        outcome: None,
+                        priority,
+                        assignee: None,
+                        typology: Some(typology.to_string()),
+                        money_at_risk: amount,
+                        reporting: vec![source.clone()],
+                        holding: Vec::new(),
+                        linked_case: previous,
+                        opened_ms: now,
+                        updated_ms: now,
+                        sla_due_ms: now + sla_minutes(priority, self.config.sla_base_minutes) * 60_000,
+                        first_action_ms: None,
+                        closed_ms: None,
+                        body: body.to_text()?,
+                    };
+                    let id = tx.insert_case(&row)?;
+                    if let Some(p) = previous {
+                        audit.push(AuditEntry {
+                            at_ms: now,
+                            actor: actor.clone(),
+                            case_id: Some(id),
+                            action: "case.follows".into(),
+                            detail: format!("{{\"closed_case\":{p}}}"),
+                        });
+                    }
+                    (id, true)
+                }
+            };
+            audit[0].case_id = Some(id);
+            tx.link(id, &c.digests)?;
+            tx.insert_report(&ReportRow {
+                receipt: receipt.clone(),
+                secret_hash: hash_secret(&secret),
+                source: source.clone(),
+                kind: c.form.kind.as_str().into(),
+                case_id: id,
+                priority,
+                body: report_body.clone(),
+                created_ms: now,
+            })?;
+            tx.append_audit(&audit)?;
+            let rows: Vec<store::IndicatorReport> = pending.iter().map(|p| p.row.clone()).collect();
+            if !rows.is_empty() {
+                tx.upsert_reports(&reporting, &rows)?;
+            }
+            Ok((id, fresh))
+        })?;
+        self.registry.apply(&writing, pending);
+        drop(writing);
         let m = &self.metrics;
         if share {
             m.reports_filed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -604,47 +752,7 @@ impl crate::App {
         if new_case {
             m.cases_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        for (kind, value) in c.indicators.iter().filter(|_| share) {
-            self.registry.record(
-                self.store.as_ref(),
-                &reporting,
-                *kind,
-                value,
-                c.form.kind.typology(),
-                Status::Reported,
-                now,
-            )?;
-        }
         Ok(Filed { receipt, secret, priority, case_id, new_case })
-    }
-
-    /// Adds a joining report's indicators, kind and amount to its case.
-    fn merge_into_case(&self, id: i64, add: &CaseBody, priority: i64, actor: &str, now: i64) -> Result<(), AppError> {
-        let mut row = self.store.case(id)?.ok_or_else(|| AppError::NotFound(format!("case {id}")))?;
-        let mut body: CaseBody = serde_json::from_str(&row.body).unwrap_or_default();
-        for i in &add.indicators {
-            if !body.indicators.contains(i) {
-                body.indicators.push(i.clone());
-            }
-        }
-        for k in &add.kinds {
-            if !body.kinds.contains(k) {
-                body.kinds.push(*k);
-            }
-        }
-        body.amount += add.amount;
-        let expected = row.updated_ms;
-        row.priority = row.priority.max(priority);
-        row.updated_ms = now.max(expected + 1);
-        row.body = serde_json::to_string(&body).map_err(|e| AppError::Unavailable(e.to_string()))?;
-        let entry = AuditEntry {
-            at_ms: now,
-            actor: actor.into(),
-            case_id: Some(id),
-            action: "case.joined".into(),
-            detail: format!("{{\"priority\":{}}}", row.priority),
-        };
-        Ok(self.store.save_case(&row, expected, &[entry], &[])?)
     }
 
     /// A report's progress, for its reporter only: the public needs the secret; an affiliate
@@ -683,167 +791,153 @@ impl crate::App {
         Ok((c, self.store.case_reports(id)?))
     }
 
-    /// Applies an analyst's change. Confirming fraud flags every indicator of the case as
-    /// confirmed in the registry and queues follow-up actions: hold each fraud account at the
-    /// affiliate holding its bank, sanction profiles at the messenger, notify the victims at
-    /// the affiliates that filed their reports.
+    /// Applies an analyst's change, in one unit of work. Confirming fraud flags every indicator
+    /// of the case as confirmed in the registry and queues follow-up actions: hold each fraud
+    /// account at the affiliate holding its bank, sanction profiles at the messenger, notify the
+    /// victims at the affiliates that filed their reports. The audit log names the principal
+    /// who made the change, never a name taken from the request.
     pub fn change_case(&self, p: &Principal, id: i64, change: Change) -> Result<CaseRow, AppError> {
         Self::require_cases(p)?;
-        let analyst = format!("{}:{}", p.affiliate, change.assignee.as_deref().unwrap_or("analyst"));
-        let _g = self.case_lock();
-        let now = now_ms();
-        let mut row = self.store.case(id)?.ok_or_else(|| AppError::NotFound(format!("case {id}")))?;
-        let expected = row.updated_ms;
-        let mut body: CaseBody = serde_json::from_str(&row.body).unwrap_or_default();
-        let mut audit = Vec::new();
-        let mut log = |action: &str, detail: String| {
-            audit.push(AuditEntry {
-                at_ms: now,
-                actor: analyst.clone(),
-                case_id: Some(id),
-                action: action.into(),
-                detail,
-            })
+        let actor = p.actor();
+        let to_state = match &change.state {
+            None => None,
+            Some(s) => Some(CaseState::parse(s).ok_or_else(|| {
+                invalid("state", format!("one of {}", CaseState::ALL.map(CaseState::as_str).join(", ")))
+            })?),
         };
-        if row.state == "closed" {
-            return Err(AppError::Conflict(format!("case {id} is closed")));
-        }
-        if let Some(o) = &change.outcome {
-            if !OUTCOMES.contains(&o.as_str()) {
-                return Err(invalid("outcome", format!("one of {}", OUTCOMES.join(", "))));
-            }
-            if row.outcome.as_deref() == Some("confirmed_fraud") && o != "confirmed_fraud" {
-                return Err(AppError::Conflict("a confirmed case cannot be un-confirmed; close it".into()));
-            }
-        }
-        if let Some(s) = &change.state {
-            let from = STATES.iter().position(|x| *x == row.state).unwrap_or(0);
-            let to = STATES
-                .iter()
-                .position(|x| x == s)
-                .ok_or_else(|| invalid("state", format!("one of {}", STATES.join(", "))))?;
-            if to <= from {
-                return Err(AppError::Conflict(format!("case {id} is {}; it cannot go back to {s}", row.state)));
-            }
-            if s == "closed" && change.outcome.is_none() && row.outcome.is_none() {
-                return Err(invalid("outcome", "closing a case needs an outcome"));
-            }
-            log("case.state", format!("{{\"from\":\"{}\",\"to\":\"{s}\"}}", row.state));
-            row.state = s.clone();
-        }
+        let outcome = match &change.outcome {
+            None => None,
+            Some(o) => Some(CaseOutcome::parse(o).ok_or_else(|| {
+                invalid("outcome", format!("one of {}", CaseOutcome::ALL.map(CaseOutcome::as_str).join(", ")))
+            })?),
+        };
         if let Some(a) = &change.assignee {
             check_text("assignee", a, 64)?;
-            log("case.assigned", format!("{{\"assignee\":{}}}", serde_json::Value::from(a.as_str())));
-            row.assignee = Some(a.clone());
         }
         if let Some(n) = &change.note {
             check_text("note", n, 4_000)?;
-            body.notes.push(Note { at_ms: now, author: analyst.clone(), text: n.clone() });
-            log("case.note", format!("{{\"chars\":{}}}", n.chars().count()));
         }
-        if let Some(step) = &change.relief {
-            // Victims of the same account share the refund pro rata by what they lost.
-            let claims: Vec<(String, i64)> = self
-                .store
-                .case_reports(id)?
-                .into_iter()
-                .filter_map(|r| {
-                    let f: ReportForm = serde_json::from_str(&r.body).ok()?;
-                    let won = f.amount.map_or(0, |a| a.won());
-                    // Reports a rule's hold made (`D…`) are not victims' claims.
-                    (won > 0 && !r.receipt.starts_with('D')).then_some((r.receipt, won))
+        let now = now_ms();
+        let group = AffiliateId(GROUP.into());
+        // Held from reading the registry's contributions to applying the confirmation.
+        let writing = self.registry.write_lock();
+        let mut pending = Vec::new();
+        let mut confirmed = false;
+        let row = self.unit_of_work(|tx| {
+            pending.clear();
+            let mut row = tx.case(id)?.ok_or_else(|| AppError::NotFound(format!("case {id}")))?;
+            let expected = row.updated_ms;
+            let mut body = CaseBody::parse(id, &row.body)?;
+            let mut audit = Vec::new();
+            let mut log = |action: &str, detail: String| {
+                audit.push(AuditEntry {
+                    at_ms: now,
+                    actor: actor.clone(),
+                    case_id: Some(id),
+                    action: action.into(),
+                    detail,
                 })
-                .collect();
-            let detail = apply_relief(&mut body, step, &claims, now)?;
-            log("case.relief", detail);
-            if STATES.iter().position(|x| *x == row.state) < STATES.iter().position(|x| *x == "relief") {
-                row.state = "relief".into();
+            };
+            if !row.state.is_open() {
+                return Err(AppError::Conflict(format!("case {id} is closed")));
             }
-        }
-        let mut actions = Vec::new();
-        let confirming =
-            change.outcome.as_deref() == Some("confirmed_fraud") && row.outcome.as_deref() != Some("confirmed_fraud");
-        if let Some(o) = &change.outcome {
-            log("case.outcome", format!("{{\"outcome\":\"{o}\"}}"));
-            row.outcome = Some(o.clone());
-        }
-        if confirming {
-            if STATES.iter().position(|x| *x == row.state) < STATES.iter().position(|x| *x == "action_taken") {
-                row.state = "action_taken".into();
+            if let Some(o) = outcome
+                && row.outcome == Some(CaseOutcome::ConfirmedFraud)
+                && o != CaseOutcome::ConfirmedFraud
+            {
+                return Err(AppError::Conflict("a confirmed case cannot be un-confirmed; close it".into()));
             }
-            actions = self.follow_ups(id, &body, now)?;
-            log(
-                "case.confirmed",
-                format!("{{\"indicators\":{},\"actions\":{}}}", body.indicators.len(), actions.len()),
-            );
-        }
-        if audit.is_empty() {
-            return Err(invalid(".", "nothing to change"));
-        }
-        if row.first_action_ms.is_none() {
-            row.first_action_ms = Some(now);
-        }
-        row.updated_ms = now.max(expected + 1);
-        row.body = serde_json::to_string(&body).map_err(|e| AppError::Unavailable(e.to_string()))?;
-        self.store.save_case(&row, expected, &audit, &actions)?;
-        if confirming {
-            self.metrics.cases_confirmed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let group = AffiliateId(GROUP.into());
-            let typology = body.kinds.first().map_or("fraud", |k| k.typology());
-            for ind in &body.indicators {
-                if let Some(kind) = IndicatorKind::parse(&ind.kind) {
-                    self.registry.record(
-                        self.store.as_ref(),
-                        &group,
-                        kind,
-                        &ind.value,
-                        typology,
-                        Status::Confirmed,
-                        now,
-                    )?;
+            if let Some(to) = to_state {
+                if !row.state.can_move_to(to) {
+                    return Err(AppError::Conflict(format!("case {id} is {}; it cannot go back to {to}", row.state)));
+                }
+                if to == CaseState::Closed && outcome.is_none() && row.outcome.is_none() {
+                    return Err(invalid("outcome", "closing a case needs an outcome"));
+                }
+                log("case.state", format!("{{\"from\":\"{}\",\"to\":\"{to}\"}}", row.state));
+                row.state = to;
+                if to == CaseState::Closed {
+                    row.closed_ms = Some(now);
                 }
             }
+            if let Some(a) = &change.assignee {
+                log("case.assigned", format!("{{\"assignee\":{}}}", serde_json::Value::from(a.as_str())));
+                row.assignee = Some(a.clone());
+            }
+            if let Some(n) = &change.note {
+                body.notes.push(Note { at_ms: now, author: actor.clone(), text: n.clone() });
+                log("case.note", format!("{{\"chars\":{}}}", n.chars().count()));
+            }
+            let reports = tx.case_reports(id)?;
+            if let Some(step) = &change.relief {
+                // Victims of the same account share the refund pro rata by what they lost.
+                let claims: Vec<(String, i64)> = reports
+                    .iter()
+                    .filter_map(|r| {
+                        let f: ReportForm = serde_json::from_str(&r.body).ok()?;
+                        let won = f.amount.map_or(0, |a| a.won());
+                        // Reports a rule's hold made (`D…`) are not victims' claims.
+                        (won > 0 && !r.receipt.starts_with('D')).then_some((r.receipt.clone(), won))
+                    })
+                    .collect();
+                let detail = apply_relief(&mut body, step, &claims, now)?;
+                log("case.relief", detail);
+                if row.state < CaseState::Relief {
+                    row.state = CaseState::Relief;
+                }
+            }
+            let confirming =
+                outcome == Some(CaseOutcome::ConfirmedFraud) && row.outcome != Some(CaseOutcome::ConfirmedFraud);
+            confirmed = confirming;
+            if let Some(o) = outcome {
+                log("case.outcome", format!("{{\"outcome\":\"{o}\"}}"));
+                row.outcome = Some(o);
+            }
+            let mut actions = Vec::new();
+            if confirming {
+                if row.state < CaseState::ActionTaken {
+                    row.state = CaseState::ActionTaken;
+                }
+                actions = follow_ups(tx, id, &body, &reports, now)?;
+                for a in &actions {
+                    if a.kind != "notify_victim" && !row.holding.iter().any(|h| h == a.affiliate.as_str()) {
+                        row.holding.push(a.affiliate.to_string());
+                    }
+                }
+                log(
+                    "case.confirmed",
+                    format!("{{\"indicators\":{},\"actions\":{}}}", body.indicators.len(), actions.len()),
+                );
+                let typology = body.kinds.first().map_or("fraud", |k| k.typology());
+                let rows: Vec<(IndicatorKind, &str, &str, Status)> = body
+                    .indicators
+                    .iter()
+                    .filter_map(|i| {
+                        Some((IndicatorKind::parse(&i.kind)?, i.value.as_str(), typology, Status::Confirmed))
+                    })
+                    .collect();
+                pending = self.registry.prepare(&writing, &group, &rows, now).map_err(|mut bad| bad.remove(0).1)?;
+                let stored: Vec<store::IndicatorReport> = pending.iter().map(|p| p.row.clone()).collect();
+                tx.upsert_reports(&group, &stored)?;
+            }
+            if audit.is_empty() {
+                return Err(invalid(".", "nothing to change"));
+            }
+            if row.first_action_ms.is_none() {
+                row.first_action_ms = Some(now);
+            }
+            row.updated_ms = now.max(expected + 1);
+            row.body = body.to_text()?;
+            tx.update_case(&row, expected)?;
+            tx.append_audit(&audit)?;
+            tx.queue_actions(&actions)?;
+            Ok(row)
+        })?;
+        if confirmed {
+            self.metrics.cases_confirmed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+        self.registry.apply(&writing, std::mem::take(&mut pending));
         Ok(row)
-    }
-
-    /// The actions a confirmed case sends, with ids that make a repeat harmless.
-    fn follow_ups(&self, id: i64, body: &CaseBody, now: i64) -> Result<Vec<ActionRow>, AppError> {
-        let mut out = Vec::new();
-        let mut push = |affiliate: AffiliateId, kind: &str, target: &str, payload: serde_json::Value| {
-            let tag = xxhash_rust::xxh3::xxh3_64(format!("{affiliate}\0{kind}\0{target}").as_bytes());
-            out.push(ActionRow {
-                id: format!("act_{id}_{tag:016x}"),
-                affiliate,
-                kind: kind.into(),
-                payload: payload.to_string(),
-                created_ms: now,
-                attempts: 0,
-                next_ms: now,
-                delivered_ms: None,
-                dead_ms: None,
-                last_error: None,
-            });
-        };
-        for ind in &body.indicators {
-            let (key, kind) = match ind.kind.as_str() {
-                "account" => (format!("bank:{}", ind.value.split(':').next().unwrap_or("")), "hold_account"),
-                "profile" => ("profile".to_string(), "sanction_profile"),
-                "phone" => ("phone".to_string(), "block_phone"),
-                _ => continue,
-            };
-            if let Some(holder) = self.store.holder(&key)? {
-                let payload = serde_json::json!({ "case_id": id, "indicator": ind.kind, "value": ind.value });
-                push(holder, kind, &ind.value, payload);
-            }
-        }
-        for r in self.store.case_reports(id)? {
-            if r.source != "public" {
-                let payload = serde_json::json!({ "case_id": id, "receipt": r.receipt, "outcome": "confirmed_fraud" });
-                push(AffiliateId(r.source.clone()), "notify_victim", &r.receipt, payload);
-            }
-        }
-        Ok(out)
     }
 
     /// Sets the caller's webhook and what it holds (`bank:088`, `profile`, `phone`), so
@@ -880,7 +974,7 @@ impl crate::App {
             if c.first_action_ms.is_none() && now > c.sla_due_ms {
                 out.push(Alert { case_id: c.id, what: "first_action".into(), due_ms: c.sla_due_ms });
             }
-            let body: CaseBody = serde_json::from_str(&c.body).unwrap_or_default();
+            let body = CaseBody::parse(c.id, &c.body)?;
             if let Some(r) = &body.relief {
                 match r.overdue(now, cal) {
                     Ok(list) => out.extend(list.into_iter().map(|d| Alert {

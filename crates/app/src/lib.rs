@@ -39,6 +39,8 @@ pub struct AppConfig {
     pub snapshot_every: u64,
     /// Most writes committed in one transaction.
     pub max_batch: usize,
+    /// Most writes waiting for the writer; past it decisions are refused as busy (`503`).
+    pub max_queued: usize,
     /// How long a user's loosening of their self-protection waits before it applies, ms.
     pub cooling_off_ms: i64,
     /// A message model from `ansim train messages` (the built-in one when `None`).
@@ -61,6 +63,7 @@ impl AppConfig {
             data_dir: data_dir.into(),
             snapshot_every: 50_000,
             max_batch: 1_024,
+            max_queued: 65_536,
             cooling_off_ms: DEFAULT_COOLING_OFF_MS,
             messages_model: None,
             urls_model: None,
@@ -100,6 +103,10 @@ pub enum AppError {
     /// Storage failed; the request may be retried with the same event id.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// Too much is waiting (the writer's queue is full, or the affiliate is recovering): retry
+    /// after a moment with the same event id.
+    #[error("busy: {0}; retry with the same event id")]
+    Overloaded(&'static str),
 }
 
 impl From<store::StoreError> for AppError {
@@ -108,6 +115,7 @@ impl From<store::StoreError> for AppError {
             store::StoreError::NotFound(w) => AppError::NotFound(w),
             store::StoreError::Conflict(w) => AppError::Conflict(w),
             store::StoreError::Backend(w) => AppError::Unavailable(w),
+            e @ (store::StoreError::Corrupt(_) | store::StoreError::Aborted) => AppError::Unavailable(e.to_string()),
         }
     }
 }
@@ -131,9 +139,17 @@ pub struct Principal {
     pub affiliate: AffiliateId,
     /// What it may do.
     pub scopes: Vec<Scope>,
+    /// Who it is, for the audit log: `key:` and the key's prefix for an API key (a person's
+    /// user name once people log in). Never a name taken from a request body.
+    pub name: String,
 }
 
 impl Principal {
+    /// The audit log's actor: `affiliate/name`.
+    pub fn actor(&self) -> String {
+        format!("{}/{}", self.affiliate, self.name)
+    }
+
     /// `Ok` if the principal holds `scope` (or `admin`).
     pub fn require(&self, scope: Scope) -> Result<(), AppError> {
         if self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin) {
@@ -184,8 +200,9 @@ pub struct App {
     tenants: RwLock<HashMap<AffiliateId, Arc<Tenant>>>,
     /// The stage-1 detectors (models and brands), swapped when a publish reloads them.
     analyzer: Detectors,
-    /// Serialises case changes (filing, joining, transitions) in this process.
-    cases: std::sync::Mutex<()>,
+    /// Serialises publishes in this process, so versions are assigned in order; the version
+    /// itself is assigned inside the publishing transaction.
+    publishing: std::sync::Mutex<()>,
     /// The transaction model, attached to every snapshot whose `[model]` inputs it was
     /// trained on; reloaded on publish.
     tx_model: RwLock<Option<Arc<model::Gbdt>>>,
@@ -226,14 +243,15 @@ impl App {
             vec![Arc::new(registry::RegistrySignals(Arc::clone(&registry)))];
         let analyzer = Arc::new(RwLock::new(Arc::new(load_analyzer(&config)?)));
         let metrics = Arc::new(Metrics::default());
-        let writer = writer::Writer::start(Arc::clone(&store), config.max_batch, Arc::clone(&metrics));
+        let writer =
+            writer::Writer::start(Arc::clone(&store), config.max_batch, config.max_queued, Arc::clone(&metrics));
         let app = App {
             store,
             registry,
             providers,
             tenants: RwLock::new(HashMap::new()),
             analyzer,
-            cases: std::sync::Mutex::new(()),
+            publishing: std::sync::Mutex::new(()),
             tx_model: RwLock::new(load_tx_model(&config)?),
             writer,
             keys: RwLock::new(HashMap::new()),
@@ -303,7 +321,15 @@ impl App {
         Ok(key)
     }
 
-    /// Resolves a bearer key to its principal (cached after the first lookup).
+    /// The principal of a key seen before, from memory: never touches the store, so callers
+    /// on an async executor use it first and go to [`App::authenticate`] on a blocking thread
+    /// only on a miss.
+    pub fn cached_principal(&self, key: &str) -> Option<Principal> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&hash_key(key)).cloned()
+    }
+
+    /// Resolves a bearer key to its principal (cached after the first lookup). Reads the store
+    /// on a miss: call it on a blocking thread.
     pub fn authenticate(&self, key: &str) -> Result<Principal, AppError> {
         if key.is_empty() || key.len() > 200 {
             return Err(AppError::Unauthorized);
@@ -316,35 +342,80 @@ impl App {
         if row.revoked {
             return Err(AppError::Unauthorized);
         }
-        let p = Principal { affiliate: row.affiliate, scopes: row.scopes };
+        let p = Principal { affiliate: row.affiliate, scopes: row.scopes, name: format!("key:{}", row.prefix) };
         self.keys.write().unwrap_or_else(|p| p.into_inner()).insert(hash, p.clone());
         Ok(p)
     }
 
     /// Decides on one event durably. A repeated event id returns the stored decision and does
-    /// not count in features again.
-    pub async fn decide(&self, a: &AffiliateId, event: Event) -> Result<Decided, AppError> {
-        finish(self.start(a, event)?).await
+    /// not count in features again; a repeated id with other content is a conflict.
+    pub async fn decide(self: &Arc<Self>, a: &AffiliateId, event: Event) -> Result<Decided, AppError> {
+        self.ready(a).await?;
+        let step = self.start(a, event, false);
+        self.finish(a, step).await
     }
 
     /// Decides on several events, in order, each durably; one result per event.
-    pub async fn decide_batch(&self, a: &AffiliateId, events: Vec<Event>) -> Vec<Result<Decided, AppError>> {
+    pub async fn decide_batch(self: &Arc<Self>, a: &AffiliateId, events: Vec<Event>) -> Vec<Result<Decided, AppError>> {
+        if let Err(e) = self.ready(a).await {
+            return events.iter().map(|_| Err(e.clone())).collect();
+        }
         // Every event is decided (in order) before any commit is awaited, so the whole batch
         // shares the writer's next transactions.
-        let started: Vec<_> = events.into_iter().map(|e| self.start(a, e)).collect();
+        let started: Vec<_> = events.into_iter().map(|e| self.start(a, e, false)).collect();
         let mut out = Vec::with_capacity(started.len());
         for s in started {
-            out.push(match s {
-                Ok(step) => finish(step).await,
-                Err(e) => Err(e),
-            });
+            out.push(self.finish(a, s).await);
         }
         out
     }
 
+    /// Loads the affiliate's state if this process has not yet (an affiliate added while it
+    /// runs): recovery reads and replays the store, so it runs on a blocking thread.
+    async fn ready(self: &Arc<Self>, a: &AffiliateId) -> Result<(), AppError> {
+        if self.tenants.read().unwrap_or_else(|p| p.into_inner()).contains_key(a) {
+            return Ok(());
+        }
+        let (app, a) = (Arc::clone(self), a.clone());
+        tokio::task::spawn_blocking(move || app.tenant(&a).map(|_| ()))
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?
+    }
+
+    /// Awaits a decision's commit, or answers a repeated id from the store (read on a blocking
+    /// thread, never under the affiliate's lock).
+    async fn finish(
+        self: &Arc<Self>,
+        a: &AffiliateId,
+        step: Result<tenant::Step, AppError>,
+    ) -> Result<Decided, AppError> {
+        match step? {
+            tenant::Step::Wait(rx) => rx.await.map_err(|_| AppError::Unavailable("the writer stopped".into()))?,
+            tenant::Step::Stored { event, event_json } => {
+                let (store, aff, id) = (Arc::clone(&self.store), a.clone(), event.id.0.clone());
+                let found = tokio::task::spawn_blocking(move || store.event_by_id(&aff, &id))
+                    .await
+                    .map_err(|e| AppError::Unavailable(e.to_string()))??;
+                match found {
+                    Some(r) => {
+                        self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tenant::repeat(&r, &event_json)
+                    }
+                    // Only the digest was known: a new id after all.
+                    None => match self.start(a, *event, true)? {
+                        tenant::Step::Wait(rx) => {
+                            rx.await.map_err(|_| AppError::Unavailable("the writer stopped".into()))?
+                        }
+                        tenant::Step::Stored { .. } => Err(AppError::Unavailable("event id lookup looped".into())),
+                    },
+                }
+            }
+        }
+    }
+
     /// Checks an event against the caller and the clock, analyses a message or contact,
     /// decides on it, and queues its write.
-    fn start(&self, a: &AffiliateId, mut event: Event) -> Result<tenant::Step, AppError> {
+    fn start(&self, a: &AffiliateId, mut event: Event, checked: bool) -> Result<tenant::Step, AppError> {
         check_clock(&event)?;
         current(&self.analyzer).enrich(&mut event);
         if &event.affiliate != a {
@@ -353,7 +424,7 @@ impl App {
                 message: format!("the event is for {:?} but the key belongs to {a:?}", event.affiliate.as_str()),
             });
         }
-        self.tenant(a)?.decide(event, self.store.as_ref(), &self.writer, &self.config, &self.metrics)
+        self.tenant(a)?.decide(event, checked, &self.writer, &self.config, &self.metrics)
     }
 
     /// The stored decision with this decision id, as `(decision JSON, event JSON)`.
@@ -429,10 +500,22 @@ impl App {
         // written for it, or the publish fails and nothing changes.
         let analyzer = load_analyzer(&self.config)?;
         let tx = load_tx_model(&self.config)?;
+        // One publish at a time here; across processes the transaction below is the arbiter:
+        // it reads the latest version and inserts the next one atomically, and a version that
+        // another node took meanwhile is a conflict, never a second ruleset under one number.
+        let _one = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
         let next = self.store.ruleset_history(a)?.first().map_or(1, |v| v.version + 1);
         let source = with_version(&source, next);
         let snap = self.compile_with_model(&source, tx.clone())?;
-        self.store.publish(a, next, &source, now_ms())?;
+        self.unit_of_work(|t| {
+            let latest = t.latest_version(a)?;
+            if latest + 1 != next {
+                return Err(AppError::Conflict(format!(
+                    "version {next} was published meanwhile (latest is {latest}); publish again"
+                )));
+            }
+            Ok(t.publish(a, next, &source, now_ms())?)
+        })?;
         *self.analyzer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(analyzer);
         *self.tx_model.write().unwrap_or_else(|p| p.into_inner()) = tx;
         self.install(a, snap)?;
@@ -634,11 +717,27 @@ impl App {
     }
 }
 
-/// Awaits a decision's commit (or returns a stored duplicate at once).
-async fn finish(step: tenant::Step) -> Result<Decided, AppError> {
-    match step {
-        tenant::Step::Done(d) => Ok(d),
-        tenant::Step::Wait(rx) => rx.await.map_err(|_| AppError::Unavailable("the writer stopped".into()))?,
+impl App {
+    /// Runs `work` as one unit of work: everything it writes through the [`store::Tx`] commits
+    /// together when it returns `Ok`, and nothing remains when it returns an error, which is
+    /// handed back as it was.
+    pub(crate) fn unit_of_work<T>(
+        &self,
+        mut work: impl FnMut(&mut dyn store::Tx) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut failed: Option<AppError> = None;
+        let r = store::in_transaction(self.store.as_ref(), |tx| match work(tx) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                failed = Some(e);
+                Err(store::StoreError::Aborted)
+            }
+        });
+        match (r, failed) {
+            (Ok(v), _) => Ok(v),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
+        }
     }
 }
 

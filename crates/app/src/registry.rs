@@ -15,7 +15,7 @@ use indicators::{GroupKey, IndicatorKind};
 use rules::Type;
 use signals::SignalProvider;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use store::{IndicatorReport, Store};
 
 /// Half-life of a report's weight.
@@ -130,8 +130,27 @@ pub const TYPOLOGIES: &[&str] = &[
 /// The registry: digests → per-affiliate contributions.
 pub struct Registry {
     key: GroupKey,
+    /// Read by every decision; written only for the moment a committed change is applied,
+    /// never across a store write (which waits for fsync).
     entries: RwLock<Entries>,
+    /// Serialises writers: read-modify-write of contributions, the store write, then the
+    /// apply. Decisions never take it.
+    writing: Mutex<()>,
 }
+
+/// A change prepared from the registry's current contributions: the row to store in the
+/// caller's transaction, and what to apply in memory once it committed.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    digest: [u8; 32],
+    kind: IndicatorKind,
+    contribs: Vec<Contribution>,
+    /// The row to write.
+    pub row: IndicatorReport,
+}
+
+/// Held while a registry change is prepared, stored and applied.
+pub struct WriteGuard<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
 
 fn aggregate(contribs: &[Contribution], now_ms: i64) -> Aggregate {
     let mut a = Aggregate {
@@ -258,7 +277,7 @@ impl Registry {
                 last_ms: r.last_ms,
             });
         }
-        Ok(Registry { key, entries: RwLock::new(entries) })
+        Ok(Registry { key, entries: RwLock::new(entries), writing: Mutex::new(()) })
     }
 
     /// The digest of a raw indicator, after normalisation; the error names what is wrong.
@@ -285,6 +304,53 @@ impl Registry {
         self.digest(kind, raw)
     }
 
+    /// Takes the writers' lock: prepare, store and apply a change while holding it.
+    pub fn write_lock(&self) -> WriteGuard<'_> {
+        WriteGuard(self.writing.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Checks rows of `a` and prepares their changes from the current contributions (several
+    /// rows on one indicator chain); an error names the bad rows by index. Nothing changes
+    /// until [`Registry::apply`].
+    pub fn prepare(
+        &self,
+        _writing: &WriteGuard<'_>,
+        a: &AffiliateId,
+        rows: &[(IndicatorKind, &str, &str, Status)],
+        now_ms: i64,
+    ) -> Result<Vec<Pending>, Vec<(usize, AppError)>> {
+        let mut digests = Vec::with_capacity(rows.len());
+        let mut bad = Vec::new();
+        for (i, (kind, raw, typology, _)) in rows.iter().enumerate() {
+            match self.validate(*kind, raw, typology) {
+                Ok(d) => digests.push(d),
+                Err(e) => bad.push((i, e)),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(bad);
+        }
+        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<Pending> = Vec::with_capacity(rows.len());
+        for ((kind, _, typology, status), digest) in rows.iter().zip(digests) {
+            let current = match out.iter().position(|p| p.digest == digest) {
+                Some(i) => out.remove(i).contribs,
+                None => map.get(&digest).map(|e| e.1.clone()).unwrap_or_default(),
+            };
+            let (contribs, row) = apply(current, a, *kind, digest, typology, *status, now_ms);
+            out.push(Pending { digest, kind: *kind, contribs, row });
+        }
+        Ok(out)
+    }
+
+    /// Applies committed changes: every decision from now on sees them.
+    pub fn apply(&self, _writing: &WriteGuard<'_>, pending: Vec<Pending>) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        for p in pending {
+            map.insert(p.digest, (p.kind, p.contribs));
+        }
+    }
+
     /// Records `a`'s report (or a status change) on an indicator and returns the new aggregate.
     #[allow(clippy::too_many_arguments)]
     pub fn record(
@@ -297,20 +363,17 @@ impl Registry {
         status: Status,
         now_ms: i64,
     ) -> Result<Aggregate, AppError> {
-        let digest = self.validate(kind, raw, typology)?;
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        let current = map.get(&digest).map(|e| e.1.clone()).unwrap_or_default();
-        let (contribs, row) = apply(current, a, kind, digest, typology, status, now_ms);
-        store.upsert_report(a, &row)?;
-        let agg = aggregate(&contribs, now_ms);
-        map.insert(digest, (kind, contribs));
+        let w = self.write_lock();
+        let mut pending =
+            self.prepare(&w, a, &[(kind, raw, typology, status)], now_ms).map_err(|mut bad| bad.remove(0).1)?;
+        store.upsert_reports(a, &[pending[0].row.clone()])?;
+        let agg = aggregate(&pending[0].contribs, now_ms);
+        self.apply(&w, std::mem::take(&mut pending));
         Ok(agg)
     }
 
-    /// Imports many reports of `a` at once: every row is checked first and, if any is bad,
-    /// nothing is written and every bad row is returned as `(row index, message)`; otherwise all
-    /// are written in one transaction and then become visible together. Returns the number of
-    /// distinct indicators touched.
+    /// Imports many rows of `a`: all are checked first; if any is bad nothing is written and
+    /// the bad rows come back by index; otherwise they are written in one transaction.
     pub fn import(
         &self,
         store: &dyn Store,
@@ -318,33 +381,16 @@ impl Registry {
         rows: &[(IndicatorKind, String, String, Status)],
         now_ms: i64,
     ) -> Result<usize, ImportError> {
-        let mut digests = Vec::with_capacity(rows.len());
-        let mut bad = Vec::new();
-        for (i, (kind, raw, typology, _)) in rows.iter().enumerate() {
-            match self.validate(*kind, raw, typology) {
-                Ok(d) => digests.push(d),
-                Err(e) => bad.push((i, e.to_string())),
-            }
-        }
-        if !bad.is_empty() {
-            return Err(ImportError::Rows(bad));
-        }
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        let mut touched: HashMap<[u8; 32], (IndicatorKind, Vec<Contribution>, IndicatorReport)> = HashMap::new();
-        for ((kind, _, typology, status), digest) in rows.iter().zip(digests) {
-            let current = match touched.remove(&digest) {
-                Some((_, c, _)) => c,
-                None => map.get(&digest).map(|e| e.1.clone()).unwrap_or_default(),
-            };
-            let (contribs, row) = apply(current, a, *kind, digest, typology, *status, now_ms);
-            touched.insert(digest, (*kind, contribs, row));
-        }
-        let reports: Vec<IndicatorReport> = touched.values().map(|t| t.2.clone()).collect();
+        let w = self.write_lock();
+        let borrowed: Vec<(IndicatorKind, &str, &str, Status)> =
+            rows.iter().map(|(k, v, t, s)| (*k, v.as_str(), t.as_str(), *s)).collect();
+        let pending = self
+            .prepare(&w, a, &borrowed, now_ms)
+            .map_err(|bad| ImportError::Rows(bad.into_iter().map(|(i, e)| (i, e.to_string())).collect()))?;
+        let reports: Vec<IndicatorReport> = pending.iter().map(|p| p.row.clone()).collect();
         store.upsert_reports(a, &reports).map_err(|e| ImportError::Store(AppError::from(e)))?;
-        let n = touched.len();
-        for (digest, (kind, contribs, _)) in touched {
-            map.insert(digest, (kind, contribs));
-        }
+        let n = pending.len();
+        self.apply(&w, pending);
         Ok(n)
     }
 

@@ -1207,16 +1207,6 @@ mod tests {
     }
 
     #[test]
-    fn comments_and_quotes() {
-        assert_eq!(strip_comment(r#"01-01 = "a # b" # c"#), r#"01-01 = "a # b" "#);
-        assert_eq!(quoted(r#""x""#), Some("x"));
-        assert_eq!(quoted(r#""""#), None);
-        assert_eq!(quoted(r#""a"b""#), None);
-        assert_eq!(quoted(r#""a\n""#), None);
-        assert_eq!(quoted("x"), None);
-    }
-
-    #[test]
     fn pro_rata_remainders_go_to_largest_then_earliest() {
         // 100 among 1:1:1 -> 33.33 each; one won left, ties -> the first.
         assert_eq!(pro_rata(100, &[("a", 100), ("b", 100), ("c", 100)]), vec![("a", 34), ("b", 33), ("c", 33)]);

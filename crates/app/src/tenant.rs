@@ -4,7 +4,7 @@
 
 use crate::Detectors;
 use crate::protection::{Guard, History, Protection, Settings};
-use crate::writer::{Job, Writer};
+use crate::writer::{Job, Settle, Writer};
 use crate::{AppConfig, AppError, Decided, Metrics};
 use domain::{AffiliateId, Decision, Event, Verdict};
 use engine::{DecideState, Snapshot, SnapshotCell};
@@ -19,10 +19,16 @@ type Reply = oneshot::Sender<Result<Decided, AppError>>;
 
 /// What a decide call does next.
 pub(crate) enum Step {
-    /// Answered at once (a stored duplicate).
-    Done(Decided),
     /// Wait for the commit.
     Wait(oneshot::Receiver<Result<Decided, AppError>>),
+    /// A repeated id whose event is already committed: read it from the store (on a blocking
+    /// thread) and compare the content.
+    Stored {
+        /// The repeat (decided after all if the id only shares a digest with a stored one).
+        event: Box<Event>,
+        /// Its canonical JSON.
+        event_json: String,
+    },
 }
 
 struct Pending {
@@ -61,6 +67,9 @@ pub(crate) struct Tenant {
     /// The stage-1 detectors, for replay.
     analyzer: Detectors,
     inner: Mutex<Inner>,
+    /// Serialises changes of self-protection settings across their store write, so the
+    /// decision lock (`inner`) is never held while the store waits for fsync.
+    protecting: Mutex<()>,
 }
 
 /// Events read per page while replaying.
@@ -132,6 +141,19 @@ fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store, analyzer: &Detec
     })
 }
 
+/// The stored decision for a repeated id, or a conflict when the repeat's content differs.
+pub(crate) fn repeat(r: &store::EventRecord, event_json: &str) -> Result<Decided, AppError> {
+    // Compared in canonical form: the stored JSON is read back and written again, so spacing,
+    // member order and later optional fields make no difference.
+    let stored = Event::from_json(&r.event_json, None)
+        .map(|e| e.to_json())
+        .map_err(|e| AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id)))?;
+    if stored != event_json {
+        return Err(reused(&r.event_id, &r.decision_id));
+    }
+    decided_from_record(r)
+}
+
 fn decided_from_record(r: &store::EventRecord) -> Result<Decided, AppError> {
     let decision: Decision = serde_json::from_str(&r.decision_json)
         .map_err(|e| AppError::Unavailable(format!("stored decision {} is unreadable: {e}", r.decision_id)))?;
@@ -146,30 +168,41 @@ impl Tenant {
         analyzer: Detectors,
     ) -> Result<Tenant, AppError> {
         let inner = restore(&id, &snap, store, &analyzer)?;
-        Ok(Tenant { id, rules: SnapshotCell::new(snap), analyzer, inner: Mutex::new(inner) })
+        Ok(Tenant {
+            id,
+            rules: SnapshotCell::new(snap),
+            analyzer,
+            inner: Mutex::new(inner),
+            protecting: Mutex::new(()),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Decides `event` and queues its write. `checked` says the caller already found that its
+    /// id, though its digest is known, is not stored (two ids sharing a digest).
     pub(crate) fn decide(
         self: &Arc<Self>,
         event: Event,
-        store: &dyn Store,
+        checked: bool,
         writer: &Writer,
         config: &AppConfig,
         metrics: &Metrics,
     ) -> Result<Step, AppError> {
         let event_json = event.to_json();
         let digest = xxh3_64(event.id.as_str().as_bytes());
+        writer.has_room()?;
         let mut g = self.lock();
         if g.needs_rebuild {
-            let snap = self.rules.load();
-            *g = restore(&self.id, &snap, store, &self.analyzer)?;
+            // The writer rebuilds the state from the store on its own thread; until then this
+            // affiliate's decisions are refused rather than decided on features that counted
+            // events which were never stored.
+            return Err(AppError::Overloaded("recovering from a failed commit"));
         }
         let content = xxh3_64(event_json.as_bytes());
-        if g.ids.contains(&digest) {
+        if !checked && g.ids.contains(&digest) {
             if let Some(p) = g.pending.get_mut(event.id.as_str()) {
                 if p.content != content {
                     return Err(reused(event.id.as_str(), &p.decided.decision_id));
@@ -179,19 +212,9 @@ impl Tenant {
                 metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Ok(Step::Wait(rx));
             }
-            if let Some(r) = store.event_by_id(&self.id, event.id.as_str())? {
-                // Compared in canonical form: the stored JSON is read back and written again, so
-                // spacing, member order and later optional fields make no difference.
-                let stored = Event::from_json(&r.event_json, None)
-                    .map(|e| e.to_json())
-                    .map_err(|e| AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id)))?;
-                if stored != event_json {
-                    return Err(reused(event.id.as_str(), &r.decision_id));
-                }
-                metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return Ok(Step::Done(decided_from_record(&r)?));
-            }
-            // A digest collision between two different ids: decide normally.
+            // Committed: the store has it (read off the executor, without this lock), unless
+            // two different ids share a digest, which the caller then decides normally.
+            return Ok(Step::Stored { event: Box::new(event), event_json });
         }
         let snap = self.rules.load();
         let mut decision = engine::decide(&snap, &mut g.state, &event);
@@ -234,7 +257,7 @@ impl Tenant {
         writer.send(Job::Write {
             write: store::Write { affiliate: self.id.clone(), record, outbox },
             decided,
-            tenant: Arc::clone(self),
+            tenant: Arc::clone(self) as Arc<dyn Settle>,
             reply: tx,
         })?;
         g.since_snapshot += 1;
@@ -246,9 +269,23 @@ impl Tenant {
         }
         Ok(Step::Wait(rx))
     }
+}
+
+impl Settle for Tenant {
+    /// Rebuilds the state from the store after a failed commit (on the writer's thread).
+    fn rebuild(&self, store: &dyn Store) {
+        let snap = self.rules.load();
+        let mut g = self.lock();
+        if !g.needs_rebuild {
+            return;
+        }
+        if let Ok(fresh) = restore(&self.id, &snap, store, &self.analyzer) {
+            *g = fresh;
+        }
+    }
 
     /// Called by the writer once a write is committed or failed.
-    pub(crate) fn settled(&self, event_id: &str, outcome: &Result<Decided, AppError>) {
+    fn settled(&self, event_id: &str, outcome: &Result<Decided, AppError>) {
         let mut g = self.lock();
         let Some(p) = g.pending.remove(event_id) else { return };
         for w in p.waiters {
@@ -262,7 +299,9 @@ impl Tenant {
             g.needs_rebuild = true;
         }
     }
+}
 
+impl Tenant {
     /// Queues a snapshot of the current feature state.
     pub(crate) fn snapshot_now(&self, writer: &Writer) {
         let g = self.lock();
@@ -306,11 +345,13 @@ impl Tenant {
         now_ms: i64,
         cooling_off_ms: i64,
     ) -> Result<Protection, AppError> {
-        let mut g = self.lock();
-        let p = g.guard.settings.get(subject).cloned().unwrap_or_default().change(new, now_ms, cooling_off_ms);
+        let _one = self.protecting.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.lock().guard.settings.get(subject).cloned().unwrap_or_default();
+        let p = current.change(new, now_ms, cooling_off_ms);
         let json = serde_json::to_string(&p).map_err(|e| AppError::Unavailable(e.to_string()))?;
         store.put_protection(&self.id, subject, &json, now_ms)?;
-        g.guard.settings.insert(subject.to_string(), p.clone());
+        // Durable first, then in force for the next decision.
+        self.lock().guard.settings.insert(subject.to_string(), p.clone());
         Ok(p)
     }
 

@@ -1,14 +1,27 @@
 //! The writer thread: the one place that writes events. It takes every job waiting in its
 //! queue, commits all their writes in one transaction (group commit: one fsync for many
 //! requests), then answers each request. Snapshots are saved after the events they cover.
+//!
+//! The queue is bounded: past `capacity` waiting writes a decision is refused before it is
+//! made ([`Writer::has_room`]), so a store slower than the traffic costs a `503` with
+//! `Retry-After`, never unbounded memory. After a failed commit the writer rebuilds the
+//! affected affiliates' state from the store on its own thread, off the async executor.
 
-use crate::tenant::Tenant;
 use crate::{AppError, Decided, Metrics};
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use store::Store;
 use tokio::sync::oneshot;
+
+/// What the writer tells whoever queued a write (an affiliate's live state).
+pub(crate) trait Settle: Send + Sync {
+    /// The write of `event_id` committed, or failed.
+    fn settled(&self, event_id: &str, outcome: &Result<Decided, AppError>);
+    /// A commit failed: rebuild from what the store holds.
+    fn rebuild(&self, store: &dyn Store);
+}
 
 // Writes are the common job; boxing them would add an allocation per decision.
 #[allow(clippy::large_enum_variant)]
@@ -17,7 +30,7 @@ pub(crate) enum Job {
     Write {
         write: store::Write,
         decided: Decided,
-        tenant: Arc<Tenant>,
+        tenant: Arc<dyn Settle>,
         reply: oneshot::Sender<Result<Decided, AppError>>,
     },
     /// A feature-state snapshot taken after event `seq`.
@@ -29,20 +42,38 @@ pub(crate) enum Job {
 /// Handle to the writer thread.
 pub(crate) struct Writer {
     tx: mpsc::Sender<Job>,
+    /// Writes queued and not yet taken by the writer.
+    queued: Arc<AtomicUsize>,
+    /// Most writes that may wait.
+    capacity: usize,
 }
 
 impl Writer {
-    pub(crate) fn start(store: Arc<dyn Store>, max_batch: usize, metrics: Arc<Metrics>) -> Writer {
+    pub(crate) fn start(store: Arc<dyn Store>, max_batch: usize, capacity: usize, metrics: Arc<Metrics>) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::clone(&queued);
         std::thread::Builder::new()
             .name("ansim-writer".into())
-            .spawn(move || run(rx, store.as_ref(), max_batch.max(1), &metrics))
+            .spawn(move || run(rx, store.as_ref(), max_batch.max(1), &taken, &metrics))
             .expect("cannot start the writer thread");
-        Writer { tx }
+        Writer { tx, queued, capacity: capacity.max(1) }
+    }
+
+    /// `Ok` while fewer than `capacity` writes wait; checked before a decision is made, so a
+    /// refused event changes no state.
+    pub(crate) fn has_room(&self) -> Result<(), AppError> {
+        if self.queued.load(Relaxed) >= self.capacity {
+            return Err(AppError::Overloaded("the write queue is full"));
+        }
+        Ok(())
     }
 
     /// Queues a job. Fails only if the writer thread is gone.
     pub(crate) fn send(&self, job: Job) -> Result<(), AppError> {
+        if matches!(job, Job::Write { .. }) {
+            self.queued.fetch_add(1, Relaxed);
+        }
         self.tx.send(job).map_err(|_| AppError::Unavailable("the writer stopped".into()))
     }
 
@@ -55,7 +86,7 @@ impl Writer {
     }
 }
 
-fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, metrics: &Metrics) {
+fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &AtomicUsize, metrics: &Metrics) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < max_batch {
@@ -64,6 +95,8 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, metrics: &M
                 Err(_) => break,
             }
         }
+        let taken = jobs.iter().filter(|j| matches!(j, Job::Write { .. })).count();
+        queued.fetch_sub(taken, Relaxed);
         let mut writes = Vec::new();
         let mut replies = Vec::new();
         let mut snapshots = Vec::new();
@@ -95,6 +128,7 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, metrics: &M
                 metrics.commit_errors.fetch_add(1, Relaxed);
             }
         }
+        let mut failed: Vec<Arc<dyn Settle>> = Vec::new();
         for ((decided, tenant, reply), w) in replies.into_iter().zip(&writes) {
             let outcome = match &result {
                 Ok(()) => Ok(decided),
@@ -102,6 +136,12 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, metrics: &M
             };
             tenant.settled(&w.record.event_id, &outcome);
             let _ = reply.send(outcome);
+            if result.is_err() && !failed.iter().any(|t| Arc::ptr_eq(t, &tenant)) {
+                failed.push(tenant);
+            }
+        }
+        for t in failed {
+            t.rebuild(store);
         }
         for f in flushes {
             let _ = f.send(());

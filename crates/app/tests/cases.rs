@@ -28,7 +28,7 @@ fn form(account: &str, amount: i64, minutes_ago: i64, age: Option<u8>) -> Report
 }
 
 fn analyst() -> Principal {
-    Principal { affiliate: aff(app::GROUP), scopes: vec![Scope::Cases] }
+    Principal { affiliate: aff(app::GROUP), scopes: vec![Scope::Cases], name: "key:ak_test1".into() }
 }
 
 fn public() -> Reporter {
@@ -61,7 +61,8 @@ fn triage_orders_the_queue_and_reporters_see_only_their_own_report() {
     assert_eq!(app.shield(IndicatorKind::Account, "088:222333444").unwrap().level, Level::Caution);
 
     // Cases are the group's: an affiliate key cannot read them.
-    let bank = Principal { affiliate: aff("bank"), scopes: vec![Scope::Admin, Scope::Cases] };
+    let bank =
+        Principal { affiliate: aff("bank"), scopes: vec![Scope::Admin, Scope::Cases], name: "key:ak_bank1".into() };
     assert!(matches!(app.case_queue(&bank, 10), Err(AppError::Forbidden(_))));
 }
 
@@ -165,7 +166,8 @@ fn confirming_flags_the_registry_queues_actions_and_the_audit_catches_edits() {
             Change { outcome: Some("confirmed_fraud".into()), note: Some("확인됨".into()), ..Change::default() },
         )
         .unwrap();
-    assert_eq!((row.state.as_str(), row.outcome.as_deref()), ("action_taken", Some("confirmed_fraud")));
+    assert_eq!((row.state.as_str(), row.outcome.map(|o| o.as_str())), ("action_taken", Some("confirmed_fraud")));
+    assert_eq!(row.holding, ["bank", "messenger"], "the holders are a column of the case");
     assert!(row.first_action_ms.is_some());
 
     // Every affiliate now sees danger; the holders have actions queued, the filer a notice.
@@ -224,4 +226,84 @@ fn overdue_first_actions_and_relief_deadlines_raise_alerts() {
     let alerts = app.alerts(&analyst(), app::now_ms()).unwrap();
     assert!(alerts.iter().any(|a| a.case_id == slow.case_id && a.what == "written_request"), "{alerts:?}");
     assert!(alerts.iter().all(|a| a.what != "first_action"), "recording relief was the first action: {alerts:?}");
+}
+
+fn close(app: &App, id: i64) {
+    let done = Change { outcome: Some("confirmed_fraud".into()), state: Some("closed".into()), ..Change::default() };
+    app.change_case(&analyst(), id, done).unwrap();
+}
+
+/// Regression: a report about an account whose case was closed joined the closed case and
+/// never reached the queue. It opens a new case, linked to the closed one, which stays as it
+/// was decided.
+#[test]
+fn a_report_about_a_closed_case_opens_a_new_case_linked_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    let first = app.file_report(&public(), form("088 555-000-111", 2_000_000, 30, None)).unwrap();
+    close(&app, first.case_id);
+    let closed = app.case_detail(&analyst(), first.case_id).unwrap();
+    assert_eq!(closed.0.state, domain::CaseState::Closed);
+    assert!(closed.0.closed_ms.is_some());
+
+    let again = app.file_report(&Reporter::Affiliate(aff("pay")), form("088-555-000-111", 700_000, 5, None)).unwrap();
+    assert!(again.new_case && again.case_id != first.case_id, "{again:?}");
+    let (case, reports) = app.case_detail(&analyst(), again.case_id).unwrap();
+    assert_eq!(case.linked_case, Some(first.case_id));
+    assert_eq!((case.money_at_risk, case.reporting.as_slice()), (700_000, ["pay".to_string()].as_slice()));
+    assert_eq!(reports.len(), 1);
+    let queue: Vec<i64> = app.case_queue(&analyst(), 10).unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(queue, [again.case_id], "the new case is in the queue");
+    let (old, old_reports) = app.case_detail(&analyst(), first.case_id).unwrap();
+    assert_eq!((old, old_reports.len()), (closed.0, 1), "the closed case is untouched");
+    // The next report joins the new case, not the closed one.
+    let third = app.file_report(&public(), form("088 555000111", 100_000, 5, None)).unwrap();
+    assert_eq!((third.case_id, third.new_case), (again.case_id, false));
+    let (case, _) = app.case_detail(&analyst(), again.case_id).unwrap();
+    assert_eq!(
+        (case.money_at_risk, case.reporting.as_slice()),
+        (800_000, ["pay".to_string(), "public".to_string()].as_slice())
+    );
+}
+
+/// Regression: a case body that failed to parse was replaced by an empty one and saved back.
+/// It is an error naming the case, and the stored text is left as it is.
+#[test]
+fn an_unreadable_case_body_is_an_error_and_is_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    let filed = app.file_report(&public(), form("088 999-000-111", 2_000_000, 30, None)).unwrap();
+    let audit = app.verify_audit().unwrap().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("ansim.db")).unwrap();
+    db.execute("UPDATE fraud_case SET body = '{\"indicators\": 7}' WHERE id = ?1", [filed.case_id]).unwrap();
+    let err = app.change_case(&analyst(), filed.case_id, Change { note: Some("look".into()), ..Change::default() });
+    assert!(matches!(&err, Err(AppError::Unavailable(m)) if m.contains(&format!("case {}", filed.case_id))), "{err:?}");
+    // A report joining it fails whole too: no report, no audit row, no registry change.
+    let join = app.file_report(&public(), form("088 999-000-111", 10_000, 5, None));
+    assert!(matches!(join, Err(AppError::Unavailable(_))), "{join:?}");
+    let body: String =
+        db.query_row("SELECT body FROM fraud_case WHERE id = ?1", [filed.case_id], |r| r.get(0)).unwrap();
+    assert_eq!(body, "{\"indicators\": 7}", "never overwritten");
+    let reports: i64 = db.query_row("SELECT COUNT(*) FROM report", [], |r| r.get(0)).unwrap();
+    assert_eq!(reports, 1);
+    assert_eq!(app.verify_audit().unwrap().unwrap(), audit, "no audit row was added");
+    assert_eq!(app.shield(IndicatorKind::Account, "088:999000111").unwrap().reports, 1, "one report in the registry");
+}
+
+/// Regression: the audit log's actor was taken from the request body (`assignee`); it is the
+/// authenticated principal.
+#[test]
+fn the_audit_log_names_the_principal_not_a_name_from_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    let filed = app.file_report(&public(), form("088 123-000-111", 2_000_000, 30, None)).unwrap();
+    let change = Change { assignee: Some("someone-else".into()), note: Some("mine".into()), ..Change::default() };
+    let row = app.change_case(&analyst(), filed.case_id, change).unwrap();
+    assert_eq!(row.assignee.as_deref(), Some("someone-else"), "the assignee is data");
+    let log = app.store().audit_log().unwrap();
+    let changes: Vec<&str> =
+        log.iter().filter(|r| r.entry.action.starts_with("case.")).map(|r| r.entry.actor.as_str()).collect();
+    assert_eq!(changes, ["group/key:ak_test1", "group/key:ak_test1"], "{log:?}");
+    let body = app::cases::CaseBody::parse(row.id, &row.body).unwrap();
+    assert_eq!(body.notes[0].author, "group/key:ak_test1");
 }

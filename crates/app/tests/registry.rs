@@ -130,11 +130,14 @@ async fn an_affiliate_changes_only_its_own_report_and_sees_only_aggregates() {
     assert!(!text.contains("bank") && !text.contains("pay"), "{text}");
 
     // Per-affiliate totals are for the group's admins only, never for an affiliate's admin.
-    let bank_admin = app::Principal { affiliate: bank.clone(), scopes: vec![app::Scope::Admin] };
+    let bank_admin =
+        app::Principal { affiliate: bank.clone(), scopes: vec![app::Scope::Admin], name: "key:ak_t".into() };
     assert!(matches!(app.registry_totals(&bank_admin), Err(app::AppError::Forbidden(_))));
-    let group_user = app::Principal { affiliate: aff(app::GROUP), scopes: vec![app::Scope::Decide] };
+    let group_user =
+        app::Principal { affiliate: aff(app::GROUP), scopes: vec![app::Scope::Decide], name: "key:ak_t".into() };
     assert!(matches!(app.registry_totals(&group_user), Err(app::AppError::Forbidden(_))));
-    let group_admin = app::Principal { affiliate: aff(app::GROUP), scopes: vec![app::Scope::Admin] };
+    let group_admin =
+        app::Principal { affiliate: aff(app::GROUP), scopes: vec![app::Scope::Admin], name: "key:ak_t".into() };
     let totals = app.registry_totals(&group_admin).unwrap();
     assert_eq!(totals.iter().map(|t| t.affiliate.as_str()).collect::<Vec<_>>(), ["bank", "pay"]);
 }

@@ -5,12 +5,14 @@
 //! parsed, so a bad request names the bad field and nothing downstream sees an invalid event.
 
 mod analysis;
+mod case;
 mod decision;
 mod event;
 mod money;
 mod time;
 
 pub use analysis::{Analysis, Link, Typology, Warning, WarningKind, WarningLevel};
+pub use case::{CaseOutcome, CaseState};
 pub use decision::{Confirm, Decision, Evidence, Guidance, MatchedRule, Shield, Verdict};
 pub use event::{
     AGE_BANDS, AccountChange, AffiliateId, ChangeKind, Channel, Contact, Counterparty, Device, DeviceScan, Event,

@@ -2,24 +2,25 @@
 //! document, which is built from the same handler annotations that register the routes (a
 //! route cannot be served without being documented).
 //!
-//! Every handler resolves the caller from `Authorization: Bearer <key>` ([`Caller`]) before it
+//! Every handler resolves the caller from `Authorization: Bearer <key>` (`Caller`) before it
 //! reads the body, checks the scope it needs, and passes the caller's affiliate to every app
 //! call: no handler can name another tenant's data. Store calls run on blocking threads.
 
 use crate::error::{ApiError, parse_json, problem_layer, utf8};
+pub use crate::extract::Caller;
+use crate::extract::{S, blocking};
+use crate::metrics;
 use crate::wire::{
     AffiliateTotals, AnalysisBody, AnalyzeRequest, BatchItem, BatchRequest, BatchResponse, CancelBody, DecisionBody,
     DiagnosticBody, EventRequest, HealthBody, ImportResponse, Problem, ProtectionBody, ProtectionSettings,
     RegistryTotals, ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest,
     ShieldResponse, ValidationBody,
 };
-use crate::{Server, metrics};
 use app::{App, AppError, Principal, Scope};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -41,30 +42,6 @@ pub const REPORT_BODY_LIMIT: usize = 64 << 10;
 /// Largest body of a batch request.
 pub const BATCH_BODY_LIMIT: usize = 16 << 20;
 
-pub(crate) type S = Arc<Server>;
-
-/// The authenticated caller.
-pub struct Caller(pub Principal);
-
-/// The key of an `Authorization: Bearer <key>` header, if there is one.
-pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-}
-
-impl FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
-        let key = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
-        // Cached after the first lookup; a miss reads the store once.
-        Ok(Caller(s.app.authenticate(key)?))
-    }
-}
-
 /// `Ok` if the caller holds any of `scopes` (or `admin`).
 fn require_any(p: &Principal, scopes: &[Scope]) -> Result<(), AppError> {
     let mut err = AppError::Forbidden("decide");
@@ -75,18 +52,6 @@ fn require_any(p: &Principal, scopes: &[Scope]) -> Result<(), AppError> {
         }
     }
     Err(err)
-}
-
-/// Runs a store-touching use case on a blocking thread.
-pub(crate) async fn blocking<T: Send + 'static>(
-    s: &S,
-    f: impl FnOnce(&App) -> Result<T, AppError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let app = Arc::clone(&s.app);
-    tokio::task::spawn_blocking(move || f(&app))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(Into::into)
 }
 
 #[derive(OpenApi)]
@@ -608,7 +573,8 @@ async fn get_protection(
     Path(id): Path<String>,
 ) -> Result<Json<ProtectionBody>, ApiError> {
     p.require(Scope::Decide)?;
-    let prot = s.app.protection(&p.affiliate, &id)?;
+    let subject = id.clone();
+    let prot = blocking(&s, move |app| app.protection(&p.affiliate, &subject)).await?;
     Ok(Json(ProtectionBody::new(&id, &prot)))
 }
 

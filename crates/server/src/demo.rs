@@ -198,7 +198,11 @@ pub async fn casework(server: Arc<Server>, rate: f64, mut stop: watch::Receiver<
         let _ = stop.wait_for(|s| *s).await;
         return;
     }
-    let analyst = app::Principal { affiliate: AffiliateId(app::GROUP.into()), scopes: vec![Scope::Cases] };
+    let analyst = app::Principal {
+        affiliate: AffiliateId(app::GROUP.into()),
+        scopes: vec![Scope::Cases],
+        name: "demo-analyst".into(),
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(3));
     loop {
         tokio::select! {
@@ -230,7 +234,7 @@ pub async fn casework(server: Arc<Server>, rate: f64, mut stop: watch::Receiver<
             for c in app.case_queue(&analyst, 50)? {
                 let change = if c.priority >= 55 && c.outcome.is_none() {
                     app::cases::Change { outcome: Some("confirmed_fraud".into()), ..Default::default() }
-                } else if c.state == "new" {
+                } else if c.state == domain::CaseState::New {
                     app::cases::Change { state: Some("triaged".into()), ..Default::default() }
                 } else {
                     continue;

@@ -104,6 +104,7 @@ impl ApiError {
                 AppError::Unavailable(_) => {
                     problem(S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", e.to_string())
                 }
+                AppError::Overloaded(_) => problem(S::SERVICE_UNAVAILABLE, "overloaded", "Busy", e.to_string()),
             },
             ApiError::Event(e) => {
                 let field = member(&e.field, &e.message);
@@ -175,6 +176,10 @@ impl IntoResponse for ApiError {
         let mut res = (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response();
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        // A busy server says when to come back; the request may be repeated with the same id.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res
     }

@@ -12,6 +12,7 @@ pub mod config;
 mod datalock;
 pub mod demo;
 pub mod error;
+mod extract;
 pub mod import;
 pub mod learn;
 pub mod live;

@@ -4,8 +4,8 @@
 //! case queue and case changes, affiliates' webhook registration, and dead letters. The public
 //! endpoints are rate-limited per client address and per reporter contact.
 
-use crate::api::{Caller, S, bearer, blocking};
 use crate::error::{ApiError, parse_json};
+use crate::extract::{Caller, S, bearer, blocking, principal};
 use crate::wire::Problem;
 use app::cases::{Change, ReportForm, ReportKind, ReportedIndicator, Reporter};
 use app::{AppError, Principal};
@@ -97,8 +97,20 @@ pub struct CaseBody {
     pub priority: i64,
     /// Analyst.
     pub assignee: Option<String>,
+    /// Registry typology of its first report (`impersonation`, `smishing`, ...).
+    pub typology: Option<String>,
+    /// Won at risk across its reports.
+    pub money_at_risk: i64,
+    /// Who reported: `public` and affiliate ids.
+    pub reporting: Vec<String>,
+    /// Affiliates that received follow-up actions for it.
+    pub holding: Vec<String>,
+    /// The closed case about the same indicators that this one follows.
+    pub linked_case: Option<i64>,
     /// Opened, RFC 3339 KST.
     pub opened_at: String,
+    /// Closed, RFC 3339 KST.
+    pub closed_at: Option<String>,
     /// First action due, RFC 3339 KST.
     pub first_action_due: String,
     /// No first action yet and the due time passed.
@@ -135,28 +147,35 @@ fn relief_view(r: &app::relief::Relief, now: i64) -> serde_json::Value {
     })
 }
 
-fn case_body(c: &store::CaseRow, reports: Vec<String>) -> CaseBody {
+fn case_body(c: &store::CaseRow, reports: Vec<String>) -> Result<CaseBody, ApiError> {
     let now = app::now_ms();
-    let parsed: app::cases::CaseBody = serde_json::from_str(&c.body).unwrap_or_default();
+    let parsed = app::cases::CaseBody::parse(c.id, &c.body)?;
     let relief = parsed.relief.as_ref().map(|r| relief_view(r, now));
-    CaseBody {
+    let kst = |ms: i64| domain::Timestamp(ms).to_kst_rfc3339();
+    Ok(CaseBody {
         id: c.id,
-        state: c.state.clone(),
-        outcome: c.outcome.clone(),
+        state: c.state.as_str().into(),
+        outcome: c.outcome.map(|o| o.as_str().into()),
         priority: c.priority,
         assignee: c.assignee.clone(),
-        opened_at: domain::Timestamp(c.opened_ms).to_kst_rfc3339(),
-        first_action_due: domain::Timestamp(c.sla_due_ms).to_kst_rfc3339(),
+        typology: c.typology.clone(),
+        money_at_risk: c.money_at_risk,
+        reporting: c.reporting.clone(),
+        holding: c.holding.clone(),
+        linked_case: c.linked_case,
+        opened_at: kst(c.opened_ms),
+        closed_at: c.closed_ms.map(kst),
+        first_action_due: kst(c.sla_due_ms),
         overdue: c.first_action_ms.is_none() && now > c.sla_due_ms,
         detail: serde_json::json!({
             "indicators": parsed.indicators,
             "kinds": parsed.kinds,
             "notes": parsed.notes,
-            "amount": parsed.amount,
+            "amount": c.money_at_risk,
         }),
         reports,
         relief,
-    }
+    })
 }
 
 /// Cases in the queue.
@@ -201,13 +220,14 @@ pub struct DeadAction {
     pub last_error: Option<String>,
 }
 
-fn status_of(state: &str) -> &'static str {
+fn status_of(state: domain::CaseState) -> &'static str {
+    use domain::CaseState as C;
     match state {
-        "new" => "received",
-        "triaged" | "investigating" => "in_progress",
-        "action_taken" => "action_taken",
-        "relief" => "relief",
-        _ => "closed",
+        C::New => "received",
+        C::Triaged | C::Investigating => "in_progress",
+        C::ActionTaken => "action_taken",
+        C::Relief => "relief",
+        C::Closed => "closed",
     }
 }
 
@@ -288,7 +308,7 @@ pub(crate) async fn get_report(
 ) -> Result<Json<ReportStatusBody>, ApiError> {
     let secret = headers.get("x-report-secret").and_then(|v| v.to_str().ok()).map(str::to_string);
     let affiliate = match bearer(&headers) {
-        Some(k) => Some(s.app.authenticate(k)?.affiliate),
+        Some(k) => Some(principal(&s, k).await?.affiliate),
         None => None,
     };
     let (r, c) = blocking(&s, move |app| app.report_status(&receipt, secret.as_deref(), affiliate.as_ref())).await?;
@@ -300,8 +320,8 @@ fn status_body(r: &store::ReportRow, c: &store::CaseRow) -> ReportStatusBody {
         receipt: r.receipt.clone(),
         kind: r.kind.clone(),
         filed_at: domain::Timestamp(r.created_ms).to_kst_rfc3339(),
-        status: status_of(&c.state).into(),
-        outcome: c.outcome.clone(),
+        status: status_of(c.state).into(),
+        outcome: c.outcome.map(|o| o.as_str().into()),
         updated_at: domain::Timestamp(c.updated_ms).to_kst_rfc3339(),
     }
 }
@@ -328,7 +348,7 @@ pub(crate) async fn list_cases(
     Query(q): Query<QueueQuery>,
 ) -> Result<Json<CaseList>, ApiError> {
     let rows = blocking(&s, move |app| app.case_queue(&p, q.limit.unwrap_or(100))).await?;
-    Ok(Json(CaseList { cases: rows.iter().map(|c| case_body(c, Vec::new())).collect() }))
+    Ok(Json(CaseList { cases: rows.iter().map(|c| case_body(c, Vec::new())).collect::<Result<_, _>>()? }))
 }
 
 /// One case with its reports' receipts.
@@ -348,7 +368,7 @@ pub(crate) async fn get_case(
     Path(id): Path<i64>,
 ) -> Result<Json<CaseBody>, ApiError> {
     let (c, reports) = blocking(&s, move |app| app.case_detail(&p, id)).await?;
-    Ok(Json(case_body(&c, reports.into_iter().map(|r| r.receipt).collect())))
+    Ok(Json(case_body(&c, reports.into_iter().map(|r| r.receipt).collect())?))
 }
 
 /// Changes a case: the next state, the outcome, the assignee, a note. Confirming fraud flags
@@ -373,7 +393,7 @@ pub(crate) async fn change_case(
 ) -> Result<Json<CaseBody>, ApiError> {
     let change: Change = parse_json(&body?)?;
     let c = blocking(&s, move |app| app.change_case(&p, id, change)).await?;
-    Ok(Json(case_body(&c, Vec::new())))
+    Ok(Json(case_body(&c, Vec::new())?))
 }
 
 /// Overdue work across open cases.

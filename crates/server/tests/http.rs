@@ -919,3 +919,47 @@ async fn indicators_are_imported_in_bulk_over_http() {
     h.http.post("/v1/indicators:import", None, good).await.problem(401);
     h.stop().await;
 }
+
+/// A full write queue answers `503` with `Retry-After` and a problem body; what was accepted
+/// is stored, what was refused is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_server_says_when_to_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = AppConfig::new(dir.path());
+    cfg.max_batch = 1;
+    cfg.max_queued = 1;
+    let app = App::open(cfg).unwrap();
+    app.ensure_affiliate(&aff("pay"), "Pay", &rules("pay")).unwrap();
+    let key = app.create_key(&aff("pay"), &[Scope::Decide]).unwrap();
+    let h = start(app).await;
+    let calls: Vec<_> = (0..200)
+        .map(|i| {
+            let (http, key) = (h.http.clone(), key.clone());
+            tokio::spawn(async move {
+                let mut req = Request::builder()
+                    .method(Method::POST)
+                    .uri(format!("http://{}/v1/events", http.addr))
+                    .header(header::AUTHORIZATION, format!("Bearer {key}"));
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                let body = Full::new(Bytes::from(transfer(&format!("b{i}"), "u1", (i % 60) as u32)));
+                let res = http.client.request(req.body(body).unwrap()).await.unwrap();
+                let retry = res.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_string());
+                (res.status(), retry)
+            })
+        })
+        .collect();
+    let (mut ok, mut busy) = (0i64, 0);
+    for c in calls {
+        match c.await.unwrap() {
+            (StatusCode::OK, _) => ok += 1,
+            (StatusCode::SERVICE_UNAVAILABLE, retry) => {
+                assert_eq!(retry.as_deref(), Some("1"));
+                busy += 1;
+            }
+            (s, _) => panic!("unexpected {s}"),
+        }
+    }
+    assert!(busy > 0 && ok > 0, "{ok} ok, {busy} busy");
+    assert_eq!(events(&h.app, "pay"), ok);
+    h.stop().await;
+}

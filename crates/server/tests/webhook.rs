@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use store::{ActionRow, NewReport};
+use store::ActionRow;
 
 const SECRET: &str = "whsec_test";
 
@@ -30,35 +30,13 @@ fn open() -> (tempfile::TempDir, Arc<App>) {
     (dir, app)
 }
 
-/// Files a report (which opens a case) and queues action `id` for `affiliate` on the case,
-/// due at once.
+/// Queues action `id` for `affiliate`, due at once, as confirming a case does.
 fn queue_action(app: &App, id: &str, affiliate: &str, created_ms: i64) {
-    let s = app.store();
-    let mut digest = [0u8; 32];
-    for (d, b) in digest.iter_mut().zip(id.bytes()) {
-        *d = b;
-    }
-    let report = NewReport {
-        receipt: format!("R-{id}"),
-        secret_hash: [1; 32],
-        source: "public".into(),
-        kind: "voice_phishing".into(),
-        priority: 10,
-        body: "{}".into(),
-        created_ms,
-        digests: vec![digest],
-        sla_due_ms: created_ms + 1_000,
-        case_body: "{\"indicators\":[]}".into(),
-    };
-    let (case_id, _) = s.file_report(&report, &[]).unwrap();
-    let case = s.case(case_id).unwrap().unwrap();
-    let mut changed = case.clone();
-    changed.updated_ms = case.updated_ms + 1;
     let action = ActionRow {
         id: id.into(),
         affiliate: AffiliateId(affiliate.into()),
         kind: "hold_account".into(),
-        payload: json!({ "bank": "088", "account": "110123456789", "case": case_id }).to_string(),
+        payload: json!({ "bank": "088", "account": "110123456789", "case": 1 }).to_string(),
         created_ms,
         attempts: 0,
         next_ms: created_ms,
@@ -66,7 +44,7 @@ fn queue_action(app: &App, id: &str, affiliate: &str, created_ms: i64) {
         dead_ms: None,
         last_error: None,
     };
-    s.save_case(&changed, case.updated_ms, &[], &[action]).unwrap();
+    store::in_transaction(app.store().as_ref(), |tx| tx.queue_actions(std::slice::from_ref(&action))).unwrap();
 }
 
 fn action(app: &App, id: &str) -> ActionRow {

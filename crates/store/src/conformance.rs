@@ -1,8 +1,8 @@
 //! The conformance suite every [`Store`] backend must pass, written against the trait only.
 //! A backend's test calls [`run_all`] with a fresh, empty store.
 
-use crate::{ApiKey, EventRecord, Scope, Store, StoreError, Write};
-use domain::AffiliateId;
+use crate::{ApiKey, EventRecord, Scope, Store, StoreError, Write, in_transaction};
+use domain::{AffiliateId, CaseOutcome, CaseState};
 
 fn aff(s: &str) -> AffiliateId {
     AffiliateId(s.to_string())
@@ -41,42 +41,94 @@ pub fn run_all(s: &dyn Store) {
     indicator_reports(s);
     protection(s);
     reports_and_cases(s);
+    a_failed_unit_of_work_leaves_nothing(s);
+    concurrent_units_of_work_serialise(s);
+    rulesets_publish_in_units_of_work(s);
     actions_and_webhooks(s);
 }
 
-fn new_report(receipt: &str, digests: &[[u8; 32]], priority: i64, at: i64) -> crate::NewReport {
-    crate::NewReport {
+fn new_case(priority: i64, at: i64) -> crate::CaseRow {
+    crate::CaseRow {
+        id: 0,
+        state: CaseState::New,
+        outcome: None,
+        priority,
+        assignee: None,
+        typology: Some("impersonation".into()),
+        money_at_risk: 1_000_000,
+        reporting: vec!["public".into()],
+        holding: vec![],
+        linked_case: None,
+        opened_ms: at,
+        updated_ms: at,
+        sla_due_ms: at + 1_000,
+        first_action_ms: None,
+        closed_ms: None,
+        body: "{\"version\":1}".into(),
+    }
+}
+
+fn report(receipt: &str, case_id: i64, at: i64) -> crate::ReportRow {
+    crate::ReportRow {
         receipt: receipt.into(),
         secret_hash: [1; 32],
         source: "public".into(),
         kind: "voice_phishing".into(),
-        priority,
+        case_id,
+        priority: 10,
         body: "{}".into(),
         created_ms: at,
-        digests: digests.to_vec(),
-        sla_due_ms: at + 1_000,
-        case_body: "{\"indicators\":[]}".into(),
     }
 }
 
-fn entry(action: &str, at: i64) -> crate::AuditEntry {
-    crate::AuditEntry { at_ms: at, actor: "test".into(), case_id: None, action: action.into(), detail: "{}".into() }
+fn entry(action: &str, at: i64, case_id: Option<i64>) -> crate::AuditEntry {
+    crate::AuditEntry { at_ms: at, actor: "test".into(), case_id, action: action.into(), detail: "{}".into() }
+}
+
+/// Files a report: the case linked to `digests` or a new one (the policy lives in the
+/// application; this is the smallest caller the repositories need).
+fn file(s: &dyn Store, receipt: &str, digests: &[[u8; 32]], priority: i64, at: i64) -> (i64, bool) {
+    in_transaction(s, |tx| {
+        let linked = tx.cases_linked(digests)?;
+        let (id, new) = match linked.first() {
+            Some(c) => {
+                let mut c = c.clone();
+                let expected = c.updated_ms;
+                c.priority = c.priority.max(priority);
+                c.updated_ms = at;
+                tx.update_case(&c, expected)?;
+                (c.id, false)
+            }
+            None => (tx.insert_case(&new_case(priority, at))?, true),
+        };
+        tx.link(id, digests)?;
+        tx.insert_report(&report(receipt, id, at))?;
+        tx.append_audit(&[entry("report.filed", at, Some(id))])?;
+        Ok((id, new))
+    })
+    .unwrap()
 }
 
 fn reports_and_cases(s: &dyn Store) {
     let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
-    let (case1, new1) = s.file_report(&new_report("R1", &[a], 10, 100), &[entry("report.filed", 100)]).unwrap();
+    let (case1, new1) = file(s, "R1", &[a], 10, 100);
     assert!(new1);
-    let (case2, new2) = s.file_report(&new_report("R2", &[b, a], 50, 200), &[entry("report.filed", 200)]).unwrap();
+    let (case2, new2) = file(s, "R2", &[b, a], 50, 200);
     assert_eq!((case2, new2), (case1, false), "a report naming a known indicator joins its case");
-    let (case3, _) = s.file_report(&new_report("R3", &[b], 5, 300), &[entry("report.filed", 300)]).unwrap();
+    let (case3, _) = file(s, "R3", &[b], 5, 300);
     assert_eq!(case3, case1, "indicators linked by the second report join too");
-    let (other, new4) = s.file_report(&new_report("R4", &[c], 20, 400), &[entry("report.filed", 400)]).unwrap();
+    let (other, new4) = file(s, "R4", &[c], 20, 400);
     assert!(new4 && other != case1);
-    assert!(s.file_report(&new_report("R4", &[c], 20, 400), &[]).is_err(), "receipt numbers are unique");
+    let dup = in_transaction(s, |tx| tx.insert_report(&report("R4", other, 401)));
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "receipt numbers are unique: {dup:?}");
 
     let case = s.case(case1).unwrap().unwrap();
-    assert_eq!((case.state.as_str(), case.priority), ("new", 50), "the case takes its highest priority");
+    assert_eq!((case.state, case.priority), (CaseState::New, 50), "the case takes its highest priority");
+    assert_eq!(
+        (case.typology.as_deref(), case.money_at_risk, case.reporting.as_slice()),
+        (Some("impersonation"), 1_000_000, ["public".to_string()].as_slice()),
+        "the typed columns round-trip"
+    );
     let receipts: Vec<String> = s.case_reports(case1).unwrap().into_iter().map(|r| r.receipt).collect();
     assert_eq!(receipts, ["R1", "R2", "R3"]);
     assert_eq!(s.report("R4").unwrap().unwrap().case_id, other);
@@ -85,23 +137,118 @@ fn reports_and_cases(s: &dyn Store) {
     assert_eq!(queue, [case1, other], "the queue orders by priority");
 
     let mut changed = case.clone();
-    changed.state = "closed".into();
-    changed.outcome = Some("confirmed_fraud".into());
+    changed.state = CaseState::Closed;
+    changed.outcome = Some(CaseOutcome::ConfirmedFraud);
+    changed.holding = vec!["bank".into()];
+    changed.closed_ms = Some(500);
     changed.updated_ms = 500;
-    s.save_case(&changed, case.updated_ms, &[entry("case.closed", 500)], &[]).unwrap();
-    assert!(
-        matches!(s.save_case(&changed, case.updated_ms, &[], &[]), Err(StoreError::Conflict(_))),
-        "a stale update is refused"
-    );
+    in_transaction(s, |tx| {
+        tx.update_case(&changed, case.updated_ms)?;
+        tx.append_audit(&[entry("case.closed", 500, Some(case1))])
+    })
+    .unwrap();
+    let stale = in_transaction(s, |tx| tx.update_case(&changed, case.updated_ms));
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "a stale update is refused");
+    assert_eq!(s.case(case1).unwrap().unwrap(), changed, "every column is stored");
     assert_eq!(s.open_cases(10).unwrap().len(), 1);
+    // Linking moves a digest: after a closed case, a new case takes its indicators over.
+    let next = in_transaction(s, |tx| {
+        let id = tx.insert_case(&crate::CaseRow { linked_case: Some(case1), ..new_case(1, 600) })?;
+        tx.link(id, &[a])?;
+        Ok(id)
+    })
+    .unwrap();
+    let linked: Vec<i64> = in_transaction(s, |tx| tx.cases_linked(&[a, b])).unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(linked, [case1, next], "b stays with the closed case, a moved to the new one");
 
     let log = s.audit_log().unwrap();
     assert_eq!(log.len(), 5);
-    assert_eq!(log[0].entry.case_id, Some(case1), "filing fills in the case id");
+    assert_eq!(log[0].entry.case_id, Some(case1));
     assert_eq!(crate::verify_audit(&log), Ok(5));
     let mut forged = log.clone();
     forged[2].entry.detail = "{\"edited\":true}".into();
     assert_eq!(crate::verify_audit(&forged).unwrap_err().0, 3);
+}
+
+/// A unit of work that fails half-way leaves nothing: not the case it inserted, not the
+/// report, the audit rows, the registry rows or the actions it wrote before the failure.
+fn a_failed_unit_of_work_leaves_nothing(s: &dyn Store) {
+    let (cases, audit, reports) =
+        (s.open_cases(1_000).unwrap().len(), s.audit_log().unwrap().len(), s.all_reports().unwrap().len());
+    let bank = aff("bank");
+    let r = in_transaction(s, |tx| -> crate::Result<()> {
+        let id = tx.insert_case(&new_case(99, 700))?;
+        tx.link(id, &[[42; 32]])?;
+        tx.insert_report(&report("R-half", id, 700))?;
+        tx.append_audit(&[entry("report.filed", 700, Some(id))])?;
+        let row = crate::IndicatorReport {
+            digest: [42; 32],
+            kind: "account".into(),
+            affiliate: bank.clone(),
+            typology: "mule".into(),
+            status: "reported".into(),
+            reports: 1,
+            first_ms: 700,
+            last_ms: 700,
+        };
+        tx.upsert_reports(&bank, &[row])?;
+        tx.publish(&aff("half"), 1, "src", 700)?;
+        // The use case fails after every write: a duplicate receipt.
+        tx.insert_report(&report("R-half", id, 701))
+    });
+    assert!(r.is_err());
+    assert_eq!(s.open_cases(1_000).unwrap().len(), cases, "no case");
+    assert!(s.report("R-half").unwrap().is_none(), "no report");
+    assert_eq!(s.audit_log().unwrap().len(), audit, "no audit row");
+    assert_eq!(s.all_reports().unwrap().len(), reports, "no registry row");
+    assert_eq!(s.active_ruleset(&aff("half")).unwrap(), None, "no ruleset");
+    assert!(in_transaction(s, |tx| tx.cases_linked(&[[42; 32]])).unwrap().is_empty(), "no link");
+    // An error the work itself returns rolls back the same way.
+    let r: crate::Result<()> = in_transaction(s, |tx| {
+        tx.insert_case(&new_case(98, 800))?;
+        Err(StoreError::Aborted)
+    });
+    assert!(matches!(r, Err(StoreError::Aborted)));
+    assert_eq!(s.open_cases(1_000).unwrap().len(), cases);
+}
+
+/// Units of work on several threads at once are serialised: each read-modify-write of a
+/// counter in a case row sees the one before it, so none is lost.
+fn concurrent_units_of_work_serialise(s: &dyn Store) {
+    let id = in_transaction(s, |tx| tx.insert_case(&new_case(0, 900))).unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..25 {
+                    in_transaction(s, |tx| {
+                        let mut c = tx.case(id)?.ok_or_else(|| StoreError::NotFound("case".into()))?;
+                        let expected = c.updated_ms;
+                        c.money_at_risk += 1;
+                        c.updated_ms += 1;
+                        tx.update_case(&c, expected)
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(s.case(id).unwrap().unwrap().money_at_risk, 1_000_000 + 200);
+}
+
+fn rulesets_publish_in_units_of_work(s: &dyn Store) {
+    let a = aff("versions");
+    for want in 1..=3 {
+        let v = in_transaction(s, |tx| {
+            let v = tx.latest_version(&a)? + 1;
+            tx.publish(&a, v, &format!("v{v}"), v)?;
+            Ok(v)
+        })
+        .unwrap();
+        assert_eq!(v, want);
+    }
+    let again = in_transaction(s, |tx| tx.publish(&a, 3, "again", 9));
+    assert!(again.is_err(), "a version number is used once");
+    assert_eq!(s.active_ruleset(&a).unwrap().unwrap().source, "v3");
 }
 
 fn actions_and_webhooks(s: &dyn Store) {
@@ -109,7 +256,6 @@ fn actions_and_webhooks(s: &dyn Store) {
     assert!(s.webhook(&bank).unwrap().is_none());
     s.put_webhook(&bank, "http://127.0.0.1:1/hook", "sec", 1).unwrap();
     assert_eq!(s.webhook(&bank).unwrap(), Some(("http://127.0.0.1:1/hook".to_string(), "sec".to_string())));
-    let case = s.open_cases(10).unwrap().remove(0);
     let act = |id: &str, next: i64| crate::ActionRow {
         id: id.into(),
         affiliate: bank.clone(),
@@ -122,9 +268,7 @@ fn actions_and_webhooks(s: &dyn Store) {
         dead_ms: None,
         last_error: None,
     };
-    let mut changed = case.clone();
-    changed.updated_ms = case.updated_ms + 1;
-    s.save_case(&changed, case.updated_ms, &[], &[act("act_1", 10), act("act_2", 50), act("act_1", 99)]).unwrap();
+    in_transaction(s, |tx| tx.queue_actions(&[act("act_1", 10), act("act_2", 50), act("act_1", 99)])).unwrap();
     let due: Vec<String> = s.actions_due(20, 10).unwrap().into_iter().map(|a| a.id).collect();
     assert_eq!(due, ["act_1"], "only due actions, each id once");
     s.action_attempted("act_1", crate::ActionOutcome::Retry { next_ms: 60, error: "503".into() }, 20).unwrap();
@@ -267,9 +411,8 @@ fn rulesets(s: &dyn Store) {
     s.put_draft(&a, "v1 source", 1).unwrap();
     s.put_draft(&a, "v2 draft", 2).unwrap();
     assert_eq!(s.draft(&a).unwrap().as_deref(), Some("v2 draft"));
-    s.publish(&a, 1, "v1 source", 10).unwrap();
-    s.publish(&a, 2, "v2 source", 20).unwrap();
-    assert!(s.publish(&a, 2, "again", 30).is_err(), "a version number is used once");
+    in_transaction(s, |tx| tx.publish(&a, 1, "v1 source", 10)).unwrap();
+    in_transaction(s, |tx| tx.publish(&a, 2, "v2 source", 20)).unwrap();
     let active = s.active_ruleset(&a).unwrap().unwrap();
     assert_eq!((active.version, active.source.as_str(), active.active), (2, "v2 source", true));
     let hist = s.ruleset_history(&a).unwrap();

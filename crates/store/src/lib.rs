@@ -3,13 +3,24 @@
 //! read across affiliates. [`sqlite::SqliteStore`] is the embedded default (one file, WAL,
 //! durable commits); [`conformance`] is the suite every backend must pass.
 //!
-//! The trait is synchronous: the embedded backend is a library call, and the application runs
-//! store calls on its own writer thread or on blocking threads, never on the async executor.
+//! Every use case that writes more than one thing does it in one unit of work:
+//! [`Store::transaction`] runs a closure over a [`Tx`], the transaction handle, whose
+//! repositories ([`CaseRepo`], [`AuditRepo`], [`RegistryRepo`], [`ActionRepo`],
+//! [`RulesetRepo`]) write into the same transaction; it commits when the closure returns `Ok`
+//! and leaves nothing behind otherwise. Business rules (which case a report joins) live in the
+//! application, above this trait, so a second backend implements storage, not policy.
+//!
+//! The trait is synchronous, and that is a choice: the embedded backend is a library call
+//! (SQLite has no async API worth the name), a closure holding a transaction cannot be an
+//! `async` closure without boxing every repository call, and a PostgreSQL backend runs the
+//! same closures on blocking threads with a synchronous client (and may re-run one on a
+//! serialisation failure, which is why the work is an `FnMut`). The application calls the
+//! store on its writer thread or on blocking threads, never on the async executor.
 
 pub mod conformance;
 pub mod sqlite;
 
-use domain::AffiliateId;
+use domain::{AffiliateId, CaseOutcome, CaseState};
 
 /// A storage error. Backends map their own errors into these.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +34,13 @@ pub enum StoreError {
     /// A row the call refers to does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A stored row cannot be read (an unknown state, a body of an unknown version): it is
+    /// reported, never replaced by a default and written back.
+    #[error("unreadable record: {0}")]
+    Corrupt(String),
+    /// The unit of work returned an error of its own; everything it wrote was rolled back.
+    #[error("the transaction was rolled back")]
+    Aborted,
 }
 
 /// Result of a store call.
@@ -170,31 +188,6 @@ pub struct RulesetVersion {
     pub active: bool,
 }
 
-/// A report to file: it joins the open case of any of its indicator digests, or opens one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewReport {
-    /// Receipt number shown to the reporter.
-    pub receipt: String,
-    /// SHA-256 of the reporter's secret.
-    pub secret_hash: [u8; 32],
-    /// `public` or the reporting affiliate.
-    pub source: String,
-    /// Report kind (`voice_phishing`, ...).
-    pub kind: String,
-    /// Triage priority.
-    pub priority: i64,
-    /// The report as JSON.
-    pub body: String,
-    /// Filed at, ms.
-    pub created_ms: i64,
-    /// Digests of the indicators it names (they decide which case it joins).
-    pub digests: Vec<[u8; 32]>,
-    /// A new case's first-action deadline, ms.
-    pub sla_due_ms: i64,
-    /// A new case's body (JSON).
-    pub case_body: String,
-}
-
 /// A stored report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportRow {
@@ -216,19 +209,30 @@ pub struct ReportRow {
     pub created_ms: i64,
 }
 
-/// A stored case.
+/// A stored case: the typed columns that queries and reports read, and the body (notes,
+/// indicators, relief) that only the application reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseRow {
-    /// Case number.
+    /// Case number (assigned on insert).
     pub id: i64,
-    /// `new`, `triaged`, `investigating`, `action_taken`, `relief`, `closed`.
-    pub state: String,
-    /// `confirmed_fraud`, `not_fraud`, `duplicate` once decided.
-    pub outcome: Option<String>,
+    /// Where it stands.
+    pub state: CaseState,
+    /// How it was decided, once it was.
+    pub outcome: Option<CaseOutcome>,
     /// Priority: the highest of its reports.
     pub priority: i64,
     /// The analyst working it.
     pub assignee: Option<String>,
+    /// The registry typology of its first report (`impersonation`, `smishing`, ...).
+    pub typology: Option<String>,
+    /// Won at risk across its reports.
+    pub money_at_risk: i64,
+    /// Who reported: `public` and affiliate ids, in order of first report.
+    pub reporting: Vec<String>,
+    /// Affiliates that received follow-up actions for it (they hold its accounts or profiles).
+    pub holding: Vec<String>,
+    /// The closed case about the same indicators that this one follows, if any.
+    pub linked_case: Option<i64>,
     /// Opened at, ms.
     pub opened_ms: i64,
     /// Last change, ms.
@@ -237,7 +241,9 @@ pub struct CaseRow {
     pub sla_due_ms: i64,
     /// First action taken, ms.
     pub first_action_ms: Option<i64>,
-    /// Indicators, notes, relief: JSON.
+    /// Closed at, ms.
+    pub closed_ms: Option<i64>,
+    /// Indicators, notes, relief: a versioned JSON body the application reads.
     pub body: String,
 }
 
@@ -353,6 +359,11 @@ pub fn verify_audit(rows: &[AuditRow]) -> std::result::Result<usize, (i64, Strin
 /// Storage for everything ansim keeps. Every method that touches tenant data takes the
 /// affiliate; implementations must filter by it in the query itself.
 pub trait Store: Send + Sync {
+    /// Runs `work` in one transaction: it commits if `work` returns `Ok`, and nothing `work`
+    /// wrote remains otherwise. Transactions are serialisable: two units of work never see each
+    /// other's half-done writes. A backend may run `work` again after a serialisation failure.
+    fn transaction(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+
     /// Creates or renames an affiliate.
     fn upsert_affiliate(&self, a: &AffiliateId, name: &str, now_ms: i64) -> Result<()>;
     /// All affiliates.
@@ -382,8 +393,6 @@ pub trait Store: Send + Sync {
     fn put_draft(&self, a: &AffiliateId, source: &str, now_ms: i64) -> Result<()>;
     /// The ruleset draft.
     fn draft(&self, a: &AffiliateId) -> Result<Option<String>>;
-    /// Adds version `version` and makes it the only active one, atomically.
-    fn publish(&self, a: &AffiliateId, version: i64, source: &str, now_ms: i64) -> Result<()>;
     /// Makes an existing version the active one (rollback).
     fn activate(&self, a: &AffiliateId, version: i64) -> Result<()>;
     /// The active version.
@@ -414,11 +423,6 @@ pub trait Store: Send + Sync {
     /// Every cancelled hold of `a`: `(seq, cancelled ms)`, by seq.
     fn cancelled_holds(&self, a: &AffiliateId) -> Result<Vec<(i64, i64)>>;
 
-    /// Files a report in one transaction, under the writer's lock: it joins the case that
-    /// holds any of its digests (raising the case's priority to the report's), or opens a new
-    /// case; its new digests are linked to the case, and `audit` entries are appended (with the
-    /// case id filled in). Returns `(case id, whether the case is new)`.
-    fn file_report(&self, r: &NewReport, audit: &[AuditEntry]) -> Result<(i64, bool)>;
     /// The report with this receipt number.
     fn report(&self, receipt: &str) -> Result<Option<ReportRow>>;
     /// The reports of a case, oldest first.
@@ -427,15 +431,6 @@ pub trait Store: Send + Sync {
     fn case(&self, id: i64) -> Result<Option<CaseRow>>;
     /// Cases not closed, highest priority first, then oldest first (the queue).
     fn open_cases(&self, limit: usize) -> Result<Vec<CaseRow>>;
-    /// Saves a changed case, appends its audit entries and queues its actions, in one
-    /// transaction. `expected_updated_ms` must match the stored row (else `Conflict`).
-    fn save_case(
-        &self,
-        case: &CaseRow,
-        expected_updated_ms: i64,
-        audit: &[AuditEntry],
-        actions: &[ActionRow],
-    ) -> Result<()>;
     /// The whole audit log, in order.
     fn audit_log(&self) -> Result<Vec<AuditRow>>;
     /// Actions due for delivery at `now_ms`, oldest first.
@@ -460,4 +455,66 @@ pub trait Store: Send + Sync {
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>>;
     /// Marks side effects delivered.
     fn outbox_done(&self, ids: &[i64], now_ms: i64) -> Result<()>;
+}
+
+/// Cases and the reports that join them, inside a unit of work.
+pub trait CaseRepo {
+    /// One case.
+    fn case(&mut self, id: i64) -> Result<Option<CaseRow>>;
+    /// The cases any of `digests` is linked to, oldest first, each once.
+    fn cases_linked(&mut self, digests: &[[u8; 32]]) -> Result<Vec<CaseRow>>;
+    /// Inserts a case (its `id` is ignored); returns the id it was given.
+    fn insert_case(&mut self, case: &CaseRow) -> Result<i64>;
+    /// Saves a changed case. `expected_updated_ms` must match the stored row, else
+    /// [`StoreError::Conflict`]: someone changed it meanwhile.
+    fn update_case(&mut self, case: &CaseRow, expected_updated_ms: i64) -> Result<()>;
+    /// Links indicator digests to a case; a digest already linked elsewhere moves to it.
+    fn link(&mut self, case_id: i64, digests: &[[u8; 32]]) -> Result<()>;
+    /// Stores a report (receipt numbers are unique).
+    fn insert_report(&mut self, report: &ReportRow) -> Result<()>;
+    /// The reports of a case, oldest first.
+    fn case_reports(&mut self, case_id: i64) -> Result<Vec<ReportRow>>;
+}
+
+/// The hash-chained audit log, inside a unit of work.
+pub trait AuditRepo {
+    /// Appends entries at the end of the chain.
+    fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()>;
+}
+
+/// The group's indicator registry, inside a unit of work.
+pub trait RegistryRepo {
+    /// Creates or replaces `a`'s report rows; every row must be `a`'s own.
+    fn upsert_reports(&mut self, a: &AffiliateId, reports: &[IndicatorReport]) -> Result<()>;
+}
+
+/// Follow-up actions for the affiliates' webhooks, inside a unit of work.
+pub trait ActionRepo {
+    /// Queues actions; an id already queued is kept as it is (idempotent).
+    fn queue_actions(&mut self, actions: &[ActionRow]) -> Result<()>;
+    /// The affiliate holding `key` (`bank:088`, `profile`, ...).
+    fn holder(&mut self, key: &str) -> Result<Option<AffiliateId>>;
+}
+
+/// Ruleset versions, inside a unit of work.
+pub trait RulesetRepo {
+    /// The highest version of `a` (0 when none).
+    fn latest_version(&mut self, a: &AffiliateId) -> Result<i64>;
+    /// Adds version `version` and makes it the only active one.
+    fn publish(&mut self, a: &AffiliateId, version: i64, source: &str, now_ms: i64) -> Result<()>;
+}
+
+/// The transaction handle a unit of work writes through: one repository per aggregate.
+pub trait Tx: CaseRepo + AuditRepo + RegistryRepo + ActionRepo + RulesetRepo {}
+
+impl<T: CaseRepo + AuditRepo + RegistryRepo + ActionRepo + RulesetRepo> Tx for T {}
+
+/// Runs `work` in one transaction of `store` and returns what it returned.
+pub fn in_transaction<T>(store: &dyn Store, mut work: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    let mut out = None;
+    store.transaction(&mut |tx| {
+        out = Some(work(tx)?);
+        Ok(())
+    })?;
+    out.ok_or(StoreError::Aborted)
 }

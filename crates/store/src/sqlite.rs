@@ -7,10 +7,11 @@
 //! friendly transactions, and the same schema maps one-to-one onto PostgreSQL later.
 
 use crate::{
-    ActionOutcome, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRow, CaseRow, EventRecord, IndicatorReport,
-    NewReport, OutboxItem, ReportRow, Result, RulesetVersion, Scope, Store, StoreError, Write, audit_hash,
+    ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRepo, AuditRow, CaseRepo, CaseRow,
+    EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion, Scope,
+    Store, StoreError, Tx, Write, audit_hash,
 };
-use domain::AffiliateId;
+use domain::{AffiliateId, CaseOutcome, CaseState};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_indicators.sql"),
     include_str!("../migrations/sqlite/0003_protection.sql"),
     include_str!("../migrations/sqlite/0004_cases.sql"),
+    include_str!("../migrations/sqlite/0005_typed_cases.sql"),
 ];
 
 /// Readers kept open for concurrent reads.
@@ -50,6 +52,7 @@ impl Drop for SqliteStore {
 
 fn backend(e: rusqlite::Error) -> StoreError {
     match &e {
+        rusqlite::Error::FromSqlConversionFailure(..) => StoreError::Corrupt(e.to_string()),
         rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
             StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
         }
@@ -216,22 +219,46 @@ fn report_row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
     })
 }
 
-const CASE_COLS: &str =
-    "id, state, outcome, priority, assignee, opened_ms, updated_ms, sla_due_ms, first_action_ms, body";
+const CASE_COLS: &str = "id, state, outcome, priority, assignee, typology, money_at_risk, reporting, holding, \
+     linked_case, opened_ms, updated_ms, sla_due_ms, first_action_ms, closed_ms, body";
+
+/// A column that cannot be read as its type: reported, never defaulted.
+fn corrupt(col: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, what.into())
+}
+
+fn list(col: usize, text: String) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(&text).map_err(|e| corrupt(col, format!("not a JSON list of names: {e}")))
+}
 
 fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
+    let state: String = r.get(1)?;
+    let outcome: Option<String> = r.get(2)?;
     Ok(CaseRow {
         id: r.get(0)?,
-        state: r.get(1)?,
-        outcome: r.get(2)?,
+        state: CaseState::parse(&state).ok_or_else(|| corrupt(1, format!("unknown case state {state:?}")))?,
+        outcome: match outcome {
+            None => None,
+            Some(o) => Some(CaseOutcome::parse(&o).ok_or_else(|| corrupt(2, format!("unknown outcome {o:?}")))?),
+        },
         priority: r.get(3)?,
         assignee: r.get(4)?,
-        opened_ms: r.get(5)?,
-        updated_ms: r.get(6)?,
-        sla_due_ms: r.get(7)?,
-        first_action_ms: r.get(8)?,
-        body: r.get(9)?,
+        typology: r.get(5)?,
+        money_at_risk: r.get(6)?,
+        reporting: list(7, r.get(7)?)?,
+        holding: list(8, r.get(8)?)?,
+        linked_case: r.get(9)?,
+        opened_ms: r.get(10)?,
+        updated_ms: r.get(11)?,
+        sla_due_ms: r.get(12)?,
+        first_action_ms: r.get(13)?,
+        closed_ms: r.get(14)?,
+        body: r.get(15)?,
     })
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
 const ACTION_COLS: &str =
@@ -253,7 +280,7 @@ fn action_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionRow> {
 }
 
 /// Appends audit entries at the end of the chain, inside the caller's transaction.
-fn append_audit(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<()> {
+fn append_audit(tx: &Connection, entries: &[AuditEntry]) -> Result<()> {
     let last: Option<(i64, Vec<u8>)> = tx
         .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
@@ -273,7 +300,7 @@ fn append_audit(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Resul
     Ok(())
 }
 
-fn insert_actions(tx: &rusqlite::Transaction<'_>, actions: &[ActionRow]) -> Result<()> {
+fn insert_actions(tx: &Connection, actions: &[ActionRow]) -> Result<()> {
     let mut st = tx
         .prepare_cached(
             "INSERT INTO action (id, affiliate, kind, payload, created_ms, attempts, next_ms) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)
@@ -287,6 +314,15 @@ fn insert_actions(tx: &rusqlite::Transaction<'_>, actions: &[ActionRow]) -> Resu
 }
 
 impl Store for SqliteStore {
+    fn transaction(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        let mut c = lock(&self.writer);
+        // IMMEDIATE takes SQLite's write lock at the start, so the unit of work reads what it
+        // then writes without another writer in between (another process included).
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+        work(&mut SqliteTx(&tx))?;
+        tx.commit().map_err(backend)
+    }
+
     fn upsert_affiliate(&self, a: &AffiliateId, name: &str, now_ms: i64) -> Result<()> {
         lock(&self.writer)
             .execute(
@@ -453,19 +489,6 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    fn publish(&self, a: &AffiliateId, version: i64, source: &str, now_ms: i64) -> Result<()> {
-        let mut c = lock(&self.writer);
-        let tx = c.transaction().map_err(backend)?;
-        tx.execute("UPDATE ruleset SET active = 0 WHERE affiliate = ?1 AND active = 1", params![a.as_str()])
-            .map_err(backend)?;
-        tx.execute(
-            "INSERT INTO ruleset (affiliate, version, source, published_ms, active) VALUES (?1, ?2, ?3, ?4, 1)",
-            params![a.as_str(), version, source, now_ms],
-        )
-        .map_err(backend)?;
-        tx.commit().map_err(backend)
-    }
-
     fn activate(&self, a: &AffiliateId, version: i64) -> Result<()> {
         let mut c = lock(&self.writer);
         let tx = c.transaction().map_err(backend)?;
@@ -536,22 +559,7 @@ impl Store for SqliteStore {
     }
 
     fn upsert_reports(&self, a: &AffiliateId, reports: &[IndicatorReport]) -> Result<()> {
-        if reports.iter().any(|r| &r.affiliate != a) {
-            return Err(StoreError::Conflict("an affiliate can only write its own reports".into()));
-        }
-        let mut c = lock(&self.writer);
-        let tx = c.transaction().map_err(backend)?;
-        for r in reports {
-            tx.execute(
-                "INSERT INTO indicator_report (digest, kind, affiliate, typology, status, reports, first_ms, last_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (digest, affiliate) DO UPDATE SET typology = excluded.typology,
-                   status = excluded.status, reports = excluded.reports, last_ms = excluded.last_ms",
-                params![&r.digest[..], r.kind, a.as_str(), r.typology, r.status, r.reports, r.first_ms, r.last_ms],
-            )
-            .map_err(backend)?;
-        }
-        tx.commit().map_err(backend)
+        crate::in_transaction(self, |tx| tx.upsert_reports(a, reports))
     }
 
     fn all_reports(&self) -> Result<Vec<IndicatorReport>> {
@@ -615,60 +623,6 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
-    fn file_report(&self, r: &NewReport, audit: &[AuditEntry]) -> Result<(i64, bool)> {
-        let mut c = lock(&self.writer);
-        let tx = c.transaction().map_err(backend)?;
-        let mut case_id: Option<i64> = None;
-        {
-            let mut st = tx.prepare_cached("SELECT case_id FROM case_indicator WHERE digest = ?1").map_err(backend)?;
-            for d in &r.digests {
-                if let Some(id) =
-                    st.query_row(params![&d[..]], |row| row.get::<_, i64>(0)).optional().map_err(backend)?
-                {
-                    case_id = Some(case_id.map_or(id, |c: i64| c.min(id)));
-                }
-            }
-        }
-        let new = case_id.is_none();
-        let id = match case_id {
-            Some(id) => {
-                tx.execute(
-                    "UPDATE fraud_case SET priority = MAX(priority, ?2), updated_ms = ?3 WHERE id = ?1",
-                    params![id, r.priority, r.created_ms],
-                )
-                .map_err(backend)?;
-                id
-            }
-            None => {
-                tx.execute(
-                    "INSERT INTO fraud_case (state, priority, opened_ms, updated_ms, sla_due_ms, body) VALUES ('new', ?1, ?2, ?2, ?3, ?4)",
-                    params![r.priority, r.created_ms, r.sla_due_ms, r.case_body],
-                )
-                .map_err(backend)?;
-                tx.last_insert_rowid()
-            }
-        };
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO case_indicator (digest, case_id) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING",
-                )
-                .map_err(backend)?;
-            for d in &r.digests {
-                st.execute(params![&d[..], id]).map_err(backend)?;
-            }
-        }
-        tx.execute(
-            &format!("INSERT INTO report ({REPORT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-            params![r.receipt, &r.secret_hash[..], r.source, r.kind, id, r.priority, r.body, r.created_ms],
-        )
-        .map_err(backend)?;
-        let entries: Vec<AuditEntry> = audit.iter().map(|e| AuditEntry { case_id: Some(id), ..e.clone() }).collect();
-        append_audit(&tx, &entries)?;
-        tx.commit().map_err(backend)?;
-        Ok((id, new))
-    }
-
     fn report(&self, receipt: &str) -> Result<Option<ReportRow>> {
         let c = self.read();
         c.query_row(&format!("SELECT {REPORT_COLS} FROM report WHERE receipt = ?1"), params![receipt], report_row_of)
@@ -677,18 +631,7 @@ impl Store for SqliteStore {
     }
 
     fn case_reports(&self, case_id: i64) -> Result<Vec<ReportRow>> {
-        let c = self.read();
-        let mut st = c
-            .prepare_cached(&format!(
-                "SELECT {REPORT_COLS} FROM report WHERE case_id = ?1 ORDER BY created_ms, receipt"
-            ))
-            .map_err(backend)?;
-        let rows = st
-            .query_map(params![case_id], report_row_of)
-            .map_err(backend)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(backend)?;
-        Ok(rows)
+        case_reports(&self.read(), case_id)
     }
 
     fn case(&self, id: i64) -> Result<Option<CaseRow>> {
@@ -711,41 +654,6 @@ impl Store for SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(backend)?;
         Ok(rows)
-    }
-
-    fn save_case(
-        &self,
-        case: &CaseRow,
-        expected_updated_ms: i64,
-        audit: &[AuditEntry],
-        actions: &[ActionRow],
-    ) -> Result<()> {
-        let mut c = lock(&self.writer);
-        let tx = c.transaction().map_err(backend)?;
-        let n = tx
-            .execute(
-                "UPDATE fraud_case SET state = ?2, outcome = ?3, priority = ?4, assignee = ?5, updated_ms = ?6,
-                   sla_due_ms = ?7, first_action_ms = ?8, body = ?9 WHERE id = ?1 AND updated_ms = ?10",
-                params![
-                    case.id,
-                    case.state,
-                    case.outcome,
-                    case.priority,
-                    case.assignee,
-                    case.updated_ms,
-                    case.sla_due_ms,
-                    case.first_action_ms,
-                    case.body,
-                    expected_updated_ms
-                ],
-            )
-            .map_err(backend)?;
-        if n != 1 {
-            return Err(StoreError::Conflict(format!("case {} was changed meanwhile; reload it", case.id)));
-        }
-        append_audit(&tx, audit)?;
-        insert_actions(&tx, actions)?;
-        tx.commit().map_err(backend)
     }
 
     fn audit_log(&self) -> Result<Vec<AuditRow>> {
@@ -875,10 +783,7 @@ impl Store for SqliteStore {
     }
 
     fn holder(&self, key: &str) -> Result<Option<AffiliateId>> {
-        let c = self.read();
-        c.query_row("SELECT affiliate FROM holder WHERE key = ?1", params![key], |r| Ok(AffiliateId(r.get(0)?)))
-            .optional()
-            .map_err(backend)
+        holder(&self.read(), key)
     }
 
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>> {
@@ -914,4 +819,214 @@ impl Store for SqliteStore {
         }
         tx.commit().map_err(backend)
     }
+}
+
+/// A unit of work on the writer connection, inside its transaction.
+struct SqliteTx<'a>(&'a Connection);
+
+impl CaseRepo for SqliteTx<'_> {
+    fn case(&mut self, id: i64) -> Result<Option<CaseRow>> {
+        self.0
+            .query_row(&format!("SELECT {CASE_COLS} FROM fraud_case WHERE id = ?1"), params![id], case_row)
+            .optional()
+            .map_err(backend)
+    }
+
+    fn cases_linked(&mut self, digests: &[[u8; 32]]) -> Result<Vec<CaseRow>> {
+        let mut ids: Vec<i64> = Vec::new();
+        {
+            let mut st =
+                self.0.prepare_cached("SELECT case_id FROM case_indicator WHERE digest = ?1").map_err(backend)?;
+            for d in digests {
+                if let Some(id) = st.query_row(params![&d[..]], |r| r.get::<_, i64>(0)).optional().map_err(backend)? {
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.case(id)?);
+        }
+        Ok(out)
+    }
+
+    fn insert_case(&mut self, c: &CaseRow) -> Result<i64> {
+        self.0
+            .execute(
+                "INSERT INTO fraud_case (state, outcome, priority, assignee, typology, money_at_risk, reporting, holding,
+                   linked_case, opened_ms, updated_ms, sla_due_ms, first_action_ms, closed_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                params![
+                    c.state.as_str(),
+                    c.outcome.map(CaseOutcome::as_str),
+                    c.priority,
+                    c.assignee,
+                    c.typology,
+                    c.money_at_risk,
+                    json_list(&c.reporting),
+                    json_list(&c.holding),
+                    c.linked_case,
+                    c.opened_ms,
+                    c.updated_ms,
+                    c.sla_due_ms,
+                    c.first_action_ms,
+                    c.closed_ms,
+                    c.body
+                ],
+            )
+            .map_err(backend)?;
+        Ok(self.0.last_insert_rowid())
+    }
+
+    fn update_case(&mut self, c: &CaseRow, expected_updated_ms: i64) -> Result<()> {
+        let n = self
+            .0
+            .execute(
+                "UPDATE fraud_case SET state = ?2, outcome = ?3, priority = ?4, assignee = ?5, typology = ?6,
+                   money_at_risk = ?7, reporting = ?8, holding = ?9, linked_case = ?10, updated_ms = ?11,
+                   sla_due_ms = ?12, first_action_ms = ?13, closed_ms = ?14, body = ?15
+                 WHERE id = ?1 AND updated_ms = ?16",
+                params![
+                    c.id,
+                    c.state.as_str(),
+                    c.outcome.map(CaseOutcome::as_str),
+                    c.priority,
+                    c.assignee,
+                    c.typology,
+                    c.money_at_risk,
+                    json_list(&c.reporting),
+                    json_list(&c.holding),
+                    c.linked_case,
+                    c.updated_ms,
+                    c.sla_due_ms,
+                    c.first_action_ms,
+                    c.closed_ms,
+                    c.body,
+                    expected_updated_ms
+                ],
+            )
+            .map_err(backend)?;
+        if n != 1 {
+            return Err(StoreError::Conflict(format!("case {} was changed meanwhile; reload it", c.id)));
+        }
+        Ok(())
+    }
+
+    fn link(&mut self, case_id: i64, digests: &[[u8; 32]]) -> Result<()> {
+        let mut st = self
+            .0
+            .prepare_cached(
+                "INSERT INTO case_indicator (digest, case_id) VALUES (?1, ?2)
+                 ON CONFLICT (digest) DO UPDATE SET case_id = excluded.case_id",
+            )
+            .map_err(backend)?;
+        for d in digests {
+            st.execute(params![&d[..], case_id]).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn insert_report(&mut self, r: &ReportRow) -> Result<()> {
+        self.0
+            .execute(
+                &format!("INSERT INTO report ({REPORT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![r.receipt, &r.secret_hash[..], r.source, r.kind, r.case_id, r.priority, r.body, r.created_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn case_reports(&mut self, case_id: i64) -> Result<Vec<ReportRow>> {
+        case_reports(self.0, case_id)
+    }
+}
+
+impl AuditRepo for SqliteTx<'_> {
+    fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()> {
+        append_audit(self.0, entries)
+    }
+}
+
+impl RegistryRepo for SqliteTx<'_> {
+    fn upsert_reports(&mut self, a: &AffiliateId, reports: &[IndicatorReport]) -> Result<()> {
+        if reports.iter().any(|r| &r.affiliate != a) {
+            return Err(StoreError::Conflict("an affiliate can only write its own reports".into()));
+        }
+        let mut st = self
+            .0
+            .prepare_cached(
+                "INSERT INTO indicator_report (digest, kind, affiliate, typology, status, reports, first_ms, last_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (digest, affiliate) DO UPDATE SET typology = excluded.typology,
+                   status = excluded.status, reports = excluded.reports, last_ms = excluded.last_ms",
+            )
+            .map_err(backend)?;
+        for r in reports {
+            st.execute(params![
+                &r.digest[..],
+                r.kind,
+                a.as_str(),
+                r.typology,
+                r.status,
+                r.reports,
+                r.first_ms,
+                r.last_ms
+            ])
+            .map_err(backend)?;
+        }
+        Ok(())
+    }
+}
+
+impl ActionRepo for SqliteTx<'_> {
+    fn queue_actions(&mut self, actions: &[ActionRow]) -> Result<()> {
+        insert_actions(self.0, actions)
+    }
+
+    fn holder(&mut self, key: &str) -> Result<Option<AffiliateId>> {
+        holder(self.0, key)
+    }
+}
+
+impl RulesetRepo for SqliteTx<'_> {
+    fn latest_version(&mut self, a: &AffiliateId) -> Result<i64> {
+        self.0
+            .query_row("SELECT COALESCE(MAX(version), 0) FROM ruleset WHERE affiliate = ?1", params![a.as_str()], |r| {
+                r.get(0)
+            })
+            .map_err(backend)
+    }
+
+    fn publish(&mut self, a: &AffiliateId, version: i64, source: &str, now_ms: i64) -> Result<()> {
+        self.0
+            .execute("UPDATE ruleset SET active = 0 WHERE affiliate = ?1 AND active = 1", params![a.as_str()])
+            .map_err(backend)?;
+        self.0
+            .execute(
+                "INSERT INTO ruleset (affiliate, version, source, published_ms, active) VALUES (?1, ?2, ?3, ?4, 1)",
+                params![a.as_str(), version, source, now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+fn case_reports(c: &Connection, case_id: i64) -> Result<Vec<ReportRow>> {
+    let mut st = c
+        .prepare_cached(&format!("SELECT {REPORT_COLS} FROM report WHERE case_id = ?1 ORDER BY created_ms, receipt"))
+        .map_err(backend)?;
+    let rows = st
+        .query_map(params![case_id], report_row_of)
+        .map_err(backend)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(backend)?;
+    Ok(rows)
+}
+
+fn holder(c: &Connection, key: &str) -> Result<Option<AffiliateId>> {
+    c.query_row("SELECT affiliate FROM holder WHERE key = ?1", params![key], |r| Ok(AffiliateId(r.get(0)?)))
+        .optional()
+        .map_err(backend)
 }

@@ -20,7 +20,7 @@ fn data_survives_reopen() {
         let s = SqliteStore::open(&path).unwrap();
         let w = store::Write { affiliate: a.clone(), record: store::conformance::record(1, "e1"), outbox: vec![] };
         s.commit(&[w]).unwrap();
-        s.publish(&a, 1, "src", 1).unwrap();
+        store::in_transaction(&s, |tx| tx.publish(&a, 1, "src", 1)).unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.event_count(&a).unwrap(), 1);
