@@ -10,13 +10,14 @@
 //! work: the case, the report, the registry rows, the actions and the audit entries commit
 //! together or not at all.
 
+use crate::access::{Action, authorize};
 use crate::registry::Status;
 use crate::{AppError, GROUP, Principal, now_ms};
 use domain::{AffiliateId, CaseOutcome, CaseState, Krw, Timestamp};
 use indicators::IndicatorKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use store::{ActionRow, AuditEntry, CaseRow, ReportRow, Scope, Tx};
+use store::{ActionRow, AuditEntry, CaseRow, ReportRow, Tx};
 
 /// What happened to the reporter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -592,13 +593,6 @@ fn follow_ups(
 }
 
 impl crate::App {
-    fn require_cases(p: &Principal) -> Result<(), AppError> {
-        if p.affiliate.as_str() != GROUP || !(p.scopes.contains(&Scope::Cases) || p.scopes.contains(&Scope::Admin)) {
-            return Err(AppError::Forbidden("cases (of the group)"));
-        }
-        Ok(())
-    }
-
     /// Files a report: validates it, triages it, joins or opens its case (one case per
     /// indicator, also under simultaneous reports), reports its indicators to the registry and
     /// logs it. Returns the receipt and the secret (shown once).
@@ -780,13 +774,13 @@ impl crate::App {
 
     /// The case queue: open cases, highest priority first.
     pub fn case_queue(&self, p: &Principal, limit: usize) -> Result<Vec<CaseRow>, AppError> {
-        Self::require_cases(p)?;
+        authorize(p, Action::WorkCases)?;
         Ok(self.store.open_cases(limit.clamp(1, 1_000))?)
     }
 
     /// One case with its reports.
     pub fn case_detail(&self, p: &Principal, id: i64) -> Result<(CaseRow, Vec<store::ReportRow>), AppError> {
-        Self::require_cases(p)?;
+        authorize(p, Action::WorkCases)?;
         let c = self.store.case(id)?.ok_or_else(|| AppError::NotFound(format!("case {id}")))?;
         Ok((c, self.store.case_reports(id)?))
     }
@@ -797,7 +791,7 @@ impl crate::App {
     /// victims at the affiliates that filed their reports. The audit log names the principal
     /// who made the change, never a name taken from the request.
     pub fn change_case(&self, p: &Principal, id: i64, change: Change) -> Result<CaseRow, AppError> {
-        Self::require_cases(p)?;
+        authorize(p, Action::WorkCases)?;
         let actor = p.actor();
         let to_state = match &change.state {
             None => None,
@@ -967,7 +961,7 @@ impl crate::App {
     /// What is overdue across open cases: a first action past its SLA, and relief deadlines
     /// that passed (written request, holder notice, refund decision, ...).
     pub fn alerts(&self, p: &Principal, now: i64) -> Result<Vec<Alert>, AppError> {
-        Self::require_cases(p)?;
+        authorize(p, Action::WorkCases)?;
         let cal = crate::relief::Calendar::korea();
         let mut out = Vec::new();
         for c in self.store.open_cases(1_000)? {
@@ -994,9 +988,7 @@ impl crate::App {
 
     /// Actions given up on, for the group's admins.
     pub fn dead_actions(&self, p: &Principal) -> Result<Vec<ActionRow>, AppError> {
-        if p.affiliate.as_str() != GROUP || !p.scopes.contains(&Scope::Admin) {
-            return Err(AppError::Forbidden("admin of the group"));
-        }
+        authorize(p, Action::GroupAdmin)?;
         Ok(self.store.dead_actions(500)?)
     }
 

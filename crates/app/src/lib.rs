@@ -9,6 +9,7 @@
 //! committed decision is returned. The writer batches every write waiting into one transaction
 //! (one fsync for many requests).
 
+pub mod access;
 pub mod cases;
 mod keys;
 mod metrics;
@@ -148,15 +149,6 @@ impl Principal {
     /// The audit log's actor: `affiliate/name`.
     pub fn actor(&self) -> String {
         format!("{}/{}", self.affiliate, self.name)
-    }
-
-    /// `Ok` if the principal holds `scope` (or `admin`).
-    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
-        if self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(scope.as_str()))
-        }
     }
 }
 
@@ -633,9 +625,7 @@ impl App {
     /// Per-affiliate registry totals, for the safety table only: the caller must be the group
     /// ([`GROUP`]) with the `admin` scope.
     pub fn registry_totals(&self, p: &Principal) -> Result<Vec<registry::Totals>, AppError> {
-        if p.affiliate.as_str() != GROUP || !p.scopes.contains(&Scope::Admin) {
-            return Err(AppError::Forbidden("admin of the group"));
-        }
+        access::authorize(p, access::Action::GroupAdmin)?;
         Ok(self.registry.totals())
     }
 

@@ -161,8 +161,9 @@ async fn publish_validate_rollback_and_keys() {
     let key = app.create_key(&pay, &[Scope::Decide]).unwrap();
     let p = app.authenticate(&key).unwrap();
     assert_eq!(p.affiliate, pay);
-    assert!(p.require(Scope::Decide).is_ok());
-    assert!(matches!(p.require(Scope::RulesWrite), Err(AppError::Forbidden("rules:write"))));
+    assert!(app::access::authorize(&p, app::access::Action::Decide).is_ok());
+    let denied = app::access::authorize(&p, app::access::Action::EditRules);
+    assert!(matches!(denied, Err(AppError::Forbidden("rules:write"))));
     assert!(matches!(app.authenticate("ak_wrong"), Err(AppError::Unauthorized)));
 }
 

@@ -16,7 +16,8 @@ use crate::wire::{
     RegistryTotals, ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest,
     ShieldResponse, ValidationBody,
 };
-use app::{App, AppError, Principal, Scope};
+use app::access::{Action, authorize};
+use app::{App, AppError};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -41,18 +42,6 @@ pub const EVENT_BODY_LIMIT: usize = 1 << 20;
 pub const REPORT_BODY_LIMIT: usize = 64 << 10;
 /// Largest body of a batch request.
 pub const BATCH_BODY_LIMIT: usize = 16 << 20;
-
-/// `Ok` if the caller holds any of `scopes` (or `admin`).
-fn require_any(p: &Principal, scopes: &[Scope]) -> Result<(), AppError> {
-    let mut err = AppError::Forbidden("decide");
-    for s in scopes {
-        match p.require(*s) {
-            Ok(()) => return Ok(()),
-            Err(e) => err = e,
-        }
-    }
-    Err(err)
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -106,7 +95,7 @@ async fn post_event(
     Caller(p): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DecisionBody>, ApiError> {
-    p.require(Scope::Decide)?;
+    authorize(&p, Action::Decide)?;
     let body = body?;
     let event = Event::from_json(utf8(&body)?, Some(&p.affiliate))?;
     let d = s.decide(&p.affiliate, event).await?;
@@ -139,7 +128,7 @@ async fn post_batch(
     Caller(p): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BatchResponse>, ApiError> {
-    p.require(Scope::Decide)?;
+    authorize(&p, Action::Decide)?;
     let body = body?;
     let env: Envelope<'_> = parse_json(&body)?;
     let max = s.options.max_batch_events;
@@ -192,14 +181,12 @@ async fn get_decision(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DecisionBody>, ApiError> {
-    p.require(Scope::Decide)?;
+    authorize(&p, Action::Decide)?;
     let rec = blocking(&s, move |app| app.decision(&p.affiliate, &id)).await?;
     let d: Decision = serde_json::from_str(&rec.decision_json)
         .map_err(|e| ApiError::Internal(format!("stored decision {} is unreadable: {e}", rec.decision_id)))?;
     Ok(Json(DecisionBody::new(&rec.decision_id, &d, false)))
 }
-
-const READ_SCOPES: [Scope; 2] = [Scope::Decide, Scope::RulesWrite];
 
 /// The active ruleset, with its source.
 #[utoipa::path(
@@ -212,7 +199,7 @@ const READ_SCOPES: [Scope; 2] = [Scope::Decide, Scope::RulesWrite];
     security(("bearer" = []))
 )]
 async fn get_active(State(s): State<S>, Caller(p): Caller) -> Result<Json<RulesetBody>, ApiError> {
-    require_any(&p, &READ_SCOPES)?;
+    authorize(&p, Action::ReadRules)?;
     let r = blocking(&s, move |app| app.active_ruleset(&p.affiliate)).await?;
     Ok(Json(RulesetBody::new(&r, true)))
 }
@@ -227,7 +214,7 @@ async fn get_active(State(s): State<S>, Caller(p): Caller) -> Result<Json<Rulese
     security(("bearer" = []))
 )]
 async fn list_rulesets(State(s): State<S>, Caller(p): Caller) -> Result<Json<RulesetHistory>, ApiError> {
-    require_any(&p, &READ_SCOPES)?;
+    authorize(&p, Action::ReadRules)?;
     let h = blocking(&s, move |app| app.ruleset_history(&p.affiliate)).await?;
     Ok(Json(RulesetHistory { versions: h.iter().map(|r| RulesetBody::new(r, false)).collect() }))
 }
@@ -242,7 +229,7 @@ async fn list_rulesets(State(s): State<S>, Caller(p): Caller) -> Result<Json<Rul
     security(("bearer" = []))
 )]
 async fn get_draft(State(s): State<S>, Caller(p): Caller) -> Result<Response, ApiError> {
-    require_any(&p, &READ_SCOPES)?;
+    authorize(&p, Action::ReadRules)?;
     let d = blocking(&s, move |app| app.draft(&p.affiliate)).await?;
     let text = d.ok_or_else(|| AppError::NotFound("a saved draft".into()))?;
     Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
@@ -263,7 +250,7 @@ async fn put_draft(
     Caller(p): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ValidationBody>, ApiError> {
-    p.require(Scope::RulesWrite)?;
+    authorize(&p, Action::EditRules)?;
     let text = utf8(&body?)?.to_string();
     let v = blocking(&s, move |app| {
         app.put_draft(&p.affiliate, &text)?;
@@ -293,7 +280,7 @@ async fn validate(
     Caller(p): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ValidationBody>, ApiError> {
-    require_any(&p, &READ_SCOPES)?;
+    authorize(&p, Action::ReadRules)?;
     let text = utf8(&body?)?.to_string();
     Ok(Json(blocking(&s, move |app| Ok(validation(app, &text))).await?))
 }
@@ -316,7 +303,7 @@ async fn publish(
     Caller(p): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RulesetBody>, ApiError> {
-    p.require(Scope::RulesWrite)?;
+    authorize(&p, Action::EditRules)?;
     let text = utf8(&body?)?.to_string();
     let app = Arc::clone(&s.app);
     let r = tokio::task::spawn_blocking(move || {
@@ -352,7 +339,7 @@ async fn rollback(
     Caller(p): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RulesetBody>, ApiError> {
-    p.require(Scope::RulesWrite)?;
+    authorize(&p, Action::EditRules)?;
     let req: RollbackRequest = parse_json(&body?)?;
     let r = blocking(&s, move |app| app.rollback(&p.affiliate, req.version)).await?;
     Ok(Json(RulesetBody::new(&r, false)))
@@ -399,7 +386,7 @@ async fn report_indicator(
             }));
         }
     };
-    p.require(if status == app::registry::Status::Reported { Scope::Decide } else { Scope::RulesWrite })?;
+    authorize(&p, if status == app::registry::Status::Reported { Action::Report } else { Action::ConfirmIndicator })?;
     let kind = indicator_kind(&req.kind)?;
     let agg =
         blocking(&s, move |app| app.report_indicator(&p.affiliate, kind, &req.value, &req.typology, status)).await?;
@@ -428,7 +415,7 @@ async fn import_indicators(
     let text = utf8(&body?)?.to_string();
     let (rows, _, _) = crate::import::parse_csv(&text);
     let changes_status = rows.iter().any(|r| r.3 != app::registry::Status::Reported);
-    p.require(if changes_status { Scope::RulesWrite } else { Scope::Decide })?;
+    authorize(&p, if changes_status { Action::ConfirmIndicator } else { Action::Report })?;
     let done = tokio::task::spawn_blocking(move || crate::import::import(&s.app, &p.affiliate, &text))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -457,7 +444,7 @@ async fn shield(
     Caller(p): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ShieldResponse>, ApiError> {
-    p.require(Scope::Decide)?;
+    authorize(&p, Action::Decide)?;
     let req: ShieldRequest = parse_json(&body?)?;
     if req.indicators.is_empty() || req.indicators.len() > 100 {
         return Err(ApiError::App(AppError::Invalid {
@@ -504,7 +491,7 @@ async fn backtest_draft(
     Caller(p): Caller,
     axum::extract::Query(q): axum::extract::Query<BacktestQuery>,
 ) -> Result<Json<crate::backtest::BacktestBody>, ApiError> {
-    p.require(Scope::RulesWrite)?;
+    authorize(&p, Action::EditRules)?;
     let limit = q.limit.unwrap_or(100_000);
     let r = blocking(&s, move |app| app.backtest_draft(&p.affiliate, limit)).await?;
     Ok(Json(crate::backtest::BacktestBody::from(&r)))
@@ -531,7 +518,7 @@ async fn analyze_message(
     Caller(p): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<AnalysisBody>, ApiError> {
-    p.require(Scope::Decide)?;
+    authorize(&p, Action::Decide)?;
     let req: AnalyzeRequest = parse_json(&body?)?;
     if req.text.chars().count() > MAX_ANALYZE_CHARS {
         return Err(ApiError::App(AppError::Invalid {
@@ -572,7 +559,7 @@ async fn get_protection(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ProtectionBody>, ApiError> {
-    p.require(Scope::Decide)?;
+    authorize(&p, Action::Decide)?;
     let subject = id.clone();
     let prot = blocking(&s, move |app| app.protection(&p.affiliate, &subject)).await?;
     Ok(Json(ProtectionBody::new(&id, &prot)))
@@ -600,7 +587,7 @@ async fn put_protection(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ProtectionBody>, ApiError> {
-    p.require(Scope::Decide)?;
+    authorize(&p, Action::Decide)?;
     let req: ProtectionSettings = parse_json(&body?)?;
     let subject = id.clone();
     let prot = blocking(&s, move |app| app.set_protection(&p.affiliate, &subject, req.into())).await?;
@@ -626,7 +613,7 @@ async fn cancel_hold(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CancelBody>, ApiError> {
-    p.require(Scope::Decide)?;
+    authorize(&p, Action::Decide)?;
     let c = blocking(&s, move |app| app.cancel_hold(&p.affiliate, &id)).await?;
     Ok(Json(CancelBody {
         decision_id: c.decision_id,

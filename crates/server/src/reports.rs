@@ -452,7 +452,7 @@ pub(crate) async fn put_webhook(
     Caller(p): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    p.require(app::Scope::Admin)?;
+    app::access::authorize(&p, app::access::Action::ManageWebhook)?;
     let w: WebhookRequest = parse_json(&body?)?;
     blocking(&s, move |app| app.set_webhook(&p.affiliate, &w.url, &w.secret, &w.holds)).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# HTTP load of the decision API, measured two ways in one run: the project's own `ansim load`
+# (simulated traffic of five affiliates) and Debian's `wrk` with bench/events.lua (unique
+# transfer events of one affiliate), both at the same connection count, plus `GET /healthz`
+# under wrk as the HTTP stack's own ceiling at that moment. Each binary given gets a fresh
+# embedded store from `ansim demo --rate 0`; with two binaries (before, after) the rounds
+# alternate A B A B so both see the same machine.
+#
+#   bench/http.sh [--rounds N] [--connections C] [--seconds S] [--events E] BIN [BIN ...]
+set -euo pipefail
+rounds=2 conns=32 secs=20 events=100000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --connections) conns=$2; shift 2 ;;
+    --seconds) secs=$2; shift 2 ;;
+    --events) events=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+[ $# -ge 1 ] || { echo "usage: bench/http.sh [options] BIN [BIN ...]" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+port=18080
+for r in $(seq 1 "$rounds"); do
+  for bin in "$@"; do
+    data=$(mktemp -d)
+    "$bin" demo --rate 0 --data "$data" --listen "127.0.0.1:$port" >"$data/out.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do [ -s "$data/demo-keys.json" ] && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+    key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pay"])' "$data/demo-keys.json")
+    load=$("$bin" load --addr "127.0.0.1:$port" --keys "$data/demo-keys.json" --events "$events" --connections "$conns" 2>/dev/null | tail -1)
+    events_wrk=$(ANSIM_KEY=$key ANSIM_PREFIX="r$r" wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/events.lua" "http://127.0.0.1:$port" 2>&1)
+    health=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/healthz" 2>&1)
+    kill -INT "$pid"; wait "$pid" || true
+    rps() { awk '/Requests\/sec/ {print $2}'; }
+    p99() { awk '$1=="99%" {print $2}'; }
+    non2xx() { awk '/Non-2xx/ {print $NF}'; }
+    echo "round $r $(basename "$bin"): ansim load: $load"
+    echo "round $r $(basename "$bin"): wrk events: $(echo "$events_wrk" | rps) req/s, p99 $(echo "$events_wrk" | p99), non-2xx $(echo "$events_wrk" | non2xx)"
+    echo "round $r $(basename "$bin"): wrk healthz: $(echo "$health" | rps) req/s, p99 $(echo "$health" | p99)"
+    rm -rf "$data"
+  done
+done
