@@ -18,9 +18,9 @@ async fn main() {
     // A year back: simulated time advances with every event and the app refuses events stamped
     // more than an hour ahead of its clock.
     let start = domain::Timestamp(app::now_ms() - 365 * 86_400_000);
-    let mut sim = engine::simulate::Simulator::new(engine::simulate::SimConfig { start, ..Default::default() });
+    let mut sim = sim::Simulator::new(sim::SimConfig { start, ..Default::default() });
     let mut events = Vec::with_capacity(total);
-    for a in engine::simulate::AFFILIATES {
+    for a in sim::AFFILIATES {
         app.ensure_affiliate(&domain::AffiliateId(a.to_string()), a, rules).expect("affiliate");
     }
     for _ in 0..total {

@@ -6,7 +6,7 @@
 //!    for `decide_at` (no assembly of the `Decision`), in interleaved passes.
 //! 2. Replay throughput on one core: whole passes timed without per-call timers.
 //! 3. Feature-state memory per active key and feature (`FeatureState::memory`) after a replay
-//!    of the fixture and after 1,000,000 simulated events (`engine::simulate`), once with a
+//!    of the fixture and after 1,000,000 simulated events (`sim`), once with a
 //!    large population (many light keys) and once with the simulator's default small one
 //!    (few heavy keys), each also timed per call.
 //!
@@ -14,9 +14,9 @@
 
 use bench::{EVENTS, RULESET, bytes_per_key, load_events, load_snapshot, percentile, repo_path};
 use domain::Event;
-use engine::simulate::{SimConfig, Simulator};
 use engine::{DecideState, Snapshot, decide, decide_at};
 use signals::features::{SetKey, Table, WindowKey};
+use sim::{SimConfig, Simulator};
 use std::hint::black_box;
 use std::mem::size_of;
 use std::time::Instant;

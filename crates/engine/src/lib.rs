@@ -13,7 +13,6 @@ pub mod backtest;
 mod decide;
 pub mod replay;
 mod ruleset;
-pub mod simulate;
 
 pub use decide::{DecideState, Matched, decide, decide_at, model_inputs, prepare};
 pub use replay::Replay;

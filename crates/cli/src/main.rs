@@ -3,7 +3,8 @@
 //! user as one line on stderr and a non-zero exit code.
 
 use ansim::config::Config;
-use ansim::{Server, demo, replay};
+use ansim::{demo, replay};
+use ansim_http::Server;
 use app::{App, AppError, Scope};
 use clap::{Parser, Subcommand};
 use domain::AffiliateId;
@@ -327,8 +328,8 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
         println!("listening on http://{addr}");
         tracing::info!(%addr, data = %c.data.display(), affiliates = affiliates.len(), "ansim serving");
         let (stop_workers, workers_rx) = tokio::sync::watch::channel(false);
-        let workers = tokio::spawn(ansim::workers(Arc::clone(&app), workers_rx));
-        let served = ansim::serve(server, listener, ansim::shutdown_signal()).await;
+        let workers = tokio::spawn(ansim_http::workers(Arc::clone(&app), workers_rx));
+        let served = ansim_http::serve(server, listener, ansim_http::shutdown_signal()).await;
         tracing::info!("stopped accepting requests; saving state");
         let _ = stop_workers.send(true);
         let _ = workers.await;
@@ -389,15 +390,15 @@ async fn demo_main(c: &Config, rate: f64) -> Result<(), String> {
     println!("  report      http://{addr}/report   (the 24-hour channel for victims)");
     let (stop_traffic, traffic_rx) = tokio::sync::watch::channel(false);
     let traffic = tokio::spawn(demo::traffic(Arc::clone(&server), rate, demo::clock_seed(), traffic_rx.clone()));
-    let workers = tokio::spawn(ansim::workers(Arc::clone(&app), traffic_rx.clone()));
+    let workers = tokio::spawn(ansim_http::workers(Arc::clone(&app), traffic_rx.clone()));
     let casework = tokio::spawn(demo::casework(Arc::clone(&server), rate, traffic_rx));
     let (stop_http, http_rx) = tokio::sync::oneshot::channel::<()>();
     let mut http =
-        tokio::spawn(ansim::serve_with(Arc::clone(&server), listener, Some(receiver.router()), async move {
+        tokio::spawn(ansim_http::serve_with(Arc::clone(&server), listener, Some(receiver.router()), async move {
             let _ = http_rx.await;
         }));
     let early = tokio::select! {
-        () = ansim::shutdown_signal() => None,
+        () = ansim_http::shutdown_signal() => None,
         r = &mut http => Some(r),
     };
     println!("\nstopping: traffic generator, then the HTTP server, then the store");
@@ -545,14 +546,14 @@ fn import_indicators(file: &Path, affiliate: &str, data: Option<PathBuf>, cfg: O
     if !app.affiliates().map_err(|e| e.to_string())?.iter().any(|x| x.id == a) {
         return Err(format!("no affiliate {affiliate:?}; add it with `ansim affiliates add {affiliate}`"));
     }
-    let done = ansim::import::import(&app, &a, &text).map_err(|e| match e {
-        ansim::import::ImportError::Lines(bad) => {
+    let done = ansim_http::import::import(&app, &a, &text).map_err(|e| match e {
+        ansim_http::import::ImportError::Lines(bad) => {
             for (line, msg) in &bad {
                 eprintln!("{}:{line}: {msg}", file.display());
             }
             format!("{} bad row(s); nothing was imported", bad.len())
         }
-        ansim::import::ImportError::App(e) => e.to_string(),
+        ansim_http::import::ImportError::App(e) => e.to_string(),
     })?;
     app.shutdown();
     println!("imported {} row(s) for {affiliate}: {} indicator(s)", done.rows, done.indicators);

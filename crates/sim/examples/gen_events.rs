@@ -5,11 +5,11 @@
 //! seed.
 //!
 //! ```text
-//! cargo run -p ansim-engine --example gen_events -- 3000 test_data/events/sample.labels.jsonl \
+//! cargo run -p ansim-sim --example gen_events -- 3000 test_data/events/sample.labels.jsonl \
 //!     > test_data/events/sample.jsonl
 //! ```
 
-use engine::simulate::{SimConfig, Simulator};
+use sim::{SimConfig, Simulator};
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 

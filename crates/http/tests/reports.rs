@@ -4,7 +4,7 @@
 //! delivery fails. Plus the abuse cases of a public endpoint (oversized, malformed and scripted
 //! input, floods, other reporters' data) and the form that works without JavaScript.
 
-use ansim::{Options, Server};
+use ansim_http::{Options, Server};
 use app::{App, AppConfig, Scope};
 use axum::body::Bytes;
 use axum::http::{Method, Request, StatusCode, header};
@@ -58,14 +58,16 @@ const RULES: &str = "[ruleset]\nname = \"NAME\"\nversion = 1\n";
 /// The bank's webhook secret (the receiver beside the API verifies with it).
 const BANK_SECRET: &str = "bank-webhook-secret-01";
 
-async fn start(dir: &std::path::Path) -> (Http, Arc<App>, ansim::webhook::Receiver, tokio::sync::oneshot::Sender<()>) {
+async fn start(
+    dir: &std::path::Path,
+) -> (Http, Arc<App>, ansim_http::webhook::Receiver, tokio::sync::oneshot::Sender<()>) {
     let app = App::open(AppConfig::new(dir)).unwrap();
     let server = Server::new(Arc::clone(&app), Options::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let receiver = ansim::webhook::Receiver::new([("bank", BANK_SECRET)]);
+    let receiver = ansim_http::webhook::Receiver::new([("bank", BANK_SECRET)]);
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ansim::serve_with(server, listener, Some(receiver.clone().router()), async move {
+    tokio::spawn(ansim_http::serve_with(server, listener, Some(receiver.clone().router()), async move {
         let _ = rx.await;
     }));
     (Http { addr, client: Client::builder(TokioExecutor::new()).build_http() }, app, receiver, stop)
@@ -154,7 +156,7 @@ async fn a_victims_report_becomes_a_confirmed_case_seen_by_every_affiliate() {
     // The bank's webhook fails the first delivery; the retry lands; the action arrives once,
     // signed (the receiver verifies every delivery with the bank's secret).
     receiver.fail_next(1);
-    let deliverer = ansim::webhook::Deliverer::new(Arc::clone(&app));
+    let deliverer = ansim_http::webhook::Deliverer::new(Arc::clone(&app));
     let now = app::now_ms();
     let first = deliverer.deliver_due(now).await;
     assert_eq!((first.delivered, first.retried), (0, 1), "{first:?}");
@@ -255,7 +257,11 @@ async fn the_public_endpoint_refuses_abuse() {
         let body = json!({ "kind": "smishing", "description": format!("문자 링크를 눌렀어요 {i}"), "contact": format!("user{i}@example.com") });
         statuses.push(h.call(Method::POST, "/v1/reports", &json_ct, body.to_string()).await.status);
     }
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), ansim::reports::PER_IP - 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        ansim_http::reports::PER_IP - 1,
+        "{statuses:?}"
+    );
     assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
 }
 

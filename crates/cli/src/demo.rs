@@ -3,10 +3,10 @@
 //! scam stories through the application at a steady rate, re-timed to the wall clock so the
 //! live page shows "now".
 
-use crate::Server;
+use ansim_http::Server;
 use app::{App, AppError, Scope};
 use domain::{AffiliateId, Timestamp};
-use engine::simulate::{SimConfig, Simulator};
+use sim::{SimConfig, Simulator};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -166,7 +166,7 @@ static MISSED: std::sync::Mutex<std::collections::VecDeque<Victim>> =
     std::sync::Mutex::new(std::collections::VecDeque::new());
 
 impl Victim {
-    fn of(l: &engine::simulate::Labeled) -> Option<Victim> {
+    fn of(l: &sim::Labeled) -> Option<Victim> {
         let domain::EventBody::Transfer(t) = &l.event.body else { return None };
         if !l.is_scam() {
             return None;
@@ -253,9 +253,9 @@ pub async fn casework(server: Arc<Server>, rate: f64, mut stop: watch::Receiver<
 /// Points every demo affiliate's webhook at the demo receiver on this server and declares
 /// what each holds (the bank: Kakao Bank and K Bank accounts; the messenger: profiles and
 /// phones), so confirmed cases send actions that arrive at `/demo/webhooks`.
-pub fn webhooks(app: &App, base: &str) -> Result<crate::webhook::Receiver, String> {
+pub fn webhooks(app: &App, base: &str) -> Result<ansim_http::webhook::Receiver, String> {
     let ids: Vec<&str> = AFFILIATES.iter().map(|a| a.0).collect();
-    let receiver = crate::webhook::demo_setup(app, base, &ids)?;
+    let receiver = ansim_http::webhook::demo_setup(app, base, &ids)?;
     // The first delivery to the bank fails on purpose: the retry shows on the receiver page.
     receiver.fail_next(1);
     for (a, holds) in [("bank", vec!["bank:090", "bank:089"]), ("messenger", vec!["profile", "phone"])] {

@@ -3,7 +3,7 @@
 //! state, as on the server. A progress bar runs on stderr; a summary (verdict mix, top rules,
 //! throughput) follows.
 
-use crate::wire::OutcomeBody;
+use ansim_http::wire::OutcomeBody;
 use domain::{Event, Verdict};
 use engine::{Replay, Snapshot};
 use indicatif::{ProgressBar, ProgressStyle};

@@ -17,7 +17,7 @@ const RULES: &str = include_str!("../../../test_data/rulesets/sample.toml");
 #[test]
 fn acknowledged_events_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let affiliates = engine::simulate::AFFILIATES;
+    let affiliates = sim::AFFILIATES;
     // Set up affiliates and keys, then close the store before the server opens it.
     let keys: HashMap<String, String> = {
         let app = App::open(AppConfig::new(dir.path())).unwrap();

@@ -213,8 +213,8 @@ impl Config {
     }
 
     /// The HTTP server's settings.
-    pub fn options(&self) -> crate::Options {
-        crate::Options {
+    pub fn options(&self) -> ansim_http::Options {
+        ansim_http::Options {
             max_batch_events: self.max_batch_events,
             request_timeout: self.request_timeout,
             live_page: self.live_page,

@@ -1,30 +1,22 @@
-//! The `ansim` binary's library: the HTTP API over [`app::App`] ([`api`]), its wire types
-//! ([`wire`]) and its one error type ([`error::ApiError`]), the live page ([`live`]),
-//! Prometheus metrics ([`metrics`]), configuration ([`config`]), the demo ([`demo`]) and the
-//! in-process replay ([`replay`]). `main.rs` is only the command line on top of this.
+//! ansim over HTTP: the API over [`app::App`] ([`api`]), its wire types ([`wire`]) and its one
+//! error type ([`error::ApiError`]), the report channel and case API ([`reports`]), webhook
+//! delivery of follow-up actions ([`webhook`]), the live page ([`live`]) and Prometheus metrics
+//! ([`metrics`]). The command line (`ansim`, crate `cli`) starts it; nothing here parses
+//! arguments or reads configuration files.
 //!
 //! Only this crate knows the wire format. Tests start the real server with [`serve`] on port 0
 //! and talk to it over HTTP.
 
 pub mod api;
 pub mod backtest;
-pub mod config;
-mod datalock;
-pub mod demo;
 pub mod error;
 mod extract;
 pub mod import;
-pub mod learn;
 pub mod live;
-pub mod load;
 pub mod metrics;
-pub mod replay;
 pub mod reports;
-pub mod transactions;
 pub mod webhook;
 pub mod wire;
-
-pub use datalock::DataLock;
 
 use app::{App, AppError, Decided};
 use domain::{AffiliateId, Event};

@@ -4,7 +4,7 @@
 //! reason printed, where no Chromium is installed (`.ci/run` installs it; set
 //! `ANSIM_CHROMIUM` to use another binary).
 
-use ansim::{Options, Server};
+use ansim_http::{Options, Server};
 use app::{App, AppConfig};
 use std::path::PathBuf;
 use std::process::Command;
@@ -81,7 +81,7 @@ async fn live_page_renders_live_data_in_chromium() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let (stop_http, rx) = tokio::sync::oneshot::channel::<()>();
-    let http = tokio::spawn(ansim::serve(Arc::clone(&server), listener, async move {
+    let http = tokio::spawn(ansim_http::serve(Arc::clone(&server), listener, async move {
         let _ = rx.await;
     }));
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -138,7 +138,7 @@ async fn report_form_and_status_page_render_without_javascript_in_chromium() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(ansim::serve(server, listener, async move {
+    let task = tokio::spawn(ansim_http::serve(server, listener, async move {
         let _ = rx.await;
     }));
     let profile = dir.path().join("profile");

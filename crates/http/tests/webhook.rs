@@ -4,7 +4,7 @@
 //! signatures and records each action once; signing, verification and the backoff schedule.
 //! Time is passed in to `deliver_due`: nothing sleeps for a backoff.
 
-use ansim::webhook::{self, Deliverer, Envelope, Receiver, Settings};
+use ansim_http::webhook::{self, Deliverer, Envelope, Receiver, Settings};
 use app::{App, AppConfig};
 use axum::Router;
 use axum::body::Bytes;

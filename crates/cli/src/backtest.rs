@@ -1,86 +1,14 @@
-//! `ansim backtest` and the draft backtest endpoint's report: replay events through the
-//! active ruleset and a draft ([`engine::backtest`]) and show what the draft would change,
-//! by verdict and by rule, with precision and recall where events are labelled.
+//! `ansim backtest`: replay a JSONL file of events through the active ruleset (the sample one
+//! without `--active`) and a draft ([`engine::backtest`]), with a progress bar, and show what
+//! the draft would change, by verdict and by rule, with precision and recall where events are
+//! labelled. The last line is the report as JSON ([`ansim_http::backtest::BacktestBody`]).
 
+use ansim_http::backtest::BacktestBody;
 use engine::Snapshot;
-use engine::backtest::{Backtest, BacktestReport, Confusion};
-use serde::Serialize;
+use engine::backtest::Backtest;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::Path;
-use utoipa::ToSchema;
-
-/// A backtest's result on the wire (the CLI's last line and the API's body).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BacktestBody {
-    /// Events replayed.
-    pub events: u64,
-    /// Held or blocked by the draft, not by the active ruleset.
-    pub newly_stopped: u64,
-    /// Held or blocked by the active ruleset, let through by the draft.
-    pub newly_allowed: u64,
-    /// `"active→draft"` verdict pairs with their counts.
-    pub transitions: HashMap<String, u64>,
-    /// Rules behind changed verdicts: `{rule, side: "draft" | "active" | "changed", events}`.
-    pub by_rule: Vec<RuleDiff>,
-    /// Precision and recall of "hold or block" against labels, when there were labels.
-    pub active: Option<Quality>,
-    /// The draft's.
-    pub draft: Option<Quality>,
-    /// Events per second through both rulesets.
-    pub events_per_second: f64,
-}
-
-/// One rule's part in the diff.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RuleDiff {
-    /// Rule id.
-    pub rule: String,
-    /// Matched only under `draft`, only under `active`, or `changed` in the draft.
-    pub side: String,
-    /// Changed events it matched.
-    pub events: u64,
-}
-
-/// Labelled quality.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Quality {
-    /// Of stopped events, the share that were fraud.
-    pub precision: Option<f64>,
-    /// Of fraud events, the share stopped.
-    pub recall: Option<f64>,
-    /// Fraud stopped.
-    pub tp: u64,
-    /// Good events stopped.
-    pub fp: u64,
-    /// Fraud let through.
-    pub fn_: u64,
-}
-
-fn quality(c: &Confusion) -> Option<Quality> {
-    (!c.is_empty()).then(|| Quality { precision: c.precision(), recall: c.recall(), tp: c.tp, fp: c.fp, fn_: c.fn_ })
-}
-
-impl From<&BacktestReport> for BacktestBody {
-    fn from(r: &BacktestReport) -> Self {
-        let mut by_rule: Vec<RuleDiff> = r
-            .by_rule
-            .iter()
-            .map(|((rule, side), n)| RuleDiff { rule: rule.clone(), side: side.to_string(), events: *n })
-            .collect();
-        by_rule.sort_by(|a, b| b.events.cmp(&a.events).then(a.rule.cmp(&b.rule)));
-        BacktestBody {
-            events: r.events,
-            newly_stopped: r.newly_stopped,
-            newly_allowed: r.newly_allowed,
-            transitions: r.transitions.iter().map(|((a, b), n)| (format!("{a}→{b}"), *n)).collect(),
-            by_rule,
-            active: quality(&r.active),
-            draft: quality(&r.draft),
-            events_per_second: if r.decide_ns == 0 { 0.0 } else { r.events as f64 * 1e9 / r.decide_ns as f64 },
-        }
-    }
-}
 
 fn compile(path: &Path) -> Result<Snapshot, String> {
     let src = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -168,7 +168,7 @@ pub fn simulated_requests(
     n: usize,
     run: i64,
 ) -> Result<Vec<Request>, String> {
-    use engine::simulate::{SimConfig, Simulator};
+    use sim::{SimConfig, Simulator};
     let keys: std::collections::HashMap<&str, Arc<str>> =
         keys.iter().map(|(a, k)| (a.as_str(), Arc::from(k.as_str()))).collect();
     // A year back: the simulated clock advances with every event, and the service refuses

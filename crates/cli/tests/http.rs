@@ -4,7 +4,7 @@
 //! concurrent traffic), restart with state intact, metrics, the OpenAPI document and the live
 //! page.
 
-use ansim::{Options, Server};
+use ansim_http::{Options, Server};
 use app::{App, AppConfig, Scope};
 use axum::body::Bytes;
 use axum::http::{Method, Request, StatusCode, header};
@@ -166,7 +166,7 @@ async fn start(app: Arc<App>) -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(ansim::serve(Arc::clone(&server), listener, async move {
+    let task = tokio::spawn(ansim_http::serve(Arc::clone(&server), listener, async move {
         let _ = rx.await;
     }));
     let client = Client::builder(TokioExecutor::new()).build_http();
