@@ -1,8 +1,10 @@
-//! Who may do what: one table from each action to what it needs (a scope, and for the safety
-//! table's work, the group), and one [`authorize`] that every handler and use case calls, so a
-//! permission is decided in one place and can be read in one place.
+//! Access: affiliates, API keys and the principals they resolve to, and who may do what — one
+//! table from each action to what it needs (a scope, and for the safety table's work, the
+//! group), and one [`authorize`] that every handler and use case calls, so a permission is
+//! decided in one place and can be read in one place.
 
-use crate::{AppError, GROUP, Principal};
+use crate::{App, AppError, GROUP, Principal, generate_key, hash_key, now_ms};
+use domain::AffiliateId;
 use store::Scope;
 
 /// Something a caller asks to do.
@@ -60,6 +62,66 @@ pub fn authorize(p: &Principal, action: Action) -> Result<(), AppError> {
         Action::WorkCases => "cases (of the group)",
         _ => scopes[scopes.len() - 1].as_str(),
     }))
+}
+
+impl App {
+    /// Affiliates known to the store.
+    pub fn affiliates(&self) -> Result<Vec<store::Affiliate>, AppError> {
+        Ok(self.store.affiliates()?)
+    }
+
+    /// Creates the affiliate if needed and, if it has no active ruleset, publishes `ruleset`.
+    pub fn ensure_affiliate(&self, a: &AffiliateId, name: &str, ruleset: &str) -> Result<(), AppError> {
+        self.store.upsert_affiliate(a, name, now_ms())?;
+        if self.store.active_ruleset(a)?.is_none() {
+            self.publish(a, Some(ruleset))?;
+        }
+        Ok(())
+    }
+
+    /// Issues a new API key for `a` with `scopes`; returns the key text (shown once).
+    pub fn create_key(&self, a: &AffiliateId, scopes: &[Scope]) -> Result<String, AppError> {
+        if scopes.is_empty() {
+            return Err(AppError::Invalid { field: "scopes".into(), message: "at least one scope is needed".into() });
+        }
+        let key = generate_key();
+        let hash = hash_key(&key);
+        let row = store::ApiKey {
+            hash,
+            prefix: key.chars().take(8).collect(),
+            affiliate: a.clone(),
+            scopes: scopes.to_vec(),
+            revoked: false,
+        };
+        self.store.insert_key(a, &row, now_ms())?;
+        Ok(key)
+    }
+
+    /// The principal of a key seen before, from memory: never touches the store, so callers
+    /// on an async executor use it first and go to [`App::authenticate`] on a blocking thread
+    /// only on a miss.
+    pub fn cached_principal(&self, key: &str) -> Option<Principal> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&hash_key(key)).cloned()
+    }
+
+    /// Resolves a bearer key to its principal (cached after the first lookup). Reads the store
+    /// on a miss: call it on a blocking thread.
+    pub fn authenticate(&self, key: &str) -> Result<Principal, AppError> {
+        if key.is_empty() || key.len() > 200 {
+            return Err(AppError::Unauthorized);
+        }
+        let hash = hash_key(key);
+        if let Some(p) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+            return Ok(p.clone());
+        }
+        let row = self.store.key_by_hash(&hash)?.ok_or(AppError::Unauthorized)?;
+        if row.revoked {
+            return Err(AppError::Unauthorized);
+        }
+        let p = Principal { affiliate: row.affiliate, scopes: row.scopes, name: format!("key:{}", row.prefix) };
+        self.keys.write().unwrap_or_else(|p| p.into_inner()).insert(hash, p.clone());
+        Ok(p)
+    }
 }
 
 #[cfg(test)]

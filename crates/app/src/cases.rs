@@ -457,7 +457,7 @@ pub fn sla_minutes(priority: i64, base_minutes: i64) -> i64 {
     }
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> AppError {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> AppError {
     AppError::Invalid { field: field.into(), message: message.into() }
 }
 
@@ -934,30 +934,6 @@ impl crate::App {
         Ok(row)
     }
 
-    /// Sets the caller's webhook and what it holds (`bank:088`, `profile`, `phone`), so
-    /// follow-up actions reach it.
-    pub fn set_webhook(&self, a: &AffiliateId, url: &str, secret: &str, holds: &[String]) -> Result<(), AppError> {
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 500 {
-            return Err(invalid("url", "an http:// or https:// address of at most 500 characters"));
-        }
-        if secret.len() < 16 || secret.len() > 200 {
-            return Err(invalid("secret", "16 to 200 characters"));
-        }
-        for (i, h) in holds.iter().enumerate() {
-            let ok = h == "profile"
-                || h == "phone"
-                || h.strip_prefix("bank:").is_some_and(|b| b.len() == 3 && b.bytes().all(|c| c.is_ascii_digit()));
-            if !ok {
-                return Err(invalid(
-                    &format!("holds[{i}]"),
-                    "`bank:` and a three-digit bank code, `profile` or `phone`",
-                ));
-            }
-        }
-        self.store.put_webhook(a, url, secret, now_ms())?;
-        Ok(self.store.set_holdings(a, holds)?)
-    }
-
     /// What is overdue across open cases: a first action past its SLA, and relief deadlines
     /// that passed (written request, holder notice, refund decision, ...).
     pub fn alerts(&self, p: &Principal, now: i64) -> Result<Vec<Alert>, AppError> {
@@ -984,12 +960,6 @@ impl crate::App {
         }
         out.sort_by_key(|a| (a.due_ms, a.case_id));
         Ok(out)
-    }
-
-    /// Actions given up on, for the group's admins.
-    pub fn dead_actions(&self, p: &Principal) -> Result<Vec<ActionRow>, AppError> {
-        authorize(p, Action::GroupAdmin)?;
-        Ok(self.store.dead_actions(500)?)
     }
 
     /// Checks the audit log's hash chain: the number of rows, or the first bad row and why.

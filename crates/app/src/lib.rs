@@ -11,11 +11,13 @@
 
 pub mod access;
 pub mod cases;
+mod delivery;
 mod keys;
 mod metrics;
 pub mod protection;
 pub mod registry;
 pub mod relief;
+mod rulesets;
 mod tenant;
 mod writer;
 
@@ -281,64 +283,6 @@ impl App {
         self.load_tenant(a)?.ok_or_else(|| AppError::NotFound(format!("an active ruleset for affiliate {a}")))
     }
 
-    /// Affiliates known to the store.
-    pub fn affiliates(&self) -> Result<Vec<store::Affiliate>, AppError> {
-        Ok(self.store.affiliates()?)
-    }
-
-    /// Creates the affiliate if needed and, if it has no active ruleset, publishes `ruleset`.
-    pub fn ensure_affiliate(&self, a: &AffiliateId, name: &str, ruleset: &str) -> Result<(), AppError> {
-        self.store.upsert_affiliate(a, name, now_ms())?;
-        if self.store.active_ruleset(a)?.is_none() {
-            self.publish(a, Some(ruleset))?;
-        }
-        Ok(())
-    }
-
-    /// Issues a new API key for `a` with `scopes`; returns the key text (shown once).
-    pub fn create_key(&self, a: &AffiliateId, scopes: &[Scope]) -> Result<String, AppError> {
-        if scopes.is_empty() {
-            return Err(AppError::Invalid { field: "scopes".into(), message: "at least one scope is needed".into() });
-        }
-        let key = generate_key();
-        let hash = hash_key(&key);
-        let row = store::ApiKey {
-            hash,
-            prefix: key.chars().take(8).collect(),
-            affiliate: a.clone(),
-            scopes: scopes.to_vec(),
-            revoked: false,
-        };
-        self.store.insert_key(a, &row, now_ms())?;
-        Ok(key)
-    }
-
-    /// The principal of a key seen before, from memory: never touches the store, so callers
-    /// on an async executor use it first and go to [`App::authenticate`] on a blocking thread
-    /// only on a miss.
-    pub fn cached_principal(&self, key: &str) -> Option<Principal> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&hash_key(key)).cloned()
-    }
-
-    /// Resolves a bearer key to its principal (cached after the first lookup). Reads the store
-    /// on a miss: call it on a blocking thread.
-    pub fn authenticate(&self, key: &str) -> Result<Principal, AppError> {
-        if key.is_empty() || key.len() > 200 {
-            return Err(AppError::Unauthorized);
-        }
-        let hash = hash_key(key);
-        if let Some(p) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
-            return Ok(p.clone());
-        }
-        let row = self.store.key_by_hash(&hash)?.ok_or(AppError::Unauthorized)?;
-        if row.revoked {
-            return Err(AppError::Unauthorized);
-        }
-        let p = Principal { affiliate: row.affiliate, scopes: row.scopes, name: format!("key:{}", row.prefix) };
-        self.keys.write().unwrap_or_else(|p| p.into_inner()).insert(hash, p.clone());
-        Ok(p)
-    }
-
     /// Decides on one event durably. A repeated event id returns the stored decision and does
     /// not count in features again; a repeated id with other content is a conflict.
     pub async fn decide(self: &Arc<Self>, a: &AffiliateId, event: Event) -> Result<Decided, AppError> {
@@ -434,254 +378,12 @@ impl App {
         }
     }
 
-    /// Checks a ruleset without publishing it.
-    pub fn validate(&self, source: &str) -> Vec<Diagnostic> {
-        match Snapshot::compile_with(source, self.providers.clone()) {
-            Ok(_) => Vec::new(),
-            Err(d) => d,
-        }
-    }
-
-    fn info(v: &store::RulesetVersion) -> RulesetInfo {
-        let (label, rules, features) = match Snapshot::compile_with(&v.source, Vec::new()) {
-            Ok(s) => (s.label.to_string(), s.rules.len(), s.features.len()),
-            Err(_) => (format!("v{}", v.version), 0, 0),
-        };
-        RulesetInfo {
-            version: v.version,
-            label,
-            source: v.source.clone(),
-            rules,
-            features,
-            published_ms: v.published_ms,
-            active: v.active,
-        }
-    }
-
-    /// The active ruleset.
-    pub fn active_ruleset(&self, a: &AffiliateId) -> Result<RulesetInfo, AppError> {
-        let v = self.store.active_ruleset(a)?.ok_or_else(|| AppError::NotFound("an active ruleset".into()))?;
-        Ok(App::info(&v))
-    }
-
-    /// Every published version, newest first.
-    pub fn ruleset_history(&self, a: &AffiliateId) -> Result<Vec<RulesetInfo>, AppError> {
-        Ok(self.store.ruleset_history(a)?.iter().map(App::info).collect())
-    }
-
-    /// Saves a draft (any text; it is checked on validate and publish).
-    pub fn put_draft(&self, a: &AffiliateId, source: &str) -> Result<(), AppError> {
-        Ok(self.store.put_draft(a, source, now_ms())?)
-    }
-
-    /// The saved draft.
-    pub fn draft(&self, a: &AffiliateId) -> Result<Option<String>, AppError> {
-        Ok(self.store.draft(a)?)
-    }
-
-    /// Compiles and publishes `source` (or the saved draft when `None`) as the next version,
-    /// then swaps it in atomically. A ruleset that does not compile is returned as
-    /// [`AppError::Rules`] and changes nothing. The version number in the file is replaced by
-    /// the next number in this affiliate's history.
-    pub fn publish(&self, a: &AffiliateId, source: Option<&str>) -> Result<RulesetInfo, AppError> {
-        let source = match source {
-            Some(s) => s.to_string(),
-            None => self.store.draft(a)?.ok_or_else(|| AppError::NotFound("a draft to publish".into()))?,
-        };
-        // Models are (re)loaded on publish too: a retrained model goes live with the rules
-        // written for it, or the publish fails and nothing changes.
-        let analyzer = load_analyzer(&self.config)?;
-        let tx = load_tx_model(&self.config)?;
-        // One publish at a time here; across processes the transaction below is the arbiter:
-        // it reads the latest version and inserts the next one atomically, and a version that
-        // another node took meanwhile is a conflict, never a second ruleset under one number.
-        let _one = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
-        let next = self.store.ruleset_history(a)?.first().map_or(1, |v| v.version + 1);
-        let source = with_version(&source, next);
-        let snap = self.compile_with_model(&source, tx.clone())?;
-        self.unit_of_work(|t| {
-            let latest = t.latest_version(a)?;
-            if latest + 1 != next {
-                return Err(AppError::Conflict(format!(
-                    "version {next} was published meanwhile (latest is {latest}); publish again"
-                )));
-            }
-            Ok(t.publish(a, next, &source, now_ms())?)
-        })?;
-        *self.analyzer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(analyzer);
-        *self.tx_model.write().unwrap_or_else(|p| p.into_inner()) = tx;
-        self.install(a, snap)?;
-        self.active_ruleset(a)
-    }
-
-    /// Makes an earlier version active again.
-    pub fn rollback(&self, a: &AffiliateId, version: i64) -> Result<RulesetInfo, AppError> {
-        let hist = self.store.ruleset_history(a)?;
-        let v = hist
-            .iter()
-            .find(|v| v.version == version)
-            .ok_or_else(|| AppError::NotFound(format!("ruleset version {version}")))?;
-        let snap = self.compile(&v.source)?;
-        self.store.activate(a, version)?;
-        self.install(a, snap)?;
-        self.active_ruleset(a)
-    }
-
-    fn install(&self, a: &AffiliateId, snap: Snapshot) -> Result<(), AppError> {
-        let existing = self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(a).cloned();
-        match existing {
-            Some(t) => t.rules.swap(Arc::new(snap)),
-            None => {
-                let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref(), Arc::clone(&self.analyzer))?);
-                self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), t);
-            }
-        }
-        Ok(())
-    }
-
-    /// Replays the last `limit` stored events of `a` through the active ruleset and the saved
-    /// draft, each with fresh feature state, and reports what the draft would change.
-    pub fn backtest_draft(&self, a: &AffiliateId, limit: usize) -> Result<engine::backtest::BacktestReport, AppError> {
-        let draft_src = self.store.draft(a)?.ok_or_else(|| AppError::NotFound("a draft to backtest".into()))?;
-        let draft = self.compile(&draft_src)?;
-        let active_src =
-            self.store.active_ruleset(a)?.ok_or_else(|| AppError::NotFound("an active ruleset".into()))?.source;
-        let active = self.compile(&active_src)?;
-        let analyzer = self.analyzer();
-        let mut bt = engine::backtest::Backtest::new();
-        let mut after = (self.store.last_seq(a)? - limit.min(1_000_000) as i64).max(0);
-        loop {
-            let page = self.store.events_after(a, after, 10_000)?;
-            for r in &page {
-                if let Ok(mut e) = Event::from_json(&r.event_json, None) {
-                    analyzer.enrich(&mut e);
-                    bt.step(&active, &draft, &e, None);
-                }
-                after = r.seq;
-            }
-            if page.len() < 10_000 {
-                break;
-            }
-        }
-        Ok(bt.report)
-    }
-
     /// Feature values for `event` as the state stands, without counting it: `(name, value)`.
     pub fn peek_features(&self, a: &AffiliateId, event: &Event) -> Result<Vec<(String, Option<i64>)>, AppError> {
         let t = self.tenant(a)?;
         let snap = t.rules.load();
         let values = t.peek(event);
         Ok(snap.features.iter().map(|f| f.name.clone()).zip(values).collect())
-    }
-
-    fn compile(&self, source: &str) -> Result<Snapshot, AppError> {
-        let m = self.tx_model.read().unwrap_or_else(|p| p.into_inner()).clone();
-        self.compile_with_model(source, m)
-    }
-
-    /// Compiles `source` and attaches `m` when the ruleset declares `[model]` inputs.
-    fn compile_with_model(&self, source: &str, m: Option<Arc<model::Gbdt>>) -> Result<Snapshot, AppError> {
-        let mut snap = Snapshot::compile_with(source, self.providers.clone()).map_err(AppError::Rules)?;
-        if let (Some(m), Some(_)) = (m, &snap.model_inputs) {
-            snap.attach_model(m).map_err(|message| AppError::Invalid { field: "model".into(), message })?;
-        }
-        Ok(snap)
-    }
-
-    /// Records affiliate `a`'s report on an indicator (`status` Reported), or confirms or
-    /// clears its own report. Visible to every affiliate's next decision.
-    pub fn report_indicator(
-        &self,
-        a: &AffiliateId,
-        kind: indicators::IndicatorKind,
-        raw: &str,
-        typology: &str,
-        status: registry::Status,
-    ) -> Result<registry::Aggregate, AppError> {
-        self.registry.record(self.store.as_ref(), a, kind, raw, typology, status, now_ms())
-    }
-
-    /// Imports many reports of `a` at once (a CSV of known fraud numbers, say): all rows are
-    /// checked first; if any is bad nothing is written and the bad rows come back with their
-    /// index; otherwise all are written in one transaction. Returns the indicators touched.
-    pub fn import_indicators(
-        &self,
-        a: &AffiliateId,
-        rows: &[(indicators::IndicatorKind, String, String, registry::Status)],
-    ) -> Result<usize, registry::ImportError> {
-        self.registry.import(self.store.as_ref(), a, rows, now_ms())
-    }
-
-    /// Checks one report row without writing it (typology and value).
-    pub fn validate_indicator(
-        &self,
-        kind: indicators::IndicatorKind,
-        raw: &str,
-        typology: &str,
-    ) -> Result<(), AppError> {
-        self.registry.check(kind, raw, typology)
-    }
-
-    /// Per-affiliate registry totals, for the safety table only: the caller must be the group
-    /// ([`GROUP`]) with the `admin` scope.
-    pub fn registry_totals(&self, p: &Principal) -> Result<Vec<registry::Totals>, AppError> {
-        access::authorize(p, access::Action::GroupAdmin)?;
-        Ok(self.registry.totals())
-    }
-
-    /// What the registry says about an indicator now: aggregates only.
-    pub fn shield(&self, kind: indicators::IndicatorKind, raw: &str) -> Result<registry::Aggregate, AppError> {
-        self.registry.shield(kind, raw, now_ms())
-    }
-
-    /// Subject `subject`'s self-protection at affiliate `a` (all off when never set).
-    pub fn protection(&self, a: &AffiliateId, subject: &str) -> Result<protection::Protection, AppError> {
-        check_subject(subject)?;
-        Ok(self.tenant(a)?.protection(subject))
-    }
-
-    /// Sets subject `subject`'s self-protection at affiliate `a`: stricter parts apply to the
-    /// very next decision, looser ones after the cooling-off (see [`protection`]).
-    pub fn set_protection(
-        &self,
-        a: &AffiliateId,
-        subject: &str,
-        settings: protection::Settings,
-    ) -> Result<protection::Protection, AppError> {
-        check_subject(subject)?;
-        let settings = settings.validated().map_err(|e| AppError::Invalid { field: e.field, message: e.message })?;
-        self.tenant(a)?.set_protection(subject, settings, self.store.as_ref(), now_ms(), self.config.cooling_off_ms)
-    }
-
-    /// Records that the user cancelled a held transfer before its hold ran out. Only a
-    /// committed `hold` decision on a transfer can be cancelled, once, and only while held.
-    pub fn cancel_hold(&self, a: &AffiliateId, decision_id: &str) -> Result<Cancelled, AppError> {
-        let r = self.decision(a, decision_id)?;
-        let conflict = |m: String| AppError::Conflict(m);
-        if r.verdict != "hold" || r.kind != "transfer" {
-            return Err(conflict(format!(
-                "only a held transfer can be cancelled; {decision_id} is a {} on a {}",
-                r.verdict, r.kind
-            )));
-        }
-        let decision: domain::Decision = serde_json::from_str(&r.decision_json)
-            .map_err(|e| AppError::Unavailable(format!("stored decision {decision_id} is unreadable: {e}")))?;
-        let until = r.at_ms + i64::from(decision.guidance.hold_minutes.unwrap_or(0)) * 60_000;
-        let now = now_ms();
-        if now >= until {
-            return Err(conflict(format!(
-                "the hold ended at {}; the transfer is no longer held",
-                domain::Timestamp(until).to_kst_rfc3339()
-            )));
-        }
-        if !self.store.cancel_hold(a, r.seq, now)? {
-            return Err(conflict(format!("{decision_id} was already cancelled")));
-        }
-        let event = Event::from_json(&r.event_json, None)
-            .map_err(|e| AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id)))?;
-        self.tenant(a)?.cancelled(&event);
-        self.metrics.holds_cancelled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Cancelled { decision_id: decision_id.to_string(), cancelled_ms: now })
     }
 
     /// The stage-1 detectors in use.

@@ -399,6 +399,66 @@ impl Guard {
     }
 }
 
+/// Self-protection use cases.
+impl crate::App {
+    /// Subject `subject`'s self-protection at affiliate `a` (all off when never set).
+    pub fn protection(&self, a: &domain::AffiliateId, subject: &str) -> Result<Protection, crate::AppError> {
+        crate::check_subject(subject)?;
+        Ok(self.tenant(a)?.protection(subject))
+    }
+
+    /// Sets subject `subject`'s self-protection at affiliate `a`: stricter parts apply to the
+    /// very next decision, looser ones after the cooling-off (see [`protection`]).
+    pub fn set_protection(
+        &self,
+        a: &domain::AffiliateId,
+        subject: &str,
+        settings: Settings,
+    ) -> Result<Protection, crate::AppError> {
+        crate::check_subject(subject)?;
+        let settings =
+            settings.validated().map_err(|e| crate::AppError::Invalid { field: e.field, message: e.message })?;
+        self.tenant(a)?.set_protection(
+            subject,
+            settings,
+            self.store.as_ref(),
+            crate::now_ms(),
+            self.config.cooling_off_ms,
+        )
+    }
+
+    /// Records that the user cancelled a held transfer before its hold ran out. Only a
+    /// committed `hold` decision on a transfer can be cancelled, once, and only while held.
+    pub fn cancel_hold(&self, a: &domain::AffiliateId, decision_id: &str) -> Result<crate::Cancelled, crate::AppError> {
+        let r = self.decision(a, decision_id)?;
+        let conflict = |m: String| crate::AppError::Conflict(m);
+        if r.verdict != "hold" || r.kind != "transfer" {
+            return Err(conflict(format!(
+                "only a held transfer can be cancelled; {decision_id} is a {} on a {}",
+                r.verdict, r.kind
+            )));
+        }
+        let decision: domain::Decision = serde_json::from_str(&r.decision_json)
+            .map_err(|e| crate::AppError::Unavailable(format!("stored decision {decision_id} is unreadable: {e}")))?;
+        let until = r.at_ms + i64::from(decision.guidance.hold_minutes.unwrap_or(0)) * 60_000;
+        let now = crate::now_ms();
+        if now >= until {
+            return Err(conflict(format!(
+                "the hold ended at {}; the transfer is no longer held",
+                domain::Timestamp(until).to_kst_rfc3339()
+            )));
+        }
+        if !self.store.cancel_hold(a, r.seq, now)? {
+            return Err(conflict(format!("{decision_id} was already cancelled")));
+        }
+        let event = domain::Event::from_json(&r.event_json, None)
+            .map_err(|e| crate::AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id)))?;
+        self.tenant(a)?.cancelled(&event);
+        self.metrics.holds_cancelled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(crate::Cancelled { decision_id: decision_id.to_string(), cancelled_ms: now })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -492,6 +492,50 @@ impl SignalProvider for RegistrySignals {
     }
 }
 
+/// The safety table's use cases on the registry.
+impl crate::App {
+    /// Records affiliate `a`'s report on an indicator (`status` Reported), or confirms or
+    /// clears its own report. Visible to every affiliate's next decision.
+    pub fn report_indicator(
+        &self,
+        a: &AffiliateId,
+        kind: IndicatorKind,
+        raw: &str,
+        typology: &str,
+        status: crate::registry::Status,
+    ) -> Result<crate::registry::Aggregate, AppError> {
+        self.registry.record(self.store.as_ref(), a, kind, raw, typology, status, crate::now_ms())
+    }
+
+    /// Imports many reports of `a` at once (a CSV of known fraud numbers, say): all rows are
+    /// checked first; if any is bad nothing is written and the bad rows come back with their
+    /// index; otherwise all are written in one transaction. Returns the indicators touched.
+    pub fn import_indicators(
+        &self,
+        a: &AffiliateId,
+        rows: &[(IndicatorKind, String, String, crate::registry::Status)],
+    ) -> Result<usize, crate::registry::ImportError> {
+        self.registry.import(self.store.as_ref(), a, rows, crate::now_ms())
+    }
+
+    /// Checks one report row without writing it (typology and value).
+    pub fn validate_indicator(&self, kind: IndicatorKind, raw: &str, typology: &str) -> Result<(), AppError> {
+        self.registry.check(kind, raw, typology)
+    }
+
+    /// Per-affiliate registry totals, for the safety table only: the caller must be the group
+    /// ([`GROUP`]) with the `admin` scope.
+    pub fn registry_totals(&self, p: &crate::Principal) -> Result<Vec<crate::registry::Totals>, AppError> {
+        crate::access::authorize(p, crate::access::Action::GroupAdmin)?;
+        Ok(self.registry.totals())
+    }
+
+    /// What the registry says about an indicator now: aggregates only.
+    pub fn shield(&self, kind: IndicatorKind, raw: &str) -> Result<crate::registry::Aggregate, AppError> {
+        self.registry.shield(kind, raw, crate::now_ms())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,7 +70,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{ActionOutcome, ActionRow, Store};
+use store::{ActionOutcome, ActionRow};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -375,13 +375,13 @@ impl Deliverer {
 }
 
 impl Inner {
-    /// Runs a store call on a blocking thread.
+    /// Runs an application call that touches the store on a blocking thread.
     async fn store<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn Store) -> store::Result<T> + Send + 'static,
+        f: impl FnOnce(&App) -> Result<T, app::AppError> + Send + 'static,
     ) -> Result<T, String> {
         let app = Arc::clone(&self.app);
-        match tokio::task::spawn_blocking(move || f(app.store().as_ref())).await {
+        match tokio::task::spawn_blocking(move || f(&app)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(format!("store task failed: {e}")),
