@@ -97,15 +97,15 @@ pub struct CaseBody {
     pub priority: i64,
     /// Analyst.
     pub assignee: Option<String>,
-    /// Registry typology of its first report (`impersonation`, `smishing`, ...).
+    /// Typology (the first report's).
     pub typology: Option<String>,
-    /// Won at risk across its reports.
+    /// Won at risk.
     pub money_at_risk: i64,
-    /// Who reported: `public` and affiliate ids.
+    /// Reporters (`public`, affiliates).
     pub reporting: Vec<String>,
-    /// Affiliates that received follow-up actions for it.
+    /// Holders sent actions.
     pub holding: Vec<String>,
-    /// The closed case about the same indicators that this one follows.
+    /// Earlier, closed case on the same indicators.
     pub linked_case: Option<i64>,
     /// Opened, RFC 3339 KST.
     pub opened_at: String,

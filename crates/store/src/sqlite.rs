@@ -257,6 +257,29 @@ fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
     })
 }
 
+/// A case's writable columns, in the order both the insert and the update name them.
+fn with_case_values<T>(c: &CaseRow, f: impl FnOnce(&[&dyn rusqlite::ToSql]) -> T) -> T {
+    let (state, outcome) = (c.state.as_str(), c.outcome.map(CaseOutcome::as_str));
+    let (reporting, holding) = (json_list(&c.reporting), json_list(&c.holding));
+    f(&[
+        &state,
+        &outcome,
+        &c.priority,
+        &c.assignee,
+        &c.typology,
+        &c.money_at_risk,
+        &reporting,
+        &holding,
+        &c.linked_case,
+        &c.opened_ms,
+        &c.updated_ms,
+        &c.sla_due_ms,
+        &c.first_action_ms,
+        &c.closed_ms,
+        &c.body,
+    ])
+}
+
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
@@ -853,61 +876,31 @@ impl CaseRepo for SqliteTx<'_> {
     }
 
     fn insert_case(&mut self, c: &CaseRow) -> Result<i64> {
-        self.0
-            .execute(
+        with_case_values(c, |v| {
+            self.0.execute(
                 "INSERT INTO fraud_case (state, outcome, priority, assignee, typology, money_at_risk, reporting, holding,
                    linked_case, opened_ms, updated_ms, sla_due_ms, first_action_ms, closed_ms, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                params![
-                    c.state.as_str(),
-                    c.outcome.map(CaseOutcome::as_str),
-                    c.priority,
-                    c.assignee,
-                    c.typology,
-                    c.money_at_risk,
-                    json_list(&c.reporting),
-                    json_list(&c.holding),
-                    c.linked_case,
-                    c.opened_ms,
-                    c.updated_ms,
-                    c.sla_due_ms,
-                    c.first_action_ms,
-                    c.closed_ms,
-                    c.body
-                ],
+                v,
             )
-            .map_err(backend)?;
+        })
+        .map_err(backend)?;
         Ok(self.0.last_insert_rowid())
     }
 
     fn update_case(&mut self, c: &CaseRow, expected_updated_ms: i64) -> Result<()> {
-        let n = self
-            .0
-            .execute(
-                "UPDATE fraud_case SET state = ?2, outcome = ?3, priority = ?4, assignee = ?5, typology = ?6,
-                   money_at_risk = ?7, reporting = ?8, holding = ?9, linked_case = ?10, updated_ms = ?11,
-                   sla_due_ms = ?12, first_action_ms = ?13, closed_ms = ?14, body = ?15
-                 WHERE id = ?1 AND updated_ms = ?16",
-                params![
-                    c.id,
-                    c.state.as_str(),
-                    c.outcome.map(CaseOutcome::as_str),
-                    c.priority,
-                    c.assignee,
-                    c.typology,
-                    c.money_at_risk,
-                    json_list(&c.reporting),
-                    json_list(&c.holding),
-                    c.linked_case,
-                    c.updated_ms,
-                    c.sla_due_ms,
-                    c.first_action_ms,
-                    c.closed_ms,
-                    c.body,
-                    expected_updated_ms
-                ],
+        let n = with_case_values(c, |v| {
+            let mut all = v.to_vec();
+            all.extend([&c.id as &dyn rusqlite::ToSql, &expected_updated_ms]);
+            self.0.execute(
+                "UPDATE fraud_case SET state = ?1, outcome = ?2, priority = ?3, assignee = ?4, typology = ?5,
+                   money_at_risk = ?6, reporting = ?7, holding = ?8, linked_case = ?9, opened_ms = ?10,
+                   updated_ms = ?11, sla_due_ms = ?12, first_action_ms = ?13, closed_ms = ?14, body = ?15
+                 WHERE id = ?16 AND updated_ms = ?17",
+                &all[..],
             )
-            .map_err(backend)?;
+        })
+        .map_err(backend)?;
         if n != 1 {
             return Err(StoreError::Conflict(format!("case {} was changed meanwhile; reload it", c.id)));
         }

@@ -44,3 +44,39 @@ fn set_schema_version(path: &std::path::Path, v: u32) {
     bytes[60..64].copy_from_slice(&v.to_be_bytes());
     std::fs::write(path, bytes).unwrap();
 }
+
+/// A store written before cases had typed columns upgrades in place: money at risk comes from
+/// the old body, reporters from the case's reports, a closed case gets its closing time.
+#[test]
+fn cases_of_schema_4_gain_their_typed_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ansim.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            include_str!("../migrations/sqlite/0001_init.sql"),
+            include_str!("../migrations/sqlite/0002_indicators.sql"),
+            include_str!("../migrations/sqlite/0003_protection.sql"),
+            include_str!("../migrations/sqlite/0004_cases.sql"),
+        ] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 4).unwrap();
+        c.execute_batch(
+            "INSERT INTO fraud_case (id, state, priority, opened_ms, updated_ms, sla_due_ms, body)
+               VALUES (1, 'closed', 50, 10, 90, 20, '{\"indicators\":[],\"kinds\":[],\"notes\":[],\"amount\":3000000}');
+             INSERT INTO report (receipt, secret_hash, source, kind, case_id, priority, body, created_ms)
+               VALUES ('R1', x'00', 'public', 'voice_phishing', 1, 50, '{}', 10),
+                      ('R2', x'00', 'bank', 'voice_phishing', 1, 50, '{}', 20),
+                      ('R3', x'00', 'public', 'voice_phishing', 1, 50, '{}', 30);",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let case = s.case(1).unwrap().unwrap();
+    assert_eq!(case.state, domain::CaseState::Closed);
+    assert_eq!((case.money_at_risk, case.closed_ms, case.linked_case), (3_000_000, Some(90), None));
+    let mut reporting = case.reporting.clone();
+    reporting.sort();
+    assert_eq!(reporting, ["bank", "public"]);
+}
