@@ -6,25 +6,8 @@ use app::{App, AppConfig, AppError, Scope};
 use domain::{AffiliateId, Event, Verdict};
 use std::sync::Arc;
 
-const RULES: &str = r#"
-[ruleset]
-name = "pay"
-version = 1
-
-[[feature]]
-name = "transfers_1h"
-kind = "count"
-key = "subject.id"
-window = "1h"
-where = "event.kind == 'transfer'"
-
-[[rule]]
-id = "velocity"
-when = "features.transfers_1h >= 3"
-verdict = "hold"
-score = 40
-reason = { ko = "송금이 많습니다.", en = "Many transfers." }
-"#;
+/// Counts each subject's transfers in an hour and holds the third.
+const RULES: &str = include_str!("../../../test_data/rulesets/velocity.toml");
 
 fn aff(s: &str) -> AffiliateId {
     AffiliateId(s.into())

@@ -22,37 +22,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Counts transfers per subject; `counted` always matches so every decision carries the count
-/// as evidence; `velocity` holds from the third transfer in an hour.
-const RULES: &str = r#"
-[ruleset]
-name = "NAME"
-version = 1
-
-[[feature]]
-name = "transfers_1h"
-kind = "count"
-key = "subject.id"
-window = "1h"
-where = "event.kind == 'transfer'"
-
-[[rule]]
-id = "counted"
-when = "features.transfers_1h >= 1"
-verdict = "allow"
-score = 0
-reason = { ko = "송금을 셉니다.", en = "Counted." }
-
-[[rule]]
-id = "velocity"
-when = "features.transfers_1h >= 3"
-verdict = "hold"
-score = 40
-reason = { ko = "한 시간에 송금이 많습니다 <b>", en = "Many transfers <fast> & soon." }
-"#;
-
+/// The velocity ruleset (transfers per subject; the third in an hour is held) with a reason that
+/// needs escaping, plus `counted`, which always matches, so every decision carries the count as
+/// evidence.
 fn rules(name: &str) -> String {
-    RULES.replace("NAME", name)
+    let velocity = include_str!("../../../test_data/rulesets/velocity.toml")
+        .replace("name = \"pay\"", &format!("name = \"{name}\""))
+        .replace(
+            "reason = { ko = \"송금이 많습니다.\", en = \"Many transfers.\" }",
+            "reason = { ko = \"한 시간에 송금이 많습니다 <b>\", en = \"Many transfers <fast> & soon.\" }",
+        );
+    format!(
+        "{velocity}\n[[rule]]\nid = \"counted\"\nwhen = \"features.transfers_1h >= 1\"\nverdict = \"allow\"\nscore = 0\n\
+         reason = {{ ko = \"송금을 셉니다.\", en = \"Counted.\" }}\n"
+    )
 }
 
 fn aff(s: &str) -> AffiliateId {

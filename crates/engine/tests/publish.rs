@@ -5,24 +5,8 @@
 use engine::{DecideState, Snapshot, SnapshotCell, decide};
 use std::sync::Arc;
 
-const V1: &str = r#"
-[ruleset]
-name = "pay"
-version = 1
-
-[[feature]]
-name = "transfers_1h"
-kind = "count"
-key = "subject.id"
-window = "1h"
-
-[[rule]]
-id = "velocity"
-when = "features.transfers_1h >= 3"
-verdict = "hold"
-score = 40
-reason = { ko = "송금이 많습니다.", en = "Many transfers." }
-"#;
+/// Counts each subject's transfers in an hour and holds the third.
+const V1: &str = include_str!("../../../test_data/rulesets/velocity.toml");
 
 fn transfer(i: u32) -> domain::Event {
     domain::Event::from_json(
@@ -48,7 +32,7 @@ fn broken_publish_keeps_the_active_snapshot() {
     assert_eq!(diags.len(), 1);
     assert_eq!(diags[0].code, "unknown-feature");
     assert_eq!(diags[0].suggestion.as_deref(), Some("did you mean `features.transfers_1h`?"));
-    assert_eq!(diags[0].line_col, Some((14, 9)), "the `when` line, at the start of the feature name");
+    assert_eq!(diags[0].line_col, Some((16, 9)), "the `when` line, at the start of the feature name");
     assert_eq!(&*cell.load().label, "pay@v1", "the broken version never became active");
 
     // The working v2 lowers the threshold; state for the unchanged feature carries over.
