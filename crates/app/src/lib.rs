@@ -44,6 +44,9 @@ pub struct AppConfig {
     pub max_batch: usize,
     /// Most writes waiting for the writer; past it decisions are refused as busy (`503`).
     pub max_queued: usize,
+    /// How far behind the server clock an event time may be, ms: older events are refused
+    /// (a year-0001 time would otherwise be counted, and replayed, forever).
+    pub max_event_age_ms: i64,
     /// How long a user's loosening of their self-protection waits before it applies, ms.
     pub cooling_off_ms: i64,
     /// A message model from `ansim train messages` (the built-in one when `None`).
@@ -67,6 +70,7 @@ impl AppConfig {
             snapshot_every: 50_000,
             max_batch: 1_024,
             max_queued: 65_536,
+            max_event_age_ms: DEFAULT_MAX_EVENT_AGE_MS,
             cooling_off_ms: DEFAULT_COOLING_OFF_MS,
             messages_model: None,
             urls_model: None,
@@ -122,6 +126,9 @@ impl From<store::StoreError> for AppError {
         }
     }
 }
+
+/// The default horizon for event times: 400 days back (a year of history and some slack).
+pub const DEFAULT_MAX_EVENT_AGE_MS: i64 = 400 * 86_400_000;
 
 /// The default cooling-off before a loosened self-protection applies: 24 hours.
 pub const DEFAULT_COOLING_OFF_MS: i64 = 24 * 3_600_000;
@@ -352,7 +359,7 @@ impl App {
     /// Checks an event against the caller and the clock, analyses a message or contact,
     /// decides on it, and queues its write.
     fn start(&self, a: &AffiliateId, mut event: Event, checked: bool) -> Result<tenant::Step, AppError> {
-        check_clock(&event)?;
+        check_clock(&event, self.config.max_event_age_ms)?;
         current(&self.analyzer).enrich(&mut event);
         if &event.affiliate != a {
             return Err(AppError::Invalid {
@@ -406,6 +413,10 @@ impl App {
             t.snapshot_now(&self.writer);
         }
         self.writer.flush();
+        // Fold the write-ahead log into the database: a stopped store is one file.
+        if let Err(e) = self.store.checkpoint() {
+            eprintln!("ansim: checkpoint on shutdown failed: {e}");
+        }
     }
 }
 
@@ -440,19 +451,26 @@ pub const GROUP: &str = "group";
 /// How far ahead of the server clock an event time may be (affiliates' clocks drift).
 pub const MAX_FUTURE_MS: i64 = 3_600_000;
 
-/// Refuses event times far in the future: the feature clock follows event time, so one event
-/// stamped years ahead would age every key of its affiliate out of its windows at once.
-fn check_clock(e: &Event) -> Result<(), AppError> {
-    let limit = now_ms() + MAX_FUTURE_MS;
-    if e.at.millis() > limit {
-        return Err(AppError::Invalid {
-            field: "at".into(),
-            message: format!(
-                "{} is more than an hour ahead of the server clock ({})",
-                e.at,
-                domain::Timestamp(now_ms())
-            ),
-        });
+/// Refuses event times far in the future (the feature clock follows event time, so one event
+/// stamped years ahead would age every key of its affiliate out of its windows at once) and
+/// older than the horizon.
+fn check_clock(e: &Event, max_age_ms: i64) -> Result<(), AppError> {
+    let now = now_ms();
+    let bad = |message: String| AppError::Invalid { field: "at".into(), message };
+    if e.at.millis() > now + MAX_FUTURE_MS {
+        return Err(bad(format!(
+            "{} is more than an hour ahead of the server clock ({})",
+            e.at,
+            domain::Timestamp(now)
+        )));
+    }
+    if e.at.millis() < now.saturating_sub(max_age_ms) {
+        return Err(bad(format!(
+            "{} is older than the {} days this server accepts (before {})",
+            e.at,
+            max_age_ms / 86_400_000,
+            domain::Timestamp(now.saturating_sub(max_age_ms))
+        )));
     }
     Ok(())
 }

@@ -210,3 +210,21 @@ async fn a_full_write_queue_refuses_decisions_without_counting_them() {
     assert_eq!(app.store().event_count(&aff("pay")).unwrap(), ok, "every accepted event is stored");
     assert_eq!(count(&app, "pay", 0), Some(ok), "refused events were not counted");
 }
+
+/// Regression: a clean shutdown left the write-ahead log behind (17 MB after a demo); it is
+/// checkpointed into the database and truncated, so a stopped store is one file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_leaves_no_write_ahead_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), 1000);
+    for i in 0..200 {
+        app.decide(&aff("pay"), transfer(&format!("w{i}"), "pay", (i % 60) as u32)).await.unwrap();
+    }
+    let wal = dir.path().join("ansim.db-wal");
+    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0, "the log is in use while running");
+    app.shutdown();
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "a stopped store leaves no log");
+    drop(app);
+    let app = open(dir.path(), 1000);
+    assert_eq!(app.store().event_count(&aff("pay")).unwrap(), 200, "everything is in the database file");
+}

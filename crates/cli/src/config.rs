@@ -12,6 +12,8 @@
 //! max_batch_events = 1000       # ANSIM_MAX_BATCH_EVENTS: most events per /v1/events:batch
 //! request_timeout_secs = 10     # ANSIM_REQUEST_TIMEOUT_SECS
 //! live_page = false             # ANSIM_LIVE_PAGE: serve the live page at / (demo: always)
+//! open_metrics = false          # ANSIM_OPEN_METRICS: /metrics without the group's admin key
+//! max_event_age_days = 400      # ANSIM_MAX_EVENT_AGE_DAYS: refuse events older than this
 //! messages_model = "m.model"    # ANSIM_MESSAGES_MODEL: from `ansim train messages` (default: built in)
 //! urls_model = "u.model"        # ANSIM_URLS_MODEL: from `ansim train urls` (default: built in)
 //! brands = "brands.txt"         # ANSIM_BRANDS: protected brands for look-alike links (default: built in)
@@ -43,6 +45,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Serve the live page at `/`.
     pub live_page: bool,
+    /// Serve `/metrics` without a key.
+    pub open_metrics: bool,
+    /// Refuse events older than this many days.
+    pub max_event_age_days: i64,
     /// A message model file.
     pub messages_model: Option<PathBuf>,
     /// A URL model file.
@@ -64,6 +70,8 @@ impl Default for Config {
             max_batch_events: 1_000,
             request_timeout: Duration::from_secs(10),
             live_page: false,
+            open_metrics: false,
+            max_event_age_days: 400,
             messages_model: None,
             urls_model: None,
             brands: None,
@@ -84,6 +92,8 @@ struct File {
     max_batch_events: Option<usize>,
     request_timeout_secs: Option<u64>,
     live_page: Option<bool>,
+    open_metrics: Option<bool>,
+    max_event_age_days: Option<i64>,
     messages_model: Option<PathBuf>,
     urls_model: Option<PathBuf>,
     brands: Option<PathBuf>,
@@ -91,7 +101,7 @@ struct File {
 }
 
 /// The environment variables read, in the order of the file keys.
-pub const ENV_VARS: [&str; 12] = [
+pub const ENV_VARS: [&str; 14] = [
     "ANSIM_LISTEN",
     "ANSIM_DATA",
     "ANSIM_LOG",
@@ -100,6 +110,8 @@ pub const ENV_VARS: [&str; 12] = [
     "ANSIM_MAX_BATCH_EVENTS",
     "ANSIM_REQUEST_TIMEOUT_SECS",
     "ANSIM_LIVE_PAGE",
+    "ANSIM_OPEN_METRICS",
+    "ANSIM_MAX_EVENT_AGE_DAYS",
     "ANSIM_MESSAGES_MODEL",
     "ANSIM_URLS_MODEL",
     "ANSIM_BRANDS",
@@ -147,6 +159,8 @@ impl Config {
                 "ANSIM_MAX_BATCH_EVENTS" => f.max_batch_events = Some(parse(&k, &v)?),
                 "ANSIM_REQUEST_TIMEOUT_SECS" => f.request_timeout_secs = Some(parse(&k, &v)?),
                 "ANSIM_LIVE_PAGE" => f.live_page = Some(parse(&k, &v)?),
+                "ANSIM_OPEN_METRICS" => f.open_metrics = Some(parse(&k, &v)?),
+                "ANSIM_MAX_EVENT_AGE_DAYS" => f.max_event_age_days = Some(parse(&k, &v)?),
                 "ANSIM_MESSAGES_MODEL" => f.messages_model = Some(PathBuf::from(v)),
                 "ANSIM_URLS_MODEL" => f.urls_model = Some(PathBuf::from(v)),
                 "ANSIM_BRANDS" => f.brands = Some(PathBuf::from(v)),
@@ -186,6 +200,12 @@ impl Config {
         if let Some(v) = f.live_page {
             self.live_page = v;
         }
+        if let Some(v) = f.open_metrics {
+            self.open_metrics = v;
+        }
+        if let Some(v) = f.max_event_age_days {
+            self.max_event_age_days = v.max(1);
+        }
         if let Some(v) = f.messages_model {
             self.messages_model = Some(v);
         }
@@ -209,6 +229,7 @@ impl Config {
         a.urls_model = self.urls_model.clone();
         a.brands = self.brands.clone();
         a.transactions_model = self.transactions_model.clone();
+        a.max_event_age_ms = self.max_event_age_days.saturating_mul(86_400_000);
         a
     }
 
@@ -218,6 +239,7 @@ impl Config {
             max_batch_events: self.max_batch_events,
             request_timeout: self.request_timeout,
             live_page: self.live_page,
+            open_metrics: self.open_metrics,
         }
     }
 }

@@ -365,18 +365,18 @@ const TRY_EVENT: &str = r#"{"id":"try-1","kind":"transfer","at":"2026-11-26T02:1
 async fn demo_main(c: &Config, rate: f64) -> Result<(), String> {
     let _lock = ansim::DataLock::acquire(&c.data)?;
     let app = open_app(c)?;
-    let keys = demo::setup(&app, &c.data)?;
+    demo::setup(&app, &c.data)?;
     let listener = bind(&c.listen).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = Server::new(Arc::clone(&app), c.options());
     let dir = c.data.display();
     println!(
-        "ansim demo: {} affiliates ({}) with the sample ruleset",
-        keys.len(),
+        "ansim demo: {} affiliates ({}) and the safety table (group) with the sample ruleset",
+        demo::AFFILIATES.len(),
         demo::AFFILIATES.map(|a| a.0).join(", ")
     );
     println!("  live page   http://{addr}/");
-    println!("  API         http://{addr}/openapi.json   http://{addr}/metrics");
+    println!("  API         http://{addr}/openapi.json   http://{addr}/metrics (the group's admin key)");
     println!("  data        {dir}   (keys with every scope in {dir}/demo-keys.json)");
     println!("  traffic     {rate} events/s, normal use with scam stories; Ctrl-C stops");
     println!();

@@ -445,3 +445,30 @@ fn replay_and_backtest_agree_on_the_same_ruleset_and_events() {
     assert!(replayed.get("hold").copied().unwrap_or(0) > 0, "{replayed:?}");
     assert_eq!(replayed, backtested);
 }
+
+/// Regression: the demo's banner said "6 affiliates" and listed five (it counted the group's
+/// key as an affiliate).
+#[test]
+fn the_demo_banner_counts_the_affiliates_it_lists() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_ansim"))
+        .args(["demo", "--rate", "0", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .env("ANSIM_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(demo.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+    let (count, rest) = line
+        .trim()
+        .strip_prefix("ansim demo: ")
+        .and_then(|r| r.split_once(" affiliates ("))
+        .unwrap_or_else(|| panic!("unexpected banner {line:?}"));
+    let listed = rest.split(')').next().unwrap().split(", ").count();
+    assert_eq!(count.parse::<usize>().unwrap(), listed, "{line}");
+}

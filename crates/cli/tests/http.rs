@@ -165,6 +165,12 @@ impl Harness {
     }
 }
 
+/// A key of the group (the safety table) with the `admin` scope.
+fn group_admin(app: &App) -> String {
+    app.ensure_affiliate(&aff(app::GROUP), "Safety table", &rules(app::GROUP)).unwrap();
+    app.create_key(&aff(app::GROUP), &[Scope::Admin]).unwrap()
+}
+
 fn events(app: &App, a: &str) -> i64 {
     app.store().event_count(&aff(a)).unwrap()
 }
@@ -487,12 +493,16 @@ async fn metrics_openapi_and_live_page() {
     }
     h.http.post("/v1/events", None, "{}").await;
 
-    let m = h.http.get("/metrics", None).await;
+    // Per-rule hit counts are the group's business: no key, or an affiliate's key, is refused.
+    h.http.get("/metrics", None).await.problem(401);
+    h.http.get("/metrics", Some(&k.pay_rules)).await.problem(403);
+    let m = h.http.get("/metrics", Some(&group_admin(&h.app))).await;
     assert!(m.content_type.starts_with("text/plain"), "{}", m.content_type);
     let m = m.text();
     for line in [
         "ansim_http_requests_total{route=\"/v1/events\",method=\"POST\",status=\"200\"} 3",
         "ansim_http_requests_total{route=\"/v1/events\",method=\"POST\",status=\"401\"} 1",
+        "ansim_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"401\"} 1",
         "ansim_http_request_duration_seconds_count{route=\"/v1/events\",method=\"POST\"} 4",
         "ansim_http_request_duration_seconds_bucket{route=\"/v1/events\",method=\"POST\",le=\"+Inf\"} 4",
         "ansim_decisions_total 3",
@@ -792,7 +802,7 @@ async fn shadow_rules_are_recorded_and_drafts_are_backtested_over_http() {
         assert_eq!(d["shadow"], json!(["try-block"]), "{d}");
         assert_ne!(d["verdict"], "block", "a shadow rule never acts: {d}");
     }
-    let m = h.http.get("/metrics", None).await.text();
+    let m = h.http.get("/metrics", Some(&group_admin(&h.app))).await.text();
     assert!(m.contains("ansim_shadow_hits_total{rule=\"try-block\"} 4"), "{m}");
 
     // A draft without the velocity hold: the stored events replay through both.
@@ -944,5 +954,24 @@ async fn a_busy_server_says_when_to_retry() {
     }
     assert!(busy > 0 && ok > 0, "{ok} ok, {busy} busy");
     assert_eq!(events(&h.app, "pay"), ok);
+    h.stop().await;
+}
+
+/// Regression: event times had no lower bound (year 0001 was accepted and counted). Times
+/// older than the configured horizon are refused, naming `at`, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_older_than_the_horizon_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let h = start(app).await;
+    let ancient = transfer("old-1", "u1", 0).replace("2026-11-26T10:00:00+09:00", "0001-01-01T00:00:00+09:00");
+    let p = h.http.post("/v1/events", Some(&k.pay), ancient).await.problem(400);
+    assert_eq!(p["field"], "at", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("older than"), "{p}");
+    let two_years = transfer("old-2", "u1", 0).replace("2026-11-26", "2024-11-26");
+    h.http.post("/v1/events", Some(&k.pay), two_years).await.problem(400);
+    assert_eq!(events(&h.app, "pay"), 0);
+    let recent = h.http.post("/v1/events", Some(&k.pay), transfer("new-1", "u1", 0)).await;
+    assert_eq!(recent.status, StatusCode::OK, "{}", recent.text());
     h.stop().await;
 }

@@ -58,7 +58,7 @@ pub const BATCH_BODY_LIMIT: usize = 16 << 20;
         (name = "reports", description = "The 24-hour report channel: no key for victims, a key for affiliates."),
         (name = "cases", description = "The safety table's cases (group keys with `cases`), webhooks and dead letters."),
         (name = "protection", description = "Self-protection a user turns on: delayed transfer, designated accounts, loan lock (scope `decide`)."),
-        (name = "operations", description = "Health, readiness and metrics; no key needed."),
+        (name = "operations", description = "Health and readiness (no key) and metrics (the group's admin key)."),
     )
 )]
 struct ApiDoc;
@@ -666,14 +666,26 @@ async fn readyz(State(s): State<S>) -> Result<Json<HealthBody>, ApiError> {
     Ok(Json(HealthBody { status: "ready".into(), affiliates: Some(n) }))
 }
 
-/// Counters and latency histograms in the Prometheus text format.
+/// Counters and latency histograms in the Prometheus text format. They include every
+/// affiliate's rule hits, so they are for the group's administrators (a bearer key of the group
+/// with the `admin` scope, which Prometheus sends as `authorization`), unless the operator
+/// opened them (`open_metrics`) on a network only the scraper reaches.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
-    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4"))
+    responses(
+        (status = 200, body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key of the group.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
 )]
-async fn metrics_text(State(s): State<S>) -> Response {
+async fn metrics_text(State(s): State<S>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+    if !s.options.open_metrics {
+        let key = crate::extract::bearer(&headers).ok_or(AppError::Unauthorized)?;
+        authorize(&crate::extract::principal(&s, key).await?, Action::GroupAdmin)?;
+    }
     let text = metrics::render(&s.http, s.app.metrics());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 
 async fn live_page(State(s): State<S>) -> Result<Html<String>, ApiError> {

@@ -35,11 +35,19 @@ pub struct Options {
     /// Serve the live page at `/`. It shows recent held and blocked events of every affiliate,
     /// so it is for the demo and for operators, not for a network that affiliates reach.
     pub live_page: bool,
+    /// Serve `/metrics` without a key (every affiliate's rule hits are in it): only where the
+    /// listener is reached by the scraper alone. Otherwise it needs the group's admin key.
+    pub open_metrics: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_batch_events: 1_000, request_timeout: Duration::from_secs(10), live_page: false }
+        Options {
+            max_batch_events: 1_000,
+            request_timeout: Duration::from_secs(10),
+            live_page: false,
+            open_metrics: false,
+        }
     }
 }
 

@@ -451,6 +451,11 @@ pub trait Store: Send + Sync {
     /// The affiliate holding `key`.
     fn holder(&self, key: &str) -> Result<Option<AffiliateId>>;
 
+    /// Makes everything committed durable in the main store and drops any log of it (the
+    /// embedded backend folds its write-ahead log into the file and truncates it). Called on a
+    /// clean stop; harmless at any time.
+    fn checkpoint(&self) -> Result<()>;
+
     /// Undelivered side effects, oldest first (all tenants: the delivery worker is internal).
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>>;
     /// Marks side effects delivered.

@@ -809,6 +809,15 @@ impl Store for SqliteStore {
         holder(&self.read(), key)
     }
 
+    fn checkpoint(&self) -> Result<()> {
+        let busy: i64 =
+            lock(&self.writer).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).map_err(backend)?;
+        if busy != 0 {
+            return Err(StoreError::Backend("the write-ahead log is in use; checkpoint incomplete".into()));
+        }
+        Ok(())
+    }
+
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>> {
         let c = self.read();
         let mut st = c
