@@ -24,6 +24,8 @@ pub enum Action {
     EditRules,
     /// Register the affiliate's webhook and what it holds.
     ManageWebhook,
+    /// List and revoke the affiliate's API keys.
+    ManageKeys,
     /// Work the safety table's cases: the queue, a case, changes, alerts.
     WorkCases,
     /// Per-affiliate registry totals and dead letters: the group's administrators only.
@@ -38,7 +40,7 @@ impl Action {
             Action::Decide | Action::Report | Action::Protection => (&[Scope::Decide], false),
             Action::ReadRules => (&[Scope::Decide, Scope::RulesWrite], false),
             Action::ConfirmIndicator | Action::EditRules => (&[Scope::RulesWrite], false),
-            Action::ManageWebhook => (&[Scope::Admin], false),
+            Action::ManageWebhook | Action::ManageKeys => (&[Scope::Admin], false),
             Action::WorkCases => (&[Scope::Cases], true),
             Action::GroupAdmin => (&[Scope::Admin], true),
         }
@@ -97,32 +99,64 @@ impl App {
         Ok(key)
     }
 
-    /// The principal of a key seen before, from memory: never touches the store, so callers
-    /// on an async executor use it first and go to [`App::authenticate`] on a blocking thread
-    /// only on a miss.
+    /// The principal of a key seen in the last second, from memory: never touches the store,
+    /// so callers on an async executor use it first and go to [`App::authenticate`] on a
+    /// blocking thread on a miss. An entry older than [`KEY_RECHECK_MS`] counts as a miss, so a
+    /// key revoked by another process (the CLI, another node) stops working within a second.
     pub fn cached_principal(&self, key: &str) -> Option<Principal> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&hash_key(key)).cloned()
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let (p, checked) = keys.get(&hash_key(key))?;
+        (now_ms() - checked < KEY_RECHECK_MS).then(|| p.clone())
     }
 
-    /// Resolves a bearer key to its principal (cached after the first lookup). Reads the store
-    /// on a miss: call it on a blocking thread.
+    /// Resolves a bearer key to its principal, from the cache or, on a miss or a stale entry,
+    /// from the store: call it on a blocking thread.
     pub fn authenticate(&self, key: &str) -> Result<Principal, AppError> {
         if key.is_empty() || key.len() > 200 {
             return Err(AppError::Unauthorized);
         }
+        if let Some(p) = self.cached_principal(key) {
+            return Ok(p);
+        }
         let hash = hash_key(key);
-        if let Some(p) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
-            return Ok(p.clone());
-        }
-        let row = self.store.key_by_hash(&hash)?.ok_or(AppError::Unauthorized)?;
-        if row.revoked {
-            return Err(AppError::Unauthorized);
-        }
+        let row = match self.store.key_by_hash(&hash)? {
+            Some(row) if !row.revoked => row,
+            _ => {
+                self.keys.write().unwrap_or_else(|p| p.into_inner()).remove(&hash);
+                return Err(AppError::Unauthorized);
+            }
+        };
         let p = Principal { affiliate: row.affiliate, scopes: row.scopes, name: format!("key:{}", row.prefix) };
-        self.keys.write().unwrap_or_else(|p| p.into_inner()).insert(hash, p.clone());
+        self.keys.write().unwrap_or_else(|p| p.into_inner()).insert(hash, (p.clone(), now_ms()));
         Ok(p)
     }
+
+    /// The caller's affiliate's keys: prefixes, scopes and whether revoked (never a key).
+    pub fn list_keys(&self, p: &Principal) -> Result<Vec<store::ApiKey>, AppError> {
+        authorize(p, Action::ManageKeys)?;
+        Ok(self.store.keys(&p.affiliate)?)
+    }
+
+    /// Revokes the caller's affiliate's key with this prefix: refused from the next request
+    /// on here, within a second elsewhere.
+    pub fn revoke_key(&self, p: &Principal, prefix: &str) -> Result<(), AppError> {
+        authorize(p, Action::ManageKeys)?;
+        match self.store.revoke_key(&p.affiliate, prefix)? {
+            0 => return Err(AppError::NotFound(format!("key {prefix}"))),
+            1 => {}
+            n => return Err(AppError::Conflict(format!("{n} keys start with {prefix}; revoke from the key list"))),
+        }
+        let name = format!("key:{prefix}");
+        self.keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (k, _)| !(k.affiliate == p.affiliate && k.name == name));
+        Ok(())
+    }
 }
+
+/// How long a cached key is trusted before the store is asked again, ms.
+pub const KEY_RECHECK_MS: i64 = 1_000;
 
 #[cfg(test)]
 mod tests {

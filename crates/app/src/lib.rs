@@ -208,7 +208,8 @@ pub struct App {
     /// trained on; reloaded on publish.
     tx_model: RwLock<Option<Arc<model::Gbdt>>>,
     writer: writer::Writer,
-    keys: RwLock<HashMap<[u8; 32], Principal>>,
+    /// Principals of keys seen, with when the store last confirmed each (ms).
+    keys: RwLock<HashMap<[u8; 32], (Principal, i64)>>,
     metrics: Arc<Metrics>,
     config: AppConfig,
 }

@@ -228,3 +228,32 @@ async fn a_clean_shutdown_leaves_no_write_ahead_log() {
     let app = open(dir.path(), 1000);
     assert_eq!(app.store().event_count(&aff("pay")).unwrap(), 200, "everything is in the database file");
 }
+
+/// Keys can be listed (never shown again, only their prefix and scopes) and revoked; a revoked
+/// key authenticates nothing from the next request on, in this process at once.
+#[test]
+fn keys_are_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), 1000);
+    let pay = aff("pay");
+    let admin_key = app.create_key(&pay, &[Scope::Admin]).unwrap();
+    let admin = app.authenticate(&admin_key).unwrap();
+    let decide_key = app.create_key(&pay, &[Scope::Decide]).unwrap();
+    let bank_key = app.create_key(&aff("bank"), &[Scope::Decide]).unwrap();
+    assert!(app.authenticate(&decide_key).is_ok());
+    let listed = app.list_keys(&admin).unwrap();
+    assert_eq!(listed.len(), 2, "only pay's keys: {listed:?}");
+    assert!(listed.iter().all(|k| !k.revoked && k.affiliate == pay));
+    let prefix = decide_key.chars().take(8).collect::<String>();
+    assert!(listed.iter().any(|k| k.prefix == prefix && k.scopes == [Scope::Decide]));
+    // A decide key may not manage keys; another affiliate's key is not found.
+    let decider = app.authenticate(&decide_key).unwrap();
+    assert!(matches!(app.list_keys(&decider), Err(AppError::Forbidden(_))));
+    let bank_prefix = bank_key.chars().take(8).collect::<String>();
+    assert!(matches!(app.revoke_key(&admin, &bank_prefix), Err(AppError::NotFound(_))));
+    app.revoke_key(&admin, &prefix).unwrap();
+    assert!(matches!(app.authenticate(&decide_key), Err(AppError::Unauthorized)));
+    assert!(app.cached_principal(&decide_key).is_none(), "the cache forgot it");
+    assert!(app.list_keys(&admin).unwrap().iter().any(|k| k.prefix == prefix && k.revoked));
+    assert!(app.authenticate(&bank_key).is_ok(), "other keys still work");
+}

@@ -201,9 +201,37 @@ enum KeysCommand {
         /// The affiliate the key belongs to.
         #[arg(long, value_name = "ID")]
         affiliate: String,
-        /// A scope: decide, rules:write or admin; repeat for several [default: decide].
+        /// A scope: decide, rules:write, admin or cases (the group's case work); repeat for
+        /// several [default: decide].
         #[arg(long = "scope", value_name = "SCOPE", value_parser = parse_scope)]
         scopes: Vec<Scope>,
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// List an affiliate's keys: prefix, scopes, whether revoked (never a key).
+    List {
+        /// Data directory [default: from the configuration, else ansim-data].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// The affiliate.
+        #[arg(long, value_name = "ID")]
+        affiliate: String,
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Revoke an affiliate's key by its prefix; a server on the same data refuses it within a
+    /// second.
+    Revoke {
+        /// The key's prefix, as `keys list` shows it.
+        prefix: String,
+        /// Data directory [default: from the configuration, else ansim-data].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// The affiliate.
+        #[arg(long, value_name = "ID")]
+        affiliate: String,
         /// Configuration file (TOML).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -248,6 +276,10 @@ fn main() -> ExitCode {
         Command::Rules(RulesCommand::Check { file }) => return check_rules(&file),
         Command::Keys(KeysCommand::Create { data, affiliate, scopes, config }) => {
             create_key(data, &affiliate, scopes, config)
+        }
+        Command::Keys(KeysCommand::List { data, affiliate, config }) => list_keys(data, &affiliate, config),
+        Command::Keys(KeysCommand::Revoke { prefix, data, affiliate, config }) => {
+            revoke_key(data, &affiliate, &prefix, config)
         }
         Command::Indicators(IndicatorsCommand::Import { file, affiliate, data, config }) => {
             import_indicators(&file, &affiliate, data, config)
@@ -512,6 +544,36 @@ fn create_key(
         scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
     );
     println!("{key}");
+    Ok(())
+}
+
+/// The affiliate's administrator, as the command line acts: the operator of the data directory.
+fn operator(affiliate: &str) -> app::Principal {
+    app::Principal { affiliate: AffiliateId(affiliate.into()), scopes: vec![Scope::Admin], name: "cli".into() }
+}
+
+fn list_keys(data: Option<PathBuf>, affiliate: &str, cfg: Option<PathBuf>) -> Result<(), String> {
+    let c = config(cfg, None, data)?;
+    existing_store(&c)?;
+    let app = open_app(&c)?;
+    let keys = app.list_keys(&operator(affiliate)).map_err(|e| e.to_string())?;
+    for k in &keys {
+        let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+        println!("{}  {:<30} {}", k.prefix, scopes.join(","), if k.revoked { "revoked" } else { "active" });
+    }
+    if keys.is_empty() {
+        eprintln!("no keys for {affiliate}");
+    }
+    Ok(())
+}
+
+fn revoke_key(data: Option<PathBuf>, affiliate: &str, prefix: &str, cfg: Option<PathBuf>) -> Result<(), String> {
+    let c = config(cfg, None, data)?;
+    existing_store(&c)?;
+    let app = open_app(&c)?;
+    app.revoke_key(&operator(affiliate), prefix).map_err(|e| e.to_string())?;
+    app.shutdown();
+    println!("revoked {prefix} of {affiliate}");
     Ok(())
 }
 

@@ -472,3 +472,52 @@ fn the_demo_banner_counts_the_affiliates_it_lists() {
     let listed = rest.split(')').next().unwrap().split(", ").count();
     assert_eq!(count.parse::<usize>().unwrap(), listed, "{line}");
 }
+
+/// Keys are listed and revoked from the command line; a key revoked next to a running server
+/// stops working there within a second. `keys create --help` names every scope.
+#[test]
+fn keys_are_listed_and_revoked_from_the_command_line() {
+    use std::io::{BufRead, Read, Write};
+    let help = stdout(&ansim(&["keys", "create", "--help"]));
+    for scope in ["decide", "rules:write", "admin", "cases"] {
+        assert!(help.contains(scope), "{scope} missing from\n{help}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    assert!(ansim(&["affiliates", "add", "pay", "--data", data_s]).status.success());
+    let key = stdout(&ansim(&["keys", "create", "--data", data_s, "--affiliate", "pay"])).trim().to_string();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ansim"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data", data_s])
+        .env("ANSIM_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on http://").unwrap().to_string();
+    let status = |key: &str| -> u16 {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "GET /v1/rulesets/active HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    assert_eq!(status(&key), 200);
+    let list = stdout(&ansim(&["keys", "list", "--data", data_s, "--affiliate", "pay"]));
+    let prefix: String = key.chars().take(8).collect();
+    assert!(list.contains(&prefix) && list.contains("decide") && !list.contains(&key), "{list}");
+    let o = ansim(&["keys", "revoke", &prefix, "--data", data_s, "--affiliate", "pay"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let after = status(&key);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(after, 401, "revoked next to the server, refused by it within a second");
+    assert!(stdout(&ansim(&["keys", "list", "--data", data_s, "--affiliate", "pay"])).contains("revoked"));
+}

@@ -975,3 +975,26 @@ async fn events_older_than_the_horizon_are_refused() {
     assert_eq!(recent.status, StatusCode::OK, "{}", recent.text());
     h.stop().await;
 }
+
+/// An affiliate's admin lists its own keys and revokes one over the API; the revoked key is
+/// refused from the next request on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_listed_and_revoked_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, k) = setup(dir.path());
+    let admin = app.create_key(&aff("pay"), &[Scope::Admin]).unwrap();
+    let h = start(app).await;
+    h.http.get("/v1/keys", Some(&k.pay)).await.problem(403);
+    let list = h.http.get("/v1/keys", Some(&admin)).await.json();
+    let keys = list["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 3, "pay's three keys, not bank's: {list}");
+    assert!(!list.to_string().contains(&k.pay), "a key is never shown again");
+    let prefix: String = k.pay.chars().take(8).collect();
+    let r = h.http.call(Method::DELETE, &format!("/v1/keys/{prefix}"), Some(&admin), Bytes::new()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["revoked"], true);
+    h.http.post("/v1/events", Some(&k.pay), transfer("after-revoke", "u1", 0)).await.problem(401);
+    let bank_prefix: String = k.bank.chars().take(8).collect();
+    h.http.call(Method::DELETE, &format!("/v1/keys/{bank_prefix}"), Some(&admin), Bytes::new()).await.problem(404);
+    h.stop().await;
+}

@@ -12,9 +12,9 @@ use crate::extract::{S, blocking};
 use crate::metrics;
 use crate::wire::{
     AffiliateTotals, AnalysisBody, AnalyzeRequest, BatchItem, BatchRequest, BatchResponse, CancelBody, DecisionBody,
-    DiagnosticBody, EventRequest, HealthBody, ImportResponse, Problem, ProtectionBody, ProtectionSettings,
-    RegistryTotals, ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry, ShieldRequest,
-    ShieldResponse, ValidationBody,
+    DiagnosticBody, EventRequest, HealthBody, ImportResponse, KeyBody, KeyList, Problem, ProtectionBody,
+    ProtectionSettings, RegistryTotals, ReportRequest, RollbackRequest, RulesetBody, RulesetHistory, ShieldEntry,
+    ShieldRequest, ShieldResponse, ValidationBody,
 };
 use app::access::{Action, authorize};
 use app::{App, AppError};
@@ -58,6 +58,7 @@ pub const BATCH_BODY_LIMIT: usize = 16 << 20;
         (name = "reports", description = "The 24-hour report channel: no key for victims, a key for affiliates."),
         (name = "cases", description = "The safety table's cases (group keys with `cases`), webhooks and dead letters."),
         (name = "protection", description = "Self-protection a user turns on: delayed transfer, designated accounts, loan lock (scope `decide`)."),
+        (name = "keys", description = "An affiliate's API keys: list and revoke (scope `admin`)."),
         (name = "operations", description = "Health and readiness (no key) and metrics (the group's admin key)."),
     )
 )]
@@ -621,6 +622,52 @@ async fn cancel_hold(
     }))
 }
 
+/// The caller's affiliate's API keys: prefixes, scopes and whether revoked; a key itself is
+/// never shown again. Needs the `admin` scope.
+#[utoipa::path(
+    get, path = "/v1/keys", tag = "keys",
+    responses(
+        (status = 200, description = "The affiliate's keys, oldest first.", body = KeyList),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `admin` scope.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn list_keys(State(s): State<S>, Caller(p): Caller) -> Result<Json<KeyList>, ApiError> {
+    let keys = blocking(&s, move |app| app.list_keys(&p)).await?;
+    Ok(Json(KeyList { keys: keys.iter().map(KeyBody::from).collect() }))
+}
+
+/// Revokes one of the caller's affiliate's keys by its prefix: refused from the next request
+/// on by this server, within a second by any other. Needs the `admin` scope.
+#[utoipa::path(
+    delete, path = "/v1/keys/{prefix}", tag = "keys",
+    params(("prefix" = String, Path, description = "The key's prefix, as the key list shows it.")),
+    responses(
+        (status = 200, description = "Revoked.", body = KeyBody),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `admin` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No key of this affiliate has that prefix.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Several keys share the prefix.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn revoke_key(
+    State(s): State<S>,
+    Caller(p): Caller,
+    Path(prefix): Path<String>,
+) -> Result<Json<KeyBody>, ApiError> {
+    let key = blocking(&s, move |app| {
+        app.revoke_key(&p, &prefix)?;
+        app.list_keys(&p)?
+            .into_iter()
+            .find(|k| k.prefix == prefix)
+            .ok_or_else(|| AppError::NotFound(format!("key {prefix}")))
+    })
+    .await?;
+    Ok(Json(KeyBody::from(&key)))
+}
+
 /// Registry totals per affiliate, for the safety table: keys of the `group` affiliate with the
 /// `admin` scope only. Counts, never indicators or events.
 #[utoipa::path(
@@ -718,6 +765,8 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(import_indicators))
         .routes(routes!(shield))
         .routes(routes!(registry_totals))
+        .routes(routes!(list_keys))
+        .routes(routes!(revoke_key))
         .routes(routes!(get_protection, put_protection))
         .routes(routes!(analyze_message))
         .routes(routes!(backtest_draft))

@@ -532,6 +532,34 @@ impl ShieldEntry {
     }
 }
 
+/// An API key as listed: never the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KeyBody {
+    /// The key's first characters, to recognise it.
+    pub prefix: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// Revoked keys authenticate nothing.
+    pub revoked: bool,
+}
+
+impl From<&store::ApiKey> for KeyBody {
+    fn from(k: &store::ApiKey) -> Self {
+        KeyBody {
+            prefix: k.prefix.clone(),
+            scopes: k.scopes.iter().map(|s| s.as_str().into()).collect(),
+            revoked: k.revoked,
+        }
+    }
+}
+
+/// An affiliate's keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KeyList {
+    /// Oldest first.
+    pub keys: Vec<KeyBody>,
+}
+
 /// One shield per requested indicator, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ShieldResponse {

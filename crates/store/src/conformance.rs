@@ -364,6 +364,12 @@ fn affiliates_and_keys(s: &dyn Store) {
     assert_eq!(s.key_by_hash(&[7; 32]).unwrap(), Some(key.clone()));
     assert_eq!(s.key_by_hash(&[8; 32]).unwrap(), None);
     assert!(s.insert_key(&bank, &key, 3).is_err(), "a key is stored only under its own affiliate");
+    assert_eq!(s.keys(&pay).unwrap(), vec![key.clone()]);
+    assert!(s.keys(&bank).unwrap().is_empty(), "keys are listed per affiliate");
+    assert_eq!(s.revoke_key(&bank, "ak_7").unwrap(), 0, "bank cannot revoke pay's key");
+    assert!(!s.key_by_hash(&[7; 32]).unwrap().unwrap().revoked);
+    assert_eq!(s.revoke_key(&pay, "ak_7").unwrap(), 1);
+    assert!(s.key_by_hash(&[7; 32]).unwrap().unwrap().revoked);
 }
 
 fn commits_are_atomic_and_idempotent(s: &dyn Store) {

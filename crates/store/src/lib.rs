@@ -372,6 +372,11 @@ pub trait Store: Send + Sync {
     fn insert_key(&self, a: &AffiliateId, key: &ApiKey, now_ms: i64) -> Result<()>;
     /// The key with this hash: how a request finds its tenant, so not tenant-scoped.
     fn key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>>;
+    /// `a`'s keys (hashes and prefixes, never a key), oldest first.
+    fn keys(&self, a: &AffiliateId) -> Result<Vec<ApiKey>>;
+    /// Revokes `a`'s key with this prefix; returns how many keys of `a` have it (nothing is
+    /// revoked unless exactly one does).
+    fn revoke_key(&self, a: &AffiliateId, prefix: &str) -> Result<usize>;
 
     /// Commits many writes in one transaction (group commit): all or none. An event id that
     /// is already stored for its affiliate is a [`StoreError::Conflict`] and fails the batch.

@@ -400,6 +400,52 @@ impl Store for SqliteStore {
         .map_err(backend)
     }
 
+    fn keys(&self, a: &AffiliateId) -> Result<Vec<ApiKey>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(
+                "SELECT hash, prefix, scopes, revoked FROM api_key WHERE affiliate = ?1 ORDER BY created_ms, prefix",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![a.as_str()], |r| {
+                let hash: Vec<u8> = r.get(0)?;
+                let scopes: String = r.get(2)?;
+                Ok(ApiKey {
+                    hash: hash.try_into().map_err(|_| corrupt(0, "a key hash is not 32 bytes".into()))?,
+                    prefix: r.get(1)?,
+                    affiliate: a.clone(),
+                    scopes: scopes.split_whitespace().filter_map(Scope::parse).collect(),
+                    revoked: r.get::<_, i64>(3)? != 0,
+                })
+            })
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
+    fn revoke_key(&self, a: &AffiliateId, prefix: &str) -> Result<usize> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        let n: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM api_key WHERE affiliate = ?1 AND prefix = ?2",
+                params![a.as_str(), prefix],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if n == 1 {
+            tx.execute(
+                "UPDATE api_key SET revoked = 1 WHERE affiliate = ?1 AND prefix = ?2",
+                params![a.as_str(), prefix],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+        Ok(n as usize)
+    }
+
     fn commit(&self, writes: &[Write]) -> Result<()> {
         let mut c = lock(&self.writer);
         let tx = c.transaction().map_err(backend)?;
