@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
     let compiled = rules::compile(&typed);
     for event in &f.events {
         for slots in [[Some(0), Some(1), None], [Some(i64::MIN), None, Some(0)]] {
-            let ctx = Ctx { event, slots: &slots };
+            let ctx = Ctx::new(event, &slots);
             let got = compiled.eval(&ctx);
             let want = reference::eval(&expr, &f.schema, &ctx) == Value::Bool(true);
             assert_eq!(got, want, "compiled and reference disagree on {src:?}");

@@ -92,7 +92,7 @@ impl World {
     }
 
     fn ctx(&self, i: usize) -> Ctx<'_> {
-        Ctx { event: &self.events[i], slots: &self.slots[i] }
+        Ctx::new(&self.events[i], &self.slots[i])
     }
 
     fn doc(&self, i: usize) -> Value {

@@ -106,7 +106,7 @@ fn main() {
         let t = Instant::now();
         let mut hits = 0usize;
         for (e, s) in fixture.iter().zip(&slots) {
-            let ctx = rules::Ctx { event: e, slots: s };
+            let ctx = rules::Ctx::new(e, s);
             for snap in [&active, &draft] {
                 hits += snap.rules.iter().filter(|r| r.enabled && r.cond.eval(&ctx)).count();
             }

@@ -596,7 +596,7 @@ mod tests {
         let mut vm = zen_expression::vm::VM::new();
         let mut hits = 0;
         for (e, s) in events.iter().zip(&slots) {
-            let ctx = Ctx { event: e, slots: s };
+            let ctx = Ctx::new(e, s);
             let doc = b.json(e, s);
             let var = zen_expression::Variable::from(&doc);
             let mut cx = base.new_inner_scope();

@@ -657,6 +657,7 @@ fn check_amount(field: &str, amount: Krw, currency: Option<&str>) -> Result<(), 
     if amount.0 <= 0 {
         return Err(field_err(field, format!("must be a positive number of won, got {}", amount.0)));
     }
+    check_money(field, Some(amount))?;
     if let Some(c) = currency
         && c != "KRW"
     {
@@ -664,6 +665,16 @@ fn check_amount(field: &str, amount: Krw, currency: Option<&str>) -> Result<(), 
         return Err(field_err(&cur, format!("only KRW is supported, got {c:?}")));
     }
     Ok(())
+}
+
+/// A balance or amount within ±[`MAX_KRW`](crate::MAX_KRW) (an overdraft may be negative).
+fn check_money(field: &str, value: Option<Krw>) -> Result<(), EventError> {
+    match value {
+        Some(v) if v.0.unsigned_abs() > crate::MAX_KRW.unsigned_abs() => {
+            Err(field_err(field, format!("must be at most {} won in size, got {}", crate::MAX_KRW, v.0)))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn normalise_counterparty(field: &str, c: &mut Counterparty) -> Result<(), EventError> {
@@ -765,6 +776,14 @@ impl EventWire {
             EventKind::Transfer => {
                 let mut t = self.transfer.ok_or_else(missing)?;
                 check_amount("transfer.amount", t.amount, Some(&t.currency))?;
+                for (name, v) in [
+                    ("transfer.balance_before", t.balance_before),
+                    ("transfer.balance_after", t.balance_after),
+                    ("transfer.payee_balance_before", t.payee_balance_before),
+                    ("transfer.payee_balance_after", t.payee_balance_after),
+                ] {
+                    check_money(name, v)?;
+                }
                 normalise_counterparty("transfer.counterparty", &mut t.counterparty)?;
                 if let Some(src) = &mut t.source {
                     normalise_counterparty("transfer.source", src)?;
@@ -777,6 +796,7 @@ impl EventWire {
             EventKind::Payment => {
                 let p = self.payment.ok_or_else(missing)?;
                 check_amount("payment.amount", p.amount, Some(&p.currency))?;
+                check_money("payment.balance_before", p.balance_before)?;
                 check_id("payment.merchant.id", &p.merchant.id)?;
                 EventBody::Payment(p)
             }

@@ -19,5 +19,5 @@ pub use event::{
     EventBody, EventError, EventId, EventKind, IpInfo, LoanApplication, Login, MAX_ID_LEN, Merchant, Message, Payment,
     Subject, SubjectId, Transfer,
 };
-pub use money::Krw;
+pub use money::{Krw, MAX_KRW};
 pub use time::{Timestamp, TimestampError};

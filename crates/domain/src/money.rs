@@ -3,6 +3,11 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The largest amount or balance an event may carry: 1,000조 won (10^15), above any account's
+/// balance. Bounding money where it is read keeps rule arithmetic on it far from overflow
+/// (`transfer.amount * 1000` fits with room to spare).
+pub const MAX_KRW: i64 = 1_000_000_000_000_000;
+
 /// An amount in Korean won. Never a float: sums and comparisons are exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -18,6 +18,9 @@ pub struct DecideState {
     shadow: Vec<u32>,
     /// The model's input vector of the last event.
     inputs: Vec<f32>,
+    /// `hold` and `block` rules that matched the last event because their arithmetic
+    /// overflowed (fail closed); shown as evidence.
+    overflowed: Vec<u32>,
 }
 
 impl DecideState {
@@ -93,13 +96,21 @@ pub fn decide_at(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Mat
         let p = m.probability(inputs);
         slots[snap.model_slot] = Some((f64::from(p) * 1000.0).round() as i64);
     }
-    let ctx = Ctx { event, slots: &state.slots };
+    let ctx = Ctx::new(event, &state.slots);
     state.matched.clear();
     state.shadow.clear();
+    state.overflowed.clear();
     let mut verdict = Verdict::Allow;
     let mut score: i32 = 0;
     for (i, r) in snap.rules.iter().enumerate() {
-        if r.enabled && r.cond.eval(&ctx) {
+        let mut hit = r.enabled && r.cond.eval(&ctx);
+        // Arithmetic that overflowed is an absent value, so its comparison is false; a rule
+        // that holds or blocks must not be switched off by that: it fails closed.
+        if ctx.overflowed() && ctx.take_overflow() && !hit && r.enabled && r.verdict >= Verdict::Hold {
+            hit = true;
+            state.overflowed.push(i as u32);
+        }
+        if hit {
             if r.shadow {
                 state.shadow.push(i as u32);
                 continue;
@@ -196,6 +207,12 @@ fn assemble(snap: &Snapshot, state: &DecideState, event: &Event, m: Matched) -> 
                 value: serde_json::json!({ "value": state.inputs.get(i).copied().filter(|v| v.is_finite()), "contribution": (f64::from(c) * 1000.0).round() / 1000.0 }),
             });
         }
+    }
+    for &i in &state.overflowed {
+        evidence.push(Evidence {
+            name: "arithmetic overflow".into(),
+            value: serde_json::Value::from(&*snap.rules[i as usize].id),
+        });
     }
     let shadow = state.shadow.iter().map(|&i| snap.rules[i as usize].id.clone()).collect();
     Decision {

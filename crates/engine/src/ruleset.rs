@@ -798,7 +798,7 @@ impl Snapshot {
     pub fn model_vector(&self, event: &Event, slots: &[Option<i64>], out: &mut Vec<f32>) {
         out.clear();
         if let Some(inputs) = &self.model_inputs {
-            let ctx = rules::Ctx { event, slots };
+            let ctx = rules::Ctx::new(event, slots);
             out.extend(inputs.values.iter().map(|v| v.eval_f32(&ctx)));
         }
     }

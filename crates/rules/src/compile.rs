@@ -328,13 +328,15 @@ fn int_fn(i: &I) -> IntFn {
             let s = *s;
             Box::new(move |c| c.slots.get(s).copied().flatten())
         }
+        // Every operation is checked: an overflow is an absent value and raises the context's
+        // overflow flag (a division by zero is only absent).
         I::Neg(x) => {
             let x = int_fn(x);
-            Box::new(move |c| x(c)?.checked_neg())
+            Box::new(move |c| x(c)?.checked_neg().or_else(|| c.overflowed_now()))
         }
         I::Abs(x) => {
             let x = int_fn(x);
-            Box::new(move |c| x(c)?.checked_abs())
+            Box::new(move |c| x(c)?.checked_abs().or_else(|| c.overflowed_now()))
         }
         I::Arith(op, x, y) => {
             let op = *op;
@@ -342,14 +344,14 @@ fn int_fn(i: &I) -> IntFn {
                 I::Const(k) => {
                     let (x, k) = (int_fn(x), *k);
                     match op {
-                        Arith::Mul => Box::new(move |c| x(c)?.checked_mul(k)),
-                        Arith::Add => Box::new(move |c| x(c)?.checked_add(k)),
-                        _ => Box::new(move |c| op.apply(x(c)?, k)),
+                        Arith::Mul => Box::new(move |c| x(c)?.checked_mul(k).or_else(|| c.overflowed_now())),
+                        Arith::Add => Box::new(move |c| x(c)?.checked_add(k).or_else(|| c.overflowed_now())),
+                        _ => Box::new(move |c| checked(c, op, x(c)?, k)),
                     }
                 }
                 _ => {
                     let (x, y) = (int_fn(x), int_fn(y));
-                    Box::new(move |c| op.apply(x(c)?, y(c)?))
+                    Box::new(move |c| checked(c, op, x(c)?, y(c)?))
                 }
             }
         }
@@ -390,5 +392,14 @@ fn str_fn(s: &S) -> StrOp {
     match s {
         S::Const(k) => StrOp::Const(k.clone().into_boxed_str()),
         S::Field(_, g) => StrOp::Get(*g),
+    }
+}
+
+/// `a op b`, raising the overflow flag when it overflows (not for a division by zero).
+#[inline]
+fn checked(c: &Ctx<'_>, op: Arith, a: i64, b: i64) -> Option<i64> {
+    match op.apply(a, b) {
+        None if !(matches!(op, Arith::Div | Arith::Rem) && b == 0) => c.overflowed_now(),
+        v => v,
     }
 }

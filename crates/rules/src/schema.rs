@@ -89,12 +89,39 @@ pub struct Schema {
 }
 
 /// What a compiled rule reads: the event and the slot values computed for it.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Ctx<'a> {
     /// The event being decided.
     pub event: &'a Event,
     /// Feature and signal values, indexed as in [`Schema::slots`]; `None` when absent.
     pub slots: &'a [Option<i64>],
+    /// Raised when an arithmetic operation overflowed (its value is then absent, as the
+    /// language says); the engine reads and lowers it after each rule.
+    overflow: std::cell::Cell<bool>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context over `event` and `slots`.
+    pub fn new(event: &'a Event, slots: &'a [Option<i64>]) -> Ctx<'a> {
+        Ctx { event, slots, overflow: std::cell::Cell::new(false) }
+    }
+
+    /// Whether an operation overflowed since the last [`Ctx::take_overflow`].
+    pub fn overflowed(&self) -> bool {
+        self.overflow.get()
+    }
+
+    /// Whether an operation overflowed, lowering the flag.
+    pub fn take_overflow(&self) -> bool {
+        self.overflow.replace(false)
+    }
+
+    /// Records an overflow; returns the absent value it produced.
+    #[cold]
+    pub fn overflowed_now(&self) -> Option<i64> {
+        self.overflow.set(true);
+        None
+    }
 }
 
 pub use domain::AGE_BANDS;

@@ -83,7 +83,7 @@ fn check(case: &Case, events: &BTreeMap<String, Event>, schema: &Schema) -> Resu
     } else {
         events.get(&case.event).ok_or_else(|| format!("no event named `{}`", case.event))?
     };
-    let ctx = Ctx { event, slots: &case.slots };
+    let ctx = Ctx::new(event, &case.slots);
     let compiled = rules::compile_condition(&case.expr, schema).map_err(|d| format!("does not compile: {d}"))?;
     let expr = syntax::parse(&case.expr).map_err(|d| format!("does not parse: {d}"))?;
     let by_closure = compiled.eval(&ctx);

@@ -152,7 +152,7 @@ fn exercise(src: &str) {
     match rules::compile_condition(src, schema()) {
         Ok(c) => {
             let slots = [Some(3), None];
-            let _ = c.eval(&Ctx { event: event(), slots: &slots });
+            let _ = c.eval(&Ctx::new(event(), &slots));
         }
         Err(d) => assert_span_ok(src, &d),
     }
@@ -233,7 +233,7 @@ fn long_chains_do_not_overflow_the_stack() {
     assert_eq!(err.code, "too-deep");
     assert_span_ok(&long_sum, &err);
     let sum_62 = format!("{}1 > 0", "features.n + ".repeat(62));
-    let ctx = Ctx { event: event(), slots: &[Some(3), None] };
+    let ctx = Ctx::new(event(), &[Some(3), None]);
     assert!(rules::compile_condition(&sum_62, schema()).expect("62 links are fine").eval(&ctx));
 
     let n = 800;

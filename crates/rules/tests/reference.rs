@@ -170,11 +170,14 @@ impl Dice<'_> {
     fn int(&self) -> i64 {
         if self.chance(70) { self.pick(INTS) } else { self.roll() as i64 }
     }
+    /// A positive amount an event may carry (events bound money at `domain::MAX_KRW`; the
+    /// extremes of arithmetic are reached through the slots).
     fn amount(&self) -> i64 {
-        match self.int() {
-            n if n > 0 => n,
-            n => n.unsigned_abs().clamp(1, i64::MAX as u64) as i64,
-        }
+        (self.int().unsigned_abs().clamp(1, domain::MAX_KRW as u64)) as i64
+    }
+    /// A balance an event may carry.
+    fn money(&self) -> i64 {
+        self.int().clamp(-domain::MAX_KRW, domain::MAX_KRW)
     }
 }
 
@@ -213,7 +216,7 @@ fn event_json(d: &Dice<'_>) -> String {
     let body = match kind {
         "transfer" => json!({
             "amount": d.amount(),
-            "balance_before": d.maybe(60, json!(d.int())),
+            "balance_before": d.maybe(60, json!(d.money())),
             "own_account": d.chance(20),
             "memo": d.maybe(50, text(d)),
             "counterparty": counterparty(d),
@@ -227,7 +230,7 @@ fn event_json(d: &Dice<'_>) -> String {
             "amount": d.amount(),
             "merchant": { "id": "m1", "category": d.maybe(50, json!(d.pick(&["gift_card", "crypto"]))) },
             "method": d.maybe(50, json!("card")),
-            "balance_before": d.maybe(50, json!(d.int())),
+            "balance_before": d.maybe(50, json!(d.money())),
         }),
         "message" => json!({ "sender": counterparty(d), "text": text(d), "has_attachment": d.chance(50) }),
         "account_change" => json!({ "change": d.pick(&["password", "limit_increase", "protection_off", "email"]) }),
@@ -290,7 +293,7 @@ fn compiled_closures_agree_with_the_reference_interpreter() {
     let result = runner.run(&strategy, |(dice, slots, exprs)| {
         let json = event_json(&Dice(&dice, Cell::new(0)));
         let event = Event::from_json(&json, None).map_err(|e| TestCaseError::fail(format!("bad event {json}: {e}")))?;
-        let ctx = Ctx { event: &event, slots: &slots };
+        let ctx = Ctx::new(&event, &slots);
         for src in &exprs {
             total.set(total.get() + 1);
             let expr =
@@ -329,4 +332,53 @@ fn compiled_closures_agree_with_the_reference_interpreter() {
         trues.get(),
         falses.get()
     );
+}
+
+/// No input makes rule arithmetic wrap: for any slot values, `a * b + c` and `a - b * c` are
+/// either the exact result (computed in 128 bits) or absent with the overflow flag raised;
+/// a division by zero is absent without it.
+#[test]
+fn arithmetic_never_wraps() {
+    use proptest::prelude::*;
+    let mut s = Schema::new();
+    s.declare("features.a", Type::Int);
+    s.declare("features.b", Type::Int);
+    s.declare("features.c", Type::Int);
+    // Each: the text, then its intermediate product and its result, exactly.
+    type Exact = fn(i128, i128, i128) -> (i128, i128);
+    let exprs: [(&str, Exact); 2] = [
+        ("features.a * features.b + features.c >= 0", |a, b, c| (a * b, a * b + c)),
+        ("features.a - features.b * features.c >= 0", |a, b, c| (b * c, a - b * c)),
+    ];
+    let compiled: Vec<_> = exprs.iter().map(|(e, _)| rules::compile_condition(e, &s).unwrap()).collect();
+    let event = Event::from_json(
+        r#"{"id":"x","affiliate":"a","kind":"login","at":"2026-11-26T10:00:00+09:00","subject":{"id":"u"}}"#,
+        None,
+    )
+    .unwrap();
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config::with_cases(2_000));
+    let edge = prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(-1i64), Just(0i64), any::<i64>(), -1_000i64..1_000];
+    runner
+        .run(&(edge.clone(), edge.clone(), edge), |(a, b, c)| {
+            let slots = [Some(a), Some(b), Some(c)];
+            for ((_, exact), cond) in exprs.iter().zip(&compiled) {
+                let ctx = Ctx::new(&event, &slots);
+                let got = cond.eval(&ctx);
+                let (step, want) = exact(a.into(), b.into(), c.into());
+                // The intermediate product may overflow even when the result would fit.
+                if i64::try_from(step).is_ok() && i64::try_from(want).is_ok() {
+                    prop_assert_eq!(got, want >= 0);
+                    prop_assert!(!ctx.overflowed());
+                } else {
+                    prop_assert!(!got, "an overflowing comparison is not a match");
+                    prop_assert!(ctx.overflowed(), "{a} {b} {c}: the overflow is reported");
+                }
+            }
+            let zero = [Some(a), Some(0), Some(c)];
+            let ctx = Ctx::new(&event, &zero);
+            let div = rules::compile_condition("features.a / features.b >= 0", &s).unwrap();
+            prop_assert!(!div.eval(&ctx) && !ctx.overflowed(), "division by zero is absent, not overflow");
+            Ok(())
+        })
+        .unwrap();
 }

@@ -410,7 +410,7 @@ impl FeatureState {
         if !self.matches(defs) {
             self.adopt(defs);
         }
-        let ctx = Ctx { event, slots: &[] };
+        let ctx = Ctx::new(event, &[]);
         for ((def, table), slot) in defs.iter().zip(&mut self.tables).zip(out.iter_mut()) {
             let pass = def.filter.as_ref().is_none_or(|f| f.eval(&ctx));
             let key = def.key_of(event);
