@@ -9,15 +9,31 @@ use domain::AffiliateId;
 use store::{ActionOutcome, ActionRow};
 
 impl App {
-    /// Sets the caller's webhook and what it holds (`bank:088`, `profile`, `phone`), so
-    /// follow-up actions reach it.
-    pub fn set_webhook(&self, a: &AffiliateId, url: &str, secret: &str, holds: &[String]) -> Result<(), AppError> {
+    /// Sets the caller's webhook and its signing secret, so follow-up actions reach it. The
+    /// address must be public (not loopback, link-local, private or unspecified) unless the
+    /// operator allows private webhooks: a key must not turn the server into a client of the
+    /// operator's internal network.
+    pub fn set_webhook(&self, p: &Principal, url: &str, secret: &str) -> Result<(), AppError> {
+        authorize(p, Action::ManageWebhook)?;
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 500 {
             return Err(invalid("url", "an http:// or https:// address of at most 500 characters"));
+        }
+        if !self.config.allow_private_webhooks
+            && let Some(why) = private_host(url)
+        {
+            return Err(invalid("url", format!("{why}: webhooks go to public addresses only")));
         }
         if secret.len() < 16 || secret.len() > 200 {
             return Err(invalid("secret", "16 to 200 characters"));
         }
+        Ok(self.store.put_webhook(&p.affiliate, url, secret, now_ms())?)
+    }
+
+    /// Grants affiliate `a` what it holds (`bank:088`, `profile`, `phone`), replacing what it
+    /// held: the group's administrators only, since holdings decide who receives whose hold
+    /// actions. A key another affiliate holds is a conflict and changes nothing.
+    pub fn grant_holdings(&self, p: &Principal, a: &AffiliateId, holds: &[String]) -> Result<(), AppError> {
+        authorize(p, Action::GroupAdmin)?;
         for (i, h) in holds.iter().enumerate() {
             let ok = h == "profile"
                 || h == "phone"
@@ -29,8 +45,16 @@ impl App {
                 ));
             }
         }
-        self.store.put_webhook(a, url, secret, now_ms())?;
+        if !self.store.affiliates()?.iter().any(|x| &x.id == a) {
+            return Err(AppError::NotFound(format!("affiliate {a}")));
+        }
         Ok(self.store.set_holdings(a, holds)?)
+    }
+
+    /// What the caller's affiliate holds, sorted.
+    pub fn holdings(&self, p: &Principal) -> Result<Vec<String>, AppError> {
+        authorize(p, Action::ManageWebhook)?;
+        Ok(self.store.holdings(&p.affiliate)?)
     }
 
     /// Actions given up on, for the group's admins.
@@ -53,4 +77,43 @@ impl App {
     pub fn action_attempted(&self, id: &str, outcome: ActionOutcome, now_ms: i64) -> Result<(), AppError> {
         Ok(self.store.action_attempted(id, outcome, now_ms)?)
     }
+}
+
+/// Why `url`'s host is not a public address, if it is not: loopback, link-local, private,
+/// shared (carrier-grade NAT), unspecified, or a `localhost` name. Host names are judged by
+/// name only; the deliverer connects to what they resolve to.
+fn private_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    }
+    .trim_end_matches('.')
+    .to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Some(format!("{host} is this machine"));
+    }
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let private = match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+    };
+    private.then(|| format!("{ip} is not a public address"))
 }

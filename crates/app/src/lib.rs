@@ -44,6 +44,9 @@ pub struct AppConfig {
     pub max_batch: usize,
     /// Most writes waiting for the writer; past it decisions are refused as busy (`503`).
     pub max_queued: usize,
+    /// Allow webhooks to loopback, link-local and private addresses (a receiver on the same
+    /// host or network, as in the demo); off by default.
+    pub allow_private_webhooks: bool,
     /// How far behind the server clock an event time may be, ms: older events are refused
     /// (a year-0001 time would otherwise be counted, and replayed, forever).
     pub max_event_age_ms: i64,
@@ -71,6 +74,7 @@ impl AppConfig {
             max_batch: 1_024,
             max_queued: 65_536,
             max_event_age_ms: DEFAULT_MAX_EVENT_AGE_MS,
+            allow_private_webhooks: false,
             cooling_off_ms: DEFAULT_COOLING_OFF_MS,
             messages_model: None,
             urls_model: None,

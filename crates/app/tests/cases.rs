@@ -137,12 +137,22 @@ fn fifty_simultaneous_reports_on_one_account_make_one_case() {
 #[test]
 fn confirming_flags_the_registry_queues_actions_and_the_audit_catches_edits() {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::open(AppConfig::new(dir.path())).unwrap();
-    app.set_webhook(&aff("bank"), "http://127.0.0.1:9/hook", "0123456789abcdef", &["bank:088".into()]).unwrap();
-    app.set_webhook(&aff("messenger"), "http://127.0.0.1:9/m", "0123456789abcdef", &["profile".into()]).unwrap();
+    let mut config = AppConfig::new(dir.path());
+    config.allow_private_webhooks = true;
+    let app = App::open(config).unwrap();
+    let admin = |a: &str| Principal { affiliate: aff(a), scopes: vec![Scope::Admin], name: "key:ak_adm".into() };
+    let group = admin(app::GROUP);
+    for a in ["bank", "messenger", "pay"] {
+        app.ensure_affiliate(&aff(a), a, &format!("[ruleset]\nname = \"{a}\"\nversion = 1\n")).unwrap();
+    }
+    app.set_webhook(&admin("bank"), "http://127.0.0.1:9/hook", "0123456789abcdef").unwrap();
+    app.set_webhook(&admin("messenger"), "http://127.0.0.1:9/m", "0123456789abcdef").unwrap();
+    app.grant_holdings(&group, &aff("bank"), &["bank:088".into()]).unwrap();
+    app.grant_holdings(&group, &aff("messenger"), &["profile".into()]).unwrap();
+    assert!(matches!(app.grant_holdings(&group, &aff("pay"), &["bank:088".into()]), Err(AppError::Conflict(_))));
     assert!(matches!(
-        app.set_webhook(&aff("pay"), "http://127.0.0.1:9/p", "0123456789abcdef", &["bank:088".into()]),
-        Err(AppError::Conflict(_))
+        app.grant_holdings(&admin("pay"), &aff("pay"), &["bank:089".into()]),
+        Err(AppError::Forbidden(_))
     ));
     let mut f = form("088 555-666-777", 5_000_000, 20, None);
     f.indicators.push(ReportedIndicator { kind: "profile".into(), value: "kp_fraudster01".into() });

@@ -14,6 +14,7 @@
 //! live_page = false             # ANSIM_LIVE_PAGE: serve the live page at / (demo: always)
 //! open_metrics = false          # ANSIM_OPEN_METRICS: /metrics without the group's admin key
 //! max_event_age_days = 400      # ANSIM_MAX_EVENT_AGE_DAYS: refuse events older than this
+//! allow_private_webhooks = false # ANSIM_ALLOW_PRIVATE_WEBHOOKS: webhook URLs to loopback/private ranges
 //! messages_model = "m.model"    # ANSIM_MESSAGES_MODEL: from `ansim train messages` (default: built in)
 //! urls_model = "u.model"        # ANSIM_URLS_MODEL: from `ansim train urls` (default: built in)
 //! brands = "brands.txt"         # ANSIM_BRANDS: protected brands for look-alike links (default: built in)
@@ -49,6 +50,8 @@ pub struct Config {
     pub open_metrics: bool,
     /// Refuse events older than this many days.
     pub max_event_age_days: i64,
+    /// Accept webhook URLs to loopback, link-local and private ranges.
+    pub allow_private_webhooks: bool,
     /// A message model file.
     pub messages_model: Option<PathBuf>,
     /// A URL model file.
@@ -72,6 +75,7 @@ impl Default for Config {
             live_page: false,
             open_metrics: false,
             max_event_age_days: 400,
+            allow_private_webhooks: false,
             messages_model: None,
             urls_model: None,
             brands: None,
@@ -94,6 +98,7 @@ struct File {
     live_page: Option<bool>,
     open_metrics: Option<bool>,
     max_event_age_days: Option<i64>,
+    allow_private_webhooks: Option<bool>,
     messages_model: Option<PathBuf>,
     urls_model: Option<PathBuf>,
     brands: Option<PathBuf>,
@@ -101,7 +106,7 @@ struct File {
 }
 
 /// The environment variables read, in the order of the file keys.
-pub const ENV_VARS: [&str; 14] = [
+pub const ENV_VARS: [&str; 15] = [
     "ANSIM_LISTEN",
     "ANSIM_DATA",
     "ANSIM_LOG",
@@ -112,6 +117,7 @@ pub const ENV_VARS: [&str; 14] = [
     "ANSIM_LIVE_PAGE",
     "ANSIM_OPEN_METRICS",
     "ANSIM_MAX_EVENT_AGE_DAYS",
+    "ANSIM_ALLOW_PRIVATE_WEBHOOKS",
     "ANSIM_MESSAGES_MODEL",
     "ANSIM_URLS_MODEL",
     "ANSIM_BRANDS",
@@ -161,6 +167,7 @@ impl Config {
                 "ANSIM_LIVE_PAGE" => f.live_page = Some(parse(&k, &v)?),
                 "ANSIM_OPEN_METRICS" => f.open_metrics = Some(parse(&k, &v)?),
                 "ANSIM_MAX_EVENT_AGE_DAYS" => f.max_event_age_days = Some(parse(&k, &v)?),
+                "ANSIM_ALLOW_PRIVATE_WEBHOOKS" => f.allow_private_webhooks = Some(parse(&k, &v)?),
                 "ANSIM_MESSAGES_MODEL" => f.messages_model = Some(PathBuf::from(v)),
                 "ANSIM_URLS_MODEL" => f.urls_model = Some(PathBuf::from(v)),
                 "ANSIM_BRANDS" => f.brands = Some(PathBuf::from(v)),
@@ -206,6 +213,9 @@ impl Config {
         if let Some(v) = f.max_event_age_days {
             self.max_event_age_days = v.max(1);
         }
+        if let Some(v) = f.allow_private_webhooks {
+            self.allow_private_webhooks = v;
+        }
         if let Some(v) = f.messages_model {
             self.messages_model = Some(v);
         }
@@ -230,6 +240,7 @@ impl Config {
         a.brands = self.brands.clone();
         a.transactions_model = self.transactions_model.clone();
         a.max_event_age_ms = self.max_event_age_days.saturating_mul(86_400_000);
+        a.allow_private_webhooks = self.allow_private_webhooks;
         a
     }
 

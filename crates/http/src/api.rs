@@ -774,6 +774,8 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(crate::reports::list_cases))
         .routes(routes!(crate::reports::get_case, crate::reports::change_case))
         .routes(routes!(crate::reports::put_webhook))
+        .routes(routes!(crate::reports::grant_holdings))
+        .routes(routes!(crate::reports::holdings))
         .routes(routes!(crate::reports::dead_actions))
         .routes(routes!(crate::reports::alerts))
         .routes(routes!(cancel_hold))

@@ -189,12 +189,18 @@ pub struct CaseList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
-    /// Where actions are POSTed.
+    /// Where actions are POSTed: a public `http://` or `https://` address.
     pub url: String,
     /// The HMAC signing secret (16 to 200 characters).
     pub secret: String,
-    /// What this affiliate holds: `bank:088`, `profile`, `phone`.
-    #[serde(default)]
+}
+
+/// What an affiliate holds: `bank:088` (a bank code), `profile`, `phone`. Granted by the
+/// group's administrators.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Holdings {
+    /// Sorted.
     pub holds: Vec<String>,
 }
 
@@ -434,16 +440,16 @@ pub(crate) async fn alerts(State(s): State<S>, Caller(p): Caller) -> Result<Json
     }))
 }
 
-/// Sets the caller's webhook, its signing secret and what it holds, so follow-up actions reach
-/// it (`admin` scope).
+/// Sets the caller's webhook and its signing secret, so follow-up actions reach it (`admin`
+/// scope). What it holds is granted by the group (`PUT /v1/holdings/{affiliate}`).
 #[utoipa::path(
     put, path = "/v1/webhook", tag = "cases",
     request_body(content = WebhookRequest),
     responses(
         (status = 204, description = "Saved."),
-        (status = 400, description = "A bad field.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad field (a private or loopback address in `url`, an unknown member such as `holds`).", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the `admin` scope.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another affiliate holds one of `holds`.", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -454,8 +460,58 @@ pub(crate) async fn put_webhook(
 ) -> Result<axum::http::StatusCode, ApiError> {
     app::access::authorize(&p, app::access::Action::ManageWebhook)?;
     let w: WebhookRequest = parse_json(&body?)?;
-    blocking(&s, move |app| app.set_webhook(&p.affiliate, &w.url, &w.secret, &w.holds)).await?;
+    blocking(&s, move |app| app.set_webhook(&p, &w.url, &w.secret)).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Grants an affiliate what it holds, replacing what it held: the group's administrators only.
+#[utoipa::path(
+    put, path = "/v1/holdings/{affiliate}", tag = "cases",
+    params(("affiliate" = String, Path, description = "The affiliate granted.")),
+    request_body(content = Holdings),
+    responses(
+        (status = 200, description = "What the affiliate holds now.", body = Holdings),
+        (status = 400, description = "A bad holding, named in `field`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key of the group.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such affiliate.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another affiliate holds one of them; nothing changed.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn grant_holdings(
+    State(s): State<S>,
+    Caller(p): Caller,
+    Path(affiliate): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Holdings>, ApiError> {
+    app::access::authorize(&p, app::access::Action::GroupAdmin)?;
+    let h: Holdings = parse_json(&body?)?;
+    let a = domain::AffiliateId(affiliate);
+    let mut holds = h.holds;
+    blocking(&s, {
+        let holds = holds.clone();
+        move |app| app.grant_holdings(&p, &a, &holds)
+    })
+    .await?;
+    holds.sort();
+    holds.dedup();
+    Ok(Json(Holdings { holds }))
+}
+
+/// What the caller's affiliate holds (`admin` scope).
+#[utoipa::path(
+    get, path = "/v1/holdings", tag = "cases",
+    responses(
+        (status = 200, description = "Sorted.", body = Holdings),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the `admin` scope.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn holdings(State(s): State<S>, Caller(p): Caller) -> Result<Json<Holdings>, ApiError> {
+    let holds = blocking(&s, move |app| app.holdings(&p)).await?;
+    Ok(Json(Holdings { holds }))
 }
 
 /// Follow-up actions given up on after every retry (admins of the group).

@@ -61,7 +61,10 @@ const BANK_SECRET: &str = "bank-webhook-secret-01";
 async fn start(
     dir: &std::path::Path,
 ) -> (Http, Arc<App>, ansim_http::webhook::Receiver, tokio::sync::oneshot::Sender<()>) {
-    let app = App::open(AppConfig::new(dir)).unwrap();
+    // The receiver runs beside the API on loopback, which the operator allows here.
+    let mut config = AppConfig::new(dir);
+    config.allow_private_webhooks = true;
+    let app = App::open(config).unwrap();
     let server = Server::new(Arc::clone(&app), Options::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -121,9 +124,13 @@ async fn a_victims_report_becomes_a_confirmed_case_seen_by_every_affiliate() {
     let other = h.call(Method::GET, &format!("/v1/reports/{no}"), &[("authorization", &auth(&pay))], "").await;
     assert_eq!(other.status, StatusCode::NOT_FOUND, "an affiliate sees only the reports it filed");
 
-    // The bank holds bank code 090 and registers its webhook.
+    // The group grants the bank bank code 090; the bank registers its webhook.
+    let group_admin = app.create_key(&aff("group"), &[Scope::Admin]).unwrap();
+    let grant = json!({ "holds": ["bank:090"] }).to_string();
+    let g = h.call(Method::PUT, "/v1/holdings/bank", &[("authorization", &auth(&group_admin))], grant).await;
+    assert_eq!(g.status, StatusCode::OK, "{}", g.body);
     let url = format!("http://{}/demo/webhooks/bank", h.addr);
-    let hook = json!({ "url": url, "secret": BANK_SECRET, "holds": ["bank:090"] });
+    let hook = json!({ "url": url, "secret": BANK_SECRET });
     let w = h.call(Method::PUT, "/v1/webhook", &[("authorization", &auth(&bank_admin))], hook.to_string()).await;
     assert_eq!(w.status, StatusCode::NO_CONTENT, "{}", w.body);
 
@@ -300,4 +307,68 @@ async fn the_form_works_without_javascript_and_escapes_what_it_echoes() {
     assert!(status.body.contains("id=\"status\"") && status.body.contains("received"), "{}", status.body);
     let wrong = h.call(Method::GET, &format!("/report/status?receipt={receipt}&secret=NOPE"), &[], "").await;
     assert!(wrong.body.contains("class=\"err\"") && !wrong.body.contains("id=\"status\""));
+}
+
+/// Regression: any affiliate's admin could claim bank codes it does not operate (and the 409
+/// named who held what). Holdings are granted by the group's admin only, an affiliate sees only
+/// its own, and webhook URLs to loopback, link-local and private addresses are refused unless
+/// the operator allows them (server-side request forgery).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holdings_are_granted_by_the_group_and_webhooks_refuse_private_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    for a in ["bank", "pay", "group"] {
+        app.ensure_affiliate(&aff(a), a, &RULES.replace("NAME", a)).unwrap();
+    }
+    let bank = app.create_key(&aff("bank"), &[Scope::Admin]).unwrap();
+    let pay = app.create_key(&aff("pay"), &[Scope::Admin]).unwrap();
+    let group = app.create_key(&aff("group"), &[Scope::Admin]).unwrap();
+    let server = Server::new(Arc::clone(&app), Options::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(ansim_http::serve(server, listener, std::future::pending()));
+    let h = Http { addr, client: Client::builder(TokioExecutor::new()).build_http() };
+    let auth = |k: &str| format!("Bearer {k}");
+    let put = |path: &'static str, key: String, body: Value| {
+        let h = &h;
+        async move { h.call(Method::PUT, path, &[("authorization", &format!("Bearer {key}"))], body.to_string()).await }
+    };
+
+    // An affiliate cannot claim holdings, through its webhook or directly.
+    let claim =
+        json!({ "url": "https://hooks.pay.example/ansim", "secret": "0123456789abcdef", "holds": ["bank:088"] });
+    let r = put("/v1/webhook", pay.clone(), claim).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.json()["field"].as_str().unwrap().contains("holds"), "{}", r.body);
+    let r = put("/v1/holdings/pay", pay.clone(), json!({ "holds": ["bank:088"] })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    // The group grants; a second claim on the same code is a conflict.
+    let r = put("/v1/holdings/bank", group.clone(), json!({ "holds": ["bank:088", "bank:004"] })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = put("/v1/holdings/pay", group.clone(), json!({ "holds": ["bank:088"] })).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let mine = h.call(Method::GET, "/v1/holdings", &[("authorization", &auth(&bank))], "").await.json();
+    assert_eq!(mine["holds"], json!(["bank:004", "bank:088"]), "{mine}");
+    let theirs = h.call(Method::GET, "/v1/holdings", &[("authorization", &auth(&pay))], "").await.json();
+    assert_eq!(theirs["holds"], json!([]), "an affiliate sees only its own: {theirs}");
+
+    // Webhooks: public addresses only, unless the operator allows private ones.
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://172.16.5.5/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[fd00::1]/hook",
+        "http://0.0.0.0/hook",
+    ] {
+        let r = put("/v1/webhook", bank.clone(), json!({ "url": url, "secret": "0123456789abcdef" })).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}: {}", r.body);
+        assert_eq!(r.json()["field"], "url", "{url}: {}", r.body);
+    }
+    let ok = json!({ "url": "https://hooks.bank.example/ansim", "secret": "0123456789abcdef" });
+    assert_eq!(put("/v1/webhook", bank.clone(), ok).await.status, StatusCode::NO_CONTENT);
 }

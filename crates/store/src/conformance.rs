@@ -287,6 +287,8 @@ fn actions_and_webhooks(s: &dyn Store) {
     s.set_holdings(&bank, &["bank:088".into(), "bank:004".into()]).unwrap();
     assert_eq!(s.holder("bank:088").unwrap(), Some(bank.clone()));
     assert!(matches!(s.set_holdings(&aff("pay"), &["bank:088".into()]), Err(StoreError::Conflict(_))));
+    assert_eq!(s.holdings(&bank).unwrap(), ["bank:004", "bank:088"]);
+    assert!(s.holdings(&aff("pay")).unwrap().is_empty());
     s.set_holdings(&bank, &["bank:004".into()]).unwrap();
     assert_eq!((s.holder("bank:088").unwrap(), s.holder("bank:004").unwrap()), (None, Some(bank)));
 }

@@ -455,6 +455,8 @@ pub trait Store: Send + Sync {
     fn set_holdings(&self, a: &AffiliateId, keys: &[String]) -> Result<()>;
     /// The affiliate holding `key`.
     fn holder(&self, key: &str) -> Result<Option<AffiliateId>>;
+    /// What `a` holds, sorted.
+    fn holdings(&self, a: &AffiliateId) -> Result<Vec<String>>;
 
     /// Makes everything committed durable in the main store and drops any log of it (the
     /// embedded backend folds its write-ahead log into the file and truncates it). Called on a

@@ -855,6 +855,17 @@ impl Store for SqliteStore {
         holder(&self.read(), key)
     }
 
+    fn holdings(&self, a: &AffiliateId) -> Result<Vec<String>> {
+        let c = self.read();
+        let mut st = c.prepare_cached("SELECT key FROM holder WHERE affiliate = ?1 ORDER BY key").map_err(backend)?;
+        let rows = st
+            .query_map(params![a.as_str()], |r| r.get(0))
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
     fn checkpoint(&self) -> Result<()> {
         let busy: i64 =
             lock(&self.writer).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).map_err(backend)?;
