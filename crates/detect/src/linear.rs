@@ -221,35 +221,8 @@ impl Default for TrainConfig {
     }
 }
 
-/// A small deterministic generator for shuffling (xorshift64*).
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded generator (any seed, 0 included): the seed is mixed (SplitMix64) so nearby
-    /// seeds give unrelated streams.
-    pub fn new(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    /// Next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Fisher–Yates shuffle.
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next_u64() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
+/// The workspace's one seeded generator (xorshift64*, SplitMix64-seeded), from `model`.
+pub use model::Rng;
 
 /// Trains a logistic regression on `(features, is_positive)` samples. The threshold of the
 /// result is 0.5; callers tune it on held-out data.

@@ -1,9 +1,8 @@
 //! Quality metrics of a binary classifier, as `ansim eval` prints them: precision, recall, F1,
 //! accuracy and false-positive rate at a threshold, plus ROC AUC and PR AUC (average
-//! precision) over the scores, and stratified folds for cross-validation. A metric that is
-//! undefined on the data (recall without positives) is `None`, printed as JSON `null`.
-
-use crate::linear::Rng;
+//! precision) over the scores, and stratified folds for cross-validation. The rankings, folds
+//! and random generator come from `model::metrics`, the workspace's one home of them. A metric
+//! that is undefined on the data (recall without positives) is `None`, printed as JSON `null`.
 
 /// Metrics of scores against labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +48,7 @@ pub fn evaluate(scored: &[(f64, bool)], threshold: f64) -> Metrics {
             (false, true) => fn_ += 1,
         }
     }
+    let (scores, labels): (Vec<f64>, Vec<bool>) = scored.iter().copied().unzip();
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, tp + fn_);
     let f1 = match (precision, recall) {
@@ -66,69 +66,10 @@ pub fn evaluate(scored: &[(f64, bool)], threshold: f64) -> Metrics {
         recall,
         f1,
         accuracy: ratio(tp + tn, scored.len()),
-        roc_auc: roc_auc(scored),
-        pr_auc: average_precision(scored),
+        roc_auc: model::metrics::roc_auc(&scores, &labels),
+        pr_auc: model::metrics::pr_auc(&scores, &labels),
         false_positive_rate: ratio(fp, fp + tn),
     }
-}
-
-/// Sorted by score, highest first.
-fn ranked(scored: &[(f64, bool)]) -> Vec<(f64, bool)> {
-    let mut v = scored.to_vec();
-    v.sort_by(|a, b| b.0.total_cmp(&a.0));
-    v
-}
-
-fn roc_auc(scored: &[(f64, bool)]) -> Option<f64> {
-    let pos = scored.iter().filter(|s| s.1).count();
-    let neg = scored.len() - pos;
-    if pos == 0 || neg == 0 {
-        return None;
-    }
-    // Mann–Whitney U: for every positive, the negatives ranked below it (ties count half).
-    let v = ranked(scored);
-    let (mut negs_below, mut u) = (neg as f64, 0.0);
-    let mut i = 0;
-    while i < v.len() {
-        let mut j = i;
-        let (mut p, mut n) = (0.0, 0.0);
-        while j < v.len() && v[j].0 == v[i].0 {
-            if v[j].1 {
-                p += 1.0;
-            } else {
-                n += 1.0;
-            }
-            j += 1;
-        }
-        negs_below -= n;
-        u += p * (negs_below + n / 2.0);
-        i = j;
-    }
-    Some(u / (pos as f64 * neg as f64))
-}
-
-fn average_precision(scored: &[(f64, bool)]) -> Option<f64> {
-    let pos = scored.iter().filter(|s| s.1).count();
-    if pos == 0 {
-        return None;
-    }
-    let v = ranked(scored);
-    let (mut tp, mut seen, mut ap) = (0.0, 0.0, 0.0);
-    let mut i = 0;
-    while i < v.len() {
-        // A group of equal scores is one threshold step.
-        let mut j = i;
-        let mut p = 0.0;
-        while j < v.len() && v[j].0 == v[i].0 {
-            p += f64::from(u8::from(v[j].1));
-            j += 1;
-        }
-        tp += p;
-        seen += (j - i) as f64;
-        ap += (p / pos as f64) * (tp / seen);
-        i = j;
-    }
-    Some(ap)
 }
 
 impl Metrics {
@@ -154,25 +95,13 @@ impl Metrics {
     }
 }
 
-/// Assigns each sample to one of `k` folds, stratified by label (each fold gets its share of
-/// positives and negatives), shuffled by `seed`.
-pub fn stratified_folds(labels: &[bool], k: usize, seed: u64) -> Vec<usize> {
-    let k = k.max(2);
-    let mut fold = vec![0; labels.len()];
-    let mut rng = Rng::new(seed);
-    for class in [true, false] {
-        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        rng.shuffle(&mut idx);
-        for (n, i) in idx.into_iter().enumerate() {
-            fold[i] = n % k;
-        }
-    }
-    fold
-}
+/// Stratified folds for cross-validation: the one implementation in `model`.
+pub use model::metrics::stratified_folds;
 
 /// The threshold that maximises F1 on `scored` (ties: the higher threshold).
 pub fn best_f1_threshold(scored: &[(f64, bool)]) -> f64 {
-    let v = ranked(scored);
+    let mut v = scored.to_vec();
+    v.sort_by(|a, b| b.0.total_cmp(&a.0));
     let pos = scored.iter().filter(|s| s.1).count() as f64;
     let (mut tp, mut fp) = (0.0, 0.0);
     let (mut best, mut best_t) = (-1.0, 0.5);

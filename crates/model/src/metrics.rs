@@ -2,19 +2,22 @@
 //! held-out evaluation and cross-validation. Scores are margins or probabilities (any
 //! increasing scale; higher means more likely positive); a score at or above a threshold is a
 //! positive call. Equal scores form one group: no metric depends on the order of ties.
-//! Scores are compared with `f32::total_cmp`, so a NaN score ranks above every number.
+//! Scores are compared with `total_cmp`, so a NaN score ranks above every number. This is the
+//! workspace's one home of these measures: the stage-1 analyzers' `detect::metrics` builds on it.
 //! Every function panics when `scores` and `labels` differ in length.
 
 use crate::rng::Rng;
 
-/// Groups of equal scores, highest first: `(score, positives, negatives)`.
-fn groups(scores: &[f32], labels: &[bool]) -> Vec<(f32, usize, usize)> {
+/// Groups of equal scores, highest first: `(score, positives, negatives)`. Scores are `f32`
+/// (tree margins, probabilities) or `f64` (the message and link analyzers' risks); an `f32`
+/// widens to `f64` exactly, so both rank the same.
+fn groups<S: Copy + Into<f64>>(scores: &[S], labels: &[bool]) -> Vec<(f64, usize, usize)> {
     assert_eq!(scores.len(), labels.len(), "one label per score");
     let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let mut out: Vec<(f32, usize, usize)> = Vec::new();
+    order.sort_by(|&a, &b| scores[b].into().total_cmp(&scores[a].into()));
+    let mut out: Vec<(f64, usize, usize)> = Vec::new();
     for i in order {
-        let (s, y) = (scores[i], labels[i]);
+        let (s, y) = (scores[i].into(), labels[i]);
         match out.last_mut() {
             Some(g) if g.0.total_cmp(&s).is_eq() => {
                 if y {
@@ -36,7 +39,7 @@ fn class_counts(labels: &[bool]) -> (usize, usize) {
 
 /// Area under the ROC curve: the chance a random positive scores above a random negative,
 /// ties counting half. `None` without both classes.
-pub fn roc_auc(scores: &[f32], labels: &[bool]) -> Option<f64> {
+pub fn roc_auc<S: Copy + Into<f64>>(scores: &[S], labels: &[bool]) -> Option<f64> {
     let (pos, neg) = class_counts(labels);
     let g = groups(scores, labels);
     if pos == 0 || neg == 0 {
@@ -53,7 +56,7 @@ pub fn roc_auc(scores: &[f32], labels: &[bool]) -> Option<f64> {
 /// Average precision (the step-wise area under the precision–recall curve): the mean, over
 /// recall steps, of the precision at each threshold; a group of equal scores is one step.
 /// `None` without positives.
-pub fn pr_auc(scores: &[f32], labels: &[bool]) -> Option<f64> {
+pub fn pr_auc<S: Copy + Into<f64>>(scores: &[S], labels: &[bool]) -> Option<f64> {
     let (pos, _) = class_counts(labels);
     let g = groups(scores, labels);
     if pos == 0 {
@@ -79,7 +82,8 @@ pub fn recall_at_fpr(scores: &[f32], labels: &[bool], max_fpr: f64) -> Option<(f
     if pos == 0 || neg == 0 {
         return None;
     }
-    let top = g.first().map_or(f32::INFINITY, |g| g.0);
+    // Scores came in as `f32`, so narrowing a group's score back is exact.
+    let top = g.first().map_or(f32::INFINITY, |g| g.0 as f32);
     let mut best = (0.0, top.next_up());
     let (mut tp, mut fp) = (0usize, 0usize);
     for (s, p, n) in g {
@@ -90,7 +94,7 @@ pub fn recall_at_fpr(scores: &[f32], labels: &[bool], max_fpr: f64) -> Option<(f
         }
         let recall = tp as f64 / pos as f64;
         if recall > best.0 {
-            best = (recall, s);
+            best = (recall, s as f32);
         }
     }
     Some(best)

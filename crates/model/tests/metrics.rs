@@ -27,7 +27,7 @@ fn auc_and_average_precision() {
     assert_eq!(pr_auc(&[0.5, 0.5, 0.1], &[true, false, true]), Some(0.5 * 0.5 + 0.5 * (2.0 / 3.0)));
     assert_eq!(roc_auc(&[0.1, 0.2], &[false, false]), None);
     assert_eq!(pr_auc(&[0.1, 0.2], &[false, false]), None);
-    assert_eq!(roc_auc(&[], &[]), None);
+    assert_eq!(roc_auc::<f32>(&[], &[]), None);
 }
 
 #[test]
