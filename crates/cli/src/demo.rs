@@ -204,14 +204,7 @@ pub async fn casework(server: Arc<Server>, rate: f64, mut stop: watch::Receiver<
         name: "demo-analyst".into(),
     };
     let mut tick = tokio::time::interval(Duration::from_secs(3));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            break;
-        }
+    while ansim_http::next_tick(&mut tick, &mut stop).await {
         let victim = MISSED.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
         let app = Arc::clone(&server.app);
         let analyst = analyst.clone();

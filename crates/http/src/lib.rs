@@ -133,14 +133,7 @@ pub async fn workers(app: Arc<App>, stop: tokio::sync::watch::Receiver<bool>) {
         let (app, mut stop) = (Arc::clone(&app), stop.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stop.changed() => {}
-                }
-                if *stop.borrow() {
-                    break;
-                }
+            while next_tick(&mut tick, &mut stop).await {
                 let a = Arc::clone(&app);
                 match tokio::task::spawn_blocking(move || a.process_outbox(512)).await {
                     Ok(Err(e)) => tracing::warn!(error = %e, "outbox processing failed; will retry"),
@@ -175,4 +168,14 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Waits for the next tick of a worker's interval; `false` once `stop` is set (then the
+/// worker returns). Every periodic worker (outbox, demo analyst) loops on it.
+pub async fn next_tick(tick: &mut tokio::time::Interval, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tick.tick() => {}
+        _ = stop.changed() => {}
+    }
+    !*stop.borrow()
 }
