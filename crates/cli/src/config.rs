@@ -11,6 +11,9 @@
 //! max_batch = 1024              # ANSIM_MAX_BATCH: most writes in one group commit
 //! max_batch_events = 1000       # ANSIM_MAX_BATCH_EVENTS: most events per /v1/events:batch
 //! request_timeout_secs = 10     # ANSIM_REQUEST_TIMEOUT_SECS
+//! max_connections = 4096        # ANSIM_MAX_CONNECTIONS (default: the open-file limit less 256, at most 16384)
+//! idle_timeout_secs = 60        # ANSIM_IDLE_TIMEOUT_SECS: close a connection with no request this long
+//! header_read_timeout_secs = 10 # ANSIM_HEADER_READ_TIMEOUT_SECS: close one whose headers take longer
 //! live_page = false             # ANSIM_LIVE_PAGE: serve the live page at / (demo: always)
 //! open_metrics = false          # ANSIM_OPEN_METRICS: /metrics without the group's admin key
 //! max_event_age_days = 400      # ANSIM_MAX_EVENT_AGE_DAYS: refuse events older than this
@@ -44,6 +47,12 @@ pub struct Config {
     pub max_batch_events: usize,
     /// Request timeout.
     pub request_timeout: Duration,
+    /// Connection cap (`None`: from the open-file limit).
+    pub max_connections: Option<usize>,
+    /// Idle-connection timeout.
+    pub idle_timeout: Duration,
+    /// Header-read timeout.
+    pub header_read_timeout: Duration,
     /// Serve the live page at `/`.
     pub live_page: bool,
     /// Serve `/metrics` without a key.
@@ -72,6 +81,9 @@ impl Default for Config {
             max_batch: 1_024,
             max_batch_events: 1_000,
             request_timeout: Duration::from_secs(10),
+            max_connections: None,
+            idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
             live_page: false,
             open_metrics: false,
             max_event_age_days: 400,
@@ -95,6 +107,9 @@ struct File {
     max_batch: Option<usize>,
     max_batch_events: Option<usize>,
     request_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    idle_timeout_secs: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
     live_page: Option<bool>,
     open_metrics: Option<bool>,
     max_event_age_days: Option<i64>,
@@ -106,7 +121,7 @@ struct File {
 }
 
 /// The environment variables read, in the order of the file keys.
-pub const ENV_VARS: [&str; 15] = [
+pub const ENV_VARS: [&str; 18] = [
     "ANSIM_LISTEN",
     "ANSIM_DATA",
     "ANSIM_LOG",
@@ -114,6 +129,9 @@ pub const ENV_VARS: [&str; 15] = [
     "ANSIM_MAX_BATCH",
     "ANSIM_MAX_BATCH_EVENTS",
     "ANSIM_REQUEST_TIMEOUT_SECS",
+    "ANSIM_MAX_CONNECTIONS",
+    "ANSIM_IDLE_TIMEOUT_SECS",
+    "ANSIM_HEADER_READ_TIMEOUT_SECS",
     "ANSIM_LIVE_PAGE",
     "ANSIM_OPEN_METRICS",
     "ANSIM_MAX_EVENT_AGE_DAYS",
@@ -164,6 +182,9 @@ impl Config {
                 "ANSIM_MAX_BATCH" => f.max_batch = Some(parse(&k, &v)?),
                 "ANSIM_MAX_BATCH_EVENTS" => f.max_batch_events = Some(parse(&k, &v)?),
                 "ANSIM_REQUEST_TIMEOUT_SECS" => f.request_timeout_secs = Some(parse(&k, &v)?),
+                "ANSIM_MAX_CONNECTIONS" => f.max_connections = Some(parse(&k, &v)?),
+                "ANSIM_IDLE_TIMEOUT_SECS" => f.idle_timeout_secs = Some(parse(&k, &v)?),
+                "ANSIM_HEADER_READ_TIMEOUT_SECS" => f.header_read_timeout_secs = Some(parse(&k, &v)?),
                 "ANSIM_LIVE_PAGE" => f.live_page = Some(parse(&k, &v)?),
                 "ANSIM_OPEN_METRICS" => f.open_metrics = Some(parse(&k, &v)?),
                 "ANSIM_MAX_EVENT_AGE_DAYS" => f.max_event_age_days = Some(parse(&k, &v)?),
@@ -203,6 +224,15 @@ impl Config {
         }
         if let Some(v) = f.request_timeout_secs {
             self.request_timeout = Duration::from_secs(v);
+        }
+        if let Some(v) = f.max_connections {
+            self.max_connections = Some(v.max(1));
+        }
+        if let Some(v) = f.idle_timeout_secs {
+            self.idle_timeout = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = f.header_read_timeout_secs {
+            self.header_read_timeout = Duration::from_secs(v.max(1));
         }
         if let Some(v) = f.live_page {
             self.live_page = v;
@@ -244,9 +274,16 @@ impl Config {
         a
     }
 
-    /// The HTTP server's settings.
+    /// The HTTP server's settings. Raises the process's open-file limit first (where the OS
+    /// allows), since the connection cap is derived from it.
     pub fn options(&self) -> ansim_http::Options {
+        let cap = crate::fdlimit::connection_cap(self.max_connections, crate::fdlimit::raise());
         ansim_http::Options {
+            limits: ansim_http::conn::Limits {
+                max_connections: cap,
+                idle_timeout: self.idle_timeout,
+                header_read_timeout: self.header_read_timeout,
+            },
             max_batch_events: self.max_batch_events,
             request_timeout: self.request_timeout,
             live_page: self.live_page,

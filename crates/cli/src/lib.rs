@@ -8,6 +8,7 @@ pub mod backtest;
 pub mod config;
 mod datalock;
 pub mod demo;
+pub mod fdlimit;
 pub mod learn;
 pub mod load;
 pub mod replay;

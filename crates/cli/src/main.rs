@@ -355,10 +355,12 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
         }
         let listener = bind(&c.listen).await?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let server = Server::new(Arc::clone(&app), c.options());
+        let options = c.options();
+        let max_connections = options.limits.max_connections;
+        let server = Server::new(Arc::clone(&app), options);
         // One plain line on stdout for scripts and tests (port 0 picks a free port).
         println!("listening on http://{addr}");
-        tracing::info!(%addr, data = %c.data.display(), affiliates = affiliates.len(), "ansim serving");
+        tracing::info!(%addr, data = %c.data.display(), affiliates = affiliates.len(), max_connections, "ansim serving");
         let (stop_workers, workers_rx) = tokio::sync::watch::channel(false);
         let workers = tokio::spawn(ansim_http::workers(Arc::clone(&app), workers_rx));
         let served = ansim_http::serve(server, listener, ansim_http::shutdown_signal()).await;

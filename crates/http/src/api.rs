@@ -731,7 +731,7 @@ async fn metrics_text(State(s): State<S>, headers: axum::http::HeaderMap) -> Res
         let key = crate::extract::bearer(&headers).ok_or(AppError::Unauthorized)?;
         authorize(&crate::extract::principal(&s, key).await?, Action::GroupAdmin)?;
     }
-    let text = metrics::render(&s.http, s.app.metrics());
+    let text = metrics::render(&s.http, &s.conns, s.app.metrics());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod backtest;
+pub mod conn;
 pub mod error;
 mod extract;
 pub mod import;
@@ -38,6 +39,8 @@ pub struct Options {
     /// Serve `/metrics` without a key (every affiliate's rule hits are in it): only where the
     /// listener is reached by the scraper alone. Otherwise it needs the group's admin key.
     pub open_metrics: bool,
+    /// Connection cap and timeouts.
+    pub limits: conn::Limits,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             request_timeout: Duration::from_secs(10),
             live_page: false,
             open_metrics: false,
+            limits: conn::Limits::default(),
         }
     }
 }
@@ -59,6 +63,8 @@ pub struct Server {
     pub live: live::Live,
     /// Request counters for `/metrics`.
     pub http: Arc<metrics::HttpMetrics>,
+    /// Connection counters for `/metrics`.
+    pub conns: Arc<conn::ConnMetrics>,
     /// Behaviour.
     pub options: Options,
     /// Rate limits of the public report channel.
@@ -72,6 +78,7 @@ impl Server {
             app,
             live: live::Live::default(),
             http: Arc::default(),
+            conns: Arc::default(),
             options,
             reports: Default::default(),
         })
@@ -119,10 +126,8 @@ pub async fn serve_with(
     if let Some(r) = extra {
         router = router.merge(r);
     }
-    // The client address feeds the public channel's rate limits.
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Every request carries the client address: it feeds the public channel's rate limits.
+    conn::serve(listener, router, server.options.limits, Arc::clone(&server.conns), shutdown).await
 }
 
 /// The background work of a serving process until `stop` turns true: hold and block decisions

@@ -1,4 +1,4 @@
-//! `/metrics`: request counts by route, method and status, request latency histograms by route
+//! `/metrics`: open, accepted and server-closed connections, request counts by route, method and status, request latency histograms by route
 //! and method, and the application's decision and commit counters, in the Prometheus text
 //! exposition format (version 0.0.4). Written by hand: a few maps behind one mutex cost less
 //! than a metrics framework, and the output format is small and stable.
@@ -78,8 +78,25 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// The whole exposition.
-pub fn render(http: &HttpMetrics, app: &Metrics) -> String {
+pub fn render(http: &HttpMetrics, conns: &crate::conn::ConnMetrics, app: &Metrics) -> String {
     let mut out = String::with_capacity(4096);
+    header(&mut out, "ansim_http_connections_open", "gauge", "TCP connections open now.");
+    let _ = writeln!(out, "ansim_http_connections_open {}", conns.open.load(Relaxed));
+    header(&mut out, "ansim_http_connections_accepted_total", "counter", "TCP connections accepted.");
+    let _ = writeln!(out, "ansim_http_connections_accepted_total {}", conns.accepted.load(Relaxed));
+    header(
+        &mut out,
+        "ansim_http_connections_closed_total",
+        "counter",
+        "Connections closed by the server: timeout (idle, or headers not complete in time), or idle longest when the cap was reached; refused: new connections at the cap while every open one was busy.",
+    );
+    for (reason, n) in [
+        ("timeout", conns.closed_idle.load(Relaxed)),
+        ("cap", conns.closed_cap.load(Relaxed)),
+        ("refused", conns.refused.load(Relaxed)),
+    ] {
+        let _ = writeln!(out, "ansim_http_connections_closed_total{{reason=\"{reason}\"}} {n}");
+    }
     {
         let g = http.inner.lock().unwrap_or_else(|p| p.into_inner());
         header(&mut out, "ansim_http_requests_total", "counter", "HTTP requests by route, method and status.");
