@@ -1,7 +1,13 @@
-//! The Korean message suite (`test_data/messages/korean.toml`): scam messages of every
-//! typology, many with evasion tricks, and ordinary messages including hard negatives that
+//! The hand-written Korean message suite (`test_data/messages/korean.toml`): scam messages of
+//! every typology, many with evasion tricks, and ordinary messages including hard negatives that
 //! share a scam's words. Every scam must be flagged with its typology and no ordinary message
 //! may be flagged.
+//!
+//! This is a regression test of the phrase tables, detectors and evasion handling, not evidence
+//! of quality: the suite was written in the same voice as the tables and tuned against. Quality
+//! on real scammers' wording is measured on the sourced corpus `test_data/messages/korean-real/`
+//! by source-grouped cross-validation (`ansim eval analyzer --cv 5 --group-by source`,
+//! BENCHMARKS.md §7).
 
 use detect::{Analyzer, RISK_THRESHOLD};
 use serde::Deserialize;
