@@ -12,6 +12,7 @@
 use detect::linear::{Features, LinearModel, ModelKind, TrainConfig};
 use detect::metrics::{Metrics, evaluate, grouped_folds, recall_at_fpr, stratified_folds};
 use detect::{Analyzer, RISK_THRESHOLD, links, text};
+use domain::Analysis;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -82,6 +83,8 @@ pub struct MessageRow {
     pub source: Option<String>,
     /// The `licence` column.
     pub licence: Option<String>,
+    /// Read from a CSV of ordinary messages (no label column).
+    pub plain: bool,
 }
 
 /// Whether a row under `licence` may only be evaluated on, never trained on: a
@@ -111,7 +114,7 @@ pub fn read_messages(path: &Path) -> Result<Vec<MessageRow>, String> {
                     .skip(1)
                     .filter_map(|r| r.get(k))
                     .filter(|t| !t.trim().is_empty())
-                    .map(|t| MessageRow { text: t.clone(), ..MessageRow::default() })
+                    .map(|t| MessageRow { text: t.clone(), plain: true, ..MessageRow::default() })
                     .collect());
             }
         }
@@ -139,13 +142,15 @@ pub fn read_messages(path: &Path) -> Result<Vec<MessageRow>, String> {
             "ham" => false,
             other => return Err(format!("{name}:{}: label must be spam or ham, got {other:?}", i + 2)),
         };
-        let get = |k: Option<usize>| k.and_then(|k| fields.get(k)).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let get =
+            |k: Option<usize>| k.and_then(|k| fields.get(k)).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         out.push(MessageRow {
             text: fields[1].to_string(),
             scam,
             typology: get(typology),
             source: get(source),
             licence: get(licence),
+            plain: false,
         });
     }
     Ok(out)
@@ -223,10 +228,13 @@ pub fn train(kind: Kind, inputs: &[PathBuf], out: &Path, folds: usize) -> Result
     let first = inputs.first().ok_or("give at least one --input")?;
     match kind {
         Kind::Transactions => return crate::transactions::train(first, out, None, 42).map(|_| ()),
-        Kind::Benign | Kind::Analyzer => return Err("only `messages`, `urls` and `transactions` models are trained".into()),
+        Kind::Benign | Kind::Analyzer => {
+            return Err("only `messages`, `urls` and `transactions` models are trained".into());
+        }
         _ => {}
     }
     let mut names = Vec::new();
+    let mut kept_rows: Vec<MessageRow> = Vec::new();
     let rows: Vec<(String, bool)> = if kind == Kind::Urls {
         let mut rows = Vec::new();
         for p in inputs {
@@ -239,10 +247,13 @@ pub fn train(kind: Kind, inputs: &[PathBuf], out: &Path, folds: usize) -> Result
         let mut rows = Vec::new();
         let mut left_out = 0;
         for p in inputs {
-            let (r, left) = trainable(&read_messages(p)?);
-            left_out += left;
-            names.push(format!("{} ({} rows)", file_name(p), r.len()));
-            rows.extend(r);
+            let all = read_messages(p)?;
+            let kept: Vec<MessageRow> =
+                all.iter().filter(|r| !evaluation_only(r.licence.as_deref())).cloned().collect();
+            left_out += all.len() - kept.len();
+            names.push(format!("{} ({} rows)", file_name(p), kept.len()));
+            kept_rows.extend(kept.iter().cloned());
+            rows.extend(kept.into_iter().map(|r| (r.text, r.scam)));
         }
         if left_out > 0 {
             println!("left out {left_out} rows with an evaluation-only (non-commercial) licence");
@@ -256,19 +267,21 @@ pub fn train(kind: Kind, inputs: &[PathBuf], out: &Path, folds: usize) -> Result
     }
     println!("{} rows from {} ({pos} positive)", rows.len(), names.join(", "));
     let (brands, urls) = (links::builtin_brands_ref(), links::builtin_ref());
-    let cfg = text::train_config();
-    let data: Vec<(Features, bool)> = if kind == Kind::Urls {
-        Vec::new()
-    } else {
-        text::featurize(&rows, cfg.bits, text::DEFAULT_OPTIONS, brands, urls)
-    };
+    let (cfg, opts) = (text::train_config(), text::DEFAULT_OPTIONS);
+    let data: Vec<(Features, bool)> =
+        if kind == Kind::Urls { Vec::new() } else { text::featurize(&rows, cfg.bits, opts, brands, urls) };
+    // The threshold's inner cross-validation keeps a source's rows (and repeated texts) together.
+    let all_groups = groups(&kept_rows, Some("source"))?;
     let train_rows = |idx: &[usize]| -> LinearModel {
         if kind == Kind::Urls {
             let part: Vec<(String, bool)> = idx.iter().map(|&i| rows[i].clone()).collect();
             links::train(&part, &TrainConfig::default())
         } else {
             let part: Vec<(Features, bool)> = idx.iter().map(|&i| data[i].clone()).collect();
-            text::fit(&part, &cfg, text::DEFAULT_OPTIONS)
+            let g: Vec<usize> = idx.iter().map(|&i| all_groups[i]).collect();
+            let plain: Vec<bool> = idx.iter().map(|&i| kept_rows[i].plain).collect();
+            let w = text::balanced_weights(&part, &plain);
+            text::fit(&part, text::FitOptions { weights: Some(&w), groups: Some(&g), plain: Some(&plain) }, &cfg, opts)
         }
     };
     let score = |m: &LinearModel, i: usize| -> f64 {
@@ -357,6 +370,8 @@ pub struct EvalOptions {
     pub train: Vec<PathBuf>,
     /// Fold assignment seed.
     pub seed: u64,
+    /// Print every wrong call (missed scam, false alarm) with what the analysis saw.
+    pub errors: bool,
 }
 
 /// Evaluates on `inputs` and prints a table, then the metrics as one JSON line. Messages are
@@ -480,16 +495,38 @@ fn eval_messages(inputs: &[PathBuf], rows: Vec<MessageRow>, o: &EvalOptions) -> 
     if rows.is_empty() {
         return Err("no messages in the input".into());
     }
-    let (risks, what): (Vec<u8>, String) = match o.cv {
+    let (analyses, what): (Vec<Analysis>, String) = match o.cv {
         None => {
             let m = load(o.model.as_deref(), ModelKind::Messages)?;
             let meta = m.meta.clone();
             let a = Analyzer::new(m, links::builtin(), links::Brands::builtin()).map_err(|e| e.0)?;
-            (rows.iter().map(|r| a.message(&r.text, None, &[]).risk).collect(), format!("message analysis with model: {meta}"))
+            (
+                rows.iter().map(|r| a.message(&r.text, None, &[])).collect(),
+                format!("message analysis with model: {meta}"),
+            )
         }
         Some(k) => cross_validate(&rows, k, o)?,
     };
+    let risks: Vec<u8> = analyses.iter().map(|a| a.risk).collect();
     println!("{what}");
+    if o.errors {
+        // Every wrong call, with what the analysis saw.
+        for (r, a) in rows.iter().zip(&analyses) {
+            if (a.risk >= RISK_THRESHOLD) != r.scam {
+                println!(
+                    "{} {:<26} risk {:>3} model {:>3} as {:<24} evidence {:?} phrases {:?}: {}",
+                    if r.scam { "MISSED     " } else { "FALSE ALARM" },
+                    r.typology.as_deref().unwrap_or("-"),
+                    a.risk,
+                    a.model_score,
+                    a.typology.map_or("-", |t| t.as_str()),
+                    a.evidence,
+                    a.phrases,
+                    r.text
+                );
+            }
+        }
+    }
     let threshold = f64::from(RISK_THRESHOLD) / 100.0;
     let scored: Vec<(f64, bool)> = risks.iter().zip(&rows).map(|(r, row)| (f64::from(*r) / 100.0, row.scam)).collect();
     let m = evaluate(&scored, threshold);
@@ -526,7 +563,7 @@ fn eval_messages(inputs: &[PathBuf], rows: Vec<MessageRow>, o: &EvalOptions) -> 
 /// identical text) into folds; each fold's risks come from an analyzer whose message model was
 /// trained on the other folds' trainable rows plus every trainable row of `--train` files (rows
 /// whose text is in the fold are dropped from those).
-fn cross_validate(rows: &[MessageRow], k: usize, o: &EvalOptions) -> Result<(Vec<u8>, String), String> {
+fn cross_validate(rows: &[MessageRow], k: usize, o: &EvalOptions) -> Result<(Vec<Analysis>, String), String> {
     if k < 2 {
         return Err("--cv needs at least 2 folds".into());
     }
@@ -538,9 +575,7 @@ fn cross_validate(rows: &[MessageRow], k: usize, o: &EvalOptions) -> Result<(Vec
     let fold = grouped_folds(&labels, &g, k, o.seed);
     let extra: Vec<MessageRow> = read_all(&o.train)?;
     let (brands, urls) = (links::builtin_brands_ref(), links::builtin_ref());
-    let cfg = text::train_config();
-    let opts = text::DEFAULT_OPTIONS;
-    let compact = |t: &str| detect::normalize::normalize(t).compact;
+    let (cfg, opts) = (text::train_config(), text::DEFAULT_OPTIONS);
     let featurize = |rs: &[MessageRow]| -> Vec<(Features, bool, bool, String)> {
         rs.iter()
             .map(|r| {
@@ -552,12 +587,20 @@ fn cross_validate(rows: &[MessageRow], k: usize, o: &EvalOptions) -> Result<(Vec
     };
     let own = featurize(rows);
     let more = featurize(&extra);
-    let mut risks = vec![0u8; rows.len()];
+    // Groups of every row (own rows first, then the --train rows), for the threshold's inner
+    // cross-validation.
+    let mut everything: Vec<MessageRow> = rows.to_vec();
+    everything.extend(extra.iter().cloned());
+    let all_groups = groups(&everything, Some("source"))?;
+    let mut risks = vec![Analysis::default(); rows.len()];
     let left_out = own.iter().filter(|x| !x.2).count() + more.iter().filter(|x| !x.2).count();
     println!(
         "{k}-fold cross-validation, {} groups{}; {} rows of --train files in every fold; {left_out} evaluation-only rows never trained on",
         g.iter().copied().max().map_or(0, |m| m + 1),
-        o.group_by.as_deref().map(|b| format!(" by {b} and identical text")).unwrap_or_else(|| " by identical text".into()),
+        o.group_by
+            .as_deref()
+            .map(|b| format!(" by {b} and identical text"))
+            .unwrap_or_else(|| " by identical text".into()),
         extra.len()
     );
     println!("{:>5} {:>6} {:>6} {:>9} {:>9}", "fold", "rows", "scams", "recall", "fp rate");
@@ -565,22 +608,35 @@ fn cross_validate(rows: &[MessageRow], k: usize, o: &EvalOptions) -> Result<(Vec
         let held: std::collections::HashSet<&str> =
             (0..rows.len()).filter(|&i| fold[i] == f).map(|i| own[i].3.as_str()).collect();
         let mut train: Vec<(Features, bool)> = Vec::new();
+        let mut tg: Vec<usize> = Vec::new();
+        let mut plain: Vec<bool> = Vec::new();
         for (i, x) in own.iter().enumerate() {
             if fold[i] != f && x.2 {
                 train.push((x.0.clone(), x.1));
+                tg.push(all_groups[i]);
+                plain.push(rows[i].plain);
             }
         }
-        for x in &more {
+        for (j, x) in more.iter().enumerate() {
             if x.2 && !held.contains(x.3.as_str()) {
                 train.push((x.0.clone(), x.1));
+                tg.push(all_groups[rows.len() + j]);
+                plain.push(extra[j].plain);
             }
         }
-        let m = text::fit(&train, &cfg, opts);
+        let w = text::balanced_weights(&train, &plain);
+        let m = text::fit(
+            &train,
+            text::FitOptions { weights: Some(&w), groups: Some(&tg), plain: Some(&plain) },
+            &cfg,
+            opts,
+        );
         let a = Analyzer::new(m, links::builtin(), links::Brands::builtin()).map_err(|e| e.0)?;
         let (mut n, mut pos, mut tp, mut fp) = (0, 0, 0, 0);
         for i in (0..rows.len()).filter(|&i| fold[i] == f) {
-            let r = a.message(&rows[i].text, None, &[]).risk;
-            risks[i] = r;
+            let x = a.message(&rows[i].text, None, &[]);
+            let r = x.risk;
+            risks[i] = x;
             n += 1;
             let hit = r >= RISK_THRESHOLD;
             if rows[i].scam {
@@ -641,7 +697,11 @@ mod tests {
 
     #[test]
     fn rows_of_one_source_or_one_text_share_a_group() {
-        let row = |t: &str, s: Option<&str>| MessageRow { text: t.into(), source: s.map(str::to_string), ..MessageRow::default() };
+        let row = |t: &str, s: Option<&str>| MessageRow {
+            text: t.into(),
+            source: s.map(str::to_string),
+            ..MessageRow::default()
+        };
         let rows = vec![
             row("가", Some("u1")),
             row("나", Some("u1")),

@@ -166,6 +166,9 @@ enum Command {
         /// With --cv: the seed of the fold assignment.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Print every missed scam and false alarm with what the analysis saw.
+        #[arg(long)]
+        errors: bool,
     },
 }
 
@@ -309,8 +312,8 @@ fn main() -> ExitCode {
             ansim::backtest::run(&rules, &events, active.as_deref(), labels.as_deref()).map(|_| ())
         }
         Command::Train { kind, input, out, folds } => ansim::learn::train(kind, &input, &out, folds),
-        Command::Eval { kind, model, input, column, cv, group_by, train, seed } => {
-            let o = ansim::learn::EvalOptions { model, column: Some(column), cv, group_by, train, seed };
+        Command::Eval { kind, model, input, column, cv, group_by, train, seed, errors } => {
+            let o = ansim::learn::EvalOptions { model, column: Some(column), cv, group_by, train, seed, errors };
             ansim::learn::eval(kind, &input, &o).map(|_| ())
         }
         Command::Affiliates(AffiliatesCommand::Add { id, name, rules, data, config }) => {

@@ -241,7 +241,16 @@ fn eval_analyzer_reads_the_corpus_prints_recall_per_typology_and_cross_validates
     let out = stdout(&o);
     assert!(out.contains("3-fold cross-validation") && out.contains("evaluation-only rows never trained on"), "{out}");
     assert!(out.contains("card_approval (ordinary)"), "{out}");
-    let e = one_line_error(&ansim(&["eval", "analyzer", "--cv", "3", "--group-by", "colour", "--input", extra.to_str().unwrap()]));
+    let e = one_line_error(&ansim(&[
+        "eval",
+        "analyzer",
+        "--cv",
+        "3",
+        "--group-by",
+        "colour",
+        "--input",
+        extra.to_str().unwrap(),
+    ]));
     assert!(e.contains("--group-by colour"), "{e}");
 }
 
@@ -257,13 +266,26 @@ fn train_messages_leaves_out_evaluation_only_rows() {
     }
     std::fs::write(&input, rows).unwrap();
     let model = dir.path().join("m.model");
-    let o = ansim(&["train", "messages", "--input", input.to_str().unwrap(), "--out", model.to_str().unwrap(), "--folds", "0"]);
+    let o = ansim(&[
+        "train",
+        "messages",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--folds",
+        "0",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("left out 12 rows"), "{out}");
     assert!(out.contains("24 rows from mixed.tsv (24 rows)"), "{out}");
     let m = detect::linear::LinearModel::from_bytes(&std::fs::read(&model).unwrap()).unwrap();
-    assert!(m.meta.contains("24 samples (12 scam)") && m.meta.contains("12 evaluation-only rows left out"), "{}", m.meta);
+    assert!(
+        m.meta.contains("24 samples (12 scam)") && m.meta.contains("12 evaluation-only rows left out"),
+        "{}",
+        m.meta
+    );
 }
 
 #[test]

@@ -55,17 +55,20 @@ pub enum Sign {
     BrokenPhone,
     /// "Text me back / add this number".
     TextMe,
-    /// An urgent request for money.
+    /// A request for money: urgent, or "send me / I need money".
     MoneyAsk,
     /// Gift cards or vouchers (the untraceable payment scammers ask for).
     GiftCard,
     /// "You are eligible / selected" (`대상자`, `선정`).
     Eligibility,
+    /// Talk about scams: a warning names voice phishing or impersonation, or says what a
+    /// genuine institution never asks.
+    ScamTalk,
 }
 
 impl Sign {
     /// Every sign, in bit order.
-    pub const ALL: [Sign; 21] = [
+    pub const ALL: [Sign; 22] = [
         Sign::ForeignSenderTag,
         Sign::WebSenderTag,
         Sign::AdTag,
@@ -87,6 +90,7 @@ impl Sign {
         Sign::MoneyAsk,
         Sign::GiftCard,
         Sign::Eligibility,
+        Sign::ScamTalk,
     ];
 
     /// The name a reason shows and the model hashes.
@@ -113,20 +117,25 @@ impl Sign {
             Sign::MoneyAsk => "money_ask",
             Sign::GiftCard => "gift_card",
             Sign::Eligibility => "eligibility",
+            Sign::ScamTalk => "scam_talk",
         }
     }
 
     /// Whether a reason names this sign (plain facts such as a phone number or an amount are
     /// features, not reasons).
     pub fn reported(self) -> bool {
-        !matches!(self, Sign::PhoneNumber | Sign::Amount | Sign::WebSenderTag)
+        !matches!(self, Sign::PhoneNumber | Sign::Amount | Sign::WebSenderTag | Sign::ScamTalk)
     }
 
     /// Requests the typology detectors count as the hook of a smishing notice.
     pub fn is_request(self) -> bool {
         matches!(
             self,
-            Sign::IdPhotoRequest | Sign::CardPhotoRequest | Sign::CredentialAsk | Sign::AppInstall | Sign::RemoteControl
+            Sign::IdPhotoRequest
+                | Sign::CardPhotoRequest
+                | Sign::CredentialAsk
+                | Sign::AppInstall
+                | Sign::RemoteControl
         )
     }
 
@@ -191,9 +200,11 @@ enum Atom {
     Broken,
     TextBack,
     Money,
+    MoneyPlea,
     Urgent,
     Gift,
     Eligible,
+    Talk,
 }
 
 const ATOMS: &[(Atom, &[&str])] = &[
@@ -202,7 +213,17 @@ const ATOMS: &[(Atom, &[&str])] = &[
     (
         Atom::Contact,
         &[
-            "문의", "연락", "전화", "신고", "상담", "고객센터", "콜센터", "소비자센터", "직통", "call", "contact",
+            "문의",
+            "연락",
+            "전화",
+            "신고",
+            "상담",
+            "고객센터",
+            "콜센터",
+            "소비자센터",
+            "직통",
+            "call",
+            "contact",
             "helpline",
         ],
     ),
@@ -212,8 +233,16 @@ const ATOMS: &[(Atom, &[&str])] = &[
     (
         Atom::Disown,
         &[
-            "본인아닐", "본인이아닐", "본인아닌", "본인이아닌", "본인구매아닐", "본인구매가아닐", "본인사용이아닐",
-            "신청이아닌", "ifthiswasntyou", "ifyoudidnot",
+            "본인아닐",
+            "본인이아닐",
+            "본인아닌",
+            "본인이아닌",
+            "본인구매아닐",
+            "본인구매가아닐",
+            "본인사용이아닐",
+            "신청이아닌",
+            "ifthiswasntyou",
+            "ifyoudidnot",
         ],
     ),
     (Atom::IdDoc, &["신분증", "민증", "주민등록증", "주민증", "운전면허증", "idcard"]),
@@ -232,27 +261,95 @@ const ATOMS: &[(Atom, &[&str])] = &[
     (
         Atom::NoCall,
         &[
-            "통화안", "통화가안", "통화는안", "통화하면안", "통화가어렵", "통화못", "통화를할수없", "통화할수없",
-            "통화불가", "전화안되", "전화가안", "전화못", "전화할사정", "전화를못", "전화는안", "cantcall",
-            "cannotcall", "canttalk",
+            "통화안",
+            "통화가안",
+            "통화는안",
+            "통화하면안",
+            "통화가어렵",
+            "통화못",
+            "통화를할수없",
+            "통화할수없",
+            "통화불가",
+            "전화안되",
+            "전화가안",
+            "전화못",
+            "전화할사정",
+            "전화를못",
+            "전화는안",
+            "cantcall",
+            "cannotcall",
+            "canttalk",
         ],
     ),
     (Atom::Phone, &["폰", "핸드폰", "휴대폰", "휴대전화", "스마트폰", "액정", "phone"]),
     (
         Atom::Broken,
         &[
-            "고장", "깨져", "깨졌", "나갔", "수리", "as맡", "as센터", "as점", "맡겼", "맡기고", "떨어뜨", "물에빠",
-            "침수", "분실", "잃어버", "broke", "lost", "repair",
+            "고장",
+            "깨져",
+            "깨졌",
+            "나갔",
+            "수리",
+            "as맡",
+            "as센터",
+            "as점",
+            "맡겼",
+            "맡기고",
+            "떨어뜨",
+            "물에빠",
+            "침수",
+            "분실",
+            "잃어버",
+            "broke",
+            "lost",
+            "repair",
         ],
     ),
     (
         Atom::TextBack,
         &[
-            "문자줘", "문자주", "답장줘", "답장주", "답장좀", "답장꼭", "문자보면", "문자확인하면", "문자남겨",
-            "카톡추가", "번호추가", "친추", "톡보내줘", "톡해줘", "문자로하는", "문자해줘", "textme", "textback",
+            "문자줘",
+            "문자주",
+            "답장줘",
+            "답장주",
+            "답장좀",
+            "답장꼭",
+            "문자보면",
+            "문자확인하면",
+            "문자남겨",
+            "카톡추가",
+            "번호추가",
+            "친추",
+            "톡보내줘",
+            "톡해줘",
+            "문자로하는",
+            "문자해줘",
+            "textme",
+            "textback",
         ],
     ),
     (Atom::Money, &["송금", "입금", "이체", "보내줘", "보내주", "빌려", "돈좀", "결제할", "sendmoney"]),
+    (
+        Atom::MoneyPlea,
+        &[
+            "돈을보내",
+            "돈보내",
+            "돈이필요",
+            "돈좀보내",
+            "송금해주",
+            "송금해줘",
+            "입금해주",
+            "입금해줘",
+            "보내달라",
+            "보내주면",
+            "빌려줄수",
+            "빌려줘",
+            "발급비가없",
+            "비용을보내",
+            "sendmethemoney",
+            "needmoney",
+        ],
+    ),
     (Atom::Urgent, &["급해", "급하게", "급한", "부탁", "당장", "빨리", "urgent", "asap"]),
     (
         Atom::Gift,
@@ -261,8 +358,33 @@ const ATOMS: &[(Atom, &[&str])] = &[
     (
         Atom::Eligible,
         &[
-            "대상자", "대상입니다", "대상이오니", "대상으로", "지급대상", "승인대상", "선정되", "youvebeenselected",
-            "youhavebeenselected", "eligible",
+            "대상자",
+            "대상입니다",
+            "대상이오니",
+            "대상으로",
+            "지급대상",
+            "승인대상",
+            "선정되",
+            "youvebeenselected",
+            "youhavebeenselected",
+            "eligible",
+        ],
+    ),
+    (
+        Atom::Talk,
+        &[
+            "보이스피싱",
+            "스미싱",
+            "사칭",
+            "사기",
+            "요구하지않",
+            "요구하지도않",
+            "어떠한경우에도",
+            "속지마",
+            "조심하",
+            "유의하시",
+            "scam",
+            "fraud",
         ],
     ),
 ];
@@ -362,7 +484,7 @@ pub fn scan(n: &Normalized) -> Evidence {
     if has(Atom::TextBack) {
         e.insert(Sign::TextMe);
     }
-    if has(Atom::Money) && has(Atom::Urgent) {
+    if (has(Atom::Money) && has(Atom::Urgent)) || has(Atom::MoneyPlea) {
         e.insert(Sign::MoneyAsk);
     }
     if has(Atom::Gift) {
@@ -370,6 +492,9 @@ pub fn scan(n: &Normalized) -> Evidence {
     }
     if has(Atom::Eligible) {
         e.insert(Sign::Eligibility);
+    }
+    if has(Atom::Talk) {
+        e.insert(Sign::ScamTalk);
     }
     e
 }
@@ -491,9 +616,7 @@ fn amounts(text: &str) -> (bool, bool) {
     let (mut amount, mut foreign) = (false, false);
     let b = text.as_bytes();
     for (i, c) in text.char_indices() {
-        let next_digit = || {
-            text[i + c.len_utf8()..].trim_start().bytes().next().is_some_and(|d| d.is_ascii_digit())
-        };
+        let next_digit = || text[i + c.len_utf8()..].trim_start().bytes().next().is_some_and(|d| d.is_ascii_digit());
         let prev_digit = || text[..i].trim_end().bytes().next_back().is_some_and(|d| d.is_ascii_digit());
         match c {
             '원' | '억' if prev_digit() || text[..i].ends_with('만') || text[..i].ends_with("천") => amount = true,
@@ -589,7 +712,8 @@ mod tests {
 
     #[test]
     fn ordinary_chat_has_no_signs() {
-        for t in ["오늘 저녁에 뭐 먹을까?", "내일 회의 10시로 변경됐습니다.", "See you at 7, love you"] {
+        for t in ["오늘 저녁에 뭐 먹을까?", "내일 회의 10시로 변경됐습니다.", "See you at 7, love you"]
+        {
             assert!(signs(t).is_empty(), "{t}: {:?}", signs(t));
         }
     }

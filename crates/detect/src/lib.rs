@@ -71,17 +71,10 @@ impl Analyzer {
     /// below 50). Two of them at once add 10, and a danger warning about the sender adds 15.
     pub fn message(&self, raw: &str, sender: Option<&Counterparty>, friend_names: &[String]) -> Analysis {
         let prepared = text::prepare(raw, &self.brands, &self.urls);
-        let (norm, links) = (&prepared.norm, &prepared.links);
-        let suspicious = links.iter().any(|l| l.risk >= SUSPICIOUS_LINK);
-        // An APK link, or a bare `name.apk` file the link finder does not count as a web link.
-        let apk = links.iter().any(|l| l.flags.iter().any(|f| f == "apk"))
-            || norm
-                .text
-                .match_indices(".apk")
-                .any(|(i, _)| norm.text[i + 4..].chars().next().is_none_or(|c| !c.is_alphanumeric()));
-        let hooks = typology::Hooks::new(suspicious, apk, prepared.evidence);
-        let detection = typology::detect(&norm.compact, hooks);
-        let p = self.messages.probability(&text::features(&prepared, raw, self.messages.bits, self.messages.feature_set));
+        let links = &prepared.links;
+        let detection = &prepared.detection;
+        let p =
+            self.messages.probability(&text::features(&prepared, raw, self.messages.bits, self.messages.feature_set));
         let model_score = (p * 100.0).round().clamp(0.0, 100.0) as u8;
         // The model speaks from its own threshold up: its threshold maps to the risk threshold.
         let t = self.messages.threshold.clamp(0.01, 0.99);
@@ -122,8 +115,7 @@ impl Analyzer {
                 en: "This message carries a dangerous link. Do not open it or install an app.".into(),
             },
         });
-        let evidence =
-            prepared.evidence.signs().filter(|s| s.reported()).map(|s| s.name().to_string()).collect();
+        let evidence = prepared.evidence.signs().filter(|s| s.reported()).map(|s| s.name().to_string()).collect();
         Analysis {
             risk,
             model_score,

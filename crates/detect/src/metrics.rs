@@ -199,9 +199,7 @@ pub fn grouped_folds(labels: &[bool], groups: &[usize], k: usize, seed: u64) -> 
     for g in order {
         let (p, n) = counts[g];
         let f = (0..k)
-            .min_by(|&a, &b| {
-                share((load[a].0 + p, load[a].1 + n)).total_cmp(&share((load[b].0 + p, load[b].1 + n)))
-            })
+            .min_by(|&a, &b| share((load[a].0 + p, load[a].1 + n)).total_cmp(&share((load[b].0 + p, load[b].1 + n))))
             .unwrap_or(0);
         load[f].0 += p;
         load[f].1 += n;
@@ -239,6 +237,61 @@ pub fn recall_at_fpr(scored: &[(f64, bool)], max_fpr: f64) -> Option<(f64, f64)>
         i = j;
     }
     Some(best)
+}
+
+/// The threshold that maximises F1 on `scored` with each sample counting `weights[i]` (ties:
+/// the higher threshold).
+pub fn best_weighted_f1_threshold(scored: &[(f64, bool)], weights: &[f32]) -> f64 {
+    let mut v: Vec<(f64, bool, f64)> = scored.iter().zip(weights).map(|(&(s, y), &w)| (s, y, f64::from(w))).collect();
+    v.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let pos: f64 = v.iter().filter(|s| s.1).map(|s| s.2).sum();
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let (mut best, mut best_t) = (-1.0, 0.5);
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j < v.len() && v[j].0 == v[i].0 {
+            if v[j].1 {
+                tp += v[j].2;
+            } else {
+                fp += v[j].2;
+            }
+            j += 1;
+        }
+        let f1 = if tp > 0.0 { 2.0 * tp / (2.0 * tp + fp + (pos - tp)) } else { 0.0 };
+        if f1 > best {
+            best = f1;
+            best_t = v[i].0;
+        }
+        i = j;
+    }
+    best_t
+}
+
+/// The lowest threshold at which the false-positive rate of `scored`, each sample counting
+/// `weights[i]`, is at most `max_fpr` (1.0 when even the highest score is over it).
+pub fn weighted_fpr_threshold(scored: &[(f64, bool)], weights: &[f32], max_fpr: f64) -> f64 {
+    let mut v: Vec<(f64, bool, f64)> = scored.iter().zip(weights).map(|(&(s, y), &w)| (s, y, f64::from(w))).collect();
+    v.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let neg: f64 = v.iter().filter(|s| !s.1).map(|s| s.2).sum();
+    let mut fp = 0.0;
+    let mut best = 1.0;
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j < v.len() && v[j].0 == v[i].0 {
+            if !v[j].1 {
+                fp += v[j].2;
+            }
+            j += 1;
+        }
+        if neg > 0.0 && fp / neg > max_fpr {
+            break;
+        }
+        best = v[i].0;
+        i = j;
+    }
+    best
 }
 
 /// The threshold that maximises F1 on `scored` (ties: the higher threshold).

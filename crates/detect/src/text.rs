@@ -32,6 +32,7 @@ use crate::evidence::{self, Evidence};
 use crate::linear::{self, Features, LinearModel, ModelKind, TrainConfig};
 use crate::links::{self, Brands};
 use crate::normalize::{Normalized, normalize};
+use crate::typology;
 
 /// Version of [`features`] (the low 16 bits of a model's `feature_set`); a model trained with
 /// another version is refused.
@@ -146,9 +147,8 @@ fn link_like(token: &str) -> bool {
         || token.contains("www.")
         || token.contains('@')
         || token.contains("[.]")
-        || (1..b.len().saturating_sub(1)).any(|i| {
-            matches!(b[i], b'.' | b'/') && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphabetic()
-        })
+        || (1..b.len().saturating_sub(1))
+            .any(|i| matches!(b[i], b'.' | b'/') && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphabetic())
 }
 
 /// Collects hashed feature keys: the index, with the sign in the top bit.
@@ -183,7 +183,8 @@ impl Sink {
 }
 
 /// A message made ready for the model: normalised, its links found and judged, its
-/// structural evidence found. The analyzer and training both start here.
+/// structural evidence found, the typology detectors run. The analyzer and training both
+/// start here.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     /// The normalised text.
@@ -192,15 +193,25 @@ pub struct Prepared {
     pub links: Vec<domain::Link>,
     /// The structural signs.
     pub evidence: Evidence,
+    /// What the typology detectors found.
+    pub detection: typology::Detection,
 }
 
-/// Normalises `raw`, finds and judges its links with `brands` and the URL model `urls`, and
-/// finds its structural evidence.
+/// Normalises `raw`, finds and judges its links with `brands` and the URL model `urls`, finds
+/// its structural evidence and runs the typology detectors.
 pub fn prepare(raw: &str, brands: &Brands, urls: &LinearModel) -> Prepared {
     let norm = normalize(raw);
-    let links = links::extract(raw).iter().map(|l| links::inspect(l, brands, urls)).collect();
+    let links: Vec<domain::Link> = links::extract(raw).iter().map(|l| links::inspect(l, brands, urls)).collect();
     let evidence = evidence::scan(&norm);
-    Prepared { norm, links, evidence }
+    let suspicious = links.iter().any(|l| l.risk >= crate::SUSPICIOUS_LINK);
+    // An APK link, or a bare `name.apk` file the link finder does not count as a web link.
+    let apk = links.iter().any(|l| l.flags.iter().any(|f| f == "apk"))
+        || norm
+            .text
+            .match_indices(".apk")
+            .any(|(i, _)| norm.text[i + 4..].chars().next().is_none_or(|c| !c.is_alphanumeric()));
+    let detection = typology::detect(&norm.compact, typology::Hooks::new(suspicious, apk, evidence));
+    Prepared { norm, links, evidence, detection }
 }
 
 /// A Hangul syllable block.
@@ -281,6 +292,11 @@ pub fn features(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> Features
     // The prior of the script, outside the unit-length part.
     f.push((script as u32, 1.0));
     f
+}
+
+/// The script of a feature vector (its reserved prior, the last entry).
+fn script_of(f: &[(u32, f32)]) -> u32 {
+    f.last().map_or(0, |&(s, _)| s)
 }
 
 /// A letter or digit (fast paths for ASCII and Hangul syllables).
@@ -592,34 +608,163 @@ pub fn train(
     brands: &Brands,
     urls: &LinearModel,
 ) -> LinearModel {
-    fit(&featurize(samples, cfg.bits, options, brands, urls), cfg, options)
+    fit(&featurize(samples, cfg.bits, options, brands, urls), FitOptions::default(), cfg, options)
 }
 
-/// Trains on features already computed (with `options`). The threshold is the one with the
-/// best F1 over out-of-fold scores of a 5-fold cross-validation on the same samples (so
-/// training costs six fits); 0.5 when a class has fewer than 5 samples. Nothing held out by
-/// the caller is seen.
-pub fn fit(data: &[(Features, bool)], cfg: &TrainConfig, options: u32) -> LinearModel {
+/// How [`fit`] treats the samples besides their features and labels (all optional).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FitOptions<'a> {
+    /// Each sample's share of the loss (`None`: all 1).
+    pub weights: Option<&'a [f32]>,
+    /// Groups kept in one fold by the inner cross-validation (a source's rows, repeated
+    /// texts); `None`: stratified folds.
+    pub groups: Option<&'a [usize]>,
+    /// Samples from plain ordinary traffic (a file of chat with no labels), as opposed to
+    /// labelled messages; they are held to [`ORDINARY_FPR`], the labelled ones to
+    /// [`LOOKALIKE_FPR`].
+    pub plain: Option<&'a [bool]>,
+}
+
+/// Training weights that give every script's labelled samples the same total weight (so a
+/// few hundred Korean messages are not drowned by thousands of English ones), and a script's
+/// plain ordinary samples (`plain[i]`) together the weight of its labelled ordinary ones (so a
+/// large file of everyday chat teaches what ordinary talk is without outweighing the
+/// look-alikes).
+pub fn balanced_weights(data: &[(Features, bool)], plain: &[bool]) -> Vec<f32> {
+    let n = RESERVED as usize;
+    let (mut labelled, mut labelled_neg, mut plain_n) = (vec![0usize; n], vec![0usize; n], vec![0usize; n]);
+    for (d, &p) in data.iter().zip(plain) {
+        let s = (script_of(&d.0) as usize).min(n - 1);
+        if p {
+            plain_n[s] += 1;
+        } else {
+            labelled[s] += 1;
+            labelled_neg[s] += usize::from(!d.1);
+        }
+    }
+    let scripts = labelled.iter().filter(|&&c| c > 0).count().max(1);
+    let total: usize = labelled.iter().sum();
+    let per_script = total as f32 / scripts as f32;
+    let w_labelled: Vec<f32> = labelled.iter().map(|&c| if c > 0 { per_script / c as f32 } else { 1.0 }).collect();
+    data.iter()
+        .zip(plain)
+        .map(|(d, &p)| {
+            let s = (script_of(&d.0) as usize).min(n - 1);
+            if !p {
+                w_labelled[s]
+            } else if labelled_neg[s] > 0 {
+                labelled_neg[s] as f32 * w_labelled[s] / plain_n[s] as f32
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+/// Largest out-of-fold false-positive rate the threshold allows on labelled ordinary messages
+/// (look-alikes of scams: card approvals, obituaries, notices).
+pub const LOOKALIKE_FPR: f64 = 0.05;
+
+/// Largest out-of-fold false-positive rate the threshold allows on plain ordinary traffic.
+pub const ORDINARY_FPR: f64 = 0.001;
+
+/// The threshold with the best F1 on the labelled samples of `idx` among those whose
+/// false-positive rate is at most [`LOOKALIKE_FPR`] on labelled and [`ORDINARY_FPR`] on plain
+/// negatives (the highest score when none is).
+fn constrained_threshold(scored: &[(f64, bool)], plain: &[bool], idx: &[usize]) -> f64 {
+    let mut v: Vec<usize> = idx.to_vec();
+    v.sort_by(|&a, &b| scored[b].0.total_cmp(&scored[a].0));
+    let pos = v.iter().filter(|&&i| scored[i].1).count() as f64;
+    let neg = v.iter().filter(|&&i| !scored[i].1 && !plain[i]).count() as f64;
+    let neg_plain = v.iter().filter(|&&i| !scored[i].1 && plain[i]).count() as f64;
+    let (mut tp, mut fp, mut fp_plain) = (0.0, 0.0, 0.0);
+    let (mut best, mut best_t) = (-1.0, v.first().map_or(0.5, |&i| scored[i].0));
+    let mut k = 0;
+    while k < v.len() {
+        let t = scored[v[k]].0;
+        while k < v.len() && scored[v[k]].0 == t {
+            let i = v[k];
+            match (scored[i].1, plain[i]) {
+                (true, _) => tp += 1.0,
+                (false, false) => fp += 1.0,
+                (false, true) => fp_plain += 1.0,
+            }
+            k += 1;
+        }
+        let over = (neg > 0.0 && fp / neg > LOOKALIKE_FPR) || (neg_plain > 0.0 && fp_plain / neg_plain > ORDINARY_FPR);
+        if over {
+            break;
+        }
+        let f1 = if tp > 0.0 { 2.0 * tp / (2.0 * tp + fp + (pos - tp)) } else { 0.0 };
+        if f1 > best {
+            best = f1;
+            best_t = t;
+        }
+    }
+    best_t
+}
+
+/// Trains on features already computed (with `options`).
+///
+/// The decision threshold comes from out-of-fold scores of a 5-fold cross-validation on the
+/// same samples (so training costs six fits; folds grouped by `o.groups` when given), one per
+/// script: for each script with at least 5 samples of each class, the threshold with the best F1
+/// among those whose out-of-fold false-positive rate stays within [`LOOKALIKE_FPR`] on labelled
+/// ordinary messages and [`ORDINARY_FPR`] on plain ordinary traffic. The Latin threshold (or,
+/// without Latin samples, the overall one) becomes the model's threshold; another script's
+/// threshold is folded into its prior weight, so one threshold serves every script. 0.5 when a
+/// class has fewer than 5 samples. Nothing held out by the caller is seen.
+pub fn fit(data: &[(Features, bool)], o: FitOptions, cfg: &TrainConfig, options: u32) -> LinearModel {
     let pos = data.iter().filter(|d| d.1).count();
+    let mut shifts = [0.0f32; RESERVED as usize];
+    let mut chosen = Vec::new();
     let threshold = if pos.min(data.len() - pos) >= THRESHOLD_FOLDS {
-        let oof = out_of_fold(data, cfg, options, THRESHOLD_FOLDS, cfg.seed);
+        let oof = out_of_fold(data, o.weights, o.groups, cfg, options, THRESHOLD_FOLDS, cfg.seed);
         let scored: Vec<(f64, bool)> = oof.iter().zip(data).map(|((_, p), d)| (*p, d.1)).collect();
-        crate::metrics::best_f1_threshold(&scored).clamp(0.02, 0.98) as f32
+        let no_plain = vec![false; data.len()];
+        let plain = o.plain.unwrap_or(&no_plain);
+        let all: Vec<usize> = (0..data.len()).collect();
+        let overall = constrained_threshold(&scored, plain, &all).clamp(0.02, 0.98);
+        let mut per = [None; RESERVED as usize];
+        for s in [Script::Latin, Script::Hangul, Script::Other] {
+            let idx: Vec<usize> = all.iter().copied().filter(|&i| script_of(&data[i].0) == s as u32).collect();
+            let p = idx.iter().filter(|&&i| data[i].1).count();
+            if p.min(idx.len() - p) >= THRESHOLD_FOLDS {
+                per[s as usize] = Some(constrained_threshold(&scored, plain, &idx).clamp(0.02, 0.98));
+            }
+        }
+        let base = per[Script::Latin as usize].unwrap_or(overall);
+        let logit = |p: f64| (p / (1.0 - p)).ln();
+        for s in [Script::Latin, Script::Hangul, Script::Other] {
+            if let Some(t) = per[s as usize] {
+                shifts[s as usize] = (logit(base) - logit(t)) as f32;
+                chosen.push(format!("{s:?} {t:.3}"));
+            }
+        }
+        base as f32
     } else {
         0.5
     };
-    let mut m = train_features(data, cfg, options);
+    let mut m = train_features(data, o.weights, cfg, options);
     m.threshold = threshold;
+    for (s, shift) in shifts.iter().enumerate() {
+        if let Some(w) = m.weights.get_mut(s) {
+            *w += shift;
+        }
+    }
     m.meta = format!(
         "messages: {} samples ({pos} scam), feature set {FEATURE_SET} options {:#x}, bits {}, epochs {}, lr {}, \
-         l2 {}, balanced {}, threshold {threshold:.3} (best F1 of an inner {THRESHOLD_FOLDS}-fold CV)",
+         l2 {}, balanced {}, weighted {}, threshold {threshold:.3} (per script: {}; best F1 of an inner \
+         {THRESHOLD_FOLDS}-fold CV within {LOOKALIKE_FPR} look-alike and {ORDINARY_FPR} ordinary FPR)",
         data.len(),
         options >> 16,
         cfg.bits,
         cfg.epochs,
         cfg.learning_rate,
         cfg.l2,
-        cfg.balance
+        cfg.balance,
+        o.weights.is_some(),
+        chosen.join(", ")
     );
     m
 }
@@ -628,12 +773,17 @@ pub fn fit(data: &[(Features, bool)], cfg: &TrainConfig, options: u32) -> Linear
 /// (0.5) or writing `meta`. The learned bias moves into the prior weight of each script present
 /// in the data and the bias becomes [`UNSEEN_SCRIPT_BIAS`]: scores of messages in a seen script
 /// do not change.
-pub fn train_features(data: &[(Features, bool)], cfg: &TrainConfig, options: u32) -> LinearModel {
-    let mut m = linear::train(ModelKind::Messages, FEATURE_SET | options, data, cfg);
+pub fn train_features(
+    data: &[(Features, bool)],
+    weights: Option<&[f32]>,
+    cfg: &TrainConfig,
+    options: u32,
+) -> LinearModel {
+    let mut m = linear::train_weighted(ModelKind::Messages, FEATURE_SET | options, data, weights, cfg);
     let shift = m.bias - UNSEEN_SCRIPT_BIAS;
     for s in [Script::Latin, Script::Hangul, Script::Other] {
         let s = s as u32;
-        if (s as usize) < m.weights.len() && data.iter().any(|(f, _)| f.last().is_some_and(|&(i, _)| i == s)) {
+        if (s as usize) < m.weights.len() && data.iter().any(|(f, _)| script_of(f) == s) {
             m.weights[s as usize] += shift;
         }
     }
@@ -641,22 +791,29 @@ pub fn train_features(data: &[(Features, bool)], cfg: &TrainConfig, options: u32
     m
 }
 
-/// Cross-validation over `k` stratified folds (shuffled by `seed`): for every sample, its fold
-/// and its probability under the model trained on the other folds.
+/// Cross-validation over `k` folds (stratified, or grouped by `groups` so that one group's
+/// samples share a fold; shuffled by `seed`): for every sample, its fold and its probability
+/// under the model trained (with the same weights) on the other folds.
 pub fn out_of_fold(
     data: &[(Features, bool)],
+    weights: Option<&[f32]>,
+    groups: Option<&[usize]>,
     cfg: &TrainConfig,
     options: u32,
     k: usize,
     seed: u64,
 ) -> Vec<(usize, f64)> {
     let labels: Vec<bool> = data.iter().map(|d| d.1).collect();
-    let folds = crate::metrics::stratified_folds(&labels, k, seed);
+    let folds = match groups {
+        Some(g) => crate::metrics::grouped_folds(&labels, g, k, seed),
+        None => crate::metrics::stratified_folds(&labels, k, seed),
+    };
     let mut out = vec![(0, 0.0); data.len()];
     for f in 0..k.max(2) {
-        let train: Vec<(Features, bool)> =
-            data.iter().zip(&folds).filter(|(_, g)| **g != f).map(|(d, _)| d.clone()).collect();
-        let m = train_features(&train, cfg, options);
+        let keep: Vec<usize> = (0..data.len()).filter(|&i| folds[i] != f).collect();
+        let train: Vec<(Features, bool)> = keep.iter().map(|&i| data[i].clone()).collect();
+        let w: Option<Vec<f32>> = weights.map(|ws| keep.iter().map(|&i| ws[i]).collect());
+        let m = train_features(&train, w.as_deref(), cfg, options);
         for (i, d) in data.iter().enumerate() {
             if folds[i] == f {
                 out[i] = (f, f64::from(m.probability(&d.0)));

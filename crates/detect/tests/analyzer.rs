@@ -28,14 +28,16 @@ fn ordinary_english_messages_with_a_link_are_not_flagged() {
 #[test]
 fn a_call_back_number_hooks_a_payment_approval_and_the_evidence_is_named() {
     let a = Analyzer::builtin();
-    let r = a.message("[국제발신] 해외결제 승인 1,280,000원 결제완료 본인 아닐 시 소비자센터 문의 02-0000-1234", None, &[]);
+    let r =
+        a.message("[국제발신] 해외결제 승인 1,280,000원 결제완료 본인 아닐 시 소비자센터 문의 02-0000-1234", None, &[]);
     assert!(r.risk >= RISK_THRESHOLD, "{r:?}");
     assert_eq!(r.typology, Some(Typology::PaymentApproval), "{r:?}");
     for e in ["foreign_sender_tag", "callback_number", "disown_prompt"] {
         assert!(r.evidence.iter().any(|x| x == e), "{e} in {:?}", r.evidence);
     }
     // A genuine card approval (no tag from abroad, no call-back, a running total) is not.
-    let ok = a.message("[Web발신] 신한카드(1234)승인 홍*동 12,500원(일시불) 11/03 12:10 김밥천국 누적 312,400원", None, &[]);
+    let ok =
+        a.message("[Web발신] 신한카드(1234)승인 홍*동 12,500원(일시불) 11/03 12:10 김밥천국 누적 312,400원", None, &[]);
     assert!(ok.risk < RISK_THRESHOLD, "{ok:?}");
 }
 

@@ -209,7 +209,8 @@ fn toy() -> Vec<(String, bool)> {
 #[test]
 fn training_moves_the_bias_into_the_script_prior() {
     let cfg = TrainConfig { bits: 12, epochs: 6, ..text::train_config() };
-    let data = text::featurize(&toy(), cfg.bits, text::DEFAULT_OPTIONS, links::builtin_brands_ref(), links::builtin_ref());
+    let data =
+        text::featurize(&toy(), cfg.bits, text::DEFAULT_OPTIONS, links::builtin_brands_ref(), links::builtin_ref());
     let plain = linear::train(ModelKind::Messages, text::FEATURE_SET | text::DEFAULT_OPTIONS, &data, &cfg);
     let m = text::train_features(&data, &cfg, text::DEFAULT_OPTIONS);
     assert_eq!(m.bias, text::UNSEEN_SCRIPT_BIAS);

@@ -737,7 +737,11 @@ fn quoted(typology: &str, salt: &str) -> Option<&'static str> {
 fn with_link(text: &str, link: &str) -> String {
     for placeholder in ["(URL)", "URL"] {
         if text.contains(placeholder) {
-            return text.replacen(placeholder, &format!(" {link} "), 1).split_whitespace().collect::<Vec<_>>().join(" ");
+            return text
+                .replacen(placeholder, &format!(" {link} "), 1)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
         }
     }
     format!("{text} {link}")
@@ -2159,7 +2163,9 @@ mod tests {
                 }
             }
         }
-        assert!(evaluation_only("cc-by-nc-4.0") && evaluation_only("cc-by-nc-sa-2.0-kr") && !evaluation_only("news-quote"));
+        assert!(
+            evaluation_only("cc-by-nc-4.0") && evaluation_only("cc-by-nc-sa-2.0-kr") && !evaluation_only("news-quote")
+        );
         let quoted_rows: HashSet<&str> = c.values().flatten().copied().collect();
         let (mut scam_messages, mut from_corpus) = (0, 0);
         for l in Simulator::new(SimConfig { scam_share_per_mille: 300, ..SimConfig::with_seed(3) }).take(20_000) {
@@ -2167,7 +2173,9 @@ mod tests {
             assert!(!banned.iter().any(|b| m.text.contains(b)), "{}", m.text);
             if l.scenario != NORMAL {
                 scam_messages += 1;
-                from_corpus += usize::from(quoted_rows.iter().any(|q| m.text.starts_with(q.split("(URL)").next().unwrap_or(q).trim())));
+                from_corpus += usize::from(
+                    quoted_rows.iter().any(|q| m.text.starts_with(q.split("(URL)").next().unwrap_or(q).trim())),
+                );
             }
         }
         assert!(scam_messages > 50, "{scam_messages}");
