@@ -75,7 +75,7 @@ fn main() {
                 // Links are left to the links stage: the model's link features see none here.
                 let norm = normalize::normalize(m);
                 let evidence = evidence::scan(&norm);
-                let p = text::Prepared { norm, links: Vec::new(), evidence };
+                let p = text::Prepared { norm, links: Vec::new(), evidence, detection: Default::default() };
                 (model.probability(&text::features(&p, m, model.bits, model.feature_set)) * 100.0) as u64
             }),
         ),

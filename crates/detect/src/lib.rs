@@ -86,10 +86,18 @@ impl Analyzer {
         .round() as u8;
         let text_risk = typology::risk(detection.score);
         // A link alone flags a message only when it is clearly bad (a look-alike, an APK, a raw
-        // IP, a risky domain the URL model agrees on); a shortener or an unknown domain stays
-        // below the threshold and only strengthens what the text says.
-        let link_max = links.iter().map(|l| l.risk).max().unwrap_or(0);
-        let link_risk = if link_max >= STRONG_LINK { link_max } else { link_max.min(RISK_THRESHOLD - 5) };
+        // IP, a risky domain the URL model agrees on); a shortener, an unknown domain or the URL
+        // model's doubt alone stays below the threshold and only strengthens what the text says.
+        // The URL model alone (a path that merely looks random) is not clearly bad: an ordinary
+        // shared photo or document link would be flagged on its say-so.
+        let link_risk = links
+            .iter()
+            .map(|l| {
+                let structural = l.flags.iter().any(|f| f != "model");
+                if l.risk >= STRONG_LINK && structural { l.risk } else { l.risk.min(RISK_THRESHOLD - 5) }
+            })
+            .max()
+            .unwrap_or(0);
         let warnings = sender.map(|c| profile::warnings(c, None, friend_names)).unwrap_or_default();
         let mut risk = text_risk.max(model_risk).max(link_risk);
         // Two independent signs together are stronger than either.

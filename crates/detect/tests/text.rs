@@ -20,7 +20,12 @@ fn feats(raw: &str, bits: u8) -> Features {
 
 /// Lexical features only (no links judged, no evidence) with `options`.
 fn lexical(raw: &str, options: u32) -> Vec<u32> {
-    let p = text::Prepared { norm: normalize(raw), links: Vec::new(), evidence: Default::default() };
+    let p = text::Prepared {
+        norm: normalize(raw),
+        links: Vec::new(),
+        evidence: Default::default(),
+        detection: Default::default(),
+    };
     let mut v: Vec<u32> = text::features(&p, raw, 20, text::FEATURE_SET | options).iter().map(|f| f.0).collect();
     v.pop();
     v.sort_unstable();
@@ -212,7 +217,7 @@ fn training_moves_the_bias_into_the_script_prior() {
     let data =
         text::featurize(&toy(), cfg.bits, text::DEFAULT_OPTIONS, links::builtin_brands_ref(), links::builtin_ref());
     let plain = linear::train(ModelKind::Messages, text::FEATURE_SET | text::DEFAULT_OPTIONS, &data, &cfg);
-    let m = text::train_features(&data, &cfg, text::DEFAULT_OPTIONS);
+    let m = text::train_features(&data, None, &cfg, text::DEFAULT_OPTIONS);
     assert_eq!(m.bias, text::UNSEEN_SCRIPT_BIAS);
     // Scores of the script seen in training are unchanged.
     for (f, _) in &data {
