@@ -11,7 +11,7 @@
 //! fired. Found in one Aho–Corasick pass over the compact form plus two scans of the text (phone
 //! numbers, placeholders); no allocation beyond the pass.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::sync::OnceLock;
 
 use crate::normalize::Normalized;
@@ -177,7 +177,7 @@ impl Evidence {
 
 /// Keyword classes matched in the compact form (letters and digits, lower case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Atom {
+pub(crate) enum Atom {
     ForeignTag,
     WebTag,
     Contact,
@@ -207,7 +207,7 @@ enum Atom {
     Talk,
 }
 
-const ATOMS: &[(Atom, &[&str])] = &[
+pub(crate) const ATOMS: &[(Atom, &[&str])] = &[
     (Atom::ForeignTag, &["국제발신", "국외발신", "해외발신"]),
     (Atom::WebTag, &["web발신"]),
     (
@@ -411,8 +411,10 @@ fn table() -> &'static Table {
                 }
             }
         }
+        // A DFA: the fastest search, and the table is small enough for its memory.
         let matcher = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .expect("the evidence table builds");
         Table { matcher, atoms }
@@ -426,6 +428,12 @@ pub fn scan(n: &Normalized) -> Evidence {
     for m in t.matcher.find_overlapping_iter(&n.compact) {
         atoms |= t.atoms[m.pattern().as_usize()];
     }
+    from_atoms(n, atoms)
+}
+
+/// The signs of a normalised message whose keyword classes (bit `Atom as u32` of `atoms`) were
+/// found by another pass over its compact form (the typology detectors' pass shares the work).
+pub(crate) fn from_atoms(n: &Normalized, atoms: u32) -> Evidence {
     let has = |a: Atom| atoms & (1 << (a as u32)) != 0;
     let mut e = Evidence::default();
     let text = n.text.as_str();
@@ -539,9 +547,16 @@ fn phone_shape(g: &[Run]) -> bool {
 /// digits in a row starting with 0. Masked digits count; dates, times and amounts (whose parts
 /// are joined by `/`, `:` or `,`, or do not have these lengths) do not.
 pub fn has_phone_number(text: &str) -> bool {
+    // Fast path: a phone number has at least seven digits (or masks) and one digit.
+    if text.bytes().filter(|&c| c.is_ascii_digit() || c == b'x' || c == b'*').count() < 7
+        || !text.bytes().any(|c| c.is_ascii_digit())
+    {
+        return false;
+    }
     // Runs joined by `-`, `)`, `.`, `~` or a space into one candidate; a window of one to
-    // three consecutive runs of a candidate is checked.
-    let mut runs: Vec<Run> = Vec::new();
+    // three consecutive runs of a candidate is checked as each run ends (the last three runs
+    // are kept).
+    let mut runs: [Option<Run>; 3] = [None; 3];
     let mut cur: Option<Run> = None;
     let mut chars = text.chars().peekable();
     loop {
@@ -561,18 +576,29 @@ pub fn has_phone_number(text: &str) -> bool {
             continue;
         }
         if let Some(r) = cur.take() {
-            runs.push(r);
-        }
-        let joins = c.is_some_and(|c| matches!(c, '-' | ')' | '.' | '~' | ' '))
-            && chars.peek().is_some_and(|&d| digitish(d).is_some())
-            && !runs.is_empty();
-        if !joins {
-            for w in 1..=3 {
-                if runs.windows(w).any(phone_shape) {
+            runs = [runs[1], runs[2], Some(r)];
+            // Every window ending with this run.
+            let window = |n: usize| -> Option<[Run; 3]> {
+                let mut w = [r; 3];
+                for k in 0..n {
+                    w[3 - n + k] = runs[3 - n + k]?;
+                }
+                Some(w)
+            };
+            for n in 1..=3 {
+                if let Some(w) = window(n)
+                    && phone_shape(&w[3 - n..])
+                {
+                    // A longer candidate (more runs joined after) is still a phone number.
                     return true;
                 }
             }
-            runs.clear();
+        }
+        let joins = c.is_some_and(|c| matches!(c, '-' | ')' | '.' | '~' | ' '))
+            && chars.peek().is_some_and(|&d| digitish(d).is_some())
+            && runs[2].is_some();
+        if !joins {
+            runs = [None; 3];
         }
         if c.is_none() {
             return false;
@@ -584,6 +610,9 @@ pub fn has_phone_number(text: &str) -> bool {
 /// Hangul or brackets (`(URL)`, `URL주소`, `링크(URL)`), or an address with masked characters
 /// (`h***://**.am/**`, `****.com`, `http://xxx.xx`).
 fn has_placeholder(text: &str, keyword: bool) -> bool {
+    if !keyword && !text.contains("**") && !text.contains("xxx") && !text.contains("＊＊") {
+        return false;
+    }
     for token in text.split_whitespace() {
         let b = token.as_bytes();
         if keyword {

@@ -28,7 +28,7 @@ use std::sync::OnceLock;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::evidence::{self, Evidence};
+use crate::evidence::Evidence;
 use crate::linear::{self, Features, LinearModel, ModelKind, TrainConfig};
 use crate::links::{self, Brands};
 use crate::normalize::{Normalized, normalize};
@@ -64,6 +64,8 @@ const RESERVED: u32 = 4;
 const MIN_N: usize = 2;
 /// Largest n-gram.
 const MAX_N: usize = 5;
+/// Largest n-gram of a word that starts with a Hangul syllable (markers count).
+const MAX_N_HANGUL: usize = 4;
 
 // Seeds of the feature families.
 const SEED_CHAR: u64 = 0x6368_6172_6e67_7261;
@@ -143,6 +145,10 @@ impl Script {
 /// `t.ly/x`; not `3.5%` or `1.2.3`).
 fn link_like(token: &str) -> bool {
     let b = token.as_bytes();
+    // Fast path: no character a link needs.
+    if !b.iter().any(|&c| matches!(c, b'.' | b'/' | b'@')) {
+        return false;
+    }
     token.contains("://")
         || token.contains("www.")
         || token.contains('@')
@@ -202,7 +208,6 @@ pub struct Prepared {
 pub fn prepare(raw: &str, brands: &Brands, urls: &LinearModel) -> Prepared {
     let norm = normalize(raw);
     let links: Vec<domain::Link> = links::extract(raw).iter().map(|l| links::inspect(l, brands, urls)).collect();
-    let evidence = evidence::scan(&norm);
     let suspicious = links.iter().any(|l| l.risk >= crate::SUSPICIOUS_LINK);
     // An APK link, or a bare `name.apk` file the link finder does not count as a web link.
     let apk = links.iter().any(|l| l.flags.iter().any(|f| f == "apk"))
@@ -210,7 +215,7 @@ pub fn prepare(raw: &str, brands: &Brands, urls: &LinearModel) -> Prepared {
             .text
             .match_indices(".apk")
             .any(|(i, _)| norm.text[i + 4..].chars().next().is_none_or(|c| !c.is_alphanumeric()));
-    let detection = typology::detect(&norm.compact, typology::Hooks::new(suspicious, apk, evidence));
+    let (evidence, detection) = typology::analyse(&norm, suspicious, apk);
     Prepared { norm, links, evidence, detection }
 }
 
@@ -329,9 +334,11 @@ impl Words {
         codes.extend(word.chars().map(u64::from));
         codes.push(END);
         let len = codes.len();
+        // A Hangul syllable carries two or three letters: its n-grams stop at MAX_N_HANGUL.
+        let max_n = if codes.get(1).is_some_and(|&c| hangul(c)) { MAX_N_HANGUL } else { MAX_N };
         for i in 0..len {
             let mut h = SEED_CHAR;
-            for (k, &c) in codes[i..len.min(i + MAX_N)].iter().enumerate() {
+            for (k, &c) in codes[i..len.min(i + max_n)].iter().enumerate() {
                 h = mix(h, c);
                 if k + 1 >= MIN_N {
                     sink.lexical(h);

@@ -14,7 +14,7 @@
 //! The phrases are the evidence a reason shows: every matched phrase is reported as written in
 //! the table below.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use domain::Typology;
 use std::sync::OnceLock;
 
@@ -542,9 +542,13 @@ enum Source {
     Accelerant(i32),
     /// Talk about scams.
     Talk,
+    /// A keyword of the structural evidence (the bits of its classes).
+    Atoms(u32),
 }
 
 struct Table {
+    /// Per pattern: the phrases of `PHRASES` it is part of.
+    phrases_of: Vec<Vec<usize>>,
     matcher: AhoCorasick,
     /// Per pattern: where it comes from.
     sources: Vec<Source>,
@@ -570,7 +574,7 @@ fn table() -> &'static Table {
                 }
             }
         };
-        let mut parts = Vec::with_capacity(PHRASES.len());
+        let mut parts: Vec<Vec<usize>> = Vec::with_capacity(PHRASES.len());
         for (_, _, p) in PHRASES {
             parts.push(p.split('+').map(|part| add(part, Source::Phrase, &mut patterns, &mut sources)).collect());
         }
@@ -579,12 +583,29 @@ fn table() -> &'static Table {
         for p in TALK {
             add(p, Source::Talk, &mut patterns, &mut sources);
         }
+        // The evidence's keywords ride on the same pass (written in compact form already).
+        for (atom, words) in crate::evidence::ATOMS {
+            for w in *words {
+                patterns.push(w.to_string());
+                sources.push(Source::Atoms(1 << (*atom as u32)));
+            }
+        }
         // Overlapping matches: "검찰청" counts both "검찰" and "검찰청".
+        // A DFA: the fastest search, and the table is small enough for its memory.
         let matcher = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .expect("the phrase table builds");
-        Table { matcher, sources, parts, accelerants }
+        let mut phrases_of: Vec<Vec<usize>> = vec![Vec::new(); patterns.len()];
+        for (ph, ps) in parts.iter().enumerate() {
+            for &k in ps {
+                if !phrases_of[k].contains(&ph) {
+                    phrases_of[k].push(ph);
+                }
+            }
+        }
+        Table { phrases_of, matcher, sources, parts, accelerants }
     })
 }
 
@@ -636,29 +657,80 @@ impl Hooks {
 
 /// Runs every detector over `compact` (the compact form of the message).
 pub fn detect(compact: &str, links: Hooks) -> Detection {
-    let t = table();
-    let mut hit = vec![false; t.matcher.patterns_len()];
-    for m in t.matcher.find_overlapping_iter(compact) {
-        hit[m.pattern().as_usize()] = true;
+    detect_hits(&hits(compact), links)
+}
+
+/// The patterns found in one pass over a compact form: a membership set, the list, and the
+/// evidence keyword classes among them.
+struct Hits {
+    set: Vec<u64>,
+    list: Vec<usize>,
+    atoms: u32,
+}
+
+impl Hits {
+    fn has(&self, k: usize) -> bool {
+        self.set[k / 64] & (1 << (k % 64)) != 0
     }
-    let seen: Vec<bool> = t.parts.iter().map(|ps| ps.iter().all(|&k| hit[k])).collect();
+}
+
+/// The patterns found in `compact` (one overlapping pass).
+fn hits(compact: &str) -> Hits {
+    let t = table();
+    let mut h = Hits { set: vec![0; t.matcher.patterns_len().div_ceil(64)], list: Vec::new(), atoms: 0 };
+    for m in t.matcher.find_overlapping_iter(compact) {
+        let k = m.pattern().as_usize();
+        if !h.has(k) {
+            h.set[k / 64] |= 1 << (k % 64);
+            h.list.push(k);
+            if let Source::Atoms(bits) = t.sources[k] {
+                h.atoms |= bits;
+            }
+        }
+    }
+    h
+}
+
+/// The structural evidence of a normalised message and what the detectors find in it, with
+/// one pass over its compact form: `suspicious` and `apk` describe its links.
+pub fn analyse(
+    n: &crate::normalize::Normalized,
+    suspicious: bool,
+    apk: bool,
+) -> (crate::evidence::Evidence, Detection) {
+    let h = hits(&n.compact);
+    let evidence = crate::evidence::from_atoms(n, h.atoms);
+    (evidence, detect_hits(&h, Hooks::new(suspicious, apk, evidence)))
+}
+
+fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
+    let t = table();
+    // The phrases whose every part was found, in table order.
+    let mut seen: Vec<usize> = Vec::new();
+    for &k in &hit.list {
+        for &ph in &t.phrases_of[k] {
+            if !seen.contains(&ph) && t.parts[ph].iter().all(|&p| hit.has(p)) {
+                seen.push(ph);
+            }
+        }
+    }
+    seen.sort_unstable();
     let (mut accelerant, mut talk) = (0, false);
-    for (k, s) in t.sources.iter().enumerate() {
-        match s {
-            Source::Accelerant(w) if hit[k] => accelerant += w,
-            Source::Talk if hit[k] => talk = true,
+    for &k in &hit.list {
+        match t.sources[k] {
+            Source::Accelerant(w) => accelerant += w,
+            Source::Talk => talk = true,
             _ => {}
         }
     }
     let n = Typology::ALL.len();
     let (mut strong, mut context) = (vec![0i32; n], vec![0i32; n]);
-    for ((ty, w, _), s) in PHRASES.iter().zip(&seen) {
-        if *s {
-            if *w == 1 {
-                context[*ty as usize] += 1;
-            } else {
-                strong[*ty as usize] += w;
-            }
+    for &ph in &seen {
+        let (ty, w, _) = PHRASES[ph];
+        if w == 1 {
+            context[ty as usize] += 1;
+        } else {
+            strong[ty as usize] += w;
         }
     }
     if links.apk {
@@ -714,13 +786,9 @@ pub fn detect(compact: &str, links: Hooks) -> Detection {
     if score < MIN_SCORE {
         return Detection { leaning, ..Detection::default() };
     }
-    let mut phrases: Vec<&'static str> = PHRASES
-        .iter()
-        .zip(&seen)
-        .filter(|((ty, w, _), s)| **s && *ty == best && *w > 0)
-        .map(|((_, _, p), _)| *p)
-        .collect();
-    phrases.extend(ACCELERANTS.iter().zip(&t.accelerants).filter(|(_, k)| hit[**k]).map(|((_, p), _)| *p));
+    let mut phrases: Vec<&'static str> =
+        seen.iter().map(|&ph| PHRASES[ph]).filter(|(ty, w, _)| *ty == best && *w > 0).map(|(_, _, p)| p).collect();
+    phrases.extend(ACCELERANTS.iter().zip(&t.accelerants).filter(|(_, k)| hit.has(**k)).map(|((_, p), _)| *p));
     Detection { typology: Some(best), leaning, score, phrases }
 }
 

@@ -98,7 +98,7 @@ fn spam_scores_high_and_ordinary_english_low() {
         assert!(p(s) > 0.8 && p(s) >= t, "{} for spam {s:?}", p(s));
     }
     for s in HAM {
-        assert!(p(s) < 0.5 * t, "{} for ham {s:?}", p(s));
+        assert!(p(s) < 0.6 * t, "{} for ham {s:?}", p(s));
     }
 }
 
@@ -106,7 +106,7 @@ fn spam_scores_high_and_ordinary_english_low() {
 fn korean_ordinary_messages_score_low() {
     let t = text::builtin_ref().threshold;
     for s in KOREAN {
-        assert!(p(s) < 0.5 * t, "{} for {s:?}", p(s));
+        assert!(p(s) < t, "{} for {s:?}", p(s));
     }
 }
 
