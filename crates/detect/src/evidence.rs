@@ -658,11 +658,12 @@ fn amounts(text: &str) -> (bool, bool) {
                 amount = true;
                 foreign = true;
             }
-            'k' | 'u' if b.get(i + 1..i + 3) == Some(b"rw") || b.get(i + 1..i + 3) == Some(b"sd") => {
-                if next_after(text, i + 3) || prev_digit() {
-                    amount = true;
-                    foreign = true;
-                }
+            'k' | 'u'
+                if (b.get(i + 1..i + 3) == Some(b"rw") || b.get(i + 1..i + 3) == Some(b"sd"))
+                    && (next_after(text, i + 3) || prev_digit()) =>
+            {
+                amount = true;
+                foreign = true;
             }
             _ => {}
         }

@@ -730,7 +730,7 @@ fn fnv(s: &str) -> u64 {
 fn quoted(typology: &str, salt: &str) -> Option<&'static str> {
     let rows = corpus().get(typology)?;
     let h = fnv(salt);
-    (h % 3 != 0 && !rows.is_empty()).then(|| rows[((h / 3) % rows.len() as u64) as usize])
+    (!h.is_multiple_of(3) && !rows.is_empty()).then(|| rows[((h / 3) % rows.len() as u64) as usize])
 }
 
 /// A quoted scam text with `link` where it shows a placeholder ("(URL)", "URL"), else after it.
