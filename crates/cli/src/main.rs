@@ -117,14 +117,16 @@ enum Command {
     /// Check the case audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Train a message or URL model from a labelled file (with k-fold cross-validation first).
+    /// Train a message or URL model from labelled files (with k-fold cross-validation first).
     Train {
-        /// `messages` (TSV: Label, SMS) or `urls` (CSV: url ... status).
+        /// `messages` (TSV: Label, SMS, more columns allowed; or a CSV of ordinary messages
+        /// with a `Q` column), `urls` (CSV: url ... status) or `transactions`.
         #[arg(value_enum)]
         kind: ansim::learn::Kind,
-        /// The labelled file.
-        #[arg(long, value_name = "FILE")]
-        input: PathBuf,
+        /// A labelled file; repeat to train on several. Message rows whose `licence` column is
+        /// non-commercial are left out.
+        #[arg(long, value_name = "FILE", required = true)]
+        input: Vec<PathBuf>,
         /// Where to write the model.
         #[arg(long, value_name = "MODEL")]
         out: PathBuf,
@@ -132,20 +134,41 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         folds: usize,
     },
-    /// Measure a model (the built-in one without --model) on a file; the last line is JSON.
+    /// Measure the analysis as served (or a URL model) on files; the last line is JSON.
+    /// `analyzer` (alias `messages`) prints recall per `typology` when the file has that column;
+    /// `--cv K --group-by source` measures by grouped cross-validation instead, training the
+    /// message model anew for every fold.
     Eval {
-        /// `messages`, `urls`, or `benign` (a file of ordinary messages: every flag is a false alarm).
+        /// `analyzer` or `messages` (TSV: Label, SMS, more columns allowed), `urls`, `benign`
+        /// (a file of ordinary messages: every flag is a false alarm) or `transactions`.
         #[arg(value_enum)]
         kind: ansim::learn::Kind,
         /// A model written by `ansim train` [default: the built-in one].
         #[arg(long, value_name = "MODEL")]
         model: Option<PathBuf>,
-        /// The file to measure on.
-        #[arg(long, value_name = "FILE")]
-        input: PathBuf,
+        /// The file to measure on; repeat to measure on several together.
+        #[arg(long, value_name = "FILE", required = true)]
+        input: Vec<PathBuf>,
         /// For `benign`: the column holding the messages.
         #[arg(long, value_name = "NAME", default_value = "Q")]
         column: String,
+        /// Cross-validate with this many folds: every fold's risks come from an analyzer whose
+        /// message model was trained without that fold.
+        #[arg(long, value_name = "K")]
+        cv: Option<usize>,
+        /// With --cv: keep rows sharing this column's value in one fold (`source`); rows with
+        /// the same text always share a fold.
+        #[arg(long, value_name = "COLUMN")]
+        group_by: Option<String>,
+        /// With --cv: a labelled file every fold also trains on (never measured); repeatable.
+        #[arg(long, value_name = "FILE")]
+        train: Vec<PathBuf>,
+        /// With --cv: the seed of the fold assignment.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print every missed scam and false alarm with what the analysis saw.
+        #[arg(long)]
+        errors: bool,
     },
 }
 
@@ -289,8 +312,9 @@ fn main() -> ExitCode {
             ansim::backtest::run(&rules, &events, active.as_deref(), labels.as_deref()).map(|_| ())
         }
         Command::Train { kind, input, out, folds } => ansim::learn::train(kind, &input, &out, folds),
-        Command::Eval { kind, model, input, column } => {
-            ansim::learn::eval(kind, model.as_deref(), &input, Some(&column)).map(|_| ())
+        Command::Eval { kind, model, input, column, cv, group_by, train, seed, errors } => {
+            let o = ansim::learn::EvalOptions { model, column: Some(column), cv, group_by, train, seed, errors };
+            ansim::learn::eval(kind, &input, &o).map(|_| ())
         }
         Command::Affiliates(AffiliatesCommand::Add { id, name, rules, data, config }) => {
             add_affiliate(&id, name, rules.as_deref(), data, config)

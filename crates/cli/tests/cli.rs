@@ -206,6 +206,89 @@ fn train_and_eval_read_the_real_formats_and_end_with_a_json_line() {
 }
 
 #[test]
+fn eval_analyzer_reads_the_corpus_prints_recall_per_typology_and_cross_validates_by_source() {
+    let smishing = repo("test_data/messages/korean-real/scam-smishing.tsv");
+    let o = ansim(&["eval", "analyzer", "--input", smishing.to_str().unwrap()]);
+    let j = last_json(&o);
+    assert_eq!(j["n"], 140, "{j}");
+    assert_eq!(j["threshold"], 50, "{j}");
+    for k in ["precision", "recall", "f1", "accuracy", "false_positive_rate", "tp", "fn"] {
+        assert!(j.get(k).is_some(), "{k} in {j}");
+    }
+    let out = stdout(&o);
+    assert!(out.contains("payment_approval") && out.contains("obituary_smishing"), "{out}");
+    // `eval messages` is the same measurement and accepts the extra columns too.
+    let m = last_json(&ansim(&["eval", "messages", "--input", smishing.to_str().unwrap()]));
+    assert_eq!((m["n"].clone(), m["recall"].clone()), (j["n"].clone(), j["recall"].clone()));
+
+    // Grouped cross-validation: a model per fold, rows of one source in one fold.
+    let extra = repo("test_data/messages/korean-real/scam-extra.tsv");
+    let ham = repo("test_data/messages/korean-real/ham.tsv");
+    let o = ansim(&[
+        "eval",
+        "analyzer",
+        "--cv",
+        "3",
+        "--group-by",
+        "source",
+        "--input",
+        extra.to_str().unwrap(),
+        "--input",
+        ham.to_str().unwrap(),
+    ]);
+    let cv = last_json(&o);
+    assert_eq!((cv["n"].as_u64(), cv["folds"].as_u64()), (Some(358), Some(3)), "{cv}");
+    let out = stdout(&o);
+    assert!(out.contains("3-fold cross-validation") && out.contains("evaluation-only rows never trained on"), "{out}");
+    assert!(out.contains("card_approval (ordinary)"), "{out}");
+    let e = one_line_error(&ansim(&[
+        "eval",
+        "analyzer",
+        "--cv",
+        "3",
+        "--group-by",
+        "colour",
+        "--input",
+        extra.to_str().unwrap(),
+    ]));
+    assert!(e.contains("--group-by colour"), "{e}");
+}
+
+#[test]
+fn train_messages_leaves_out_evaluation_only_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mixed.tsv");
+    let mut rows = String::from("Label\tSMS\ttypology\tsource\tlicence\n");
+    for i in 0..12 {
+        rows.push_str(&format!("spam\t택배 주소 불명 확인 {i} http://parcel-check.top/{i}\tparcel_smishing\thttps://a.example/{i}\tnews-quote\n"));
+        rows.push_str(&format!("ham\t오늘 저녁 {i}시에 만나\tfamily_chat\thttps://b.example/{i}\tblog-quote\n"));
+        rows.push_str(&format!("ham\t비상업 대화 {i}\tfamily_chat\thttps://c.example/{i}\tcc-by-nc-4.0\n"));
+    }
+    std::fs::write(&input, rows).unwrap();
+    let model = dir.path().join("m.model");
+    let o = ansim(&[
+        "train",
+        "messages",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--folds",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("left out 12 rows"), "{out}");
+    assert!(out.contains("24 rows from mixed.tsv (24 rows)"), "{out}");
+    let m = detect::linear::LinearModel::from_bytes(&std::fs::read(&model).unwrap()).unwrap();
+    assert!(
+        m.meta.contains("24 samples (12 scam)") && m.meta.contains("12 evaluation-only rows left out"),
+        "{}",
+        m.meta
+    );
+}
+
+#[test]
 fn audit_verify_names_the_row_edited_behind_the_applications_back() {
     let dir = tempfile::tempdir().unwrap();
     {

@@ -1,10 +1,12 @@
-//! Stage-1 detectors: analyse a message (typology detectors with their phrases, a text model,
-//! the links in it) and the other party of a message or contact (globe, stranger and fake
-//! warnings), and attach the result to the event so rules and features read it.
+//! Stage-1 detectors: analyse a message (typology detectors with their phrases, structural
+//! evidence, a text model, the links in it) and the other party of a message or contact (globe,
+//! stranger and fake warnings), and attach the result to the event so rules and features read
+//! it.
 //!
 //! Pure: no IO, no clock. Models are plain data ([`linear::LinearModel`]) that the caller
 //! loads; the built-in ones are compiled in.
 
+pub mod evidence;
 pub mod linear;
 pub mod links;
 pub mod metrics;
@@ -44,8 +46,8 @@ impl Analyzer {
     /// Other models (from `ansim train`) or brands; refuses a model of the wrong kind or one
     /// trained with another featurizer.
     pub fn new(messages: LinearModel, urls: LinearModel, brands: links::Brands) -> Result<Analyzer, ModelError> {
-        check(&messages, ModelKind::Messages, text::FEATURE_SET)?;
-        check(&urls, ModelKind::Urls, links::FEATURE_SET)?;
+        check(&messages, ModelKind::Messages, text::FEATURE_SET, text::compatible)?;
+        check(&urls, ModelKind::Urls, links::FEATURE_SET, |f| f == links::FEATURE_SET)?;
         Ok(Analyzer { messages, urls, brands })
     }
 
@@ -60,19 +62,19 @@ impl Analyzer {
     }
 
     /// Analyses a message's text and, when known, its sender.
+    ///
+    /// The risk is the strongest of three judgements, each placed on one scale whose decision
+    /// threshold is [`RISK_THRESHOLD`]: the text model (its probability, with the model's own
+    /// threshold — chosen on out-of-fold scores when it was trained — mapped to 50), the
+    /// typology detectors (a hooked typology of score 4 is 60, each point more 10), and the
+    /// riskiest link (a clearly bad link on its own; a shortener or an unknown domain stays
+    /// below 50). Two of them at once add 10, and a danger warning about the sender adds 15.
     pub fn message(&self, raw: &str, sender: Option<&Counterparty>, friend_names: &[String]) -> Analysis {
-        let norm = normalize::normalize(raw);
-        let links: Vec<domain::Link> =
-            links::extract(raw).iter().map(|l| links::inspect(l, &self.brands, &self.urls)).collect();
-        let suspicious = links.iter().any(|l| l.risk >= SUSPICIOUS_LINK);
-        // An APK link, or a bare `name.apk` file the link finder does not count as a web link.
-        let apk = links.iter().any(|l| l.flags.iter().any(|f| f == "apk"))
-            || norm
-                .text
-                .match_indices(".apk")
-                .any(|(i, _)| norm.text[i + 4..].chars().next().is_none_or(|c| !c.is_alphanumeric()));
-        let detection = typology::detect(&norm.compact, typology::LinkContext { suspicious, apk });
-        let p = self.messages.probability(&text::features(&norm, raw, self.messages.bits));
+        let prepared = text::prepare(raw, &self.brands, &self.urls);
+        let links = &prepared.links;
+        let detection = &prepared.detection;
+        let p =
+            self.messages.probability(&text::features(&prepared, raw, self.messages.bits, self.messages.feature_set));
         let model_score = (p * 100.0).round().clamp(0.0, 100.0) as u8;
         // The model speaks from its own threshold up: its threshold maps to the risk threshold.
         let t = self.messages.threshold.clamp(0.01, 0.99);
@@ -84,10 +86,18 @@ impl Analyzer {
         .round() as u8;
         let text_risk = typology::risk(detection.score);
         // A link alone flags a message only when it is clearly bad (a look-alike, an APK, a raw
-        // IP, a risky domain the URL model agrees on); a shortener or an unknown domain stays
-        // below the threshold and only strengthens what the text says.
-        let link_max = links.iter().map(|l| l.risk).max().unwrap_or(0);
-        let link_risk = if link_max >= STRONG_LINK { link_max } else { link_max.min(RISK_THRESHOLD - 5) };
+        // IP, a risky domain the URL model agrees on); a shortener, an unknown domain or the URL
+        // model's doubt alone stays below the threshold and only strengthens what the text says.
+        // The URL model alone (a path that merely looks random) is not clearly bad: an ordinary
+        // shared photo or document link would be flagged on its say-so.
+        let link_risk = links
+            .iter()
+            .map(|l| {
+                let structural = l.flags.iter().any(|f| f != "model");
+                if l.risk >= STRONG_LINK && structural { l.risk } else { l.risk.min(RISK_THRESHOLD - 5) }
+            })
+            .max()
+            .unwrap_or(0);
         let warnings = sender.map(|c| profile::warnings(c, None, friend_names)).unwrap_or_default();
         let mut risk = text_risk.max(model_risk).max(link_risk);
         // Two independent signs together are stronger than either.
@@ -100,22 +110,27 @@ impl Analyzer {
             risk = risk.saturating_add(15);
         }
         let risk = risk.min(100);
-        let typology = detection
-            .typology
-            .or((risk >= RISK_THRESHOLD && model_risk >= RISK_THRESHOLD).then_some(domain::Typology::Spam));
-        let guidance = (risk >= RISK_THRESHOLD).then(|| match typology {
+        let flagged = risk >= RISK_THRESHOLD;
+        // A message the model flagged is named after the typology its phrases lean to; spam
+        // when none.
+        let typology = detection.typology.or_else(|| {
+            (flagged && model_risk >= RISK_THRESHOLD).then(|| detection.leaning.unwrap_or(domain::Typology::Spam))
+        });
+        let guidance = flagged.then(|| match typology {
             Some(t) => t.guidance(),
             None => domain::Confirm {
                 ko: "위험한 링크가 포함된 메시지입니다. 링크를 누르거나 앱을 설치하지 마세요.".into(),
                 en: "This message carries a dangerous link. Do not open it or install an app.".into(),
             },
         });
+        let evidence = prepared.evidence.signs().filter(|s| s.reported()).map(|s| s.name().to_string()).collect();
         Analysis {
             risk,
             model_score,
             typology,
             phrases: detection.phrases.iter().map(|p| p.to_string()).collect(),
-            links,
+            evidence,
+            links: prepared.links,
             warnings,
             guidance,
         }
@@ -164,7 +179,7 @@ impl Default for Analyzer {
     }
 }
 
-fn check(m: &LinearModel, kind: ModelKind, feature_set: u32) -> Result<(), ModelError> {
+fn check(m: &LinearModel, kind: ModelKind, feature_set: u32, ok: fn(u32) -> bool) -> Result<(), ModelError> {
     if m.kind != kind {
         return Err(ModelError(format!(
             "a {} model was given where a {} model is needed",
@@ -172,11 +187,11 @@ fn check(m: &LinearModel, kind: ModelKind, feature_set: u32) -> Result<(), Model
             kind.as_str()
         )));
     }
-    if m.feature_set != feature_set {
+    if !ok(m.feature_set) {
         return Err(ModelError(format!(
             "the {} model was trained with feature set {}, this build computes feature set {feature_set}; retrain it",
             kind.as_str(),
-            m.feature_set
+            m.feature_set & 0xFFFF
         )));
     }
     Ok(())

@@ -227,12 +227,27 @@ pub use model::Rng;
 /// Trains a logistic regression on `(features, is_positive)` samples. The threshold of the
 /// result is 0.5; callers tune it on held-out data.
 pub fn train(kind: ModelKind, feature_set: u32, samples: &[(Features, bool)], cfg: &TrainConfig) -> LinearModel {
+    train_weighted(kind, feature_set, samples, None, cfg)
+}
+
+/// [`train`] with a weight per sample (its share of the loss; `None`: all 1). With
+/// `cfg.balance` the classes are then balanced by their total weights.
+pub fn train_weighted(
+    kind: ModelKind,
+    feature_set: u32,
+    samples: &[(Features, bool)],
+    weights: Option<&[f32]>,
+    cfg: &TrainConfig,
+) -> LinearModel {
     let dim = 1usize << cfg.bits;
     let mut w = vec![0f32; dim];
     let mut g = vec![0f32; dim];
     let (mut b, mut gb) = (0f32, 0f32);
-    let pos = samples.iter().filter(|s| s.1).count().max(1) as f32;
-    let neg = samples.iter().filter(|s| !s.1).count().max(1) as f32;
+    let weight = |k: usize| weights.and_then(|ws| ws.get(k)).copied().unwrap_or(1.0);
+    let total = |class: bool| -> f32 {
+        (0..samples.len()).filter(|&k| samples[k].1 == class).map(weight).sum::<f32>().max(1e-6)
+    };
+    let (pos, neg) = (total(true), total(false));
     let n = pos + neg;
     let (wp, wn) = if cfg.balance { (n / (2.0 * pos), n / (2.0 * neg)) } else { (1.0, 1.0) };
     let mut order: Vec<usize> = (0..samples.len()).collect();
@@ -247,7 +262,7 @@ pub fn train(kind: ModelKind, feature_set: u32, samples: &[(Features, bool)], cf
                 m += w[i as usize] * v;
             }
             let p = sigmoid(m);
-            let err = (p - if *y { 1.0 } else { 0.0 }) * if *y { wp } else { wn };
+            let err = (p - if *y { 1.0 } else { 0.0 }) * if *y { wp } else { wn } * weight(k);
             for &(i, v) in f {
                 let i = i as usize;
                 let grad = err * v + cfg.l2 * w[i];

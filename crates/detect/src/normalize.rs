@@ -81,6 +81,22 @@ pub fn normalize(raw: &str) -> Normalized {
             }
             continue;
         }
+        // Fast paths: ASCII and Hangul syllables (most of every message).
+        if c.is_ascii() {
+            let l = c.to_ascii_lowercase();
+            text.push(l);
+            if l.is_ascii_alphanumeric() {
+                compact.push(l);
+            }
+            space = false;
+            continue;
+        }
+        if ('\u{AC00}'..='\u{D7A3}').contains(&c) {
+            text.push(c);
+            compact.push(c);
+            space = false;
+            continue;
+        }
         let c = latin_lookalike(c).unwrap_or(c);
         for l in c.to_lowercase() {
             text.push(l);

@@ -2,13 +2,19 @@
 //! pass over the compact form of a message (letters and digits only), so spacing, punctuation,
 //! full-width and zero-width tricks do not hide a phrase. A typology's score is the sum of the
 //! weights of the distinct phrases that matched; smishing typologies count in full only when
-//! the message carries a link or an app-install request, because "부고" or "택배" alone is
+//! the message carries a hook — a link, a link placeholder such as "(URL)", an app-install or
+//! other request, and for notices that want a call back (payments, fines, parcels, support
+//! payments, security warnings) a call-back number — because "부고" or "택배" alone is
 //! ordinary talk. Negative phrases (a genuine notice's "never share this code") lower a score.
+//!
+//! The tables are hand-written and explainable, not learned; the text model
+//! ([`crate::text`]) carries the statistical weight, and a message is flagged when either
+//! is sure.
 //!
 //! The phrases are the evidence a reason shows: every matched phrase is reported as written in
 //! the table below.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use domain::Typology;
 use std::sync::OnceLock;
 
@@ -375,6 +381,90 @@ const PHRASES: &[(Typology, i32, &str)] = &[
     (CredentialRequest, -8, "절대 알려주지"),
     (CredentialRequest, -8, "알려주지 마세요"),
     (CredentialRequest, -8, "노출하지 마세요"),
+    // Payment "approvals" with a number to call if it was not you.
+    (PaymentApproval, 2, "해외결제"),
+    (PaymentApproval, 2, "해외 승인"),
+    (PaymentApproval, 2, "해외인증"),
+    (PaymentApproval, 2, "해외 일시불"),
+    (PaymentApproval, 2, "해외직구"),
+    (PaymentApproval, 2, "본인 아닐"),
+    (PaymentApproval, 2, "본인이 아닐"),
+    (PaymentApproval, 2, "본인 아닌"),
+    (PaymentApproval, 2, "본인구매 아닐"),
+    (PaymentApproval, 2, "소비자원"),
+    (PaymentApproval, 2, "소비자보호"),
+    (PaymentApproval, 2, "소비자센터"),
+    (PaymentApproval, 2, "사고예방"),
+    (PaymentApproval, 1, "결제완료"),
+    (PaymentApproval, 1, "결제가 완료"),
+    (PaymentApproval, 1, "정상처리"),
+    (PaymentApproval, 1, "처리 완료"),
+    (PaymentApproval, 1, "승인"),
+    (PaymentApproval, 1, "국제발신"),
+    (PaymentApproval, 1, "국외발신"),
+    (PaymentApproval, 1, "승인번호"),
+    (PaymentApproval, 1, "인증코드"),
+    // A genuine card approval shows the month's running total.
+    (PaymentApproval, -2, "누적"),
+    (PaymentApproval, 2, "if this was not you"),
+    // Government support payments, subsidies and policy funds.
+    (GovernmentSupport, 2, "지원금"),
+    (GovernmentSupport, 2, "손실보상"),
+    (GovernmentSupport, 2, "손실보전"),
+    (GovernmentSupport, 2, "민생회복"),
+    (GovernmentSupport, 2, "소비쿠폰"),
+    (GovernmentSupport, 2, "장려금"),
+    (GovernmentSupport, 2, "신속지급"),
+    (GovernmentSupport, 2, "정책자금"),
+    (GovernmentSupport, 2, "지급 대상"),
+    (GovernmentSupport, 2, "신청 대상"),
+    (GovernmentSupport, 2, "지급 확정"),
+    (GovernmentSupport, 2, "수급자격"),
+    (GovernmentSupport, 2, "특례보증"),
+    (GovernmentSupport, 1, "대상자"),
+    (GovernmentSupport, 1, "미신청"),
+    (GovernmentSupport, 1, "재안내"),
+    (GovernmentSupport, 1, "신청"),
+    (GovernmentSupport, 1, "정부"),
+    (GovernmentSupport, 1, "국민연금"),
+    (GovernmentSupport, 1, "보상금"),
+    // Health-check and public-health notices.
+    (HealthCheck, 2, "건강검진"),
+    (HealthCheck, 2, "검진 통지"),
+    (HealthCheck, 2, "건강검사"),
+    (HealthCheck, 2, "암검진"),
+    (HealthCheck, 2, "검진 결과"),
+    (HealthCheck, 2, "예방접종증명서"),
+    (HealthCheck, 2, "백신 예약"),
+    (HealthCheck, 1, "국민건강"),
+    (HealthCheck, 1, "건강보험"),
+    (HealthCheck, 1, "통지서"),
+    (HealthCheck, 1, "보고서"),
+    (HealthCheck, 1, "질병관리청"),
+    (HealthCheck, 1, "무료"),
+    // Account-security warnings.
+    (AccountSecurity, 2, "개인정보가 유출"),
+    (AccountSecurity, 2, "개인정보 유출"),
+    (AccountSecurity, 2, "정보유출"),
+    (AccountSecurity, 2, "보안승급"),
+    (AccountSecurity, 2, "보안강화"),
+    (AccountSecurity, 2, "계정 정지"),
+    (AccountSecurity, 2, "계정이 정지"),
+    (AccountSecurity, 2, "다른 지역에서 로그인"),
+    (AccountSecurity, 2, "타지역에서 로그인"),
+    (AccountSecurity, 2, "해외 로그인"),
+    (AccountSecurity, 2, "해외 접속"),
+    (AccountSecurity, 2, "비정상 로그인"),
+    (AccountSecurity, 2, "신고접수 상태"),
+    (AccountSecurity, 2, "이용pc지정"),
+    (AccountSecurity, 2, "유출정보"),
+    (AccountSecurity, 1, "보안"),
+    (AccountSecurity, 1, "계정"),
+    (AccountSecurity, 1, "로그인"),
+    (AccountSecurity, 1, "유출"),
+    (AccountSecurity, 1, "본인확인"),
+    (AccountSecurity, 2, "account suspended"),
+    (AccountSecurity, 2, "unusual sign-in"),
     // Generic spam.
     (Spam, 2, "수신거부"),
     (Spam, 2, "무료거부"),
@@ -416,9 +506,26 @@ const TALK: &[&str] = &[
     "요구하지 않아",
 ];
 
-/// Smishing typologies: they need a link or an app-install request to count in full.
-fn needs_link(t: Typology) -> bool {
-    matches!(t, ParcelSmishing | ObituarySmishing | WeddingSmishing | FineSmishing | CouponSmishing)
+/// What counts as the hook of a smishing typology, the thing the victim is made to act on;
+/// without one a notice counts only with many strong phrases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hook {
+    /// Not a smishing typology: counts in full without a hook.
+    None,
+    /// A link, a link placeholder or a request (invitations and obituaries: a genuine notice
+    /// gives a phone number, a fake one a link).
+    Link,
+    /// A link, a placeholder, a request or a call-back number.
+    LinkOrCall,
+}
+
+fn hook(t: Typology) -> Hook {
+    match t {
+        ObituarySmishing | WeddingSmishing => Hook::Link,
+        ParcelSmishing | FineSmishing | CouponSmishing | PaymentApproval | GovernmentSupport | HealthCheck
+        | AccountSecurity => Hook::LinkOrCall,
+        _ => Hook::None,
+    }
 }
 
 /// Letters and digits of a phrase, lower case (the form it is matched in).
@@ -435,9 +542,13 @@ enum Source {
     Accelerant(i32),
     /// Talk about scams.
     Talk,
+    /// A keyword of the structural evidence (the bits of its classes).
+    Atoms(u32),
 }
 
 struct Table {
+    /// Per pattern: the phrases of `PHRASES` it is part of.
+    phrases_of: Vec<Vec<usize>>,
     matcher: AhoCorasick,
     /// Per pattern: where it comes from.
     sources: Vec<Source>,
@@ -463,7 +574,7 @@ fn table() -> &'static Table {
                 }
             }
         };
-        let mut parts = Vec::with_capacity(PHRASES.len());
+        let mut parts: Vec<Vec<usize>> = Vec::with_capacity(PHRASES.len());
         for (_, _, p) in PHRASES {
             parts.push(p.split('+').map(|part| add(part, Source::Phrase, &mut patterns, &mut sources)).collect());
         }
@@ -472,12 +583,29 @@ fn table() -> &'static Table {
         for p in TALK {
             add(p, Source::Talk, &mut patterns, &mut sources);
         }
+        // The evidence's keywords ride on the same pass (written in compact form already).
+        for (atom, words) in crate::evidence::ATOMS {
+            for w in *words {
+                patterns.push(w.to_string());
+                sources.push(Source::Atoms(1 << (*atom as u32)));
+            }
+        }
         // Overlapping matches: "검찰청" counts both "검찰" and "검찰청".
+        // A DFA: the fastest search, and the table is small enough for its memory.
         let matcher = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .expect("the phrase table builds");
-        Table { matcher, sources, parts, accelerants }
+        let mut phrases_of: Vec<Vec<usize>> = vec![Vec::new(); patterns.len()];
+        for (ph, ps) in parts.iter().enumerate() {
+            for &k in ps {
+                if !phrases_of[k].contains(&ph) {
+                    phrases_of[k].push(ph);
+                }
+            }
+        }
+        Table { phrases_of, matcher, sources, parts, accelerants }
     })
 }
 
@@ -486,6 +614,9 @@ fn table() -> &'static Table {
 pub struct Detection {
     /// The strongest typology, when its score reaches [`MIN_SCORE`].
     pub typology: Option<Typology>,
+    /// The typology with the most phrase weight, hooked or not, when any phrase of weight 2 or
+    /// more matched: what a message flagged by the model is most like.
+    pub leaning: Option<Typology>,
     /// Its score.
     pub score: i32,
     /// Phrases that matched for it (positive weights, accelerants included), in table order.
@@ -495,40 +626,111 @@ pub struct Detection {
 /// Score from which a typology is reported.
 pub const MIN_SCORE: i32 = 4;
 
-/// The links of a message, as the detectors need them.
+/// What a message offers to act on, as the detectors need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LinkContext {
+pub struct Hooks {
     /// At least one link that is not a protected brand's own domain.
     pub suspicious: bool,
     /// A link to an Android app package (an accelerant, like "install this app").
     pub apk: bool,
+    /// A link shown as a placeholder or masked (`(URL)`, `링크`, `h***://`).
+    pub placeholder: bool,
+    /// A phone number offered to call back.
+    pub callback: bool,
+    /// A request for an ID or card photo, credentials, an app install or remote control.
+    pub request: bool,
+}
+
+impl Hooks {
+    /// From the links' risk and the structural evidence of a message.
+    pub fn new(suspicious: bool, apk: bool, e: crate::evidence::Evidence) -> Hooks {
+        use crate::evidence::Sign;
+        Hooks {
+            suspicious,
+            apk,
+            placeholder: e.has(Sign::LinkPlaceholder),
+            callback: e.has(Sign::CallbackNumber),
+            request: e.any_request(),
+        }
+    }
 }
 
 /// Runs every detector over `compact` (the compact form of the message).
-pub fn detect(compact: &str, links: LinkContext) -> Detection {
-    let t = table();
-    let mut hit = vec![false; t.matcher.patterns_len()];
-    for m in t.matcher.find_overlapping_iter(compact) {
-        hit[m.pattern().as_usize()] = true;
+pub fn detect(compact: &str, links: Hooks) -> Detection {
+    detect_hits(&hits(compact), links)
+}
+
+/// The patterns found in one pass over a compact form: a membership set, the list, and the
+/// evidence keyword classes among them.
+struct Hits {
+    set: Vec<u64>,
+    list: Vec<usize>,
+    atoms: u32,
+}
+
+impl Hits {
+    fn has(&self, k: usize) -> bool {
+        self.set[k / 64] & (1 << (k % 64)) != 0
     }
-    let seen: Vec<bool> = t.parts.iter().map(|ps| ps.iter().all(|&k| hit[k])).collect();
+}
+
+/// The patterns found in `compact` (one overlapping pass).
+fn hits(compact: &str) -> Hits {
+    let t = table();
+    let mut h = Hits { set: vec![0; t.matcher.patterns_len().div_ceil(64)], list: Vec::new(), atoms: 0 };
+    for m in t.matcher.find_overlapping_iter(compact) {
+        let k = m.pattern().as_usize();
+        if !h.has(k) {
+            h.set[k / 64] |= 1 << (k % 64);
+            h.list.push(k);
+            if let Source::Atoms(bits) = t.sources[k] {
+                h.atoms |= bits;
+            }
+        }
+    }
+    h
+}
+
+/// The structural evidence of a normalised message and what the detectors find in it, with
+/// one pass over its compact form: `suspicious` and `apk` describe its links.
+pub fn analyse(
+    n: &crate::normalize::Normalized,
+    suspicious: bool,
+    apk: bool,
+) -> (crate::evidence::Evidence, Detection) {
+    let h = hits(&n.compact);
+    let evidence = crate::evidence::from_atoms(n, h.atoms);
+    (evidence, detect_hits(&h, Hooks::new(suspicious, apk, evidence)))
+}
+
+fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
+    let t = table();
+    // The phrases whose every part was found, in table order.
+    let mut seen: Vec<usize> = Vec::new();
+    for &k in &hit.list {
+        for &ph in &t.phrases_of[k] {
+            if !seen.contains(&ph) && t.parts[ph].iter().all(|&p| hit.has(p)) {
+                seen.push(ph);
+            }
+        }
+    }
+    seen.sort_unstable();
     let (mut accelerant, mut talk) = (0, false);
-    for (k, s) in t.sources.iter().enumerate() {
-        match s {
-            Source::Accelerant(w) if hit[k] => accelerant += w,
-            Source::Talk if hit[k] => talk = true,
+    for &k in &hit.list {
+        match t.sources[k] {
+            Source::Accelerant(w) => accelerant += w,
+            Source::Talk => talk = true,
             _ => {}
         }
     }
     let n = Typology::ALL.len();
     let (mut strong, mut context) = (vec![0i32; n], vec![0i32; n]);
-    for ((ty, w, _), s) in PHRASES.iter().zip(&seen) {
-        if *s {
-            if *w == 1 {
-                context[*ty as usize] += 1;
-            } else {
-                strong[*ty as usize] += w;
-            }
+    for &ph in &seen {
+        let (ty, w, _) = PHRASES[ph];
+        if w == 1 {
+            context[ty as usize] += 1;
+        } else {
+            strong[ty as usize] += w;
         }
     }
     if links.apk {
@@ -536,6 +738,7 @@ pub fn detect(compact: &str, links: LinkContext) -> Detection {
     }
     let accelerant = accelerant.min(3);
     let mut scores = vec![0i32; n];
+    let placeholder = links.placeholder || links.request;
     for ty in Typology::ALL {
         let i = ty as usize;
         let base = strong[i];
@@ -546,9 +749,18 @@ pub fn detect(compact: &str, links: LinkContext) -> Detection {
                 s += 2;
             }
         }
-        if needs_link(ty) && !links.suspicious && accelerant == 0 {
-            // A notice without a link to act on is talk: it reaches the threshold only with
-            // many strong phrases.
+        let hooked = match hook(ty) {
+            Hook::None => true,
+            Hook::Link => links.suspicious || placeholder || accelerant > 0,
+            Hook::LinkOrCall => links.suspicious || placeholder || links.callback || accelerant > 0,
+        };
+        if hooked && !links.suspicious && accelerant == 0 && hook(ty) != Hook::None && base >= 2 {
+            // A placeholder, a request or a call-back number hooks as a link does.
+            s += 1;
+        }
+        if !hooked {
+            // A notice without a link, a number or a request to act on is talk: it reaches the
+            // threshold only with many strong phrases.
             s = s * 2 / 5;
         }
         if talk {
@@ -556,6 +768,11 @@ pub fn detect(compact: &str, links: LinkContext) -> Detection {
         }
         scores[i] = s;
     }
+    let leaning = Typology::ALL
+        .iter()
+        .filter(|t| strong[**t as usize] >= 2)
+        .max_by_key(|&&t| (strong[t as usize] + context[t as usize].min(2), -(t as i32)))
+        .copied();
     // An app or link request with nothing else is a credential request.
     let cr = CredentialRequest as usize;
     if scores.iter().all(|&s| s < MIN_SCORE) && accelerant >= 2 && !talk {
@@ -567,16 +784,12 @@ pub fn detect(compact: &str, links: LinkContext) -> Detection {
         .max_by_key(|&(t, s)| (s, -(t as i32)))
         .unwrap_or((Spam, 0));
     if score < MIN_SCORE {
-        return Detection::default();
+        return Detection { leaning, ..Detection::default() };
     }
-    let mut phrases: Vec<&'static str> = PHRASES
-        .iter()
-        .zip(&seen)
-        .filter(|((ty, w, _), s)| **s && *ty == best && *w > 0)
-        .map(|((_, _, p), _)| *p)
-        .collect();
-    phrases.extend(ACCELERANTS.iter().zip(&t.accelerants).filter(|(_, k)| hit[**k]).map(|((_, p), _)| *p));
-    Detection { typology: Some(best), score, phrases }
+    let mut phrases: Vec<&'static str> =
+        seen.iter().map(|&ph| PHRASES[ph]).filter(|(ty, w, _)| *ty == best && *w > 0).map(|(_, _, p)| p).collect();
+    phrases.extend(ACCELERANTS.iter().zip(&t.accelerants).filter(|(_, k)| hit.has(**k)).map(|((_, p), _)| *p));
+    Detection { typology: Some(best), leaning, score, phrases }
 }
 
 /// Risk 0..=100 of a detection's score: 4 → 60, 5 → 70, 6 → 80, 7 → 90, 8 or more → 95.
@@ -597,7 +810,11 @@ mod tests {
     use crate::normalize::normalize;
 
     fn d(text: &str, link: bool) -> Detection {
-        detect(&normalize(text).compact, LinkContext { suspicious: link, apk: false })
+        detect(&normalize(text).compact, Hooks { suspicious: link, ..Hooks::default() })
+    }
+
+    fn hooked(text: &str, hooks: Hooks) -> Detection {
+        detect(&normalize(text).compact, hooks)
     }
 
     #[test]
@@ -614,6 +831,19 @@ mod tests {
         let text = "[부고] 삼가 고인의 명복을 빕니다. 장례식장 안내";
         assert_eq!(d(text, true).typology, Some(ObituarySmishing));
         assert_eq!(d(text, false).typology, None);
+    }
+
+    #[test]
+    fn a_call_back_number_or_a_placeholder_hooks_a_notice() {
+        let approval = "[국제발신] 해외결제 1,480,000원 결제완료 본인 아닐 시 문의";
+        assert_eq!(hooked(approval, Hooks::default()).typology, None);
+        let call = Hooks { callback: true, ..Hooks::default() };
+        assert_eq!(hooked(approval, call).typology, Some(PaymentApproval));
+        let obituary = "부친께서 별세하셨기에 삼가 알려드립니다. 장례식장 안내";
+        assert_eq!(hooked(obituary, Hooks { placeholder: true, ..Hooks::default() }).typology, Some(ObituarySmishing));
+        // A real obituary gives a number to call: that is no hook for an obituary.
+        assert_eq!(hooked(obituary, call).typology, None);
+        assert_eq!(hooked(obituary, call).leaning, Some(ObituarySmishing));
     }
 
     #[test]

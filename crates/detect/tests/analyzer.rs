@@ -1,9 +1,45 @@
-//! The whole analysis on arbitrary input: never panics, always in range, and the same text
-//! always gives the same answer (normalisation, detectors, models and links together).
+//! The whole analysis: on arbitrary input it never panics, stays in range and gives the same
+//! answer for the same text (normalisation, detectors, models and links together); ordinary
+//! English messages that carry an ordinary link are not flagged; and structural evidence (a
+//! call-back number, a link placeholder, a request) hooks a notice and is named in the
+//! analysis.
 
-use detect::Analyzer;
-use domain::Counterparty;
+use detect::{Analyzer, RISK_THRESHOLD};
+use domain::{Counterparty, Typology};
 use proptest::prelude::*;
+
+#[test]
+fn ordinary_english_messages_with_a_link_are_not_flagged() {
+    let a = Analyzer::builtin();
+    for text in [
+        "Here are the photos from Saturday: https://photos.google.com/share/AF1QipNx7",
+        "Meeting notes are in https://docs.google.com/document/d/1xYzAbC/edit, see you at 3",
+        "Found the recipe I told you about www.bbcgoodfood.com/recipes/lasagne",
+        "Train times are on https://www.nationalrail.co.uk, I'll be on the 6:15",
+        "Check out this video lol https://youtu.be/dQw4w9WgXcQ",
+        "The slides from today's talk: https://github.com/example/talk-slides",
+        "Is this the flat you meant? https://www.rightmove.co.uk/properties/12345678",
+    ] {
+        let r = a.message(text, None, &[]);
+        assert!(r.risk < RISK_THRESHOLD, "risk {} (model {}) for {text:?}: {r:?}", r.risk, r.model_score);
+    }
+}
+
+#[test]
+fn a_call_back_number_hooks_a_payment_approval_and_the_evidence_is_named() {
+    let a = Analyzer::builtin();
+    let r =
+        a.message("[국제발신] 해외결제 승인 1,280,000원 결제완료 본인 아닐 시 소비자센터 문의 02-0000-1234", None, &[]);
+    assert!(r.risk >= RISK_THRESHOLD, "{r:?}");
+    assert_eq!(r.typology, Some(Typology::PaymentApproval), "{r:?}");
+    for e in ["foreign_sender_tag", "callback_number", "disown_prompt"] {
+        assert!(r.evidence.iter().any(|x| x == e), "{e} in {:?}", r.evidence);
+    }
+    // A genuine card approval (no tag from abroad, no call-back, a running total) is not.
+    let ok =
+        a.message("[Web발신] 신한카드(1234)승인 홍*동 12,500원(일시불) 11/03 12:10 김밥천국 누적 312,400원", None, &[]);
+    assert!(ok.risk < RISK_THRESHOLD, "{ok:?}");
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]

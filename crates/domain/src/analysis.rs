@@ -35,11 +35,19 @@ pub enum Typology {
     CredentialRequest,
     /// Other unsolicited spam (premium-rate numbers, marketing, prize draws).
     Spam,
+    /// Fake payment "approvals" (often overseas) with a call-back number to dispute them.
+    PaymentApproval,
+    /// Fake government support payments, subsidies and policy loans.
+    GovernmentSupport,
+    /// Fake health-check and public-health notices.
+    HealthCheck,
+    /// Fake account-security warnings: leaked data, logins elsewhere, "upgrade your security".
+    AccountSecurity,
 }
 
 impl Typology {
     /// Every typology.
-    pub const ALL: [Typology; 12] = [
+    pub const ALL: [Typology; 16] = [
         Typology::InstitutionImpersonation,
         Typology::FamilyImpersonation,
         Typology::LoanFraud,
@@ -52,6 +60,10 @@ impl Typology {
         Typology::Romance,
         Typology::CredentialRequest,
         Typology::Spam,
+        Typology::PaymentApproval,
+        Typology::GovernmentSupport,
+        Typology::HealthCheck,
+        Typology::AccountSecurity,
     ];
 
     /// The wire name.
@@ -69,6 +81,10 @@ impl Typology {
             Typology::Romance => "romance",
             Typology::CredentialRequest => "credential_request",
             Typology::Spam => "spam",
+            Typology::PaymentApproval => "payment_approval",
+            Typology::GovernmentSupport => "government_support",
+            Typology::HealthCheck => "health_check",
+            Typology::AccountSecurity => "account_security",
         }
     }
 
@@ -127,6 +143,22 @@ impl Typology {
             Typology::Spam => (
                 "스팸으로 보이는 메시지입니다. 링크나 전화번호에 응답하지 마세요.",
                 "This looks like spam. Do not respond to its links or numbers.",
+            ),
+            Typology::PaymentApproval => (
+                "결제 승인을 가장한 문자일 수 있습니다. 적힌 번호로 전화하지 말고 카드사 공식 앱이나 대표번호로 확인하세요.",
+                "This may be a fake payment approval. Do not call the number in it; check in your card company's app or on its official number.",
+            ),
+            Typology::GovernmentSupport => (
+                "정부 지원금·정책자금을 사칭한 문자일 수 있습니다. 정부24나 기관 공식 사이트에서 직접 확인하세요.",
+                "This may be a fake government support or subsidy notice. Check on the official government site yourself.",
+            ),
+            Typology::HealthCheck => (
+                "건강검진·보건 안내를 사칭한 문자일 수 있습니다. 국민건강보험공단 공식 앱이나 대표번호로 확인하세요.",
+                "This may be a fake health-check notice. Check in the national health insurance app or on its official number.",
+            ),
+            Typology::AccountSecurity => (
+                "보안 경고를 가장한 문자일 수 있습니다. 링크나 적힌 번호 대신 공식 앱에서 직접 확인하세요.",
+                "This may be a fake security warning. Check in the official app, not through its link or number.",
             ),
         };
         Confirm { ko: ko.into(), en: en.into() }
@@ -206,6 +238,10 @@ pub struct Analysis {
     /// The phrases that fired, as they read after normalisation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phrases: Vec<String>,
+    /// Structural evidence that fired, independent of wording (`foreign_sender_tag`,
+    /// `callback_number`, `link_placeholder`, `id_photo_request`, `app_install`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
     /// Links found, with their own risk.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,

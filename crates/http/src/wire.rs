@@ -774,10 +774,18 @@ pub struct AnalysisBody {
     pub model_score: u8,
     /// `institution_impersonation`, `family_impersonation`, `loan_fraud`, `parcel_smishing`,
     /// `obituary_smishing`, `wedding_smishing`, `fine_smishing`, `coupon_smishing`,
-    /// `investment_leading`, `romance`, `credential_request` or `spam`.
+    /// `investment_leading`, `romance`, `credential_request`, `spam`, `payment_approval`,
+    /// `government_support`, `health_check` or `account_security`.
     pub typology: Option<String>,
     /// The phrases that fired.
     pub phrases: Vec<String>,
+    /// Structural evidence that fired, whatever the wording: `foreign_sender_tag`,
+    /// `web_sender_tag`, `callback_number`, `link_placeholder`, `amount`, `approval_code`,
+    /// `disown_prompt`, `id_photo_request`, `card_photo_request`, `credential_ask`,
+    /// `app_install`, `remote_control`, `cannot_call`, `broken_phone`, `text_me`,
+    /// `gift_card`, `eligibility`.
+    #[serde(default)]
+    pub evidence: Vec<String>,
     /// The links found.
     pub links: Vec<LinkBody>,
     /// Warnings about the sender.
@@ -793,6 +801,7 @@ impl From<&domain::Analysis> for AnalysisBody {
             model_score: a.model_score,
             typology: a.typology.map(|t| t.as_str().to_string()),
             phrases: a.phrases.clone(),
+            evidence: a.evidence.clone(),
             links: a
                 .links
                 .iter()

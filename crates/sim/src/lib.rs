@@ -38,7 +38,13 @@
 //! before in the stream (about half in the 3,000-event fixture, but few of them of 1,000,000 won
 //! or more): judge "new payee" together with amount and context.
 //!
-//! Synthetic data only: phone numbers use a middle group starting with 0 (not given to
+//! **Scam wording.** Most scam messages quote real scam texts: rows of the sourced corpus
+//! `test_data/messages/korean-real/` (compiled in; rows under a non-commercial licence are never
+//! used), with an invented look-alike link put where the quoted text shows "(URL)" or appended.
+//! The rest use the simulator's own templates. The choice is derived from values already drawn,
+//! so the event stream is the same as with templates alone apart from the texts.
+//!
+//! Synthetic data otherwise: phone numbers use a middle group starting with 0 (not given to
 //! subscribers); foreign IPv4 addresses come from the documentation ranges of RFC 5737 and IPv6
 //! ones from `2001:db8::/32` (RFC 3849), domestic IPv4 ones from Korean carrier prefixes with
 //! random hosts; names are masked surnames; the phishing domains are invented look-alikes.
@@ -48,8 +54,9 @@ use domain::{
     EventId, IpInfo, Krw, LoanApplication, Login, Merchant, Message, Payment, Subject, SubjectId, Timestamp, Transfer,
 };
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
 
 /// The label of events that belong to no scam story.
 pub const NORMAL: &str = "normal";
@@ -680,6 +687,66 @@ const BANK_SMS_TEXTS: [&str; 4] = [
 const FAMILY_SMS_TEXTS: [&str; 3] =
     ["엄마 이번 주말에 내려갈게요", "아버지 약 챙겨 드셨어요?", "김장김치 택배로 보냈다 받으면 연락해라"];
 
+/// The scam texts of the sourced corpus, compiled in.
+const CORPUS: [&str; 3] = [
+    include_str!("../../../test_data/messages/korean-real/scam-smishing.tsv"),
+    include_str!("../../../test_data/messages/korean-real/scam-impersonation.tsv"),
+    include_str!("../../../test_data/messages/korean-real/scam-extra.tsv"),
+];
+
+/// Whether a corpus row's licence is non-commercial: such rows are for evaluation only and
+/// never appear in simulated traffic.
+fn evaluation_only(licence: &str) -> bool {
+    let l = licence.trim().to_ascii_lowercase();
+    l.split(['-', '_', ' ']).any(|part| part == "nc") || l.contains("noncommercial") || l.contains("non-commercial")
+}
+
+/// The corpus's scam texts by typology (`Label`, `SMS`, `typology`, `source`, `licence`),
+/// shippable rows only.
+fn corpus() -> &'static BTreeMap<&'static str, Vec<&'static str>> {
+    static C: OnceLock<BTreeMap<&'static str, Vec<&'static str>>> = OnceLock::new();
+    C.get_or_init(|| {
+        let mut out: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
+        for file in CORPUS {
+            for line in file.lines().skip(1) {
+                let f: Vec<&'static str> = line.split('\t').collect();
+                if f.len() >= 5 && f[0] == "spam" && !evaluation_only(f[4]) && !f[1].trim().is_empty() {
+                    out.entry(f[2]).or_default().push(f[1]);
+                }
+            }
+        }
+        out
+    })
+}
+
+/// FNV-1a of `s`: picks a corpus row from a value already drawn, so the event stream does not
+/// change.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// A corpus text of `typology` chosen by `salt` two times in three, else `None` (use the
+/// template).
+fn quoted(typology: &str, salt: &str) -> Option<&'static str> {
+    let rows = corpus().get(typology)?;
+    let h = fnv(salt);
+    (!h.is_multiple_of(3) && !rows.is_empty()).then(|| rows[((h / 3) % rows.len() as u64) as usize])
+}
+
+/// A quoted scam text with `link` where it shows a placeholder ("(URL)", "URL"), else after it.
+fn with_link(text: &str, link: &str) -> String {
+    for placeholder in ["(URL)", "URL"] {
+        if text.contains(placeholder) {
+            return text
+                .replacen(placeholder, &format!(" {link} "), 1)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+    }
+    format!("{text} {link}")
+}
+
 /// The lure of a smishing message.
 #[derive(Debug, Clone, Copy)]
 enum Lure {
@@ -704,6 +771,23 @@ fn lookalike_link(rng: &mut Rng, host: &str, dir: &str) -> String {
 }
 
 fn smishing_text(rng: &mut Rng, lure: Lure) -> String {
+    let template = smishing_template(rng, lure);
+    let typology = match lure {
+        Lure::Parcel => "parcel_smishing",
+        Lure::Obituary => "obituary_smishing",
+        Lure::Wedding => "wedding_smishing",
+        Lure::Fine => "fine_smishing",
+        Lure::Health => "health_check",
+    };
+    // The template's link, on the quoted wording.
+    let link = template.split_whitespace().rev().find(|w| w.contains("://")).unwrap_or("").to_string();
+    match quoted(typology, &link) {
+        Some(text) if !link.is_empty() => with_link(text, &link),
+        _ => template,
+    }
+}
+
+fn smishing_template(rng: &mut Rng, lure: Lure) -> String {
     let link = |rng: &mut Rng, host: &str, dir: &str| {
         if rng.chance(400) { short_link(rng) } else { lookalike_link(rng, host, dir) }
     };
@@ -737,6 +821,15 @@ fn smishing_text(rng: &mut Rng, lure: Lure) -> String {
 }
 
 fn impersonation_text(rng: &mut Rng) -> String {
+    let template = impersonation_template(rng);
+    let link = template.split_whitespace().rev().find(|w| w.contains("://")).unwrap_or("").to_string();
+    match quoted("institution_impersonation", &link) {
+        Some(text) if !link.is_empty() => with_link(text, &link),
+        _ => template,
+    }
+}
+
+fn impersonation_template(rng: &mut Rng) -> String {
     match rng.below(3) {
         0 => {
             let l = lookalike_link(rng, "spo-go-kr.com", "case");
@@ -1479,7 +1572,9 @@ impl Simulator {
             EventBody::Contact(Contact { counterparty: scammer.clone(), mutual_friends: 0, friend_names: Vec::new() });
         out.push((t, ev(aff, &v, t, Some(Channel::Chat), Some(device.clone()), None, body)));
         let mut at = t + self.rng.range(MIN, 3 * MIN);
-        let opener = self.rng.pick(&FAMILY_OPENERS).to_string();
+        let opener = self.rng.pick(&FAMILY_OPENERS);
+        let salt = format!("{opener}{:?}{:?}", scammer.phone, scammer.profile);
+        let opener = quoted("family_impersonation", &salt).unwrap_or(opener).to_string();
         out.push((
             at,
             ev(aff, &v, at, Some(Channel::Chat), Some(device.clone()), None, message(scammer.clone(), opener, false)),
@@ -1951,7 +2046,7 @@ fn normal_scan(rng: &mut Rng, aff: Aff, p: &mut Person, at: i64) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::{BTreeMap, HashSet};
+    use std::collections::HashSet;
 
     fn sample(n: usize) -> Vec<Labeled> {
         Simulator::new(SimConfig::default()).take(n).collect()
@@ -2050,6 +2145,41 @@ mod tests {
             assert_eq!(Event::from_json(line, None).as_ref(), Ok(&l.event), "{regenerate}");
             assert_eq!(label, l.label_json(), "{regenerate}");
         }
+    }
+
+    #[test]
+    fn scam_messages_quote_the_corpus_and_never_its_evaluation_only_rows() {
+        let c = corpus();
+        for t in ["parcel_smishing", "obituary_smishing", "wedding_smishing", "fine_smishing", "health_check"] {
+            assert!(c.get(t).is_some_and(|v| !v.is_empty()), "{t}");
+        }
+        // Every evaluation-only text of the corpus (all files, ordinary messages included).
+        let mut banned = HashSet::new();
+        for file in CORPUS.iter().chain([&include_str!("../../../test_data/messages/korean-real/ham.tsv")]) {
+            for line in file.lines().skip(1) {
+                let f: Vec<&str> = line.split('\t').collect();
+                if f.len() >= 5 && evaluation_only(f[4]) {
+                    banned.insert(f[1]);
+                }
+            }
+        }
+        assert!(
+            evaluation_only("cc-by-nc-4.0") && evaluation_only("cc-by-nc-sa-2.0-kr") && !evaluation_only("news-quote")
+        );
+        let quoted_rows: HashSet<&str> = c.values().flatten().copied().collect();
+        let (mut scam_messages, mut from_corpus) = (0, 0);
+        for l in Simulator::new(SimConfig { scam_share_per_mille: 300, ..SimConfig::with_seed(3) }).take(20_000) {
+            let EventBody::Message(m) = &l.event.body else { continue };
+            assert!(!banned.iter().any(|b| m.text.contains(b)), "{}", m.text);
+            if l.scenario != NORMAL {
+                scam_messages += 1;
+                from_corpus += usize::from(
+                    quoted_rows.iter().any(|q| m.text.starts_with(q.split("(URL)").next().unwrap_or(q).trim())),
+                );
+            }
+        }
+        assert!(scam_messages > 50, "{scam_messages}");
+        assert!(from_corpus * 4 >= scam_messages, "{from_corpus} of {scam_messages} scam messages quote the corpus");
     }
 
     #[test]
