@@ -25,7 +25,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
     ("indicators", &["hmac", "sha2", "psl"]),
     // Stage-1 detectors: text and link analysis and their models; pure.
-    ("detect", &["domain", "indicators", "aho-corasick", "unicode-normalization", "xxhash-rust"]),
+    // `model` is the one home of the learning helpers (metrics, folds, seeded generator).
+    ("detect", &["domain", "indicators", "model", "aho-corasick", "unicode-normalization", "xxhash-rust"]),
     // Gradient-boosted trees: training, scoring, explanations, artefact; pure.
     ("model", &["xxhash-rust"]),
     // Use cases: the pure core plus storage, a channel type and hashing; no HTTP, no executor
@@ -77,6 +78,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "hmac",
             "sha2",
             "hyper-util",
+            // The listener's own accept loop: connection cap, idle and header timeouts.
+            "hyper",
+            "tower",
         ],
     ),
     // The command line: the binary, configuration, the terminal, and what the commands run.
@@ -107,6 +111,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "indicatif",
             // The allocator: the request path allocates many small objects (BENCHMARKS.md).
             "mimalloc",
+            // getrlimit/setrlimit: the open-file limit raised at start.
+            "libc",
             "store",
             "hmac",
             "sha2",
