@@ -31,8 +31,9 @@ impl App {
 
     /// Grants affiliate `a` what it holds (`bank:088`, `profile`, `phone`), replacing what it
     /// held: the group's administrators only, since holdings decide who receives whose hold
-    /// actions. A key another affiliate holds is a conflict and changes nothing.
-    pub fn grant_holdings(&self, p: &Principal, a: &AffiliateId, holds: &[String]) -> Result<(), AppError> {
+    /// actions. A key another affiliate holds is a conflict and changes nothing. Returns what
+    /// `a` holds now, sorted, as stored.
+    pub fn grant_holdings(&self, p: &Principal, a: &AffiliateId, holds: &[String]) -> Result<Vec<String>, AppError> {
         authorize(p, Action::GroupAdmin)?;
         for (i, h) in holds.iter().enumerate() {
             let ok = h == "profile"
@@ -48,7 +49,8 @@ impl App {
         if !self.store.affiliates()?.iter().any(|x| &x.id == a) {
             return Err(AppError::NotFound(format!("affiliate {a}")));
         }
-        Ok(self.store.set_holdings(a, holds)?)
+        self.store.set_holdings(a, holds)?;
+        Ok(self.store.holdings(a)?)
     }
 
     /// What the caller's affiliate holds, sorted.

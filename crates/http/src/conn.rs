@@ -259,7 +259,7 @@ pub async fn serve(
         };
         let served = http.serve_connection(TokioIo::new(stream), service);
         let (leave, mut stop) = (Leave(Arc::clone(&table), id), stop_rx.clone());
-        let timeouts = Arc::clone(&table.metrics);
+        let metrics = Arc::clone(&table.metrics);
         // Hold the table's lock while registering so the reaper never sees a task without
         // its entry.
         let mut conns = table.conns.lock().unwrap_or_else(|p| p.into_inner());
@@ -271,7 +271,7 @@ pub async fn serve(
                     // hyper's header timer: headers not complete in time, which on a new or
                     // keep-alive connection is also how an idle one usually ends.
                     Err(e) if e.is_timeout() => {
-                        timeouts.closed_idle.fetch_add(1, Relaxed);
+                        metrics.closed_idle.fetch_add(1, Relaxed);
                     }
                     Err(e) => tracing::debug!(error = %e, "connection ended with an error"),
                     Ok(()) => {}

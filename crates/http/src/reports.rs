@@ -488,14 +488,7 @@ pub(crate) async fn grant_holdings(
     app::access::authorize(&p, app::access::Action::GroupAdmin)?;
     let h: Holdings = parse_json(&body?)?;
     let a = domain::AffiliateId(affiliate);
-    let mut holds = h.holds;
-    blocking(&s, {
-        let holds = holds.clone();
-        move |app| app.grant_holdings(&p, &a, &holds)
-    })
-    .await?;
-    holds.sort();
-    holds.dedup();
+    let holds = blocking(&s, move |app| app.grant_holdings(&p, &a, &h.holds)).await?;
     Ok(Json(Holdings { holds }))
 }
 
