@@ -116,7 +116,7 @@ pub struct ReportForm {
     /// Won lost or at risk.
     #[serde(default)]
     pub amount: Option<Krw>,
-    /// When the money left, RFC 3339.
+    /// When the money left: a Korea-time wall clock (`2026-12-06 13:30`) or RFC 3339 with an offset.
     #[serde(default)]
     pub transferred_at: Option<String>,
     /// The fraudster is still in contact (on the phone, in the chat).
@@ -521,7 +521,7 @@ pub(crate) fn check(form: ReportForm, registry: &crate::registry::Registry, now:
     let transferred_ms = match &form.transferred_at {
         None => None,
         Some(t) => {
-            let ts = Timestamp::parse_rfc3339(t).map_err(|e| invalid("transferred_at", e.to_string()))?;
+            let ts = Timestamp::parse_kst_local(t).map_err(|e| invalid("transferred_at", e.to_string()))?;
             if ts.millis() > now + crate::MAX_FUTURE_MS {
                 return Err(invalid("transferred_at", "is in the future"));
             }

@@ -119,6 +119,74 @@ impl Timestamp {
         Ok(Timestamp(secs * 1_000 + millis))
     }
 
+    /// Parses a time as a person in Korea writes it: a local KST wall-clock time such as
+    /// `2026-12-06 13:30`, `2026.12.06 13:30:15`, `2026/12/06 오후 1:30`,
+    /// `2026년 12월 6일 13시 30분` or the `2026-12-06T13:30` a `datetime-local` input sends;
+    /// RFC 3339 with an offset is accepted too and keeps its own offset.
+    pub fn parse_kst_local(s: &str) -> Result<Timestamp, TimestampError> {
+        if let Ok(t) = Timestamp::parse_rfc3339(s.trim()) {
+            return Ok(t);
+        }
+        let err = |why: &str| {
+            TimestampError(format!("invalid time {s:?}: {why}; expected e.g. 2026-12-06 13:30 (Korea time)"))
+        };
+        let lower = s.to_lowercase();
+        let pm = lower.contains("오후") || lower.contains("pm");
+        let am = lower.contains("오전") || lower.contains("am");
+        let mut parts = Vec::new();
+        for run in lower.split(|c: char| !c.is_ascii_digit()).filter(|r| !r.is_empty()) {
+            if run.len() > 4 {
+                return Err(err("a number is too long"));
+            }
+            parts.push(run.parse::<i64>().map_err(|_| err("expected digits"))?);
+        }
+        let allowed = |c: char| {
+            c.is_ascii_digit()
+                || c.is_whitespace()
+                || "-./:t년월일시분초,".contains(c)
+                || ["오전", "오후", "am", "pm"].iter().any(|w| w.contains(c))
+        };
+        if let Some(c) = lower.chars().find(|&c| !allowed(c)) {
+            return Err(err(&format!("unexpected {c:?}")));
+        }
+        if !(5..=6).contains(&parts.len()) || s.trim_start().chars().take_while(char::is_ascii_digit).count() != 4 {
+            return Err(err("expected year, month, day, hour and minute"));
+        }
+        let (year, month, day, mut hour, minute) = (parts[0], parts[1], parts[2], parts[3], parts[4]);
+        let second = parts.get(5).copied().unwrap_or(0);
+        if pm && am {
+            return Err(err("both morning and afternoon"));
+        }
+        if pm || am {
+            if !(1..=12).contains(&hour) {
+                return Err(err("a 12-hour clock hour must be 1 to 12"));
+            }
+            hour = match (pm, hour) {
+                (true, 12) => 12,
+                (true, h) => h + 12,
+                (false, 12) => 0,
+                (false, h) => h,
+            };
+        }
+        if !(1..=12).contains(&month) {
+            return Err(err("month out of range"));
+        }
+        if day < 1 || day > days_in_month(year, month) {
+            return Err(err("day out of range"));
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return Err(err("time of day out of range"));
+        }
+        let secs = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
+        Ok(Timestamp(secs * 1_000 - KST_OFFSET_MS))
+    }
+
+    /// Formats as a Korean reader's wall-clock time, to the minute: `2026-12-06 13:30`.
+    pub fn to_kst_minutes(self) -> String {
+        let t = self.to_kst_rfc3339();
+        format!("{} {}", &t[..10], &t[11..16])
+    }
+
     /// Formats as RFC 3339 in KST, the form Korean analysts read: `2026-11-26T02:14:05.000+09:00`.
     pub fn to_kst_rfc3339(self) -> String {
         let local = self.0 + KST_OFFSET_MS;
@@ -217,5 +285,39 @@ mod tests {
             assert!(e.0.contains("invalid RFC 3339"), "{bad}: {e}");
         }
         assert!(Timestamp::parse_rfc3339("2024-02-29T00:00:00Z").is_ok());
+    }
+
+    #[test]
+    fn parses_what_a_person_in_korea_writes() {
+        let want = Timestamp::parse_rfc3339("2026-12-06T13:30:00+09:00").unwrap();
+        for ok in [
+            "2026-12-06 13:30",
+            " 2026-12-06T13:30 ",
+            "2026.12.06 13:30:00",
+            "2026/12/6 오후 1:30",
+            "2026-12-06 1:30 PM",
+            "2026년 12월 6일 13시 30분",
+            "2026-12-06T04:30:00Z",
+        ] {
+            assert_eq!(Timestamp::parse_kst_local(ok), Ok(want), "{ok}");
+        }
+        assert_eq!(
+            Timestamp::parse_kst_local("2026-12-06 오전 12:05").unwrap(),
+            Timestamp::parse_rfc3339("2026-12-06T00:05:00+09:00").unwrap()
+        );
+        assert_eq!(want.to_kst_minutes(), "2026-12-06 13:30");
+        for bad in [
+            "",
+            "yesterday",
+            "2026-12-06",
+            "26-12-06 13:30",
+            "2026-02-30 10:00",
+            "2026-12-06 25:00",
+            "2026-12-06 오후 13:30",
+            "2026-12-06 13:30 +1",
+        ] {
+            let e = Timestamp::parse_kst_local(bad).unwrap_err();
+            assert!(e.0.contains("2026-12-06 13:30"), "{bad}: {e}");
+        }
     }
 }

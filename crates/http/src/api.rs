@@ -809,7 +809,12 @@ pub fn router(server: &S) -> axum::Router {
             .post(crate::reports::report_submit)
             .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT)),
     )
-    .route("/report/status", get(crate::reports::report_status_page))
+    .route(
+        "/report/status",
+        get(crate::reports::report_status_page)
+            .post(crate::reports::report_status_submit)
+            .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT)),
+    )
     .fallback(not_found)
     // Outermost last: metrics see every response, the problem layer rewrites the timeout's.
     .layer(TraceLayer::new_for_http())

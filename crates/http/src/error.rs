@@ -2,7 +2,8 @@
 //! RFC 9457 problem (`application/problem+json`) with `type`, `title`, `status`, `detail`, the
 //! bad `field` for a 400 and the `diagnostics` for a 422. Handlers return `ApiError` with `?`;
 //! errors produced outside the handlers (unknown route, wrong method, timeout) are rewritten
-//! into the same shape by [`problem_layer`], so a client sees one format for every error.
+//! into the same shape by [`problem_layer`], so a client sees one format for every error
+//! (pages rendered for people, such as the report form's 429, stay pages).
 
 use crate::wire::{DiagnosticBody, LineError, Problem};
 use app::AppError;
@@ -32,8 +33,13 @@ pub enum ApiError {
     },
     /// The body is larger than the route accepts.
     TooLarge(String),
-    /// A rate limit of the public channel is spent.
-    TooManyRequests(String),
+    /// A rate limit of the public channel is spent: why, and the seconds until a unit returns.
+    TooManyRequests {
+        /// Why.
+        detail: String,
+        /// Seconds until the budget has room again (the `Retry-After` header).
+        retry_after_secs: u64,
+    },
     /// A ruleset that does not compile, with its source (to locate and render diagnostics).
     Rules {
         /// The diagnostics.
@@ -136,7 +142,7 @@ impl ApiError {
                 )
             },
             ApiError::TooLarge(detail) => problem(S::PAYLOAD_TOO_LARGE, "too-large", "Payload too large", detail),
-            ApiError::TooManyRequests(detail) => {
+            ApiError::TooManyRequests { detail, .. } => {
                 problem(S::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests", detail)
             }
             ApiError::Rules { diagnostics, source } => Problem {
@@ -168,6 +174,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let p = self.problem();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+            _ => None,
+        };
         let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
             tracing::warn!(status = p.status, detail = %p.detail, "request failed");
@@ -181,6 +191,9 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res
     }
 }
@@ -190,8 +203,12 @@ impl IntoResponse for ApiError {
 pub async fn problem_layer(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status();
-    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // A problem is already in shape; an HTML page is one a handler rendered for a person.
+    let keep = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes() || v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || keep {
         return res;
     }
     let (mut parts, _) = res.into_parts();

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, header};
-use axum::response::Html;
+use axum::response::{Html, IntoResponse};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -33,8 +33,9 @@ pub const PER_IP: usize = 10;
 pub const PER_CONTACT: usize = 5;
 
 impl RateLimits {
-    /// Takes one unit of `key`'s budget of `max` per `window_ms`; false when it is spent.
-    pub fn take(&self, key: &str, max: usize, window_ms: i64, now: i64) -> bool {
+    /// Takes one unit of `key`'s budget of `max` per `window_ms`. When it is spent, the error
+    /// holds the whole seconds until the oldest unit leaves the window (at least 1).
+    pub fn take(&self, key: &str, max: usize, window_ms: i64, now: i64) -> Result<(), u64> {
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if w.len() > 100_000 {
             // Forget idle keys rather than grow without bound under a flood of addresses.
@@ -45,11 +46,26 @@ impl RateLimits {
             q.pop_front();
         }
         if q.len() >= max {
-            return false;
+            let oldest = q.front().copied().unwrap_or(now);
+            let wait_ms = (oldest + window_ms - now).max(1);
+            return Err(u64::try_from((wait_ms + 999) / 1_000).unwrap_or(1).max(1));
         }
         q.push_back(now);
-        true
+        Ok(())
     }
+}
+
+/// The key a reporter's contact is counted under: one phone number in every spelling
+/// (`+82 10-4444-0000`, `010 4444 0000`, `+82 (0)10…` are one), an e-mail address in lower case.
+pub fn contact_key(contact: &str) -> String {
+    let c = contact.trim();
+    if !c.contains('@')
+        && let Ok(phone) = indicators::normalise(indicators::IndicatorKind::Phone, c)
+    {
+        return format!("phone:{}", phone.value());
+    }
+    let id: String = c.chars().filter(|c| c.is_alphanumeric() || *c == '@' || *c == '.').collect();
+    format!("text:{}", id.to_lowercase())
 }
 
 /// A filed report's receipt.
@@ -237,8 +253,26 @@ fn status_of(state: domain::CaseState) -> &'static str {
     }
 }
 
-fn too_many(what: &str) -> ApiError {
-    ApiError::TooManyRequests(format!("too many reports from this {what}; try again later or call 112 / 1332"))
+/// A status or outcome as its reader sees it: (Korean, English).
+fn status_label(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "received" => ("접수됨", "Received"),
+        "in_progress" => ("조사 중", "Being looked into"),
+        "action_taken" => ("조치 완료 (계좌·번호 차단 등)", "Action taken (accounts or numbers stopped)"),
+        "relief" => ("피해 구제 진행 중", "Relief under way"),
+        "closed" => ("종결", "Closed"),
+        "confirmed_fraud" => ("사기로 확인됨", "Confirmed as fraud"),
+        "not_fraud" => ("사기가 아닌 것으로 확인됨", "Found not to be fraud"),
+        "duplicate" => ("같은 건으로 이미 접수됨", "Already reported as another case"),
+        _ => ("확인 중", "Being checked"),
+    }
+}
+
+fn too_many(what: &str, retry_after_secs: u64) -> ApiError {
+    ApiError::TooManyRequests {
+        detail: format!("too many reports from this {what}; try again in {retry_after_secs} s or call 112 / 1332"),
+        retry_after_secs,
+    }
 }
 
 /// Files a report on the public channel or as an affiliate; returns the receipt.
@@ -247,15 +281,9 @@ async fn file(s: &S, headers: &HeaderMap, ip: SocketAddr, form: ReportForm) -> R
         Some(k) => Reporter::Affiliate(s.app.authenticate(k)?.affiliate),
         None => {
             let now = app::now_ms();
-            if !s.reports.take(&format!("ip:{}", ip.ip()), PER_IP, 600_000, now) {
-                return Err(too_many("address"));
-            }
-            if let Some(c) = &form.contact {
-                let id: String =
-                    c.chars().filter(|c| c.is_alphanumeric() || *c == '@').collect::<String>().to_lowercase();
-                if !id.is_empty() && !s.reports.take(&format!("contact:{id}"), PER_CONTACT, 3_600_000, now) {
-                    return Err(too_many("contact"));
-                }
+            s.reports.take(&format!("ip:{}", ip.ip()), PER_IP, 600_000, now).map_err(|w| too_many("address", w))?;
+            if let Some(c) = form.contact.as_deref().filter(|c| !c.trim().is_empty()) {
+                s.reports.take(&contact_key(c), PER_CONTACT, 3_600_000, now).map_err(|w| too_many("contact", w))?;
             }
             Reporter::Public { ip: ip.ip().to_string() }
         }
@@ -572,8 +600,65 @@ fn page(en: bool, title: &str, body: &str) -> Html<String> {
     ))
 }
 
-fn form_page(en: bool, error: Option<(&str, &str)>, filled: &HashMap<String, String>) -> Html<String> {
+/// A form field's label: (Korean, English).
+fn field_label(field: &str) -> (&'static str, &'static str) {
+    match field {
+        "kind" => ("무슨 일이 있었나요?", "What happened?"),
+        "description" => ("설명", "Description"),
+        "amount" => ("보낸 금액 (원)", "Amount sent (won)"),
+        "transferred_at" => ("보낸 시각", "When you sent it"),
+        "account" => ("사기범 계좌 (은행코드 계좌번호)", "Fraudster's account (bank code and number)"),
+        "phone" => ("사기범 전화번호", "Fraudster's phone number"),
+        "url" => ("받은 링크", "Link you received"),
+        "age" => ("나이", "Your age"),
+        "contact" => ("연락받을 번호나 이메일", "Your phone or e-mail for a call back"),
+        _ => ("입력 내용", "Your report"),
+    }
+}
+
+/// What to do about a bad field, said to the person filling the form: (Korean, English).
+fn field_hint(field: &str) -> (&'static str, &'static str) {
+    match field {
+        "kind" => ("무슨 일이 있었는지 하나를 골라 주세요.", "Choose what happened."),
+        "description" => (
+            "무슨 일이 있었는지 2,000자 이내로 간단히 적어 주세요. 꺾쇠(<, >)는 쓸 수 없습니다.",
+            "Tell us briefly what happened, in up to 2,000 characters, without angle brackets (<, >).",
+        ),
+        "amount" => (
+            "보낸 금액을 숫자로 적어 주세요 (예: 1,500,000). 1조 원까지 받습니다.",
+            "Write the amount as a number, e.g. 1,500,000 (up to 1,000,000,000,000 won).",
+        ),
+        "transferred_at" => (
+            "보낸 시각을 2026-12-06 13:30 처럼 한국 시각으로 적어 주세요. 앞으로의 시각은 받지 않습니다.",
+            "Write the time in Korea time like 2026-12-06 13:30; a time still to come is not accepted.",
+        ),
+        "account" => (
+            "은행코드와 계좌번호를 함께 적어 주세요 (예: 088 110-123-456789).",
+            "Write the bank code and the account number, e.g. 088 110-123-456789.",
+        ),
+        "phone" => (
+            "전화번호를 숫자로 적어 주세요 (예: 010-1234-5678, +82 10-1234-5678).",
+            "Write the phone number in digits, e.g. 010-1234-5678 or +82 10-1234-5678.",
+        ),
+        "url" => (
+            "받은 링크를 그대로 붙여 넣어 주세요 (예: http://example.kr/a).",
+            "Paste the link as you received it, e.g. http://example.kr/a.",
+        ),
+        "age" => ("나이는 0에서 120 사이의 숫자로 적어 주세요.", "Write your age as a number from 0 to 120."),
+        "contact" => (
+            "연락받을 번호나 이메일을 100자 이내로 적어 주세요.",
+            "Write a phone number or e-mail address of up to 100 characters.",
+        ),
+        _ => ("입력한 내용을 확인하고 다시 보내 주세요.", "Check what you entered and send it again."),
+    }
+}
+
+fn form_page(en: bool, error: Option<&str>, filled: &HashMap<String, String>) -> Html<String> {
     let t = |ko: &'static str, e: &'static str| if en { e } else { ko };
+    let label = |f: &str| {
+        let (ko, e) = field_label(f);
+        t(ko, e)
+    };
     let v = |k: &str| escape(filled.get(k).map(String::as_str).unwrap_or(""));
     let mut kinds = String::new();
     for k in ReportKind::ALL {
@@ -581,22 +666,30 @@ fn form_page(en: bool, error: Option<(&str, &str)>, filled: &HashMap<String, Str
         let sel = if filled.get("kind").map(String::as_str) == Some(k.as_str()) { " selected" } else { "" };
         kinds.push_str(&format!("<option value=\"{}\"{sel}>{}</option>", k.as_str(), escape(if en { e } else { ko })));
     }
-    let err = error
-        .map_or(String::new(), |(f, m)| format!("<p class=\"err\" role=\"alert\">{}: {}</p>", escape(f), escape(m)));
+    let err = error.map_or(String::new(), |f| {
+        let (ko, e) = field_hint(f);
+        format!(
+            "<p class=\"err\" role=\"alert\"><a href=\"#{}\">{}</a>: {}</p>",
+            escape(f),
+            escape(label(f)),
+            escape(t(ko, e))
+        )
+    });
+    let invalid = |f: &str| if error == Some(f) { " aria-invalid=\"true\"" } else { "" };
     let other = if en { "<a href=\"/report\">한국어</a>" } else { "<a href=\"/report?lang=en\">English</a>" };
     let body = format!(
         "<p>{other}</p><h1>{}</h1><p>{}</p>{err}\
          <form method=\"post\" action=\"/report{}\" class=\"box\">\
-         <label for=\"kind\">{}</label><select id=\"kind\" name=\"kind\">{kinds}</select>\
-         <label for=\"description\">{}</label><textarea id=\"description\" name=\"description\" rows=\"5\" maxlength=\"2000\" required>{}</textarea>\
-         <label for=\"amount\">{}</label><input id=\"amount\" name=\"amount\" inputmode=\"numeric\" value=\"{}\">\
-         <label for=\"transferred_at\">{}</label><input id=\"transferred_at\" name=\"transferred_at\" placeholder=\"2026-11-26T14:05:00+09:00\" value=\"{}\">\
-         <label for=\"account\">{}</label><input id=\"account\" name=\"account\" placeholder=\"088 110-123-456789\" value=\"{}\">\
-         <label for=\"phone\">{}</label><input id=\"phone\" name=\"phone\" value=\"{}\">\
-         <label for=\"url\">{}</label><input id=\"url\" name=\"url\" value=\"{}\">\
-         <label for=\"age\">{}</label><input id=\"age\" name=\"age\" inputmode=\"numeric\" value=\"{}\">\
+         <label for=\"kind\">{}</label><select id=\"kind\" name=\"kind\"{}>{kinds}</select>\
+         <label for=\"description\">{}</label><textarea id=\"description\" name=\"description\" rows=\"5\" maxlength=\"2000\" required{}>{}</textarea>\
+         <label for=\"amount\">{}</label><input id=\"amount\" name=\"amount\" inputmode=\"numeric\" value=\"{}\"{}>\
+         <label for=\"transferred_at\">{}</label><input id=\"transferred_at\" name=\"transferred_at\" placeholder=\"2026-12-06 13:30\" aria-describedby=\"kst\" value=\"{}\"{}><small id=\"kst\">{}</small>\
+         <label for=\"account\">{}</label><input id=\"account\" name=\"account\" placeholder=\"088 110-123-456789\" value=\"{}\"{}>\
+         <label for=\"phone\">{}</label><input id=\"phone\" name=\"phone\" inputmode=\"tel\" value=\"{}\"{}>\
+         <label for=\"url\">{}</label><input id=\"url\" name=\"url\" value=\"{}\"{}>\
+         <label for=\"age\">{}</label><input id=\"age\" name=\"age\" inputmode=\"numeric\" value=\"{}\"{}>\
          <label><input type=\"checkbox\" name=\"contact_ongoing\" value=\"on\" style=\"width:auto\"> {}</label>\
-         <label for=\"contact\">{}</label><input id=\"contact\" name=\"contact\" value=\"{}\">\
+         <label for=\"contact\">{}</label><input id=\"contact\" name=\"contact\" value=\"{}\"{}>\
          <button type=\"submit\">{}</button></form>\
          <p><a href=\"/report/status{}\">{}</a></p>",
         t("사기 피해 신고 (24시간)", "Report fraud (24 hours)"),
@@ -605,24 +698,34 @@ fn form_page(en: bool, error: Option<(&str, &str)>, filled: &HashMap<String, Str
             "If you sent money, first ask your bank or 112 to suspend the payment. Every affiliate of the group acts on this report."
         ),
         if en { "?lang=en" } else { "" },
-        t("무슨 일이 있었나요?", "What happened?"),
-        t("설명", "Description"),
+        label("kind"),
+        invalid("kind"),
+        label("description"),
+        invalid("description"),
         v("description"),
-        t("보낸 금액 (원)", "Amount sent (won)"),
+        label("amount"),
         v("amount"),
-        t("보낸 시각", "When you sent it"),
+        invalid("amount"),
+        label("transferred_at"),
         v("transferred_at"),
-        t("사기범 계좌 (은행코드 계좌번호)", "Fraudster's account (bank code and number)"),
+        invalid("transferred_at"),
+        t("한국 시각, 예: 2026-12-06 13:30", "Korea time, e.g. 2026-12-06 13:30"),
+        label("account"),
         v("account"),
-        t("사기범 전화번호", "Fraudster's phone number"),
+        invalid("account"),
+        label("phone"),
         v("phone"),
-        t("받은 링크", "Link you received"),
+        invalid("phone"),
+        label("url"),
         v("url"),
-        t("나이", "Your age"),
+        invalid("url"),
+        label("age"),
         v("age"),
+        invalid("age"),
         t("지금도 연락이 이어지고 있어요", "They are still in contact with me"),
-        t("연락받을 번호나 이메일", "Your phone or e-mail for a call back"),
+        label("contact"),
         v("contact"),
+        invalid("contact"),
         t("신고하기", "Send report"),
         if en { "?lang=en" } else { "" },
         t("신고 진행 상황 확인", "Check a report's progress"),
@@ -635,26 +738,24 @@ pub(crate) async fn report_form(Query(l): Query<Lang>) -> Html<String> {
     form_page(english(&l), None, &HashMap::new())
 }
 
-fn form_of(fields: &HashMap<String, String>) -> Result<ReportForm, (String, String)> {
+/// The form's fields as a report, and the form field each reported indicator came from (the
+/// use case names a bad one `indicators[i]…`; the page names the box it was typed in). A bad
+/// field is returned by its form name.
+fn form_of(fields: &HashMap<String, String>) -> Result<(ReportForm, Vec<&'static str>), String> {
     let get = |k: &str| fields.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let kind =
-        get("kind").and_then(ReportKind::parse).ok_or(("kind".to_string(), "choose what happened".to_string()))?;
-    let num = |k: &str| -> Result<Option<i64>, (String, String)> {
-        get(k)
-            .map(|v| {
-                v.replace([',', ' ', '원'], "")
-                    .parse::<i64>()
-                    .map_err(|_| (k.to_string(), "a whole number".to_string()))
-            })
-            .transpose()
+    let kind = get("kind").and_then(ReportKind::parse).ok_or("kind".to_string())?;
+    let num = |k: &str| -> Result<Option<i64>, String> {
+        get(k).map(|v| v.replace([',', ' ', '원'], "").parse::<i64>().map_err(|_| k.to_string())).transpose()
     };
     let mut indicators = Vec::new();
+    let mut from = Vec::new();
     for (field, kind) in [("account", "account"), ("phone", "phone"), ("url", "url")] {
         if let Some(v) = get(field) {
             indicators.push(ReportedIndicator { kind: kind.into(), value: v.to_string() });
+            from.push(field);
         }
     }
-    Ok(ReportForm {
+    let form = ReportForm {
         kind,
         description: fields.get("description").cloned().unwrap_or_default(),
         amount: num("amount")?.map(domain::Krw),
@@ -663,22 +764,52 @@ fn form_of(fields: &HashMap<String, String>) -> Result<ReportForm, (String, Stri
         age: num("age")?.map(|a| u8::try_from(a).unwrap_or(u8::MAX)),
         indicators,
         contact: get("contact").map(str::to_string),
-    })
+    };
+    Ok((form, from))
 }
 
-/// `POST /report`: files the form; on an error the form comes back filled in with the field
-/// named.
+/// The form field a use case's error names: `indicators[1].value` is the second indicator box
+/// that was filled in.
+fn form_field(field: &str, from: &[&'static str]) -> String {
+    match field.strip_prefix("indicators[").and_then(|r| r.split(']').next()).and_then(|i| i.parse::<usize>().ok()) {
+        Some(i) => from.get(i).map_or("indicators", |f| f).to_string(),
+        None => field.to_string(),
+    }
+}
+
+/// The public channel's 429 as a page a person can act on, in its language.
+fn busy_page(en: bool, retry_after_secs: u64) -> axum::response::Response {
+    let minutes = retry_after_secs.div_ceil(60).max(1);
+    let body = if en {
+        format!(
+            "<h1>Too many reports at once</h1><p class=\"err\" role=\"alert\">Please try again in about {minutes} minute(s). \
+             If you are losing money now, call 112 (police) or 1332 (Financial Supervisory Service) right away.</p>"
+        )
+    } else {
+        format!(
+            "<h1>신고가 너무 많이 들어왔습니다</h1><p class=\"err\" role=\"alert\">약 {minutes}분 뒤에 다시 시도해 주세요. \
+             지금 돈이 빠져나가고 있다면 바로 112(경찰) 또는 1332(금융감독원)로 전화하세요.</p>"
+        )
+    };
+    let mut res = page(en, if en { "Try again later" } else { "잠시 후 다시 시도" }, &body).into_response();
+    *res.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after_secs));
+    res
+}
+
+/// `POST /report`: files the form; on an error the form comes back filled in, the field named
+/// by its label with what to do, in the page's language.
 pub(crate) async fn report_submit(
     State(s): State<S>,
     ConnectInfo(ip): ConnectInfo<SocketAddr>,
     Query(l): Query<Lang>,
     headers: HeaderMap,
     axum::Form(fields): axum::Form<HashMap<String, String>>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let en = english(&l);
-    let form = match form_of(&fields) {
+    let (form, from) = match form_of(&fields) {
         Ok(f) => f,
-        Err((f, m)) => return Ok(form_page(en, Some((&f, &m)), &fields)),
+        Err(f) => return Ok(form_page(en, Some(&f), &fields).into_response()),
     };
     // The form never carries a key: it is the public channel.
     let mut public = headers.clone();
@@ -701,67 +832,102 @@ pub(crate) async fn report_submit(
                 if en { "?lang=en" } else { "" },
                 if en { "Check progress" } else { "진행 상황 확인" },
             );
-            Ok(page(en, if en { "Report received" } else { "신고 접수" }, &body))
+            Ok(page(en, if en { "Report received" } else { "신고 접수" }, &body).into_response())
         }
-        Err(ApiError::App(AppError::Invalid { field, message })) => {
-            Ok(form_page(en, Some((&field, &message)), &fields))
+        Err(ApiError::App(AppError::Invalid { field, .. })) => {
+            Ok(form_page(en, Some(&form_field(&field, &from)), &fields).into_response())
         }
+        Err(ApiError::TooManyRequests { retry_after_secs, .. }) => Ok(busy_page(en, retry_after_secs)),
         Err(e) => Err(e),
     }
 }
 
-/// The status page's query.
+/// The status page's language, and a receipt to fill in (never the secret: it travels in the
+/// body of a POST so that it stays out of addresses, histories and logs).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct StatusQuery {
     lang: Option<String>,
     receipt: Option<String>,
+}
+
+/// The status form's fields.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct StatusForm {
+    receipt: Option<String>,
     secret: Option<String>,
 }
 
-/// `GET /report/status`: a receipt-and-secret form, and the progress when both match.
-pub(crate) async fn report_status_page(
+fn status_page(en: bool, receipt: &str, result: &str) -> Html<String> {
+    let t = |ko: &'static str, e: &'static str| if en { e } else { ko };
+    let body = format!(
+        "<p>{}</p><h1>{}</h1>{result}<form method=\"post\" action=\"/report/status{}\" class=\"box\">\
+         <label for=\"receipt\">{}</label><input id=\"receipt\" name=\"receipt\" autocomplete=\"off\" value=\"{}\">\
+         <label for=\"secret\">{}</label><input id=\"secret\" name=\"secret\" type=\"password\" autocomplete=\"off\">\
+         <button type=\"submit\">{}</button></form><p><a href=\"/report{}\">{}</a></p>",
+        if en { "<a href=\"/report/status\">한국어</a>" } else { "<a href=\"/report/status?lang=en\">English</a>" },
+        t("신고 진행 상황", "Report progress"),
+        if en { "?lang=en" } else { "" },
+        t("접수번호", "Receipt number"),
+        escape(receipt),
+        t("비밀번호", "Secret"),
+        t("확인", "Check"),
+        if en { "?lang=en" } else { "" },
+        t("새로 신고하기", "File a new report"),
+    );
+    page(en, t("신고 진행 상황", "Report progress"), &body)
+}
+
+/// `GET /report/status`: the receipt-and-secret form.
+pub(crate) async fn report_status_page(Query(q): Query<StatusQuery>) -> Html<String> {
+    status_page(q.lang.as_deref() == Some("en"), q.receipt.as_deref().unwrap_or(""), "")
+}
+
+/// `POST /report/status`: the progress when the receipt and secret match, in the page's
+/// language and in Korea time.
+pub(crate) async fn report_status_submit(
     State(s): State<S>,
     Query(q): Query<StatusQuery>,
+    axum::Form(f): axum::Form<StatusForm>,
 ) -> Result<Html<String>, ApiError> {
     let en = q.lang.as_deref() == Some("en");
     let t = |ko: &'static str, e: &'static str| if en { e } else { ko };
-    let mut result = String::new();
-    if let (Some(r), Some(sec)) = (q.receipt.clone(), q.secret.clone()) {
-        match blocking(&s, move |app| app.report_status(&r, Some(&sec), None)).await {
-            Ok((r, c)) => {
-                let b = status_body(&r, &c);
-                result = format!(
-                    "<div class=\"box\" id=\"status\"><p>{}: {}</p><p>{}: <strong>{}</strong></p><p>{}: {}</p></div>",
-                    t("접수번호", "Receipt"),
-                    escape(&b.receipt),
-                    t("상태", "Status"),
-                    escape(&b.status),
-                    t("최근 변경", "Last change"),
-                    escape(&b.updated_at)
-                );
-            }
-            Err(ApiError::App(AppError::NotFound(_))) => {
-                result = format!(
-                    "<p class=\"err\" role=\"alert\">{}</p>",
-                    t("접수번호나 비밀번호가 맞지 않습니다.", "No report matches that receipt and secret.")
-                );
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    let body = format!(
-        "<h1>{}</h1>{result}<form method=\"get\" action=\"/report/status\" class=\"box\">{}\
-         <label for=\"receipt\">{}</label><input id=\"receipt\" name=\"receipt\" value=\"{}\">\
-         <label for=\"secret\">{}</label><input id=\"secret\" name=\"secret\" type=\"password\">\
-         <button type=\"submit\">{}</button></form>",
-        t("신고 진행 상황", "Report progress"),
-        if en { "<input type=\"hidden\" name=\"lang\" value=\"en\">" } else { "" },
-        t("접수번호", "Receipt number"),
-        escape(q.receipt.as_deref().unwrap_or("")),
-        t("비밀번호", "Secret"),
-        t("확인", "Check"),
+    let receipt = f.receipt.unwrap_or_default().trim().to_string();
+    let secret = f.secret.unwrap_or_default().trim().to_string();
+    let mismatch = format!(
+        "<p class=\"err\" role=\"alert\">{}</p>",
+        t("접수번호나 비밀번호가 맞지 않습니다.", "No report matches that receipt and secret.")
     );
-    Ok(page(en, t("신고 진행 상황", "Report progress"), &body))
+    if receipt.is_empty() || secret.is_empty() {
+        return Ok(status_page(en, &receipt, &mismatch));
+    }
+    let r = receipt.clone();
+    let result = match blocking(&s, move |app| app.report_status(&r, Some(&secret), None)).await {
+        Ok((r, c)) => {
+            let label = |code: &str| {
+                let (ko, e) = status_label(code);
+                t(ko, e)
+            };
+            let outcome = c.outcome.map_or(String::new(), |o| {
+                format!("<p>{}: <strong>{}</strong></p>", t("결과", "Outcome"), escape(label(o.as_str())))
+            });
+            let kst =
+                |ms: i64| format!("{} {}", domain::Timestamp(ms).to_kst_minutes(), t("(한국 시각)", "(Korea time)"));
+            format!(
+                "<div class=\"box\" id=\"status\"><p>{}: {}</p><p>{}: <strong>{}</strong></p>{outcome}<p>{}: {}</p><p>{}: {}</p></div>",
+                t("접수번호", "Receipt"),
+                escape(&r.receipt),
+                t("상태", "Status"),
+                escape(label(status_of(c.state))),
+                t("접수 시각", "Filed"),
+                escape(&kst(r.created_ms)),
+                t("최근 변경", "Last change"),
+                escape(&kst(c.updated_ms)),
+            )
+        }
+        Err(ApiError::App(AppError::NotFound(_))) => mismatch,
+        Err(e) => return Err(e),
+    };
+    Ok(status_page(en, &receipt, &result))
 }
 
 #[cfg(test)]
@@ -771,10 +937,23 @@ mod tests {
     #[test]
     fn windows_slide() {
         let r = RateLimits::default();
-        assert!(r.take("a", 2, 100, 0) && r.take("a", 2, 100, 10));
-        assert!(!r.take("a", 2, 100, 50), "the third within the window is refused");
-        assert!(r.take("b", 2, 100, 50), "keys are separate");
-        assert!(r.take("a", 2, 100, 101), "the first one left the window");
+        assert!(r.take("a", 2, 100, 0).is_ok() && r.take("a", 2, 100, 10).is_ok());
+        assert_eq!(r.take("a", 2, 100, 50), Err(1), "the third within the window is refused, 50 ms is 1 s");
+        assert!(r.take("b", 2, 100, 50).is_ok(), "keys are separate");
+        assert!(r.take("a", 2, 100, 101).is_ok(), "the first one left the window");
+        let r = RateLimits::default();
+        assert!(r.take("c", 1, 600_000, 0).is_ok());
+        assert_eq!(r.take("c", 1, 600_000, 1_000), Err(599), "whole seconds until the oldest unit leaves");
+    }
+
+    #[test]
+    fn one_phone_in_every_spelling_is_one_contact() {
+        let k = contact_key("010-4444-0000");
+        for same in ["01044440000", " 010 4444 0000", "+82 10-4444-0000", "+82 (0)10 4444 0000", "+821044440000"] {
+            assert_eq!(contact_key(same), k, "{same}");
+        }
+        assert_ne!(contact_key("010-4444-0001"), k);
+        assert_eq!(contact_key("Kim@Example.com "), contact_key("kim@example.com"));
     }
 
     #[test]

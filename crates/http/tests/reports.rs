@@ -20,6 +20,7 @@ use std::sync::Arc;
 struct Resp {
     status: StatusCode,
     content_type: String,
+    retry_after: Option<String>,
     body: String,
 }
 
@@ -44,8 +45,9 @@ impl Http {
         let status = res.status();
         let content_type =
             res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let retry_after = res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
-        Resp { status, content_type, body }
+        Resp { status, content_type, retry_after, body }
     }
 }
 
@@ -303,9 +305,9 @@ async fn the_form_works_without_javascript_and_escapes_what_it_echoes() {
         r.body[start..].split('<').next().unwrap().to_string()
     };
     let (receipt, secret) = (grab("receipt"), grab("secret"));
-    let status = h.call(Method::GET, &format!("/report/status?receipt={receipt}&secret={secret}"), &[], "").await;
-    assert!(status.body.contains("id=\"status\"") && status.body.contains("received"), "{}", status.body);
-    let wrong = h.call(Method::GET, &format!("/report/status?receipt={receipt}&secret=NOPE"), &[], "").await;
+    let status = h.call(Method::POST, "/report/status", &form, format!("receipt={receipt}&secret={secret}")).await;
+    assert!(status.body.contains("id=\"status\"") && status.body.contains("접수됨"), "{}", status.body);
+    let wrong = h.call(Method::POST, "/report/status", &form, format!("receipt={receipt}&secret=NOPE")).await;
     assert!(wrong.body.contains("class=\"err\"") && !wrong.body.contains("id=\"status\""));
 }
 
@@ -371,4 +373,84 @@ async fn holdings_are_granted_by_the_group_and_webhooks_refuse_private_addresses
     }
     let ok = json!({ "url": "https://hooks.bank.example/ansim", "secret": "0123456789abcdef" });
     assert_eq!(put("/v1/webhook", bank.clone(), ok).await.status, StatusCode::NO_CONTENT);
+}
+
+/// Regression: 429s said nothing of when to come back, `+82 10-4444-0000` dodged the limit that
+/// `010-4444-0000` had spent, the status form put the secret in the URL, the form wanted RFC 3339
+/// and answered in developer English (`amount: a whole number`), and statuses read `action_taken`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_channel_speaks_to_people_and_is_hard_to_dodge() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, _app, _receiver, _stop) = start(dir.path()).await;
+    let json_ct = [("content-type", "application/json")];
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+
+    // Errors in the page's language, naming the field by its label.
+    let r = h.call(Method::POST, "/report", &form, "kind=smishing&description=x&amount=abc").await;
+    assert!(r.body.contains("보낸 금액") && r.body.contains("숫자"), "{}", r.body);
+    assert!(!r.body.contains("whole number") && !r.body.contains("amount:"), "{}", r.body);
+    let r =
+        h.call(Method::POST, "/report?lang=en", &form, "kind=smishing&description=x&transferred_at=yesterday").await;
+    assert!(r.body.contains("When you sent it") && r.body.contains("2026-12-06 13:30"), "{}", r.body);
+    assert!(!r.body.contains("RFC 3339") && !r.body.contains("transferred_at:"), "{}", r.body);
+    let r = h.call(Method::POST, "/report", &form, "kind=smishing&description=x&phone=call+me").await;
+    assert!(r.body.contains("사기범 전화번호") && !r.body.contains("indicators["), "{}", r.body);
+
+    // A natural local time, on the form and on the API.
+    let r = h
+        .call(
+            Method::POST,
+            "/report",
+            &form,
+            "kind=smishing&description=%EB%AC%B8%EC%9E%90&transferred_at=2025-12-06+13%3A30",
+        )
+        .await;
+    assert!(r.body.contains("id=\"receipt\""), "{}", r.body);
+    let grab = |body: &str, id: &str| {
+        let start = body.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
+        body[start..].split('<').next().unwrap().to_string()
+    };
+    let (receipt, secret) = (grab(&r.body, "receipt"), grab(&r.body, "secret"));
+    let r = h
+        .call(
+            Method::POST,
+            "/v1/reports",
+            &json_ct,
+            json!({ "kind": "smishing", "description": "문자", "transferred_at": "2025-12-06 13:30" }).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // The status form posts its secret; a secret in the URL is not looked at.
+    let page = h.call(Method::GET, "/report/status", &[], "").await;
+    assert!(page.body.contains("<form method=\"post\" action=\"/report/status\""), "{}", page.body);
+    let leaked = h.call(Method::GET, &format!("/report/status?receipt={receipt}&secret={secret}"), &[], "").await;
+    assert!(!leaked.body.contains("id=\"status\""), "{}", leaked.body);
+    let shown = h.call(Method::POST, "/report/status", &form, format!("receipt={receipt}&secret={secret}")).await;
+    assert!(shown.body.contains("id=\"status\"") && shown.body.contains("접수됨"), "{}", shown.body);
+    assert!(!shown.body.contains("received") && !shown.body.contains("+09:00"), "{}", shown.body);
+    let en = h.call(Method::POST, "/report/status?lang=en", &form, format!("receipt={receipt}&secret={secret}")).await;
+    assert!(en.body.contains("Received") && en.body.contains("(Korea time)"), "{}", en.body);
+
+    // The per-contact limit sees one phone in its every spelling, and a 429 says when to return.
+    let spellings = ["010-4444-0000", "01044440000", "010 4444 0000", "+82 10-4444-0000", "+82-10-4444-0000"];
+    let mut last = None;
+    for (i, c) in spellings.iter().chain(["+82 (0)10 4444 0000"].iter()).enumerate() {
+        let body = json!({ "kind": "smishing", "description": format!("링크 {i}"), "contact": c });
+        last = Some(h.call(Method::POST, "/v1/reports", &json_ct, body.to_string()).await);
+        if i < ansim_http::reports::PER_CONTACT {
+            assert_eq!(last.as_ref().unwrap().status, StatusCode::OK, "{c}");
+        }
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{}", last.body);
+    let wait: u64 = last.retry_after.as_deref().expect("Retry-After").parse().expect("seconds");
+    assert!((1..=3_600).contains(&wait), "{wait}");
+
+    // The form's 429 is a page in its language, with the same header.
+    let r =
+        h.call(Method::POST, "/report?lang=en", &form, "kind=smishing&description=x&contact=%2B82+10+4444+0000").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.content_type.starts_with("text/html") && r.body.contains("112"), "{}", r.body);
+    assert!(r.retry_after.is_some());
 }
