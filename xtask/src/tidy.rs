@@ -12,7 +12,9 @@ pub fn repo_root() -> PathBuf {
 /// `signals` knows both, `engine` puts them together. The pure crates take no async runtime,
 /// no IO library and no clock: replays and backtests are exact because of it.
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("domain", &["serde", "serde_json", "serde_path_to_error"]),
+    // (utoipa: optional, behind `openapi`, so the HTTP document describes the event JSON from
+    // the very types that parse it; derives only, no runtime.)
+    ("domain", &["serde", "serde_json", "serde_path_to_error", "utoipa"]),
     ("rules", &["domain", "regex"]),
     ("signals", &["domain", "rules", "serde", "xxhash-rust"]),
     ("engine", &["domain", "rules", "signals", "model", "serde", "serde_json", "toml"]),

@@ -14,6 +14,8 @@ macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
         #[serde(transparent)]
         pub struct $name(pub String);
 
@@ -46,6 +48,7 @@ string_id!(
 );
 
 /// The kinds of event, in the order used by the rule schema.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -88,6 +91,7 @@ impl EventKind {
 }
 
 /// Where the user acted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
@@ -130,6 +134,7 @@ impl Channel {
 }
 
 /// The protected user as the affiliate describes them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subject {
@@ -144,6 +149,7 @@ pub struct Subject {
 }
 
 /// The device the user acts from, as the affiliate's app reports it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Device {
@@ -170,6 +176,7 @@ pub struct Device {
 }
 
 /// Where the request came from on the network.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpInfo {
@@ -184,6 +191,7 @@ pub struct IpInfo {
 }
 
 /// The other party of a transfer, payment, message or contact.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Counterparty {
@@ -225,6 +233,7 @@ pub struct Counterparty {
 }
 
 /// Sign-in to the affiliate's service.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
@@ -244,6 +253,7 @@ fn yes() -> bool {
 }
 
 /// Money leaving the subject's account.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
@@ -285,6 +295,7 @@ fn krw() -> String {
 }
 
 /// A merchant in a payment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Merchant {
@@ -299,6 +310,7 @@ pub struct Merchant {
 }
 
 /// A purchase or a pay-app remittance.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Payment {
@@ -318,6 +330,7 @@ pub struct Payment {
 }
 
 /// A loan request (a favourite of account-takeover fraud).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoanApplication {
@@ -332,6 +345,7 @@ pub struct LoanApplication {
 }
 
 /// What changed on the account.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
@@ -377,6 +391,7 @@ impl ChangeKind {
 }
 
 /// A change to the subject's account settings or credentials.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountChange {
@@ -385,6 +400,7 @@ pub struct AccountChange {
 }
 
 /// A message received by the subject (SMS, messenger chat).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Message {
@@ -402,6 +418,7 @@ pub struct Message {
 }
 
 /// A stranger's first contact (friend request, first chat, call).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
@@ -416,6 +433,7 @@ pub struct Contact {
 }
 
 /// The result of an on-device scan for dangerous apps.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceScan {
@@ -572,18 +590,15 @@ impl Event {
     pub fn from_json(json: &str, affiliate: Option<&AffiliateId>) -> Result<Event, EventError> {
         // The common case parses at full speed; only a failure is parsed again with path
         // tracking, to name the field.
-        if let Ok(wire) = serde_json::from_str::<EventWire>(json) {
+        // Objects only, at every depth (see `strict`).
+        let mut de = serde_json::Deserializer::from_str(json);
+        if let Ok(wire) = EventWire::deserialize(crate::strict::Strict(&mut de))
+            && de.end().is_ok()
+        {
             return wire.validate(affiliate);
         }
-        let de = &mut serde_json::Deserializer::from_str(json);
-        let wire: EventWire = serde_path_to_error::deserialize(de).map_err(|e| {
-            // serde_path_to_error says "?" where no member was being read (bad syntax).
-            let path = match e.path().to_string() {
-                p if p == "?" || p.is_empty() => ".".to_string(),
-                p => p,
-            };
-            EventError { field: path, message: e.into_inner().to_string() }
-        })?;
+        let wire: EventWire =
+            crate::strict::from_json(json.as_bytes()).map_err(|(field, message)| EventError { field, message })?;
         wire.validate(affiliate)
     }
 

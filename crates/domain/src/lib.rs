@@ -9,6 +9,7 @@ mod case;
 mod decision;
 mod event;
 mod money;
+pub mod strict;
 mod time;
 
 pub use analysis::{Analysis, Link, Typology, Warning, WarningKind, WarningLevel};

@@ -10,6 +10,8 @@ pub const MAX_KRW: i64 = 1_000_000_000_000_000;
 
 /// An amount in Korean won. Never a float: sums and comparisons are exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(minimum = -1_000_000_000_000_000_i64, maximum = 1_000_000_000_000_000_i64))]
 #[serde(transparent)]
 pub struct Krw(pub i64);
 

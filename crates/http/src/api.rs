@@ -36,12 +36,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Largest body of a single event or ruleset request.
-pub const EVENT_BODY_LIMIT: usize = 1 << 20;
-/// Largest body of a report (the JSON API and the form).
-pub const REPORT_BODY_LIMIT: usize = 64 << 10;
-/// Largest body of a batch request.
-pub const BATCH_BODY_LIMIT: usize = 16 << 20;
+pub use crate::contract::{BATCH_BODY_LIMIT, EVENT_BODY_LIMIT, REPORT_BODY_LIMIT};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -481,16 +476,16 @@ pub(crate) struct BacktestQuery {
     params(("limit" = Option<usize>, Query, description = "Most recent events to replay (default 100000).")),
     responses(
         (status = 200, description = "The diff.", body = crate::backtest::BacktestBody),
-        (status = 400, description = "The draft does not compile.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the `rules:write` scope.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No draft saved.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The draft does not compile; `diagnostics` say where.", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
 async fn backtest_draft(
     State(s): State<S>,
     Caller(p): Caller,
-    axum::extract::Query(q): axum::extract::Query<BacktestQuery>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<BacktestQuery>,
 ) -> Result<Json<crate::backtest::BacktestBody>, ApiError> {
     authorize(&p, Action::EditRules)?;
     let limit = q.limit.unwrap_or(100_000);
@@ -533,13 +528,7 @@ async fn analyze_message(
             message: format!("at most 50 names, got {}", req.friend_names.len()),
         }));
     }
-    let sender: Option<domain::Counterparty> = match req.sender {
-        None => None,
-        Some(v) => Some(
-            serde_json::from_value(v)
-                .map_err(|e| ApiError::App(AppError::Invalid { field: "sender".into(), message: e.to_string() }))?,
-        ),
-    };
+    let sender = req.sender;
     let a = s.app.analyzer().message(&req.text, sender.as_ref(), &req.friend_names);
     Ok(Json(AnalysisBody::from(&a)))
 }
@@ -788,12 +777,17 @@ fn api_router() -> OpenApiRouter<S> {
 
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut doc = api_router().into_openapi();
+    crate::contract::document(&mut doc);
+    doc
 }
 
 /// The whole HTTP service.
 pub fn router(server: &S) -> axum::Router {
-    let (api, doc) = api_router().split_for_parts();
+    let (api, mut doc) = api_router().split_for_parts();
+    crate::contract::document(&mut doc);
+    let bodies = Arc::new(crate::contract::Bodies::of(&doc));
+    let api = api.route_layer(axum::middleware::from_fn_with_state(bodies, crate::contract::enforce));
     let doc: Arc<str> = doc.to_pretty_json().unwrap_or_default().into();
     api.route(
         "/openapi.json",

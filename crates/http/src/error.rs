@@ -33,6 +33,8 @@ pub enum ApiError {
     },
     /// The body is larger than the route accepts.
     TooLarge(String),
+    /// The body's content type is not the one the route reads (for example, not JSON).
+    UnsupportedMediaType(String),
     /// A rate limit of the public channel is spent: why, and the seconds until a unit returns.
     TooManyRequests {
         /// Why.
@@ -142,6 +144,9 @@ impl ApiError {
                 )
             },
             ApiError::TooLarge(detail) => problem(S::PAYLOAD_TOO_LARGE, "too-large", "Payload too large", detail),
+            ApiError::UnsupportedMediaType(detail) => {
+                problem(S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", detail)
+            }
             ApiError::TooManyRequests { detail, .. } => {
                 problem(S::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests", detail)
             }
@@ -173,7 +178,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let p = self.problem();
+        let mut p = self.problem();
+        p.detail = tidy(&p.detail);
+        p.field = p.field.as_deref().map(|f| shorten(f, 100));
         let retry_after = match &self {
             ApiError::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
             _ => None,
@@ -196,6 +203,49 @@ impl IntoResponse for ApiError {
         }
         res
     }
+}
+
+/// Shortens `s` to at most `max` characters, marking the cut.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// A problem's detail in a client's terms: never a long input echoed back (a quoted or
+/// back-ticked run over 60 characters is cut), never a Rust type name, at most 300 characters.
+pub(crate) fn tidy(detail: &str) -> String {
+    let mut out = String::with_capacity(detail.len().min(400));
+    let mut quote: Option<(char, usize)> = None;
+    let mut run = 0usize;
+    for c in detail.chars() {
+        match quote {
+            Some((q, _)) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            Some(_) => {
+                run += 1;
+                if run <= 60 {
+                    out.push(c);
+                } else if run == 61 {
+                    out.push('…');
+                }
+            }
+            None => {
+                if c == '`' || c == '"' {
+                    quote = Some((c, out.len()));
+                    run = 0;
+                }
+                out.push(c);
+            }
+        }
+    }
+    for (rust, plain) in [("expected struct ", "expected an object "), ("struct EventWire", "an event object")] {
+        out = out.replace(rust, plain);
+    }
+    shorten(&out, 300)
 }
 
 /// Middleware: rewrites an error response that is not already a problem (axum's 405, the
@@ -232,18 +282,18 @@ fn member(path: &str, message: &str) -> String {
     }
 }
 
-/// Parses a JSON body into `T`, naming the bad field on failure.
+/// Parses a JSON body into `T`, naming the bad field on failure. Structs are read from JSON
+/// objects only (a positional array such as `[null,null]` is refused at every depth), and an
+/// empty body is refused as such.
 pub fn parse_json<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = match e.path().to_string() {
-            p if p == "?" || p.is_empty() => ".".to_string(),
-            p => p,
-        };
-        let message = e.into_inner().to_string();
-        ApiError::BadRequest { field: member(&path, &message), message }
-    })?;
-    Ok(value)
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest {
+            field: ".".into(),
+            message: "the request body is empty; send a JSON object".into(),
+        });
+    }
+    domain::strict::from_json(body)
+        .map_err(|(path, message)| ApiError::BadRequest { field: member(&path, &message), message })
 }
 
 /// The body as UTF-8 text.

@@ -58,3 +58,69 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(Into::into)
 }
+
+/// A path parameter, refused by name when it does not parse (`id: must be a whole number…`).
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, s).await {
+            Ok(p) => Ok(ApiPath(p.0)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                // A lone parameter's error carries no name: it is the route's only one.
+                let only = match axum::extract::RawPathParams::from_request_parts(parts, s).await {
+                    Ok(raw) => raw.iter().next().map(|(k, _)| k.to_string()),
+                    Err(_) => None,
+                };
+                let (field, expected) = match e.kind() {
+                    ErrorKind::ParseErrorAtKey { key, expected_type, .. } => (key.clone(), *expected_type),
+                    ErrorKind::ParseError { expected_type, .. } => {
+                        (only.unwrap_or_else(|| "path".into()), *expected_type)
+                    }
+                    _ => (only.unwrap_or_else(|| "path".into()), ""),
+                };
+                let message = match expected {
+                    "i64" | "u64" | "i32" | "u32" | "usize" => {
+                        format!("must be a whole number from 0 to {}", i64::MAX)
+                    }
+                    _ => "is not valid here".to_string(),
+                };
+                Err(ApiError::BadRequest { field, message })
+            }
+            Err(other) => Err(ApiError::BadRequest { field: "path".into(), message: other.body_text() }),
+        }
+    }
+}
+
+/// Query parameters, refused by name when one does not parse (`limit: invalid digit…`).
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, s).await {
+            Ok(q) => Ok(ApiQuery(q.0)),
+            Err(e) => {
+                // "Failed to deserialize query string: limit: invalid digit found in string"
+                let text = e.body_text();
+                let rest = text.split_once(": ").map_or(text.as_str(), |(_, r)| r);
+                let (field, message) = match rest.split_once(": ") {
+                    Some((f, m)) if !f.contains(' ') => (f.to_string(), m.to_string()),
+                    _ => ("query".to_string(), rest.to_string()),
+                };
+                let message = match message.as_str() {
+                    "invalid digit found in string" | "cannot parse integer from empty string" => {
+                        "must be a whole number of 0 or more".to_string()
+                    }
+                    _ => message,
+                };
+                Err(ApiError::BadRequest { field, message })
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod backtest;
 pub mod conn;
+pub mod contract;
 pub mod error;
 mod extract;
 pub mod import;

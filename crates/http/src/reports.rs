@@ -5,7 +5,7 @@
 //! endpoints are rate-limited per client address and per reporter contact.
 
 use crate::error::{ApiError, parse_json};
-use crate::extract::{Caller, S, bearer, blocking, principal};
+use crate::extract::{ApiPath, ApiQuery, Caller, S, bearer, blocking, principal};
 use crate::wire::Problem;
 use app::cases::{Change, ReportForm, ReportKind, ReportedIndicator, Reporter};
 use app::{AppError, Principal};
@@ -379,7 +379,7 @@ pub(crate) struct QueueQuery {
 pub(crate) async fn list_cases(
     State(s): State<S>,
     Caller(p): Caller,
-    Query(q): Query<QueueQuery>,
+    ApiQuery(q): ApiQuery<QueueQuery>,
 ) -> Result<Json<CaseList>, ApiError> {
     let rows = blocking(&s, move |app| app.case_queue(&p, q.limit.unwrap_or(100))).await?;
     Ok(Json(CaseList { cases: rows.iter().map(|c| case_body(c, Vec::new())).collect::<Result<_, _>>()? }))
@@ -399,7 +399,7 @@ pub(crate) async fn list_cases(
 pub(crate) async fn get_case(
     State(s): State<S>,
     Caller(p): Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CaseBody>, ApiError> {
     let (c, reports) = blocking(&s, move |app| app.case_detail(&p, id)).await?;
     Ok(Json(case_body(&c, reports.into_iter().map(|r| r.receipt).collect())?))
@@ -422,7 +422,7 @@ pub(crate) async fn get_case(
 pub(crate) async fn change_case(
     State(s): State<S>,
     Caller(p): Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CaseBody>, ApiError> {
     let change: Change = parse_json(&body?)?;

@@ -232,21 +232,81 @@ impl From<&Decision> for OutcomeBody {
     }
 }
 
-/// The protected user (see `EventRequest`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct SubjectRequest {
-    /// The affiliate's pseudonymous user id.
-    pub id: String,
-    /// `10s` .. `90s`.
-    pub age_band: Option<String>,
-    /// Days since the user's account was opened.
-    pub account_age_days: Option<i64>,
+macro_rules! event_schema {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $pattern:literal, $member:ident: $ty:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// Idempotency key, unique per affiliate: a repeated id returns the stored decision.
+            #[schema(min_length = 1, max_length = 128)]
+            pub id: String,
+            /// Optional; must equal the API key's affiliate.
+            #[serde(default)]
+            pub affiliate: Option<domain::AffiliateId>,
+            #[doc = concat!("`", $kind, "`.")]
+            #[schema(pattern = $pattern)]
+            pub kind: String,
+            /// RFC 3339 time with an offset, from the affiliate's clock; not in the future
+            /// and within the server's event-age horizon.
+            #[schema(format = DateTime)]
+            pub at: String,
+            /// The protected user.
+            pub subject: domain::Subject,
+            /// The device, when the event comes from an app or browser.
+            #[serde(default)]
+            pub device: Option<domain::Device>,
+            /// The network origin.
+            #[serde(default)]
+            pub ip: Option<domain::IpInfo>,
+            /// Where the user acted.
+            #[serde(default)]
+            pub channel: Option<domain::Channel>,
+            #[doc = concat!("The body of a `", $kind, "`.")]
+            pub $member: $ty,
+        }
+    };
 }
 
-/// One event to decide on, as `domain::Event::from_json` reads it. Unknown members are
-/// rejected; `kind` names the member that carries the kind's body (`"kind": "transfer",
-/// "transfer": {...}`). The affiliate comes from the API key; if given it must match.
+event_schema!(
+    /// A login attempt.
+    LoginEvent, "login", "^login$", login: Option<domain::Login>
+);
+event_schema!(
+    /// A transfer out of the subject's account.
+    TransferEvent, "transfer", "^transfer$", transfer: domain::Transfer
+);
+event_schema!(
+    /// A card or simple payment.
+    PaymentEvent, "payment", "^payment$", payment: domain::Payment
+);
+event_schema!(
+    /// A loan application.
+    LoanApplicationEvent, "loan_application", "^loan_application$", loan_application: domain::LoanApplication
+);
+event_schema!(
+    /// A change to the account (phone, password, device, limits, ...).
+    AccountChangeEvent, "account_change", "^account_change$", account_change: domain::AccountChange
+);
+event_schema!(
+    /// A message the subject received.
+    MessageEvent, "message", "^message$", message: domain::Message
+);
+event_schema!(
+    /// A stranger's first contact with the subject.
+    ContactEvent, "contact", "^contact$", contact: domain::Contact
+);
+event_schema!(
+    /// The result of a device scan.
+    DeviceScanEvent, "device_scan", "^device_scan$", device_scan: Option<domain::DeviceScan>
+);
+
+/// One event to decide on, as `domain::Event::from_json` reads it: one of the kinds, where
+/// `kind` names the member that carries the kind's body (`"kind": "transfer", "transfer":
+/// {...}`). Unknown members are rejected. The affiliate comes from the API key; if given it
+/// must match.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
 #[schema(example = json!({
     "id": "evt_01J9", "kind": "transfer", "at": "2026-11-26T02:14:05+09:00",
     "subject": { "id": "u_8812", "age_band": "60s", "account_age_days": 2210 },
@@ -254,40 +314,23 @@ pub struct SubjectRequest {
     "transfer": { "amount": 4800000, "currency": "KRW", "counterparty": { "bank": "088", "account": "110-123-456789", "name": "김**" },
                   "balance_before": 5100000 }
 }))]
-pub struct EventRequest {
-    /// Idempotency key, unique per affiliate: a repeated id returns the stored decision.
-    pub id: String,
-    /// Optional; must equal the API key's affiliate.
-    pub affiliate: Option<String>,
-    /// `login`, `transfer`, `payment`, `loan_application`, `account_change`, `message`,
-    /// `contact` or `device_scan`.
-    pub kind: String,
-    /// RFC 3339 time with an offset, from the affiliate's clock.
-    pub at: String,
-    /// The protected user.
-    pub subject: SubjectRequest,
-    /// `{id, new_for_subject, remote_control_app, malicious_app, rooted, emulator, usim_changed_days}`.
-    pub device: Option<serde_json::Value>,
-    /// `{addr, country, proxy}`.
-    pub ip: Option<serde_json::Value>,
-    /// `app`, `web`, `open_chat`, `chat`, `atm`, `branch`, `phone` or `api`.
-    pub channel: Option<String>,
-    /// Body of a `login`.
-    pub login: Option<serde_json::Value>,
-    /// Body of a `transfer`: `{amount, currency, counterparty, source, balance_before, own_account, memo}`.
-    pub transfer: Option<serde_json::Value>,
-    /// Body of a `payment`.
-    pub payment: Option<serde_json::Value>,
-    /// Body of a `loan_application`.
-    pub loan_application: Option<serde_json::Value>,
-    /// Body of an `account_change`.
-    pub account_change: Option<serde_json::Value>,
-    /// Body of a `message`.
-    pub message: Option<serde_json::Value>,
-    /// Body of a `contact`.
-    pub contact: Option<serde_json::Value>,
-    /// Body of a `device_scan`.
-    pub device_scan: Option<serde_json::Value>,
+pub enum EventRequest {
+    /// `login`.
+    Login(LoginEvent),
+    /// `transfer`.
+    Transfer(TransferEvent),
+    /// `payment`.
+    Payment(PaymentEvent),
+    /// `loan_application`.
+    LoanApplication(LoanApplicationEvent),
+    /// `account_change`.
+    AccountChange(AccountChangeEvent),
+    /// `message`.
+    Message(MessageEvent),
+    /// `contact`.
+    Contact(ContactEvent),
+    /// `device_scan`.
+    DeviceScan(DeviceScanEvent),
 }
 
 /// Several events in one request, decided in order.
@@ -845,8 +888,7 @@ pub struct AnalyzeRequest {
     pub text: String,
     /// The sender, as in a message event (`is_friend`, `phone`, `name`, `country`, ...).
     #[serde(default)]
-    #[schema(value_type = Object)]
-    pub sender: Option<serde_json::Value>,
+    pub sender: Option<domain::Counterparty>,
     /// Names of the user's friends close to the sender's name.
     #[serde(default)]
     pub friend_names: Vec<String>,
