@@ -138,7 +138,23 @@ async fn report_form_and_status_page_render_without_javascript_in_chromium() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(ansim_http::serve(server, listener, async move {
+    // The reporter's part of the status check, as a person does it: the status form is filled
+    // in and submitted (a POST, so the secret stays out of the address). This helper page, served
+    // beside the API for the test only, fills it in and submits it the way a click would.
+    let fill = format!(
+        "<!doctype html><form method=\"post\" action=\"/report/status?lang=en\">\
+         <input name=\"receipt\" value=\"{}\"><input name=\"secret\" value=\"{}\"></form>\
+         <script>document.forms[0].submit()</script>",
+        filed.receipt, filed.secret
+    );
+    let helper = axum::Router::new().route(
+        "/test/check-status",
+        axum::routing::get(move || {
+            let fill = fill.clone();
+            async move { axum::response::Html(fill) }
+        }),
+    );
+    let task = tokio::spawn(ansim_http::serve_with(server, listener, Some(helper), async move {
         let _ = rx.await;
     }));
     let profile = dir.path().join("profile");
@@ -150,9 +166,10 @@ async fn report_form_and_status_page_render_without_javascript_in_chromium() {
     let en =
         tokio::task::spawn_blocking(move || dump_dom(&b, &format!("http://{addr}/report?lang=en"), &p)).await.unwrap();
     assert!(en.contains("Report fraud") && en.contains("lang=\"en\""), "{en}");
-    let url = format!("http://{addr}/report/status?lang=en&receipt={}&secret={}", filed.receipt, filed.secret);
+    let url = format!("http://{addr}/test/check-status");
     let status = tokio::task::spawn_blocking(move || dump_dom(&browser, &url, &profile)).await.unwrap();
-    assert!(status.contains("id=\"status\"") && status.contains("received"), "{status}");
+    assert!(status.contains("id=\"status\"") && status.contains("Received"), "{status}");
+    assert!(status.contains("(Korea time)"), "{status}");
     assert!(status.contains(&filed.receipt));
     let _ = stop.send(());
     task.await.unwrap().unwrap();
