@@ -15,15 +15,15 @@ impl App {
     /// operator's internal network.
     pub fn set_webhook(&self, p: &Principal, url: &str, secret: &str) -> Result<(), AppError> {
         authorize(p, Action::ManageWebhook)?;
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 500 {
-            return Err(invalid("url", "an http:// or https:// address of at most 500 characters"));
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 500 || host_of(url).is_empty() {
+            return Err(invalid("url", "an http:// or https:// address with a host, of at most 500 characters"));
         }
         if !self.config.allow_private_webhooks
             && let Some(why) = private_host(url)
         {
             return Err(invalid("url", format!("{why}: webhooks go to public addresses only")));
         }
-        if secret.len() < 16 || secret.len() > 200 {
+        if !(16..=200).contains(&secret.chars().count()) {
             return Err(invalid("secret", "16 to 200 characters"));
         }
         Ok(self.store.put_webhook(&p.affiliate, url, secret, now_ms())?)
@@ -84,16 +84,21 @@ impl App {
 /// Why `url`'s host is not a public address, if it is not: loopback, link-local, private,
 /// shared (carrier-grade NAT), unspecified, or a `localhost` name. Host names are judged by
 /// name only; the deliverer connects to what they resolve to.
-fn private_host(url: &str) -> Option<String> {
+/// The host of an `http(s)://` address, lower case, without port, brackets or a final dot.
+fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
+    match host_port.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => host_port.split(':').next().unwrap_or(""),
     }
     .trim_end_matches('.')
-    .to_ascii_lowercase();
+    .to_ascii_lowercase()
+}
+
+fn private_host(url: &str) -> Option<String> {
+    let host = host_of(url);
     if host == "localhost" || host.ends_with(".localhost") {
         return Some(format!("{host} is this machine"));
     }

@@ -118,10 +118,10 @@ impl Settings {
     pub fn validated(mut self) -> Result<Settings, SettingsError> {
         let err = |field: &str, message: String| SettingsError { field: field.into(), message };
         if let Some(d) = &self.delayed_transfer {
-            if d.threshold.won() < 1 {
+            if !(1..=domain::MAX_KRW).contains(&d.threshold.won()) {
                 return Err(err(
                     "delayed_transfer.threshold",
-                    format!("must be at least 1 won, got {}", d.threshold.0),
+                    format!("must be 1 to {} won, got {}", domain::MAX_KRW, d.threshold.0),
                 ));
             }
             if !(1..=MAX_DELAY_HOURS).contains(&d.hours) {
@@ -129,10 +129,10 @@ impl Settings {
             }
         }
         if let Some(d) = &mut self.designated_accounts {
-            if d.daily_cap.won() < 0 {
+            if !(0..=domain::MAX_KRW).contains(&d.daily_cap.won()) {
                 return Err(err(
                     "designated_accounts.daily_cap",
-                    format!("must not be negative, got {}", d.daily_cap.0),
+                    format!("must be 0 to {} won, got {}", domain::MAX_KRW, d.daily_cap.0),
                 ));
             }
             if d.accounts.is_empty() || d.accounts.len() > MAX_DESIGNATED {
@@ -465,6 +465,22 @@ mod tests {
 
     fn dt(threshold: i64, hours: u32) -> Option<DelayedTransfer> {
         Some(DelayedTransfer { threshold: Krw(threshold), hours })
+    }
+
+    /// Regression (found by schemathesis): a daily cap or threshold above any balance was stored.
+    #[test]
+    fn money_in_settings_is_bounded() {
+        let too_big = Krw(domain::MAX_KRW + 1);
+        let cap = Settings {
+            designated_accounts: Some(DesignatedAccounts {
+                accounts: vec![Account { bank: "088".into(), account: "110123456789".into() }],
+                daily_cap: too_big,
+            }),
+            ..Settings::default()
+        };
+        assert_eq!(cap.validated().unwrap_err().field, "designated_accounts.daily_cap");
+        let threshold = Settings { delayed_transfer: dt(too_big.0, 3), ..Settings::default() };
+        assert_eq!(threshold.validated().unwrap_err().field, "delayed_transfer.threshold");
     }
 
     #[test]

@@ -317,3 +317,26 @@ fn the_audit_log_names_the_principal_not_a_name_from_the_request() {
     let body = app::cases::CaseBody::parse(row.id, &row.body).unwrap();
     assert_eq!(body.notes[0].author, "group/key:ak_test1");
 }
+
+/// Regression (found by schemathesis): `http://` with no host was stored as a webhook, and the
+/// secret's length was counted in bytes, so 15 Korean characters passed as "16 to 200 characters".
+#[test]
+fn a_webhook_needs_a_host_and_a_secret_of_16_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = AppConfig::new(dir.path());
+    config.allow_private_webhooks = true;
+    let app = App::open(config).unwrap();
+    app.ensure_affiliate(&aff("bank"), "bank", "[ruleset]\nname = \"bank\"\nversion = 1\n").unwrap();
+    let admin = Principal { affiliate: aff("bank"), scopes: vec![Scope::Admin], name: "key:ak_adm".into() };
+    for url in ["http://", "https://", "http:///hook", "http://:80/x", "http://user@/x"] {
+        match app.set_webhook(&admin, url, "0123456789abcdef") {
+            Err(AppError::Invalid { field, .. }) => assert_eq!(field, "url", "{url}"),
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    match app.set_webhook(&admin, "https://hooks.example.com/a", &"가".repeat(15)) {
+        Err(AppError::Invalid { field, .. }) => assert_eq!(field, "secret"),
+        other => panic!("{other:?}"),
+    }
+    app.set_webhook(&admin, "https://hooks.example.com/a", &"가".repeat(16)).unwrap();
+}

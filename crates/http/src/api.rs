@@ -81,6 +81,7 @@ impl utoipa::Modify for BearerAuth {
         (status = 400, description = "Malformed JSON or an invalid field, named in `field`.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the `decide` scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The event id was already used for other content; send a new id for a new event.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 1 MiB.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable; retry with the same event id.", body = Problem, content_type = "application/problem+json"),
     ),

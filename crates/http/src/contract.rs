@@ -123,6 +123,7 @@ pub fn document(doc: &mut OpenApi) {
 #[derive(Debug, Clone, Copy)]
 struct BodyRule {
     json: bool,
+    secured: bool,
     required: bool,
     limit: usize,
 }
@@ -140,6 +141,7 @@ impl Bodies {
             if let Some(b) = body_of(op) {
                 let rule = BodyRule {
                     json: b.content.contains_key("application/json"),
+                    secured: op.security.as_ref().is_some_and(|s| !s.is_empty()),
                     required: !matches!(b.required, Some(Required::False)),
                     limit: body_limit(path),
                 };
@@ -161,6 +163,10 @@ pub async fn enforce(State(bodies): State<Arc<Bodies>>, req: Request, next: Next
         .copied();
     let Some(rule) = rule else { return next.run(req).await };
     let headers = req.headers();
+    // Who is asking comes first: without a key the handler answers 401 whatever the body.
+    if rule.secured && !headers.contains_key(header::AUTHORIZATION) {
+        return next.run(req).await;
+    }
     if rule.json
         && let Some(ct) = headers.get(header::CONTENT_TYPE)
     {

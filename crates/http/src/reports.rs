@@ -68,6 +68,40 @@ pub fn contact_key(contact: &str) -> String {
     format!("text:{}", id.to_lowercase())
 }
 
+/// A report as a victim or an affiliate files it (`app::cases::ReportForm`'s JSON).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportFormBody {
+    /// What happened.
+    #[schema(pattern = "^(voice_phishing|messenger_phishing|smishing|investment_scam|romance_scam|account_takeover|mistaken_transfer)$")]
+    pub kind: String,
+    /// In the reporter's words, 1 to 2,000 characters, without `<` or `>`.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub description: String,
+    /// Won sent.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    pub amount: Option<i64>,
+    /// When the money left: `2026-12-06 13:30` (Korea time) or RFC 3339 with an offset.
+    #[serde(default)]
+    pub transferred_at: Option<String>,
+    /// The fraudster is still in contact.
+    #[serde(default)]
+    pub contact_ongoing: bool,
+    /// The reporter's age.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 120)]
+    pub age: Option<u8>,
+    /// What the fraudster used (at most 10).
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub indicators: Vec<crate::wire::IndicatorRef>,
+    /// The reporter's phone or e-mail for a call back (at most 100 characters).
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    pub contact: Option<String>,
+}
+
 /// A filed report's receipt.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptBody {
@@ -206,8 +240,10 @@ pub struct CaseList {
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
     /// Where actions are POSTed: a public `http://` or `https://` address.
+    #[schema(pattern = "^https?://", max_length = 500)]
     pub url: String,
     /// The HMAC signing secret (16 to 200 characters).
+    #[schema(min_length = 16, max_length = 200)]
     pub secret: String,
 }
 
@@ -299,7 +335,7 @@ const NEXT_EN: &str = "Your report is in. If you sent money, ask your bank (or c
 /// are reported to the group's registry; reports about the same indicator join one case.
 #[utoipa::path(
     post, path = "/v1/reports", tag = "reports",
-    request_body(content = Object, description = "kind (voice_phishing, messenger_phishing, smishing, investment_scam, romance_scam, account_takeover, mistaken_transfer), description, amount, transferred_at, contact_ongoing, age, indicators [{kind, value}], contact"),
+    request_body(content = ReportFormBody),
     responses(
         (status = 200, description = "The receipt (the secret is shown only now).", body = ReceiptBody),
         (status = 400, description = "A bad field, named in `field`.", body = Problem, content_type = "application/problem+json"),
@@ -332,6 +368,7 @@ pub(crate) async fn post_report(
     params(("receipt" = String, Path, description = "The receipt number.")),
     responses(
         (status = 200, description = "The progress.", body = ReportStatusBody),
+        (status = 401, description = "A key was given and it is invalid.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report for this reporter.", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -335,6 +335,7 @@ pub enum EventRequest {
 
 /// Several events in one request, decided in order.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// At most the server's batch limit (1,000 by default).
     pub events: Vec<EventRequest>,
@@ -477,8 +478,10 @@ pub struct RulesetHistory {
 #[serde(deny_unknown_fields)]
 pub struct IndicatorRef {
     /// `phone`, `account`, `url`, `domain`, `profile`, `device`, `ip` or `wallet`.
+    #[schema(pattern = "^(phone|account|url|domain|profile|device|ip|wallet)$")]
     pub kind: String,
     /// The raw value (`010-1234-5678`, `088 110-123-456789`, ...); normalised by ansim.
+    #[schema(min_length = 1)]
     pub value: String,
 }
 
@@ -486,14 +489,18 @@ pub struct IndicatorRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
-    /// Indicator kind.
+    /// Indicator kind: `phone`, `account`, `url`, `domain`, `profile`, `device`, `ip` or `wallet`.
+    #[schema(pattern = "^(phone|account|url|domain|profile|device|ip|wallet)$")]
     pub kind: String,
     /// Raw value.
+    #[schema(min_length = 1)]
     pub value: String,
     /// Typology such as `mule`, `impersonation`, `smishing`.
+    #[schema(min_length = 1, max_length = 64)]
     pub typology: String,
     /// `reported` (default; scope `decide`), `confirmed` or `cleared` (scope `rules:write`).
     #[serde(default)]
+    #[schema(pattern = "^(reported|confirmed|cleared)$")]
     pub status: Option<String>,
 }
 
@@ -656,8 +663,10 @@ pub struct HealthBody {
 #[serde(deny_unknown_fields)]
 pub struct DelayedTransferBody {
     /// Smallest amount delayed, won (at least 1).
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     pub threshold: i64,
     /// Hours held (1 to 72).
+    #[schema(minimum = 1, maximum = 72)]
     pub hours: u32,
 }
 
@@ -666,8 +675,10 @@ pub struct DelayedTransferBody {
 #[serde(deny_unknown_fields)]
 pub struct AccountBody {
     /// Three-digit bank code (`088`).
+    #[schema(pattern = "^[0-9]{3}$")]
     pub bank: String,
-    /// Account number; hyphens and spaces are removed.
+    /// Account number, 6 to 20 digits; hyphens and spaces are removed.
+    #[schema(pattern = "^[0-9](?:[ -]?[0-9]){5,19}$")]
     pub account: String,
 }
 
@@ -676,8 +687,10 @@ pub struct AccountBody {
 #[serde(deny_unknown_fields)]
 pub struct DesignatedAccountsBody {
     /// 1 to 20 accounts.
+    #[schema(min_items = 1, max_items = 20)]
     pub accounts: Vec<AccountBody>,
     /// Won per day to accounts not listed (0 = none).
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub daily_cap: i64,
 }
 
@@ -885,11 +898,13 @@ impl From<&domain::Analysis> for AnalysisBody {
 #[serde(deny_unknown_fields)]
 pub struct AnalyzeRequest {
     /// The message text (at most 10,000 characters).
+    #[schema(max_length = 10000)]
     pub text: String,
     /// The sender, as in a message event (`is_friend`, `phone`, `name`, `country`, ...).
     #[serde(default)]
     pub sender: Option<domain::Counterparty>,
-    /// Names of the user's friends close to the sender's name.
+    /// Names of the user's friends close to the sender's name (at most 50).
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub friend_names: Vec<String>,
 }
