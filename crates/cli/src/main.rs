@@ -439,7 +439,9 @@ async fn demo_main(c: &Config, rate: f64) -> Result<(), String> {
     println!("  traffic     {rate} events/s, normal use with scam stories; Ctrl-C stops");
     println!();
     println!("  KEY=$(jq -r .pay {dir}/demo-keys.json)");
-    println!("  curl -s http://{addr}/v1/events -H \"Authorization: Bearer $KEY\" -H \"Content-Type: application/json\" -d '{TRY_EVENT}'");
+    println!(
+        "  curl -s http://{addr}/v1/events -H \"Authorization: Bearer $KEY\" -H \"Content-Type: application/json\" -d '{TRY_EVENT}'"
+    );
     let receiver = {
         let (app, base) = (Arc::clone(&app), format!("http://{addr}"));
         tokio::task::spawn_blocking(move || demo::webhooks(&app, &base)).await.map_err(|e| e.to_string())??

@@ -5,8 +5,9 @@
 //! An API that means objects must not accept that: a client bug becomes a silent, all-default
 //! value (self-protection turned off by `[null,null]`). [`Strict`] wraps any deserializer and,
 //! at every depth, hands a struct's visitor only maps; an array where a struct belongs is the
-//! error "invalid type: sequence, expected a JSON object". Everything else passes through
-//! unchanged, so the wrapper composes with `serde_path_to_error`.
+//! error "invalid type: sequence, expected a JSON object". A number with no fraction (`5.0`,
+//! `1e3`) is an integer, as JSON Schema and the published contract say. Everything else passes
+//! through unchanged, so the wrapper composes with `serde_path_to_error`.
 
 use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use std::fmt;
@@ -130,9 +131,18 @@ macro_rules! visitor {
             forward_visit!(
                 visit_bool: bool, visit_i8: i8, visit_i16: i16, visit_i32: i32, visit_i64: i64, visit_i128: i128,
                 visit_u8: u8, visit_u16: u16, visit_u32: u32, visit_u64: u64, visit_u128: u128,
-                visit_f32: f32, visit_f64: f64, visit_char: char, visit_str: &str, visit_borrowed_str: &'de str,
+                visit_f32: f32, visit_char: char, visit_str: &str, visit_borrowed_str: &'de str,
                 visit_string: String, visit_bytes: &[u8], visit_borrowed_bytes: &'de [u8], visit_byte_buf: Vec<u8>
             );
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                // JSON Schema counts `5.0` as the integer 5; so does this API.
+                if v.fract() == 0.0 && (-9.0e18..=9.0e18).contains(&v) {
+                    #[allow(clippy::cast_possible_truncation)]
+                    return self.0.visit_i64(v as i64);
+                }
+                self.0.visit_f64(v)
+            }
 
             fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
                 self.0.visit_none()
@@ -294,5 +304,9 @@ mod tests {
         assert_eq!(ok.pair, Some((3, 4)));
         assert_eq!(ok.nested, vec![Inner { a: None, b: Some(2) }]);
         assert_eq!(from_json::<Outer>(br#"{"list": []} x"#).unwrap_err().0, ".");
+        // Integers as JSON Schema counts them; a fraction is still refused.
+        let ok: Outer = from_json(br#"{"list": [5.0, 1e3], "pair": [-2.0, 0]}"#).unwrap();
+        assert_eq!((ok.list, ok.pair), (vec![5, 1_000], Some((-2, 0))));
+        assert_eq!(from_json::<Outer>(br#"{"list": [5.5]}"#).unwrap_err().0, "list[0]");
     }
 }

@@ -474,7 +474,7 @@ pub(crate) struct BacktestQuery {
 /// through the active ruleset and the draft; what would change, by verdict and by rule.
 #[utoipa::path(
     post, path = "/v1/rulesets/draft/backtest", tag = "rulesets",
-    params(("limit" = Option<usize>, Query, description = "Most recent events to replay (default 100000).")),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "Most recent events to replay (default 100000).")),
     responses(
         (status = 200, description = "The diff.", body = crate::backtest::BacktestBody),
         (status = 403, description = "The key lacks the `rules:write` scope.", body = Problem, content_type = "application/problem+json"),
@@ -489,7 +489,7 @@ async fn backtest_draft(
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<BacktestQuery>,
 ) -> Result<Json<crate::backtest::BacktestBody>, ApiError> {
     authorize(&p, Action::EditRules)?;
-    let limit = q.limit.unwrap_or(100_000);
+    let limit = crate::extract::in_range("limit", q.limit, 1, 1_000_000)?.unwrap_or(100_000);
     let r = blocking(&s, move |app| app.backtest_draft(&p.affiliate, limit)).await?;
     Ok(Json(crate::backtest::BacktestBody::from(&r)))
 }

@@ -114,13 +114,23 @@ impl<T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> 
                     _ => ("query".to_string(), rest.to_string()),
                 };
                 let message = match message.as_str() {
-                    "invalid digit found in string" | "cannot parse integer from empty string" => {
-                        "must be a whole number of 0 or more".to_string()
-                    }
+                    "invalid digit found in string"
+                    | "cannot parse integer from empty string"
+                    | "number too large to fit in target type" => "must be a whole number in range".to_string(),
                     _ => message,
                 };
                 Err(ApiError::BadRequest { field, message })
             }
         }
+    }
+}
+
+/// A numeric query parameter within `min..=max`, refused by name otherwise.
+pub(crate) fn in_range(field: &str, v: Option<usize>, min: usize, max: usize) -> Result<Option<usize>, ApiError> {
+    match v {
+        Some(n) if !(min..=max).contains(&n) => {
+            Err(ApiError::BadRequest { field: field.into(), message: format!("must be {min} to {max}, got {n}") })
+        }
+        v => Ok(v),
     }
 }

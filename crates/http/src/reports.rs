@@ -73,7 +73,9 @@ pub fn contact_key(contact: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct ReportFormBody {
     /// What happened.
-    #[schema(pattern = "^(voice_phishing|messenger_phishing|smishing|investment_scam|romance_scam|account_takeover|mistaken_transfer)$")]
+    #[schema(
+        pattern = "^(voice_phishing|messenger_phishing|smishing|investment_scam|romance_scam|account_takeover|mistaken_transfer)$"
+    )]
     pub kind: String,
     /// In the reporter's words, 1 to 2,000 characters, without `<` or `>`.
     #[schema(min_length = 1, max_length = 2000)]
@@ -406,7 +408,7 @@ pub(crate) struct QueueQuery {
 /// The case queue: open cases, highest priority first (group keys with the `cases` scope).
 #[utoipa::path(
     get, path = "/v1/cases", tag = "cases",
-    params(("limit" = Option<usize>, Query, description = "At most this many (default 100).")),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many (default 100).")),
     responses(
         (status = 200, description = "Open cases.", body = CaseList),
         (status = 403, description = "Not a cases key of the group.", body = Problem, content_type = "application/problem+json"),
@@ -418,7 +420,8 @@ pub(crate) async fn list_cases(
     Caller(p): Caller,
     ApiQuery(q): ApiQuery<QueueQuery>,
 ) -> Result<Json<CaseList>, ApiError> {
-    let rows = blocking(&s, move |app| app.case_queue(&p, q.limit.unwrap_or(100))).await?;
+    let limit = crate::extract::in_range("limit", q.limit, 1, 1_000)?.unwrap_or(100);
+    let rows = blocking(&s, move |app| app.case_queue(&p, limit)).await?;
     Ok(Json(CaseList { cases: rows.iter().map(|c| case_body(c, Vec::new())).collect::<Result<_, _>>()? }))
 }
 
