@@ -768,7 +768,7 @@ async fn messages_are_analysed_on_request_and_in_decisions() {
         .post("/v1/messages:analyze", Some(&k.pay), json!({ "text": "x", "sender": { "is_frend": true } }).to_string())
         .await
         .problem(400);
-    assert_eq!(p["field"], "sender", "{p}");
+    assert_eq!(p["field"], "sender.is_frend", "the unknown member is named: {p}");
     h.http.post("/v1/messages:analyze", None, json!({ "text": "x" }).to_string()).await.problem(401);
 
     // A message event's decision carries the same analysis.
