@@ -67,6 +67,9 @@ async fn start(dir: &std::path::Path) -> (Http, Arc<App>, tokio::sync::oneshot::
     (Http { addr, client: Client::builder(TokioExecutor::new()).build_http() }, app, stop)
 }
 
+/// One probe: what it tries, the path, the headers and the body.
+type Probe = (String, String, Vec<(String, String)>, String);
+
 /// A problem's detail says what is wrong in a client's terms.
 fn check_problem(what: &str, r: &Resp) {
     if r.content_type.starts_with("text/html") {
@@ -110,7 +113,7 @@ async fn every_status_the_server_returns_is_documented() {
             };
             let ok_path = fill("1");
             let key = |k: &str| format!("Bearer {k}");
-            let mut calls: Vec<(String, String, Vec<(String, String)>, String)> = Vec::new();
+            let mut calls: Vec<Probe> = Vec::new();
             let with = |k: &str, extra: &[(&str, &str)]| {
                 let mut v = vec![("authorization".to_string(), key(k))];
                 v.extend(extra.iter().map(|(a, b)| (a.to_string(), b.to_string())));
