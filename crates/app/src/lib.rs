@@ -541,10 +541,10 @@ fn load_tx_model(config: &AppConfig) -> Result<Option<Arc<model::Gbdt>>, AppErro
 
 /// Subject ids in paths: the same rule as in events.
 fn check_subject(subject: &str) -> Result<(), AppError> {
-    if subject.is_empty() || subject.len() > domain::MAX_ID_LEN || subject.chars().any(char::is_control) {
+    if subject.is_empty() || subject.chars().count() > domain::MAX_ID_LEN || subject.chars().any(char::is_control) {
         return Err(AppError::Invalid {
             field: "subject".into(),
-            message: format!("must be 1 to {} bytes without control characters", domain::MAX_ID_LEN),
+            message: format!("must be 1 to {} characters without control characters", domain::MAX_ID_LEN),
         });
     }
     Ok(())

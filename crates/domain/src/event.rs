@@ -15,7 +15,7 @@ macro_rules! string_id {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$"))]
         #[serde(transparent)]
         pub struct $name(pub String);
 
@@ -546,7 +546,8 @@ struct EventWire {
 pub const AGE_BANDS: &[&str] = &["10s", "20s", "30s", "40s", "50s", "60s", "70s", "80s", "90s"];
 
 /// Longest id, name or free text accepted, in bytes; longer input is an error, not truncated.
-/// Longest id (event, subject, device, ...) accepted, in bytes.
+/// Longest id (event, subject, device, ...) accepted, in characters (as JSON Schema's
+/// `maxLength` counts them).
 pub const MAX_ID_LEN: usize = 128;
 const MAX_TEXT_LEN: usize = 16 * 1024;
 
@@ -659,8 +660,8 @@ fn check_id(field: &str, value: &str) -> Result<(), EventError> {
     if value.is_empty() {
         return Err(field_err(field, "must not be empty"));
     }
-    if value.len() > MAX_ID_LEN {
-        return Err(field_err(field, format!("longer than {MAX_ID_LEN} bytes")));
+    if value.chars().count() > MAX_ID_LEN {
+        return Err(field_err(field, format!("longer than {MAX_ID_LEN} characters")));
     }
     if value.chars().any(char::is_control) {
         return Err(field_err(field, "must not contain control characters"));

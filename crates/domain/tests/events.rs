@@ -75,3 +75,17 @@ fn every_kind_parses_with_its_minimal_body() {
     }
     assert_eq!(EventKind::ALL.len(), bodies.len());
 }
+
+/// Ids are counted in characters, as the published JSON Schema's `maxLength` counts them: a
+/// 128-character Korean id (384 bytes) is accepted, 129 characters are not.
+#[test]
+fn id_length_is_counted_in_characters() {
+    let event = |id: &str| {
+        format!(
+            r#"{{"id":"e1","affiliate":"bank","kind":"login","at":"2026-11-26T02:14:05+09:00","subject":{{"id":"{id}"}}}}"#
+        )
+    };
+    assert!(domain::Event::from_json(&event(&"가".repeat(128)), None).is_ok());
+    let e = domain::Event::from_json(&event(&"가".repeat(129)), None).unwrap_err();
+    assert_eq!(e.field, "subject.id");
+}

@@ -537,7 +537,7 @@ async fn analyze_message(
 /// A subject's self-protection at the caller's affiliate (all off if never set).
 #[utoipa::path(
     get, path = "/v1/subjects/{id}/protection", tag = "protection",
-    params(("id" = String, Path, description = "The subject (the affiliate's user id).")),
+    params(("id" = String, Path, min_length = 1, max_length = 128, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$", description = "The subject (the affiliate's user id).")),
     responses(
         (status = 200, description = "The settings in force and any pending loosening.", body = ProtectionBody),
         (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
@@ -562,7 +562,7 @@ async fn get_protection(
 /// `pending`. Sending what is in force again drops a pending loosening.
 #[utoipa::path(
     put, path = "/v1/subjects/{id}/protection", tag = "protection",
-    params(("id" = String, Path, description = "The subject (the affiliate's user id).")),
+    params(("id" = String, Path, min_length = 1, max_length = 128, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$", description = "The subject (the affiliate's user id).")),
     request_body(content = ProtectionSettings),
     responses(
         (status = 200, description = "The settings in force and any pending loosening.", body = ProtectionBody),

@@ -104,6 +104,36 @@ pub struct ReportFormBody {
     pub contact: Option<String>,
 }
 
+/// A change an analyst asks for (`app::cases::Change`'s JSON): at least one member.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
+pub struct CaseChangeBody {
+    /// The next state, forward only (`closed` needs an outcome).
+    #[serde(default)]
+    #[schema(pattern = "^(triaged|investigating|action_taken|relief|closed)$")]
+    pub state: Option<String>,
+    /// The outcome.
+    #[serde(default)]
+    #[schema(pattern = "^(confirmed_fraud|not_fraud|duplicate)$")]
+    pub outcome: Option<String>,
+    /// Assign to this analyst (at most 64 characters, no markup).
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    pub assignee: Option<String>,
+    /// A note to add (at most 4,000 characters, no markup).
+    #[serde(default)]
+    #[schema(max_length = 4000)]
+    pub note: Option<String>,
+    /// A relief step to record: `{"step": "suspension", "channel": "phone"|"writing", "at"}`,
+    /// `{"step": "mistaken_transfer", "transferred_at", "amount", "at"}`,
+    /// `{"step": "written_request", "at"}`, `{"step": "holder_notice", "at"}`, … (`at` is RFC 3339,
+    /// now when left out).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub relief: Option<serde_json::Value>,
+}
+
 /// A filed report's receipt.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptBody {
@@ -255,8 +285,14 @@ pub struct WebhookRequest {
 #[serde(deny_unknown_fields)]
 pub struct Holdings {
     /// Sorted.
+    #[schema(inline, value_type = Vec<HoldingKey>)]
     pub holds: Vec<String>,
 }
+
+/// One holding: `bank:` and a three-digit bank code, `profile` or `phone`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(pattern = "^(bank:[0-9]{3}|profile|phone)$")]
+pub struct HoldingKey(pub String);
 
 /// Dead-lettered actions.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -450,7 +486,7 @@ pub(crate) async fn get_case(
 #[utoipa::path(
     post, path = "/v1/cases/{id}", tag = "cases",
     params(("id" = i64, Path, description = "Case number.")),
-    request_body(content = Object, description = "state, outcome, assignee, note"),
+    request_body(content = CaseChangeBody),
     responses(
         (status = 200, description = "The changed case.", body = CaseBody),
         (status = 400, description = "A bad field.", body = Problem, content_type = "application/problem+json"),
