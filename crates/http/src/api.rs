@@ -19,8 +19,6 @@ use crate::wire::{
 use app::access::{Action, authorize};
 use app::{App, AppError};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -90,10 +88,9 @@ impl utoipa::Modify for BearerAuth {
 async fn post_event(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<DecisionBody>, ApiError> {
     authorize(&p, Action::Decide)?;
-    let body = body?;
     let event = Event::from_json(utf8(&body)?, Some(&p.affiliate))?;
     let d = s.decide(&p.affiliate, event).await?;
     Ok(Json(DecisionBody::from(&d)))
@@ -123,10 +120,9 @@ struct Envelope<'a> {
 async fn post_batch(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<BatchResponse>, ApiError> {
     authorize(&p, Action::Decide)?;
-    let body = body?;
     let env: Envelope<'_> = parse_json(&body)?;
     let max = s.options.max_batch_events;
     if env.events.len() > max {
@@ -245,10 +241,10 @@ async fn get_draft(State(s): State<S>, Caller(p): Caller) -> Result<Response, Ap
 async fn put_draft(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::TextBody,
 ) -> Result<Json<ValidationBody>, ApiError> {
     authorize(&p, Action::EditRules)?;
-    let text = utf8(&body?)?.to_string();
+    let text = utf8(&body)?.to_string();
     let v = blocking(&s, move |app| {
         app.put_draft(&p.affiliate, &text)?;
         Ok(validation(app, &text))
@@ -275,10 +271,10 @@ fn validation(app: &App, text: &str) -> ValidationBody {
 async fn validate(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::TextBody,
 ) -> Result<Json<ValidationBody>, ApiError> {
     authorize(&p, Action::ReadRules)?;
-    let text = utf8(&body?)?.to_string();
+    let text = utf8(&body)?.to_string();
     Ok(Json(blocking(&s, move |app| Ok(validation(app, &text))).await?))
 }
 
@@ -298,10 +294,10 @@ async fn validate(
 async fn publish(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::OptionalTextBody,
 ) -> Result<Json<RulesetBody>, ApiError> {
     authorize(&p, Action::EditRules)?;
-    let text = utf8(&body?)?.to_string();
+    let text = utf8(&body)?.to_string();
     let app = Arc::clone(&s.app);
     let r = tokio::task::spawn_blocking(move || {
         let source = if text.trim().is_empty() {
@@ -334,10 +330,10 @@ async fn publish(
 async fn rollback(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<RulesetBody>, ApiError> {
     authorize(&p, Action::EditRules)?;
-    let req: RollbackRequest = parse_json(&body?)?;
+    let req: RollbackRequest = parse_json(&body)?;
     let r = blocking(&s, move |app| app.rollback(&p.affiliate, req.version)).await?;
     Ok(Json(RulesetBody::new(&r, false)))
 }
@@ -369,9 +365,9 @@ fn indicator_kind(kind: &str) -> Result<indicators::IndicatorKind, ApiError> {
 async fn report_indicator(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<ShieldEntry>, ApiError> {
-    let req: ReportRequest = parse_json(&body?)?;
+    let req: ReportRequest = parse_json(&body)?;
     let status = match req.status.as_deref().unwrap_or("reported") {
         "reported" => app::registry::Status::Reported,
         "confirmed" => app::registry::Status::Confirmed,
@@ -407,9 +403,9 @@ async fn report_indicator(
 async fn import_indicators(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::TextBody,
 ) -> Result<Json<ImportResponse>, ApiError> {
-    let text = utf8(&body?)?.to_string();
+    let text = utf8(&body)?.to_string();
     let (rows, _, _) = crate::import::parse_csv(&text);
     let changes_status = rows.iter().any(|r| r.3 != app::registry::Status::Reported);
     authorize(&p, if changes_status { Action::ConfirmIndicator } else { Action::Report })?;
@@ -439,10 +435,10 @@ async fn import_indicators(
 async fn shield(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<ShieldResponse>, ApiError> {
     authorize(&p, Action::Decide)?;
-    let req: ShieldRequest = parse_json(&body?)?;
+    let req: ShieldRequest = parse_json(&body)?;
     if req.indicators.is_empty() || req.indicators.len() > 100 {
         return Err(ApiError::App(AppError::Invalid {
             field: "indicators".into(),
@@ -513,10 +509,10 @@ const MAX_ANALYZE_CHARS: usize = 10_000;
 async fn analyze_message(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<AnalysisBody>, ApiError> {
     authorize(&p, Action::Decide)?;
-    let req: AnalyzeRequest = parse_json(&body?)?;
+    let req: AnalyzeRequest = parse_json(&body)?;
     if req.text.chars().count() > MAX_ANALYZE_CHARS {
         return Err(ApiError::App(AppError::Invalid {
             field: "text".into(),
@@ -576,10 +572,10 @@ async fn put_protection(
     State(s): State<S>,
     Caller(p): Caller,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<ProtectionBody>, ApiError> {
     authorize(&p, Action::Decide)?;
-    let req: ProtectionSettings = parse_json(&body?)?;
+    let req: ProtectionSettings = parse_json(&body)?;
     let subject = id.clone();
     let prot = blocking(&s, move |app| app.set_protection(&p.affiliate, &subject, req.into())).await?;
     Ok(Json(ProtectionBody::new(&id, &prot)))
@@ -787,8 +783,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(server: &S) -> axum::Router {
     let (api, mut doc) = api_router().split_for_parts();
     crate::contract::document(&mut doc);
-    let bodies = Arc::new(crate::contract::Bodies::of(&doc));
-    let api = api.route_layer(axum::middleware::from_fn_with_state(bodies, crate::contract::enforce));
     let doc: Arc<str> = doc.to_pretty_json().unwrap_or_default().into();
     api.route(
         "/openapi.json",

@@ -71,9 +71,18 @@ struct Conn {
 }
 
 /// The open connections, by number.
+/// A connection's entry: its activity, its task, and the one-shot that asks it to finish
+/// gracefully at shutdown (its own channel: polling a shared watch on every wake-up of every
+/// connection took a lock shared by all of them, measurably on the request path).
+struct Entry {
+    conn: Arc<Conn>,
+    abort: AbortHandle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
 struct Table {
     start: Instant,
-    conns: Mutex<HashMap<u64, (Arc<Conn>, AbortHandle)>>,
+    conns: Mutex<HashMap<u64, Entry>>,
     metrics: Arc<ConnMetrics>,
     /// When the cap was last logged, ms since start (0: never).
     logged: AtomicU64,
@@ -97,12 +106,12 @@ impl Table {
         }
         let victim = conns
             .iter()
-            .filter(|(_, (c, _))| c.busy.load(Relaxed) == 0)
-            .min_by_key(|(_, (c, _))| c.last.load(Relaxed))
+            .filter(|(_, e)| e.conn.busy.load(Relaxed) == 0)
+            .min_by_key(|(_, e)| e.conn.last.load(Relaxed))
             .map(|(&id, _)| id);
         let room = match victim.and_then(|id| conns.remove(&id)) {
-            Some((_, abort)) => {
-                abort.abort();
+            Some(e) => {
+                e.abort.abort();
                 self.metrics.closed_cap.fetch_add(1, Relaxed);
                 true
             }
@@ -138,10 +147,10 @@ impl Table {
         let limit = timeout.as_millis() as u64;
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         let before = conns.len();
-        conns.retain(|_, (c, abort)| {
-            let idle = c.busy.load(Relaxed) == 0 && now.saturating_sub(c.last.load(Relaxed)) > limit;
+        conns.retain(|_, e| {
+            let idle = e.conn.busy.load(Relaxed) == 0 && now.saturating_sub(e.conn.last.load(Relaxed)) > limit;
             if idle {
-                abort.abort();
+                e.abort.abort();
             }
             !idle
         });
@@ -258,7 +267,8 @@ pub async fn serve(
             })
         };
         let served = http.serve_connection(TokioIo::new(stream), service);
-        let (leave, mut stop) = (Leave(Arc::clone(&table), id), stop_rx.clone());
+        let leave = Leave(Arc::clone(&table), id);
+        let (stop_tx_one, mut stop) = tokio::sync::oneshot::channel::<()>();
         let metrics = Arc::clone(&table.metrics);
         // Hold the table's lock while registering so the reaper never sees a task without
         // its entry.
@@ -276,17 +286,22 @@ pub async fn serve(
                     Err(e) => tracing::debug!(error = %e, "connection ended with an error"),
                     Ok(()) => {}
                 },
-                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                _ = &mut stop => {
                     served.as_mut().graceful_shutdown();
                     let _ = served.await;
                 }
             }
         });
-        conns.insert(id, (conn, abort));
+        conns.insert(id, Entry { conn, abort, stop: Some(stop_tx_one) });
         table.set_open(conns.len());
     }
     drop(listener);
     let _ = stop_tx.send(true);
+    for e in table.conns.lock().unwrap_or_else(|p| p.into_inner()).values_mut() {
+        if let Some(stop) = e.stop.take() {
+            let _ = stop.send(());
+        }
+    }
     let _ = reaper.await;
     while tasks.join_next().await.is_some() {}
     Ok(())

@@ -5,17 +5,12 @@
 //! wrongly-typed body (400, 413, 415), a path or query value that does not parse (400), the
 //! request timeout (408) and a busy server (503) — are added to the OpenAPI document here,
 //! from what each operation declares (security, request body, parameters), rather than by
-//! hand on thirty operations where one would be forgotten. The same table of request bodies
-//! drives [`enforce`], the middleware that refuses a non-JSON content type on a JSON route, an
-//! empty body where one is required, and states the route's limit on a 413.
+//! hand on thirty operations where one would be forgotten. The body rules themselves are enforced
+//! by the `Body` extractor every handler with a body reads it through (`extract.rs`): a non-JSON
+//! content type on a JSON route is a 415, an empty required body a 400, and a 413 states the
+//! route's limit from [`body_limit`], the same function this document's 413s quote.
 
-use crate::error::ApiError;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
-use std::sync::Arc;
+use axum::http::Method;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder};
@@ -37,7 +32,7 @@ pub fn body_limit(path: &str) -> usize {
 }
 
 /// `1 MiB`, `64 KiB`.
-fn human(bytes: usize) -> String {
+pub(crate) fn human(bytes: usize) -> String {
     if bytes.is_multiple_of(1 << 20) { format!("{} MiB", bytes >> 20) } else { format!("{} KiB", bytes >> 10) }
 }
 
@@ -117,78 +112,4 @@ pub fn document(doc: &mut OpenApi) {
             b.required = Some(Required::False);
         }
     }
-}
-
-/// What a route's request body must be.
-#[derive(Debug, Clone, Copy)]
-struct BodyRule {
-    json: bool,
-    secured: bool,
-    required: bool,
-    limit: usize,
-}
-
-/// The request-body rules of every documented operation, keyed by method and path template.
-#[derive(Debug, Default)]
-pub struct Bodies(HashMap<(Method, String), BodyRule>);
-
-impl Bodies {
-    /// The rules the (already [`document`]ed) `doc` declares.
-    pub fn of(doc: &OpenApi) -> Bodies {
-        let mut doc = doc.clone();
-        let mut map = HashMap::new();
-        for (method, path, op) in operations(&mut doc) {
-            if let Some(b) = body_of(op) {
-                let rule = BodyRule {
-                    json: b.content.contains_key("application/json"),
-                    secured: op.security.as_ref().is_some_and(|s| !s.is_empty()),
-                    required: !matches!(b.required, Some(Required::False)),
-                    limit: body_limit(path),
-                };
-                map.insert((method, path.clone()), rule);
-            }
-        }
-        Bodies(map)
-    }
-}
-
-/// Middleware (a route layer of the API, so the matched path is known): refuses a body of the
-/// wrong content type (415) or an empty one where one is required (400), and turns a 413 into
-/// a problem that states the route's limit.
-pub async fn enforce(State(bodies): State<Arc<Bodies>>, req: Request, next: Next) -> Response {
-    let rule = req
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|p| bodies.0.get(&(req.method().clone(), p.as_str().to_string())))
-        .copied();
-    let Some(rule) = rule else { return next.run(req).await };
-    let headers = req.headers();
-    // Who is asking comes first: without a key the handler answers 401 whatever the body.
-    if rule.secured && !headers.contains_key(header::AUTHORIZATION) {
-        return next.run(req).await;
-    }
-    if rule.json
-        && let Some(ct) = headers.get(header::CONTENT_TYPE)
-    {
-        let media = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        if media != "application/json" && !media.ends_with("+json") {
-            return ApiError::UnsupportedMediaType(
-                "this route reads JSON: send the body with `Content-Type: application/json`".into(),
-            )
-            .into_response();
-        }
-    }
-    let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
-    if rule.required && (length == Some(0) || (length.is_none() && !chunked)) {
-        let what = if rule.json { "a JSON object" } else { "the document" };
-        return ApiError::BadRequest { field: ".".into(), message: format!("the request body is empty; send {what}") }
-            .into_response();
-    }
-    let res = next.run(req).await;
-    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::TooLarge(format!("the body is over this route's limit of {}", human(rule.limit)))
-            .into_response();
-    }
-    res
 }

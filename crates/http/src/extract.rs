@@ -134,3 +134,49 @@ pub(crate) fn in_range(field: &str, v: Option<usize>, min: usize, max: usize) ->
         v => Ok(v),
     }
 }
+
+/// A request body as the route's contract says it must come: for `JSON`, sent as
+/// `application/json` (or `+json`; a missing content type is taken as JSON) or refused with 415;
+/// when `REQUIRED`, not empty (400); over the route's limit, a 413 that states the limit. An
+/// extractor rather than a middleware: it runs after the key is checked (so a request without
+/// one is a 401 whatever its body), and costs the request path nothing beyond the checks.
+pub(crate) struct Body<const JSON: bool, const REQUIRED: bool>(pub axum::body::Bytes);
+
+/// A JSON body that must be present.
+pub(crate) type JsonBody = Body<true, true>;
+/// A text document (TOML, CSV) that must be present.
+pub(crate) type TextBody = Body<false, true>;
+/// A text document that may be empty (publishing the saved draft).
+pub(crate) type OptionalTextBody = Body<false, false>;
+
+impl<const JSON: bool, const REQUIRED: bool> axum::extract::FromRequest<S> for Body<JSON, REQUIRED> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, s: &S) -> Result<Self, ApiError> {
+        if JSON && let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let media = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if media != "application/json" && !media.ends_with("+json") {
+                return Err(ApiError::UnsupportedMediaType(
+                    "this route reads JSON: send the body with `Content-Type: application/json`".into(),
+                ));
+            }
+        }
+        let path = req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
+        let bytes = axum::body::Bytes::from_request(req, s).await.map_err(|r| {
+            if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                let limit = crate::contract::body_limit(path.as_deref().unwrap_or(""));
+                ApiError::TooLarge(format!("the body is over this route's limit of {}", crate::contract::human(limit)))
+            } else {
+                ApiError::from(r)
+            }
+        })?;
+        if REQUIRED && bytes.iter().all(u8::is_ascii_whitespace) {
+            let what = if JSON { "a JSON object" } else { "the document" };
+            return Err(ApiError::BadRequest {
+                field: ".".into(),
+                message: format!("the request body is empty; send {what}"),
+            });
+        }
+        Ok(Body(bytes))
+    }
+}

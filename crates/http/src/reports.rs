@@ -10,8 +10,6 @@ use crate::wire::Problem;
 use app::cases::{Change, ReportForm, ReportKind, ReportedIndicator, Reporter};
 use app::{AppError, Principal};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse};
@@ -386,9 +384,9 @@ pub(crate) async fn post_report(
     State(s): State<S>,
     ConnectInfo(ip): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<ReceiptBody>, ApiError> {
-    let form: ReportForm = parse_json(&body?)?;
+    let form: ReportForm = parse_json(&body)?;
     let f = file(&s, &headers, ip, form).await?;
     Ok(Json(ReceiptBody {
         receipt: f.receipt,
@@ -499,9 +497,9 @@ pub(crate) async fn change_case(
     State(s): State<S>,
     Caller(p): Caller,
     ApiPath(id): ApiPath<i64>,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<CaseBody>, ApiError> {
-    let change: Change = parse_json(&body?)?;
+    let change: Change = parse_json(&body)?;
     let c = blocking(&s, move |app| app.change_case(&p, id, change)).await?;
     Ok(Json(case_body(&c, Vec::new())?))
 }
@@ -560,10 +558,10 @@ pub(crate) async fn alerts(State(s): State<S>, Caller(p): Caller) -> Result<Json
 pub(crate) async fn put_webhook(
     State(s): State<S>,
     Caller(p): Caller,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<axum::http::StatusCode, ApiError> {
     app::access::authorize(&p, app::access::Action::ManageWebhook)?;
-    let w: WebhookRequest = parse_json(&body?)?;
+    let w: WebhookRequest = parse_json(&body)?;
     blocking(&s, move |app| app.set_webhook(&p, &w.url, &w.secret)).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
@@ -587,10 +585,10 @@ pub(crate) async fn grant_holdings(
     State(s): State<S>,
     Caller(p): Caller,
     Path(affiliate): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    crate::extract::Body(body): crate::extract::JsonBody,
 ) -> Result<Json<Holdings>, ApiError> {
     app::access::authorize(&p, app::access::Action::GroupAdmin)?;
-    let h: Holdings = parse_json(&body?)?;
+    let h: Holdings = parse_json(&body)?;
     let a = domain::AffiliateId(affiliate);
     let holds = blocking(&s, move |app| app.grant_holdings(&p, &a, &h.holds)).await?;
     Ok(Json(Holdings { holds }))
