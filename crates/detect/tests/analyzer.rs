@@ -61,6 +61,32 @@ fn kinds_of_scam_are_flagged_by_their_structure() {
     }
 }
 
+/// A text model just short of its threshold flags a message when a structural sign backs it,
+/// and not otherwise.
+#[test]
+fn a_sign_corroborates_a_model_just_short_of_its_threshold() {
+    use detect::linear::{LinearModel, ModelKind};
+    // Every hashed weight zero; the Hangul prior puts every Hangul message at p = 0.47 against
+    // a threshold of 0.5: a model risk of 46.
+    let mut weights = vec![0.0; 1 << 8];
+    weights[1] = (0.47f32 / 0.53).ln();
+    let m = LinearModel {
+        kind: ModelKind::Messages,
+        feature_set: detect::text::FEATURE_SET | detect::text::DEFAULT_OPTIONS,
+        bits: 8,
+        weights,
+        bias: 0.0,
+        threshold: 0.5,
+        meta: String::new(),
+    };
+    let a = Analyzer::new(m, detect::links::builtin(), detect::links::Brands::builtin()).unwrap();
+    let plain = a.message("안녕하세요 오늘 날씨가 좋네요", None, &[]);
+    assert!(plain.risk < RISK_THRESHOLD && plain.risk >= 45, "{plain:?}");
+    let signed = a.message("[국제발신] 안녕하세요 오늘 날씨가 좋네요", None, &[]);
+    assert!(signed.evidence.iter().any(|e| e == "foreign_sender_tag"), "{signed:?}");
+    assert!(signed.risk >= RISK_THRESHOLD, "{signed:?}");
+}
+
 #[test]
 fn a_call_back_number_hooks_a_payment_approval_and_the_evidence_is_named() {
     let a = Analyzer::builtin();
