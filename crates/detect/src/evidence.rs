@@ -91,11 +91,23 @@ pub enum Sign {
     /// An invitation or notice to open elsewhere: "your mobile wedding invitation has
     /// arrived", "I sent you the first-birthday invitation", "the obituary was sent".
     CardToOpen,
+    /// "I have a favour to ask" (`부탁 하나`), the opener of a relative's or friend's plea.
+    FavorOpener,
+    /// "Are you busy? Can you text now?" (`바빠?`, `톡 가능해?`, `자리에 있어?`).
+    BusyCheck,
+    /// "My authentication does not work / I left my ID or security card at home".
+    AuthTrouble,
+    /// Asking which banks, accounts or cards someone has, or to use their name.
+    AccountProbe,
+    /// A legal threat: seizure, enforcement, "under article N of the act".
+    LegalThreat,
+    /// A loan offer: public funds, "recruiting borrowers", eased conditions, no collateral.
+    LoanOffer,
 }
 
 impl Sign {
     /// Every sign, in bit order.
-    pub const ALL: [Sign; 33] = [
+    pub const ALL: [Sign; 39] = [
         Sign::ForeignSenderTag,
         Sign::WebSenderTag,
         Sign::AdTag,
@@ -129,6 +141,12 @@ impl Sign {
         Sign::Gambling,
         Sign::FreeGift,
         Sign::CardToOpen,
+        Sign::FavorOpener,
+        Sign::BusyCheck,
+        Sign::AuthTrouble,
+        Sign::AccountProbe,
+        Sign::LegalThreat,
+        Sign::LoanOffer,
     ];
 
     /// The name a reason shows and the model hashes.
@@ -167,6 +185,12 @@ impl Sign {
             Sign::Gambling => "gambling",
             Sign::FreeGift => "free_gift",
             Sign::CardToOpen => "card_to_open",
+            Sign::FavorOpener => "favor_opener",
+            Sign::BusyCheck => "busy_check",
+            Sign::AuthTrouble => "auth_trouble",
+            Sign::AccountProbe => "account_probe",
+            Sign::LegalThreat => "legal_threat",
+            Sign::LoanOffer => "loan_offer",
         }
     }
 
@@ -270,6 +294,12 @@ pub(crate) enum Atom {
     Claim,
     Invitation,
     Delivered,
+    Favor,
+    Busy,
+    Auth,
+    Probe,
+    Legal,
+    Loan,
 }
 
 pub(crate) const ATOMS: &[(Atom, &[&str])] = &[
@@ -454,24 +484,9 @@ pub(crate) const ATOMS: &[(Atom, &[&str])] = &[
     ),
     (
         Atom::Gain,
-        &[
-            "수익",
-            "이익",
-            "상승",
-            "올라",
-            "오른",
-            "돈벌",
-            "돈법",
-            "급등",
-            "챙겨드",
-            "성과",
-            "확률",
-            "적중",
-            "profit",
-            "gain",
-        ],
+        &["수익", "이익", "상승", "올라", "오른", "돈벌", "돈법", "급등", "챙겨드", "성과", "확률", "적중", "profit"],
     ),
-    (Atom::Market, &["주식", "코인", "투자", "비트코인", "선물", "종목", "매수", "stock", "crypto"]),
+    (Atom::Market, &["주식", "코인", "투자", "비트코인", "선물", "종목", "매수"]),
     (
         Atom::Guarantee,
         &[
@@ -705,6 +720,62 @@ pub(crate) const ATOMS: &[(Atom, &[&str])] = &[
             "열어보",
         ],
     ),
+    (Atom::Favor, &["부탁하나", "부탁이있", "부탁할거", "부탁좀하", "부탁하려"]),
+    (Atom::Busy, &["바뻐", "바빠요", "톡가능", "통화가능해", "자리에있어"]),
+    (
+        Atom::Auth,
+        &[
+            "인증이안",
+            "인증이잘안",
+            "인증안되",
+            "인증이안되",
+            "인증서가안",
+            "인증서오류",
+            "인증서가만료",
+            "보안카드두고",
+            "보안카트",
+            "otp두고",
+            "민증두고",
+            "신분증두고",
+            "신분증을두고",
+        ],
+    ),
+    (
+        Atom::Probe,
+        &["어느은행", "무슨은행", "카드뭐뭐", "카드뭐있", "명의로해도", "명의로좀", "계좌있어", "계좌하나만"],
+    ),
+    (
+        Atom::Legal,
+        &[
+            "압류",
+            "강제집행",
+            "법적조치",
+            "규정에의거",
+            "규정에따라",
+            "고발조치",
+            "위반통보",
+            "출석요구",
+            "legalaction",
+        ],
+    ),
+    (
+        Atom::Loan,
+        &[
+            "서민대출",
+            "정책자금",
+            "생활자금",
+            "긴급지원",
+            "서민지원",
+            "대출가능",
+            "추가모집",
+            "조건완화",
+            "조건대폭",
+            "한도조회",
+            "무담보",
+            "무보증",
+            "loanapproved",
+        ],
+    ),
 ];
 
 struct Table {
@@ -854,6 +925,18 @@ pub(crate) fn from_atoms(n: &Normalized, atoms: u64) -> Evidence {
     }
     if has(Atom::Invitation) && has(Atom::Delivered) {
         e.insert(Sign::CardToOpen);
+    }
+    for (atom, sign) in [
+        (Atom::Favor, Sign::FavorOpener),
+        (Atom::Busy, Sign::BusyCheck),
+        (Atom::Auth, Sign::AuthTrouble),
+        (Atom::Probe, Sign::AccountProbe),
+        (Atom::Legal, Sign::LegalThreat),
+        (Atom::Loan, Sign::LoanOffer),
+    ] {
+        if has(atom) {
+            e.insert(sign);
+        }
     }
     e
 }

@@ -113,8 +113,10 @@ impl Analyzer {
         }
         // A model just short of its threshold, corroborated by something a reason can name (a
         // reported structural sign, or a phrase of weight 2 or more), is a scam: chat that the
-        // model barely doubts rarely carries either.
-        let corroborated = detection.leaning.is_some() || prepared.evidence.signs().any(|s| s.reported());
+        // model barely doubts rarely carries either. A sum in dollars or pounds is no
+        // corroboration: it is foreign only to Korean billing, and ordinary in English.
+        let corroborated = detection.leaning.is_some()
+            || prepared.evidence.signs().any(|s| s.reported() && s != evidence::Sign::ForeignAmount);
         if risk < RISK_THRESHOLD && model_risk.saturating_add(CORROBORATION_BAND) >= RISK_THRESHOLD && corroborated {
             risk = risk.saturating_add(10);
         }

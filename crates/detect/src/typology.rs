@@ -754,6 +754,8 @@ fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
     // that lawful advertising carries, is the lure of a coupon scam.
     let card_to_open = links.evidence.has(Sign::CardToOpen);
     let gift = links.evidence.has(Sign::FreeGift) && !links.evidence.has(Sign::AdTag);
+    // A threat of seizure or enforcement is what a fine notice wants acted on.
+    let threat = links.evidence.has(Sign::LegalThreat);
     for ty in Typology::ALL {
         let i = ty as usize;
         let base = strong[i];
@@ -768,7 +770,12 @@ fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
             Hook::None => true,
             Hook::Link => links.suspicious || placeholder || accelerant > 0 || card_to_open,
             Hook::LinkOrCall => {
-                links.suspicious || placeholder || links.callback || accelerant > 0 || (ty == CouponSmishing && gift)
+                links.suspicious
+                    || placeholder
+                    || links.callback
+                    || accelerant > 0
+                    || (ty == CouponSmishing && gift)
+                    || (ty == FineSmishing && threat)
             }
         };
         if hooked && !links.suspicious && accelerant == 0 && hook(ty) != Hook::None && base >= 2 {
@@ -819,6 +826,9 @@ fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
 /// - Romance: someone abroad who will come to Korea to meet or live (4); a stranger's opener
 ///   (2), asking for a reply (2 more).
 /// - Coupons: a free gift to claim (3). Wedding and obituary notices: a card to open (2).
+/// - Family impersonation: a favour asked (2), a busy check (2), trouble with one's own
+///   authentication (2), probing for accounts or cards (2).
+/// - Fines: a legal threat (2). Loans: a loan offer (2).
 pub fn sign_points(e: crate::evidence::Evidence) -> impl Iterator<Item = (Typology, i32)> {
     use crate::evidence::Sign as S;
     let sum = e.has(S::Amount);
@@ -836,6 +846,12 @@ pub fn sign_points(e: crate::evidence::Evidence) -> impl Iterator<Item = (Typolo
         (CouponSmishing, 3 * i32::from(e.has(S::FreeGift))),
         (WeddingSmishing, 2 * i32::from(e.has(S::CardToOpen))),
         (ObituarySmishing, 2 * i32::from(e.has(S::CardToOpen))),
+        (FamilyImpersonation, 2 * i32::from(e.has(S::FavorOpener))),
+        (FamilyImpersonation, 2 * i32::from(e.has(S::BusyCheck))),
+        (FamilyImpersonation, 2 * i32::from(e.has(S::AuthTrouble))),
+        (FamilyImpersonation, 2 * i32::from(e.has(S::AccountProbe))),
+        (FineSmishing, 2 * i32::from(e.has(S::LegalThreat))),
+        (LoanFraud, 2 * i32::from(e.has(S::LoanOffer))),
     ]
     .into_iter()
     .filter(|&(_, w)| w > 0)

@@ -41,6 +41,9 @@ fn kinds_of_scam_are_flagged_by_their_structure() {
         ("배스킨라빈스 무료쿠폰 받아가세요", "free_gift"),
         ("모바일 초대장이 도착했습니다. 확인 부탁드립니다", "card_to_open"),
         ("번호가 저장돼 있어서요 누군지 궁금하네요 답장 꼭 주세요", "stranger_opener"),
+        ("삼촌 지금 바빠요? 나 부탁 하나만 들어줘", "favor_opener"),
+        ("자동차세 체납으로 지방세기본법 규정에 의거 부동산 압류 예정입니다", "legal_threat"),
+        ("서민대출 특별 추가모집 한도조회 무료", "loan_offer"),
     ] {
         let r = a.message(text, None, &[]);
         assert!(r.risk >= RISK_THRESHOLD, "risk {} for {text:?}: {r:?}", r.risk);
