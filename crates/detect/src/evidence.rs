@@ -2,14 +2,20 @@
 //! Sender tags (`[국제발신]`, `[Web발신]`), call-back phone numbers, amounts in foreign
 //! currency and approval codes, link placeholders (`(URL)`, `링크`, masked addresses such as
 //! `h***://**.am`), requests for ID or card photos and for credentials, app installs and
-//! remote-control tools, and the "my phone broke, I can't call, text me" opener.
+//! remote-control tools, and the "my phone broke, I can't call, text me" opener. And signs of a
+//! *kind* of scam: a claim of gains or a promise of returns, trading-call jargon, an invitation
+//! into a room or another messenger, a stranger's opener, someone abroad coming to Korea, easy
+//! money, renting out accounts, gambling, a free gift to claim, an invitation card "sent", a
+//! favour asked, a busy check, trouble with one's own authentication, probing for accounts, a
+//! legal threat, a loan offer.
 //!
 //! Each sign is a fact about the message, not a verdict: an ordinary card approval carries a
 //! sender tag and an amount, a real obituary a phone number. The text model weighs them (they
 //! are features of [`crate::text`]), the typology detectors count a call-back number, a
-//! placeholder or a request as the hook of a smishing notice, and a reason names the signs that
-//! fired. Found in one Aho–Corasick pass over the compact form plus two scans of the text (phone
-//! numbers, placeholders); no allocation beyond the pass.
+//! placeholder or a request as the hook of a smishing notice and the signs of a kind as points
+//! of its typology ([`crate::typology::sign_points`]), and a reason names the signs that fired.
+//! Found in one Aho–Corasick pass over the compact form plus three scans of the text (phone
+//! numbers, placeholders, rates); no allocation beyond the pass.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::sync::OnceLock;
