@@ -2,14 +2,20 @@
 //! Sender tags (`[국제발신]`, `[Web발신]`), call-back phone numbers, amounts in foreign
 //! currency and approval codes, link placeholders (`(URL)`, `링크`, masked addresses such as
 //! `h***://**.am`), requests for ID or card photos and for credentials, app installs and
-//! remote-control tools, and the "my phone broke, I can't call, text me" opener.
+//! remote-control tools, and the "my phone broke, I can't call, text me" opener. And signs of a
+//! *kind* of scam: a claim of gains or a promise of returns, trading-call jargon, an invitation
+//! into a room or another messenger, a stranger's opener, someone abroad coming to Korea, easy
+//! money, renting out accounts, gambling, a free gift to claim, an invitation card "sent", a
+//! favour asked, a busy check, trouble with one's own authentication, probing for accounts, a
+//! legal threat, a loan offer.
 //!
 //! Each sign is a fact about the message, not a verdict: an ordinary card approval carries a
 //! sender tag and an amount, a real obituary a phone number. The text model weighs them (they
 //! are features of [`crate::text`]), the typology detectors count a call-back number, a
-//! placeholder or a request as the hook of a smishing notice, and a reason names the signs that
-//! fired. Found in one Aho–Corasick pass over the compact form plus two scans of the text (phone
-//! numbers, placeholders); no allocation beyond the pass.
+//! placeholder or a request as the hook of a smishing notice and the signs of a kind as points
+//! of its typology ([`crate::typology::sign_points`]), and a reason names the signs that fired.
+//! Found in one Aho–Corasick pass over the compact form plus three scans of the text (phone
+//! numbers, placeholders, rates); no allocation beyond the pass.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::sync::OnceLock;
@@ -64,11 +70,50 @@ pub enum Sign {
     /// Talk about scams: a warning names voice phishing or impersonation, or says what a
     /// genuine institution never asks.
     ScamTalk,
+    /// A claim of gains: a percentage or a multiple next to profit or market words ("13% 상승",
+    /// "2~3배 더 챙겨", "확률 100%").
+    ProfitClaim,
+    /// A promise of returns or that nothing can be lost ("원금보장", "손해는 전액 배상").
+    GuaranteedReturn,
+    /// Trading-call jargon (entry and target prices, "recommended" or "surging" stocks), or an
+    /// invitation into a room next to stocks or coins.
+    StockTip,
+    /// An invitation into a room or another messenger: an open chat, a Telegram or LINE room,
+    /// a VIP or paid members' room, "click the link in my profile".
+    RoomInvite,
+    /// A stranger's opener: "I have your number, who are you?", "I saw your photo, text me",
+    /// "tidying my friends list I found you".
+    StrangerOpener,
+    /// Someone abroad who will come to Korea and wants to meet, live or marry there.
+    ComingToKorea,
+    /// Easy money offered: paid at once or in advance, for beginners, for a click or a hand.
+    EasyMoney,
+    /// Renting or buying bank accounts, cards or online accounts ("통장 대여", "계정 빌려줘요").
+    AccountRent,
+    /// Gambling: casinos, baccarat, sports betting, "slot" arcades.
+    Gambling,
+    /// A free gift or coupon to claim ("무료쿠폰 받기", "선물이 도착했습니다").
+    FreeGift,
+    /// An invitation or notice to open elsewhere: "your mobile wedding invitation has
+    /// arrived", "I sent you the first-birthday invitation", "the obituary was sent".
+    CardToOpen,
+    /// "I have a favour to ask" (`부탁 하나`), the opener of a relative's or friend's plea.
+    FavorOpener,
+    /// "Are you busy? Can you text now?" (`바빠?`, `톡 가능해?`, `자리에 있어?`).
+    BusyCheck,
+    /// "My authentication does not work / I left my ID or security card at home".
+    AuthTrouble,
+    /// Asking which banks, accounts or cards someone has, or to use their name.
+    AccountProbe,
+    /// A legal threat: seizure, enforcement, "under article N of the act".
+    LegalThreat,
+    /// A loan offer: public funds, "recruiting borrowers", eased conditions, no collateral.
+    LoanOffer,
 }
 
 impl Sign {
     /// Every sign, in bit order.
-    pub const ALL: [Sign; 22] = [
+    pub const ALL: [Sign; 39] = [
         Sign::ForeignSenderTag,
         Sign::WebSenderTag,
         Sign::AdTag,
@@ -91,6 +136,23 @@ impl Sign {
         Sign::GiftCard,
         Sign::Eligibility,
         Sign::ScamTalk,
+        Sign::ProfitClaim,
+        Sign::GuaranteedReturn,
+        Sign::StockTip,
+        Sign::RoomInvite,
+        Sign::StrangerOpener,
+        Sign::ComingToKorea,
+        Sign::EasyMoney,
+        Sign::AccountRent,
+        Sign::Gambling,
+        Sign::FreeGift,
+        Sign::CardToOpen,
+        Sign::FavorOpener,
+        Sign::BusyCheck,
+        Sign::AuthTrouble,
+        Sign::AccountProbe,
+        Sign::LegalThreat,
+        Sign::LoanOffer,
     ];
 
     /// The name a reason shows and the model hashes.
@@ -118,6 +180,23 @@ impl Sign {
             Sign::GiftCard => "gift_card",
             Sign::Eligibility => "eligibility",
             Sign::ScamTalk => "scam_talk",
+            Sign::ProfitClaim => "profit_claim",
+            Sign::GuaranteedReturn => "guaranteed_return",
+            Sign::StockTip => "stock_tip",
+            Sign::RoomInvite => "room_invite",
+            Sign::StrangerOpener => "stranger_opener",
+            Sign::ComingToKorea => "coming_to_korea",
+            Sign::EasyMoney => "easy_money",
+            Sign::AccountRent => "account_rent",
+            Sign::Gambling => "gambling",
+            Sign::FreeGift => "free_gift",
+            Sign::CardToOpen => "card_to_open",
+            Sign::FavorOpener => "favor_opener",
+            Sign::BusyCheck => "busy_check",
+            Sign::AuthTrouble => "auth_trouble",
+            Sign::AccountProbe => "account_probe",
+            Sign::LegalThreat => "legal_threat",
+            Sign::LoanOffer => "loan_offer",
         }
     }
 
@@ -139,14 +218,14 @@ impl Sign {
         )
     }
 
-    fn bit(self) -> u32 {
-        1 << (self as u32)
+    fn bit(self) -> u64 {
+        1 << (self as u64)
     }
 }
 
 /// The signs found in one message (a bit set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Evidence(u32);
+pub struct Evidence(u64);
 
 impl Evidence {
     /// Whether `s` fired.
@@ -205,6 +284,28 @@ pub(crate) enum Atom {
     Gift,
     Eligible,
     Talk,
+    Gain,
+    Market,
+    Guarantee,
+    Stock,
+    Room,
+    Stranger,
+    ToKorea,
+    Affection,
+    EasyPay,
+    Job,
+    Rent,
+    Gamble,
+    Gift2,
+    Claim,
+    Invitation,
+    Delivered,
+    Favor,
+    Busy,
+    Auth,
+    Probe,
+    Legal,
+    Loan,
 }
 
 pub(crate) const ATOMS: &[(Atom, &[&str])] = &[
@@ -387,26 +488,320 @@ pub(crate) const ATOMS: &[(Atom, &[&str])] = &[
             "fraud",
         ],
     ),
+    (
+        Atom::Gain,
+        &["수익", "이익", "상승", "올라", "오른", "돈벌", "돈법", "급등", "챙겨드", "성과", "확률", "적중", "profit"],
+    ),
+    (Atom::Market, &["주식", "코인", "투자", "비트코인", "선물", "종목", "매수"]),
+    (
+        Atom::Guarantee,
+        &[
+            "수익보장",
+            "원금보장",
+            "손실보장",
+            "전액배상",
+            "손해는전액",
+            "확정수익",
+            "무조건수익",
+            "반드시좋은결과",
+            "수익을보장",
+            "고수익",
+            "손실없",
+            "손해없",
+            "guaranteedreturn",
+            "guaranteedprofit",
+        ],
+    ),
+    (
+        Atom::Stock,
+        &[
+            "매수",
+            "진입가",
+            "손절가",
+            "매도가",
+            "수혜주",
+            "추천주",
+            "대박주",
+            "급등주",
+            "세력주",
+            "테마주",
+            "작전주",
+            "종목",
+            "매집",
+            "수급",
+            "상한가종목",
+            "지난추천",
+        ],
+    ),
+    (
+        Atom::Room,
+        &[
+            "오픈채팅",
+            "오픈톡",
+            "투자방",
+            "리딩방",
+            "vip방",
+            "텔레그램",
+            "라인으로",
+            "커뮤니티그룹",
+            "그룹에가입",
+            "방이개설",
+            "방에초대",
+            "프로필링크",
+            "프로필의링크",
+            "카톡을통해",
+            "카톡으로상담",
+            "참여하실분",
+            "유료회원",
+            "무료입장",
+            "telegram",
+            "whatsapp",
+        ],
+    ),
+    (
+        Atom::Stranger,
+        &[
+            "누군지궁금",
+            "누구시죠",
+            "누구신지",
+            "연락처가있어서",
+            "번호가있어서",
+            "번호가저장",
+            "친구정리",
+            "친구로되어",
+            "사진보고",
+            "잘못보냈",
+            "문자주실래요",
+            "답장꼭",
+            "답장기다",
+            "연락기다",
+            "소통하고싶",
+            "wrongnumber",
+        ],
+    ),
+    (
+        Atom::ToKorea,
+        &[
+            "한국에가",
+            "한국에갈",
+            "한국으로가",
+            "한국에오",
+            "한국으로오",
+            "한국에돌아",
+            "한국에정착",
+            "한국에서살",
+            "한국에서같이",
+            "한국에출장",
+            "한국으로출장",
+            "한국을방문",
+            "한국방문",
+            "어머니의나라",
+            "cometokorea",
+        ],
+    ),
+    (
+        Atom::Affection,
+        &[
+            "보고싶",
+            "같이살",
+            "결혼",
+            "사랑",
+            "만나",
+            "만납",
+            "놀아",
+            "행복해",
+            "아름다운",
+            "가르쳐",
+            "시간이되면",
+            "정착",
+        ],
+    ),
+    (
+        Atom::EasyPay,
+        &[
+            "원지급",
+            "즉시지급",
+            "선지급",
+            "추가지급",
+            "당일지급",
+            "돈드려",
+            "돈드립",
+            "일급여",
+            "월급여",
+            "초보자도",
+            "누구나가능",
+            "어렵지않은",
+        ],
+    ),
+    (Atom::Job, &["알바", "일거리", "업무", "부업", "재택", "교육", "가입", "참여", "클릭", "대여", "초보"]),
+    (
+        Atom::Rent,
+        &[
+            "통장대여",
+            "계좌대여",
+            "계정대여",
+            "카드대여",
+            "명의대여",
+            "계정빌려",
+            "계정을빌려",
+            "아이디빌려",
+            "통장매입",
+            "통장삽니다",
+            "차명계좌",
+            "대포통장",
+            "체크카드나",
+            "카드만보내",
+            "통장1개",
+            "통장한개",
+            "아이디주세요",
+            "아이디좀",
+            "계정한번만",
+            "계좌를대여",
+            "대여받",
+            "통장모집",
+            "계좌모집",
+        ],
+    ),
+    (
+        Atom::Gamble,
+        &[
+            "카지노",
+            "바카라",
+            "토토사이트",
+            "사설토토",
+            "슬롯",
+            "배팅",
+            "베팅",
+            "적중",
+            "경마",
+            "경륜",
+            "홀덤",
+            "오락실",
+            "릴게임",
+            "파워볼",
+            "casino",
+        ],
+    ),
+    (
+        Atom::Gift2,
+        &[
+            "무료쿠폰",
+            "교환쿠폰",
+            "할인쿠폰",
+            "무료시식",
+            "시식권",
+            "증정권",
+            "교환권",
+            "무료증정",
+            "선물이도착",
+            "선물함",
+            "쿠폰이발급",
+            "쿠폰증정",
+            "무료제공",
+            "골드카드",
+            "당첨금",
+            "당첨되셨",
+            "당첨자",
+            "경품",
+            "증정합니다",
+            "무료체험권",
+            "freegift",
+            "freevoucher",
+        ],
+    ),
+    (Atom::Claim, &["받기", "받으세요", "받아가세요", "받아보세요", "다운받", "클릭", "확인하세요", "이동", "claim"]),
+    (Atom::Invitation, &["청첩장", "초대장", "부고장", "돌잔치", "부고", "모바일초대", "모바일카드"]),
+    (
+        Atom::Delivered,
+        &[
+            "도착했",
+            "도착하였",
+            "발송되",
+            "발송하였",
+            "보내드렸",
+            "보내드립니다",
+            "확인하세요",
+            "확인바랍",
+            "확인부탁",
+            "열어보",
+        ],
+    ),
+    (Atom::Favor, &["부탁하나", "부탁이있", "부탁할거", "부탁좀하", "부탁하려"]),
+    (Atom::Busy, &["바뻐", "바빠요", "톡가능", "통화가능해", "자리에있어"]),
+    (
+        Atom::Auth,
+        &[
+            "인증이안",
+            "인증이잘안",
+            "인증안되",
+            "인증이안되",
+            "인증서가안",
+            "인증서오류",
+            "인증서가만료",
+            "보안카드두고",
+            "보안카트",
+            "otp두고",
+            "민증두고",
+            "신분증두고",
+            "신분증을두고",
+        ],
+    ),
+    (
+        Atom::Probe,
+        &["어느은행", "무슨은행", "카드뭐뭐", "카드뭐있", "명의로해도", "명의로좀", "계좌있어", "계좌하나만"],
+    ),
+    (
+        Atom::Legal,
+        &[
+            "압류",
+            "강제집행",
+            "법적조치",
+            "규정에의거",
+            "규정에따라",
+            "고발조치",
+            "위반통보",
+            "출석요구",
+            "legalaction",
+        ],
+    ),
+    (
+        Atom::Loan,
+        &[
+            "서민대출",
+            "정책자금",
+            "생활자금",
+            "긴급지원",
+            "서민지원",
+            "대출가능",
+            "추가모집",
+            "조건완화",
+            "조건대폭",
+            "한도조회",
+            "무담보",
+            "무보증",
+            "loanapproved",
+        ],
+    ),
 ];
 
 struct Table {
     matcher: AhoCorasick,
     /// Per pattern: the atoms it belongs to (a pattern can serve several).
-    atoms: Vec<u32>,
+    atoms: Vec<u64>,
 }
 
 fn table() -> &'static Table {
     static T: OnceLock<Table> = OnceLock::new();
     T.get_or_init(|| {
         let mut patterns: Vec<&str> = Vec::new();
-        let mut atoms: Vec<u32> = Vec::new();
+        let mut atoms: Vec<u64> = Vec::new();
         for (atom, words) in ATOMS {
             for w in *words {
                 match patterns.iter().position(|p| p == w) {
-                    Some(k) => atoms[k] |= 1 << (*atom as u32),
+                    Some(k) => atoms[k] |= 1 << (*atom as u64),
                     None => {
                         patterns.push(w);
-                        atoms.push(1 << (*atom as u32));
+                        atoms.push(1 << (*atom as u64));
                     }
                 }
             }
@@ -424,7 +819,7 @@ fn table() -> &'static Table {
 /// The signs of a normalised message.
 pub fn scan(n: &Normalized) -> Evidence {
     let t = table();
-    let mut atoms = 0u32;
+    let mut atoms = 0u64;
     for m in t.matcher.find_overlapping_iter(&n.compact) {
         atoms |= t.atoms[m.pattern().as_usize()];
     }
@@ -433,8 +828,8 @@ pub fn scan(n: &Normalized) -> Evidence {
 
 /// The signs of a normalised message whose keyword classes (bit `Atom as u32` of `atoms`) were
 /// found by another pass over its compact form (the typology detectors' pass shares the work).
-pub(crate) fn from_atoms(n: &Normalized, atoms: u32) -> Evidence {
-    let has = |a: Atom| atoms & (1 << (a as u32)) != 0;
+pub(crate) fn from_atoms(n: &Normalized, atoms: u64) -> Evidence {
+    let has = |a: Atom| atoms & (1 << (a as u64)) != 0;
     let mut e = Evidence::default();
     let text = n.text.as_str();
     if has(Atom::ForeignTag) {
@@ -504,7 +899,72 @@ pub(crate) fn from_atoms(n: &Normalized, atoms: u32) -> Evidence {
     if has(Atom::Talk) {
         e.insert(Sign::ScamTalk);
     }
+    if (has(Atom::Gain) || has(Atom::Market)) && has_rate(text) {
+        e.insert(Sign::ProfitClaim);
+    }
+    if has(Atom::Guarantee) {
+        e.insert(Sign::GuaranteedReturn);
+    }
+    if has(Atom::Stock) || (has(Atom::Room) && has(Atom::Market)) {
+        e.insert(Sign::StockTip);
+    }
+    if has(Atom::Room) {
+        e.insert(Sign::RoomInvite);
+    }
+    if has(Atom::Stranger) {
+        e.insert(Sign::StrangerOpener);
+    }
+    if has(Atom::ToKorea) && has(Atom::Affection) {
+        e.insert(Sign::ComingToKorea);
+    }
+    if has(Atom::EasyPay) && (amount || has(Atom::Job)) {
+        e.insert(Sign::EasyMoney);
+    }
+    if has(Atom::Rent) {
+        e.insert(Sign::AccountRent);
+    }
+    if has(Atom::Gamble) {
+        e.insert(Sign::Gambling);
+    }
+    if has(Atom::Gift2) || (has(Atom::Gift) && has(Atom::Claim)) {
+        e.insert(Sign::FreeGift);
+    }
+    if has(Atom::Invitation) && has(Atom::Delivered) {
+        e.insert(Sign::CardToOpen);
+    }
+    for (atom, sign) in [
+        (Atom::Favor, Sign::FavorOpener),
+        (Atom::Busy, Sign::BusyCheck),
+        (Atom::Auth, Sign::AuthTrouble),
+        (Atom::Probe, Sign::AccountProbe),
+        (Atom::Legal, Sign::LegalThreat),
+        (Atom::Loan, Sign::LoanOffer),
+    ] {
+        if has(atom) {
+            e.insert(sign);
+        }
+    }
     e
+}
+
+/// A rate or a multiple: a number followed by `%`, `퍼센트`, `프로` or `배` ("30%", "2~3배",
+/// "+30퍼센트").
+fn has_rate(text: &str) -> bool {
+    text.char_indices().any(|(i, c)| {
+        let rest = &text[i..];
+        let unit = match c {
+            '%' | '％' => true,
+            '퍼' => rest.starts_with("퍼센트"),
+            '프' => rest.starts_with("프로"),
+            // "3배", "2~3배 더", "수백배": a multiple (not "3배송").
+            '배' => rest[3..]
+                .chars()
+                .next()
+                .is_none_or(|n| !('\u{AC00}'..='\u{D7A3}').contains(&n) || "더이의까로는".contains(n)),
+            _ => false,
+        };
+        unit && text[..i].trim_end().chars().next_back().is_some_and(|d| d.is_ascii_digit() || matches!(d, '십' | '백'))
+    })
 }
 
 /// A digit, or a character that masks one in quoted texts (`010-XXXX-****`).
@@ -648,7 +1108,7 @@ fn amounts(text: &str) -> (bool, bool) {
         let next_digit = || text[i + c.len_utf8()..].trim_start().bytes().next().is_some_and(|d| d.is_ascii_digit());
         let prev_digit = || text[..i].trim_end().bytes().next_back().is_some_and(|d| d.is_ascii_digit());
         match c {
-            '원' | '억' if prev_digit() || text[..i].ends_with('만') || text[..i].ends_with("천") => amount = true,
+            '원' | '억' if prev_digit() || text[..i].trim_end().ends_with(['만', '천']) => amount = true,
             '₩' | '￦' if next_digit() => amount = true,
             '$' | '€' | '£' | '¥' if next_digit() || prev_digit() => {
                 amount = true;
@@ -732,6 +1192,18 @@ mod tests {
         assert!(signs("팀뷰어 있어? 링크 보내줄게").contains(&"remote_control"));
         assert!(signs("이 앱 설치하고 기다려").contains(&"app_install"));
         assert!(!signs("curl the urls from the docs").contains(&"link_placeholder"));
+    }
+
+    #[test]
+    fn rates_and_multiples() {
+        for t in ["13% 상승", "+30퍼센트", "2~3배 더", "수백배 이익", "연 20프로"] {
+            assert!(has_rate(t), "{t}");
+        }
+        for t in ["3배송 완료", "퍼센트가 뭐야", "배가 고파", "프로필 사진"] {
+            assert!(!has_rate(t), "{t}");
+        }
+        assert!(signs("추천 종목 매수가 대비 21% 상승").contains(&"profit_claim"));
+        assert!(!signs("비가 와서 우울해").contains(&"profit_claim"));
     }
 
     #[test]

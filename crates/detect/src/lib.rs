@@ -29,6 +29,10 @@ pub const STRONG_LINK: u8 = 60;
 /// Risk from which a message counts as a scam (`ansim eval`, the sample ruleset's rules).
 pub const RISK_THRESHOLD: u8 = 50;
 
+/// How far below [`RISK_THRESHOLD`] a text model's risk may be and still flag a message when a
+/// structural sign or a typology phrase corroborates it.
+pub const CORROBORATION_BAND: u8 = 5;
+
 /// The detectors with their models: built once, shared by every decision.
 #[derive(Debug, Clone)]
 pub struct Analyzer {
@@ -68,7 +72,9 @@ impl Analyzer {
     /// threshold — chosen on out-of-fold scores when it was trained — mapped to 50), the
     /// typology detectors (a hooked typology of score 4 is 60, each point more 10), and the
     /// riskiest link (a clearly bad link on its own; a shortener or an unknown domain stays
-    /// below 50). Two of them at once add 10, and a danger warning about the sender adds 15.
+    /// below 50). Two of them at once add 10; a model risk within [`CORROBORATION_BAND`] of the
+    /// threshold adds 10 when a reported sign or a typology phrase backs it; and a danger
+    /// warning about the sender adds 15.
     pub fn message(&self, raw: &str, sender: Option<&Counterparty>, friend_names: &[String]) -> Analysis {
         let prepared = text::prepare(raw, &self.brands, &self.urls);
         let links = &prepared.links;
@@ -103,6 +109,15 @@ impl Analyzer {
         // Two independent signs together are stronger than either.
         let strong = [text_risk, model_risk, link_risk].iter().filter(|&&r| r >= RISK_THRESHOLD).count();
         if strong >= 2 {
+            risk = risk.saturating_add(10);
+        }
+        // A model just short of its threshold, corroborated by something a reason can name (a
+        // reported structural sign, or a phrase of weight 2 or more), is a scam: chat that the
+        // model barely doubts rarely carries either. A sum in dollars or pounds is no
+        // corroboration: it is foreign only to Korean billing, and ordinary in English.
+        let corroborated = detection.leaning.is_some()
+            || prepared.evidence.signs().any(|s| s.reported() && s != evidence::Sign::ForeignAmount);
+        if risk < RISK_THRESHOLD && model_risk.saturating_add(CORROBORATION_BAND) >= RISK_THRESHOLD && corroborated {
             risk = risk.saturating_add(10);
         }
         // A risky message from someone posing as a friend or an institution.

@@ -229,6 +229,8 @@ const PHRASES: &[(Typology, i32, &str)] = &[
     (WeddingSmishing, 2, "결혼식 초대장"),
     (WeddingSmishing, 2, "결혼식에 초대"),
     (WeddingSmishing, 2, "결혼합니다"),
+    (WeddingSmishing, 2, "초대장"),
+    (WeddingSmishing, 2, "돌잔치"),
     (WeddingSmishing, 1, "결혼해"),
     (WeddingSmishing, 1, "축의금"),
     (WeddingSmishing, 1, "방명록"),
@@ -543,7 +545,7 @@ enum Source {
     /// Talk about scams.
     Talk,
     /// A keyword of the structural evidence (the bits of its classes).
-    Atoms(u32),
+    Atoms(u64),
 }
 
 struct Table {
@@ -587,7 +589,7 @@ fn table() -> &'static Table {
         for (atom, words) in crate::evidence::ATOMS {
             for w in *words {
                 patterns.push(w.to_string());
-                sources.push(Source::Atoms(1 << (*atom as u32)));
+                sources.push(Source::Atoms(1 << (*atom as u64)));
             }
         }
         // Overlapping matches: "검찰청" counts both "검찰" and "검찰청".
@@ -639,6 +641,9 @@ pub struct Hooks {
     pub callback: bool,
     /// A request for an ID or card photo, credentials, an app install or remote control.
     pub request: bool,
+    /// The structural evidence of the message (its signs add to the typologies they belong
+    /// to; see [`sign_points`]).
+    pub evidence: crate::evidence::Evidence,
 }
 
 impl Hooks {
@@ -651,6 +656,7 @@ impl Hooks {
             placeholder: e.has(Sign::LinkPlaceholder),
             callback: e.has(Sign::CallbackNumber),
             request: e.any_request(),
+            evidence: e,
         }
     }
 }
@@ -665,7 +671,7 @@ pub fn detect(compact: &str, links: Hooks) -> Detection {
 struct Hits {
     set: Vec<u64>,
     list: Vec<usize>,
-    atoms: u32,
+    atoms: u64,
 }
 
 impl Hits {
@@ -704,6 +710,7 @@ pub fn analyse(
 }
 
 fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
+    use crate::evidence::Sign;
     let t = table();
     // The phrases whose every part was found, in table order.
     let mut seen: Vec<usize> = Vec::new();
@@ -733,12 +740,22 @@ fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
             strong[ty as usize] += w;
         }
     }
+    for (ty, w) in sign_points(links.evidence) {
+        strong[ty as usize] += w;
+    }
     if links.apk {
         accelerant += 2;
     }
     let accelerant = accelerant.min(3);
     let mut scores = vec![0i32; n];
     let placeholder = links.placeholder || links.request;
+    // An invitation or obituary "sent" to be opened elsewhere is the link of the lure, even
+    // where the link itself was left out; a free gift to claim, without the `(광고)` tag
+    // that lawful advertising carries, is the lure of a coupon scam.
+    let card_to_open = links.evidence.has(Sign::CardToOpen);
+    let gift = links.evidence.has(Sign::FreeGift) && !links.evidence.has(Sign::AdTag);
+    // A threat of seizure or enforcement is what a fine notice wants acted on.
+    let threat = links.evidence.has(Sign::LegalThreat);
     for ty in Typology::ALL {
         let i = ty as usize;
         let base = strong[i];
@@ -751,8 +768,15 @@ fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
         }
         let hooked = match hook(ty) {
             Hook::None => true,
-            Hook::Link => links.suspicious || placeholder || accelerant > 0,
-            Hook::LinkOrCall => links.suspicious || placeholder || links.callback || accelerant > 0,
+            Hook::Link => links.suspicious || placeholder || accelerant > 0 || card_to_open,
+            Hook::LinkOrCall => {
+                links.suspicious
+                    || placeholder
+                    || links.callback
+                    || accelerant > 0
+                    || (ty == CouponSmishing && gift)
+                    || (ty == FineSmishing && threat)
+            }
         };
         if hooked && !links.suspicious && accelerant == 0 && hook(ty) != Hook::None && base >= 2 {
             // A placeholder, a request or a call-back number hooks as a link does.
@@ -790,6 +814,47 @@ fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
         seen.iter().map(|&ph| PHRASES[ph]).filter(|(ty, w, _)| *ty == best && *w > 0).map(|(_, _, p)| p).collect();
     phrases.extend(ACCELERANTS.iter().zip(&t.accelerants).filter(|(_, k)| hit.has(**k)).map(|((_, p), _)| *p));
     Detection { typology: Some(best), leaning, score, phrases }
+}
+
+/// What the structural signs add to the typologies' strong weight: patterns of a kind of
+/// scam, whatever its wording.
+///
+/// - Spam: renting out or buying accounts and cards (4); easy money offered (2, 4 with a sum);
+///   gambling (2, 4 with a sum or a rate).
+/// - Investment leading rooms: a promise of returns (4), a claim of gains (2), trading-call
+///   jargon (2), an invitation into a room next to either (2).
+/// - Romance: someone abroad who will come to Korea to meet or live (4); a stranger's opener
+///   (2), asking for a reply (2 more).
+/// - Coupons: a free gift to claim (3). Wedding and obituary notices: a card to open (2).
+/// - Family impersonation: a favour asked (2), a busy check (2), trouble with one's own
+///   authentication (2), probing for accounts or cards (2).
+/// - Fines: a legal threat (2). Loans: a loan offer (2).
+pub fn sign_points(e: crate::evidence::Evidence) -> impl Iterator<Item = (Typology, i32)> {
+    use crate::evidence::Sign as S;
+    let sum = e.has(S::Amount);
+    let invest = e.has(S::ProfitClaim) || e.has(S::StockTip) || e.has(S::GuaranteedReturn);
+    [
+        (Spam, if e.has(S::AccountRent) { 4 } else { 0 }),
+        (Spam, if e.has(S::EasyMoney) { 2 + 2 * i32::from(sum) } else { 0 }),
+        (Spam, if e.has(S::Gambling) { 2 + 2 * i32::from(sum || e.has(S::ProfitClaim)) } else { 0 }),
+        (InvestmentLeading, 4 * i32::from(e.has(S::GuaranteedReturn))),
+        (InvestmentLeading, 2 * i32::from(e.has(S::ProfitClaim))),
+        (InvestmentLeading, 2 * i32::from(e.has(S::StockTip))),
+        (InvestmentLeading, 2 * i32::from(invest && e.has(S::RoomInvite))),
+        (Romance, 4 * i32::from(e.has(S::ComingToKorea))),
+        (Romance, if e.has(S::StrangerOpener) { 2 + 2 * i32::from(e.has(S::TextMe)) } else { 0 }),
+        (CouponSmishing, 3 * i32::from(e.has(S::FreeGift))),
+        (WeddingSmishing, 2 * i32::from(e.has(S::CardToOpen))),
+        (ObituarySmishing, 2 * i32::from(e.has(S::CardToOpen))),
+        (FamilyImpersonation, 2 * i32::from(e.has(S::FavorOpener))),
+        (FamilyImpersonation, 2 * i32::from(e.has(S::BusyCheck))),
+        (FamilyImpersonation, 2 * i32::from(e.has(S::AuthTrouble))),
+        (FamilyImpersonation, 2 * i32::from(e.has(S::AccountProbe))),
+        (FineSmishing, 2 * i32::from(e.has(S::LegalThreat))),
+        (LoanFraud, 2 * i32::from(e.has(S::LoanOffer))),
+    ]
+    .into_iter()
+    .filter(|&(_, w)| w > 0)
 }
 
 /// Risk 0..=100 of a detection's score: 4 → 60, 5 → 70, 6 → 80, 7 → 90, 8 or more → 95.
