@@ -123,13 +123,120 @@ pub struct CaseChangeBody {
     #[serde(default)]
     #[schema(max_length = 4000)]
     pub note: Option<String>,
-    /// A relief step to record: `{"step": "suspension", "channel": "phone"|"writing", "at"}`,
-    /// `{"step": "mistaken_transfer", "transferred_at", "amount", "at"}`,
-    /// `{"step": "written_request", "at"}`, `{"step": "holder_notice", "at"}`, … (`at` is RFC 3339,
-    /// now when left out).
+    /// A relief step to record.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub relief: Option<serde_json::Value>,
+    pub relief: Option<ReliefStepBody>,
+}
+
+/// How a payment suspension was requested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReliefChannel {
+    /// By phone: the written request must follow within 3 business days.
+    Phone,
+    /// In writing.
+    Writing,
+}
+
+/// A relief step an analyst records (`app::cases::ReliefStep`'s JSON); `at` is RFC 3339 with an
+/// offset, now when left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum ReliefStepBody {
+    /// Payment suspension (지급정지) requested at the bank: starts the fraud path.
+    Suspension {
+        /// `phone` or `writing`.
+        channel: ReliefChannel,
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// A mistaken transfer (착오송금): starts the return path.
+    MistakenTransfer {
+        /// When the money was sent (RFC 3339).
+        transferred_at: String,
+        /// Won sent.
+        #[schema(minimum = 1)]
+        amount: i64,
+        /// When the return was requested.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The written request after a phone request.
+    WrittenRequest {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The bank notified the account holder.
+    HolderNotice {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The FSS posted the claim-extinguishment notice (채권소멸 공고).
+    Notice {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The account holder objected within the period.
+    Objection {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The claim was extinguished after the period.
+    Extinguished {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The refund was decided: `available` won split pro rata among the case's victims.
+    RefundDecision {
+        /// Won left in the account.
+        #[schema(minimum = 0)]
+        available: i64,
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The refunds were paid.
+    Payout {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// The victim withdrew the request.
+    Withdrawal {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// Mistaken transfer: the recipient refused (or did not answer).
+    Refusal {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// Mistaken transfer: escalated to the public return-support programme.
+    Escalation {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// Mistaken transfer: the money came back.
+    Returned {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// Mistaken transfer: not recovered.
+    Unrecovered {
+        /// When.
+        #[serde(default)]
+        at: Option<String>,
+    },
 }
 
 /// A filed report's receipt.
@@ -1028,6 +1135,42 @@ mod tests {
         }
         assert_ne!(contact_key("010-4444-0001"), k);
         assert_eq!(contact_key("Kim@Example.com "), contact_key("kim@example.com"));
+    }
+
+    /// The documented relief steps are the ones the use case reads, field for field: each
+    /// documented step, written as the document says, parses as `app::cases::ReliefStep` and
+    /// reads back the same; the document lists all fourteen.
+    #[test]
+    fn documented_relief_steps_are_the_use_case_s() {
+        let at = Some("2026-12-01T10:00:00+09:00".to_string());
+        let all = [
+            ReliefStepBody::Suspension { channel: ReliefChannel::Phone, at: at.clone() },
+            ReliefStepBody::MistakenTransfer {
+                transferred_at: "2026-12-01T09:00:00+09:00".into(),
+                amount: 5,
+                at: None,
+            },
+            ReliefStepBody::WrittenRequest { at: at.clone() },
+            ReliefStepBody::HolderNotice { at: None },
+            ReliefStepBody::Notice { at: None },
+            ReliefStepBody::Objection { at: None },
+            ReliefStepBody::Extinguished { at: None },
+            ReliefStepBody::RefundDecision { available: 10, at: None },
+            ReliefStepBody::Payout { at: None },
+            ReliefStepBody::Withdrawal { at: None },
+            ReliefStepBody::Refusal { at: None },
+            ReliefStepBody::Escalation { at: None },
+            ReliefStepBody::Returned { at: None },
+            ReliefStepBody::Unrecovered { at: None },
+        ];
+        for step in &all {
+            let json = serde_json::to_value(step).unwrap();
+            let read: app::cases::ReliefStep = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&read).unwrap(), json, "round trip of {json}");
+        }
+        let schema = serde_json::to_value(<ReliefStepBody as utoipa::PartialSchema>::schema()).unwrap();
+        let one_of = schema["oneOf"].as_array().unwrap().len();
+        assert_eq!(one_of, all.len());
     }
 
     #[test]
