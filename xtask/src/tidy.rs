@@ -54,6 +54,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "thiserror",
             // The relief calendar's holiday list is TOML.
             "toml",
+            // Optional (`openapi`): the request types derive their OpenAPI schemas, so the HTTP
+            // document describes the types that parse; derives only.
+            "utoipa",
         ],
     ),
     // HTTP: the only crate that knows the wire format; no terminal, no argument parsing.

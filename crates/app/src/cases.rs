@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use store::{ActionRow, AuditEntry, CaseRow, ReportRow, Tx};
 
 /// What happened to the reporter.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
@@ -97,24 +98,30 @@ impl ReportKind {
 }
 
 /// One indicator named in a report.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportedIndicator {
     /// `account`, `phone`, `url`, `profile`, ...
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(phone|account|url|domain|profile|device|ip|wallet)$"))]
     pub kind: String,
     /// As the reporter wrote it; normalised when filed.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub value: String,
 }
 
 /// A report as filed (the form or the API).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportForm {
     /// What happened.
     pub kind: ReportKind,
     /// In the reporter's words (at most 2,000 characters, no HTML).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 2000))]
     pub description: String,
     /// Won lost or at risk.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 1_000_000_000_000_i64))]
     pub amount: Option<Krw>,
     /// When the money left: a Korea-time wall clock (`2026-12-06 13:30`) or RFC 3339 with an offset.
     #[serde(default)]
@@ -124,12 +131,15 @@ pub struct ReportForm {
     pub contact_ongoing: bool,
     /// The victim's age, if given.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 120))]
     pub age: Option<u8>,
     /// The fraud account, phone, URL, profile ... (at most 10).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub indicators: Vec<ReportedIndicator>,
     /// How to reach the reporter (phone or e-mail, at most 100 characters).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub contact: Option<String>,
 }
 
@@ -218,6 +228,7 @@ impl CaseBody {
 }
 
 /// A relief step an analyst records; `at` is RFC 3339 (now when left out).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum ReliefStep {
@@ -339,20 +350,26 @@ pub struct Alert {
 }
 
 /// A change an analyst asks for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(min_properties = 1))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
     /// The next state (forward only; `closed` needs an outcome).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(triaged|investigating|action_taken|relief|closed)$"))]
     pub state: Option<String>,
     /// `confirmed_fraud`, `not_fraud` or `duplicate`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(confirmed_fraud|not_fraud|duplicate)$"))]
     pub outcome: Option<String>,
     /// Assign to this analyst.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub assignee: Option<String>,
     /// A note to add.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
     pub note: Option<String>,
     /// A relief step to record.
     #[serde(default)]

@@ -473,6 +473,7 @@ pub fn pro_rata<V: Clone>(available: i64, claims: &[(V, i64)]) -> Vec<(V, i64)> 
 // Relief state machine
 
 /// How a payment suspension was requested.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
