@@ -24,6 +24,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Storage knows the domain's ids and its database, nothing about rules or HTTP.
     // (serde_json: the JSON lists of the case columns `reporting` and `holding`.)
     ("store", &["domain", "rusqlite", "thiserror", "sha2", "serde_json"]),
+    // The PostgreSQL backend: the store's trait and conformance suite, the synchronous client
+    // (the trait is synchronous and runs on blocking threads), JSON for the case lists.
+    ("store-postgres", &["domain", "store", "serde_json", "postgres"]),
     // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
     ("indicators", &["hmac", "sha2", "psl"]),
     // Stage-1 detectors: text and link analysis and their models; pure.

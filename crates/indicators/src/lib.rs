@@ -21,7 +21,7 @@ mod url;
 use std::fmt;
 use std::str::FromStr;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// The longest raw input accepted, in bytes. Real indicators are far shorter; the bound keeps

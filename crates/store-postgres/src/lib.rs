@@ -1,0 +1,1055 @@
+//! The PostgreSQL backend of [`store::Store`]: the system of record when several ansim nodes
+//! share one database. It passes the same conformance suite as the embedded SQLite backend.
+//!
+//! What several nodes need from it, and how it is given:
+//! - idempotency across nodes by the database's unique index on `(affiliate, event_id)`, not
+//!   by any node's memory: the second node's commit of the same event id is a `Conflict`;
+//! - units of work at `SERIALIZABLE` isolation, retried on a serialisation failure, so two
+//!   nodes filing reports about the same indicator or appending to the audit chain never see
+//!   each other's half-done writes;
+//! - a commit is acknowledged only after PostgreSQL committed it (group commit is the caller's
+//!   batch in one transaction, as with the embedded backend);
+//! - migrations run under an advisory lock, so nodes starting together migrate once.
+//!
+//! The client is the synchronous `postgres` crate: the [`Store`] trait is synchronous and its
+//! callers already run it on blocking threads. Connections are pooled (opened on demand, kept
+//! up to [`POOL`]).
+
+use domain::{AffiliateId, CaseOutcome, CaseState};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row};
+use std::sync::Mutex;
+use store::{
+    ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRepo, AuditRow, CaseRepo, CaseRow,
+    EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion, Scope,
+    Store, StoreError, Tx, Write, audit_hash,
+};
+
+/// Migrations, applied in order; the `ansim_schema` table records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// Idle connections kept for reuse.
+pub const POOL: usize = 8;
+
+/// How often a unit of work is tried when PostgreSQL reports a serialisation failure; between
+/// tries it waits a little longer each time, with jitter, so contenders fall out of step.
+const TRIES: usize = 64;
+
+/// A store in a PostgreSQL database.
+pub struct PgStore {
+    config: postgres::Config,
+    idle: Mutex<Vec<Client>>,
+}
+
+fn backend(e: postgres::Error) -> StoreError {
+    backend_ref(&e)
+}
+
+fn is_retryable(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+    })
+}
+
+/// A connection taken from the pool, returned to it when dropped (unless it broke).
+struct Conn<'a> {
+    store: &'a PgStore,
+    client: Option<Client>,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("a pooled connection is present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("a pooled connection is present until dropped")
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take()
+            && !c.is_closed()
+        {
+            let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < POOL {
+                idle.push(c);
+            }
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and runs pending migrations. An
+    /// unreachable server is an error that names the address.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let config: postgres::Config =
+            url.parse().map_err(|e| StoreError::Backend(format!("invalid PostgreSQL address {url:?}: {e}")))?;
+        PgStore::with_config(config)
+    }
+
+    /// Connects with a prepared configuration (for example one whose `options` set the
+    /// `search_path` to a schema of its own) and runs pending migrations.
+    pub fn with_config(config: postgres::Config) -> Result<PgStore> {
+        let s = PgStore { config, idle: Mutex::new(Vec::new()) };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    fn conn(&self) -> Result<Conn<'_>> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => self.config.connect(NoTls).map_err(|e| {
+                let hosts: Vec<String> = self.config.get_hosts().iter().map(|h| format!("{h:?}")).collect();
+                StoreError::Backend(format!("cannot connect to PostgreSQL at {}: {e}", hosts.join(", ")))
+            })?,
+        };
+        Ok(Conn { store: self, client: Some(client) })
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(backend)?;
+        // One node migrates; the others wait here and then find nothing left to do.
+        tx.execute("SELECT pg_advisory_xact_lock(7262696)", &[]).map_err(backend)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS ansim_schema (version BIGINT NOT NULL)").map_err(backend)?;
+        let done: i64 =
+            tx.query_one("SELECT COALESCE(MAX(version), 0) FROM ansim_schema", &[]).map_err(backend)?.get(0);
+        let done = usize::try_from(done).unwrap_or(0);
+        if done > MIGRATIONS.len() {
+            return Err(StoreError::Backend(format!(
+                "the store has schema version {done}, newer than this program's {}; upgrade ansim",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+            tx.batch_execute(sql).map_err(backend)?;
+            tx.execute("INSERT INTO ansim_schema (version) VALUES ($1)", &[&((i + 1) as i64)]).map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    /// Runs `f` in one transaction at `isolation`, retrying on a serialisation failure.
+    fn in_tx<T>(
+        &self,
+        serializable: bool,
+        mut f: impl FnMut(&mut postgres::Transaction<'_>) -> std::result::Result<T, TxError>,
+    ) -> Result<T> {
+        let mut c = self.conn()?;
+        for attempt in 1..=TRIES {
+            let level = if serializable {
+                postgres::IsolationLevel::Serializable
+            } else {
+                postgres::IsolationLevel::ReadCommitted
+            };
+            let mut tx = c.build_transaction().isolation_level(level).start().map_err(backend)?;
+            let r = f(&mut tx);
+            let r = match r {
+                Ok(v) => tx.commit().map(|()| v).map_err(TxError::Pg),
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(v) => return Ok(v),
+                Err(TxError::Pg(e)) if is_retryable(&e) && attempt < TRIES => {
+                    let jitter = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| u64::from(d.subsec_nanos()) % 1_000);
+                    let wait = (attempt as u64 * 500).min(20_000) + jitter * (attempt as u64).min(20);
+                    std::thread::sleep(std::time::Duration::from_micros(wait));
+                    continue;
+                }
+                Err(TxError::Pg(e)) => return Err(backend(e)),
+                Err(TxError::Store(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Backend("the transaction kept conflicting with others; retry".into()))
+    }
+}
+
+/// Why a unit of work stopped: PostgreSQL (maybe retryable) or the work itself.
+enum TxError {
+    Pg(postgres::Error),
+    Store(StoreError),
+}
+
+impl From<postgres::Error> for TxError {
+    fn from(e: postgres::Error) -> Self {
+        TxError::Pg(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
+    }
+}
+
+const EVENT_COLS: &str =
+    "seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms";
+
+fn event_row(r: &Row) -> EventRecord {
+    EventRecord {
+        seq: r.get(0),
+        event_id: r.get(1),
+        decision_id: r.get(2),
+        at_ms: r.get(3),
+        kind: r.get(4),
+        verdict: r.get(5),
+        score: r.get(6),
+        ruleset: r.get(7),
+        event_json: r.get(8),
+        decision_json: r.get(9),
+        decided_ms: r.get(10),
+    }
+}
+
+fn scopes_text(s: &[Scope]) -> String {
+    s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn ruleset_row(r: &Row) -> RulesetVersion {
+    RulesetVersion { version: r.get(0), source: r.get(1), published_ms: r.get(2), active: r.get::<_, i64>(3) != 0 }
+}
+
+fn bytes32(v: Vec<u8>, what: &str) -> Result<[u8; 32]> {
+    v.try_into().map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
+}
+
+fn report_row(r: &Row) -> Result<IndicatorReport> {
+    Ok(IndicatorReport {
+        digest: bytes32(r.get(0), "an indicator digest")?,
+        kind: r.get(1),
+        affiliate: AffiliateId(r.get(2)),
+        typology: r.get(3),
+        status: r.get(4),
+        reports: r.get(5),
+        first_ms: r.get(6),
+        last_ms: r.get(7),
+    })
+}
+
+const REPORT_COLS: &str = "receipt, secret_hash, source, kind, case_id, priority, body, created_ms";
+
+fn report_row_of(r: &Row) -> Result<ReportRow> {
+    Ok(ReportRow {
+        receipt: r.get(0),
+        secret_hash: bytes32(r.get(1), "a report's secret hash")?,
+        source: r.get(2),
+        kind: r.get(3),
+        case_id: r.get(4),
+        priority: r.get(5),
+        body: r.get(6),
+        created_ms: r.get(7),
+    })
+}
+
+const CASE_COLS: &str = "id, state, outcome, priority, assignee, typology, money_at_risk, reporting, holding, \
+     linked_case, opened_ms, updated_ms, sla_due_ms, first_action_ms, closed_ms, body";
+
+fn list(text: String) -> Result<Vec<String>> {
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("not a JSON list of names: {e}")))
+}
+
+fn case_row(r: &Row) -> Result<CaseRow> {
+    let state: String = r.get(1);
+    let outcome: Option<String> = r.get(2);
+    Ok(CaseRow {
+        id: r.get(0),
+        state: CaseState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("unknown case state {state:?}")))?,
+        outcome: match outcome {
+            None => None,
+            Some(o) => {
+                Some(CaseOutcome::parse(&o).ok_or_else(|| StoreError::Corrupt(format!("unknown outcome {o:?}")))?)
+            }
+        },
+        priority: r.get(3),
+        assignee: r.get(4),
+        typology: r.get(5),
+        money_at_risk: r.get(6),
+        reporting: list(r.get(7))?,
+        holding: list(r.get(8))?,
+        linked_case: r.get(9),
+        opened_ms: r.get(10),
+        updated_ms: r.get(11),
+        sla_due_ms: r.get(12),
+        first_action_ms: r.get(13),
+        closed_ms: r.get(14),
+        body: r.get(15),
+    })
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// A case's writable columns, in the order both the insert and the update name them.
+fn with_case_values<T>(c: &CaseRow, f: impl FnOnce(&[&(dyn ToSql + Sync)]) -> T) -> T {
+    let (state, outcome) = (c.state.as_str(), c.outcome.map(CaseOutcome::as_str));
+    let (reporting, holding) = (json_list(&c.reporting), json_list(&c.holding));
+    f(&[
+        &state,
+        &outcome,
+        &c.priority,
+        &c.assignee,
+        &c.typology,
+        &c.money_at_risk,
+        &reporting,
+        &holding,
+        &c.linked_case,
+        &c.opened_ms,
+        &c.updated_ms,
+        &c.sla_due_ms,
+        &c.first_action_ms,
+        &c.closed_ms,
+        &c.body,
+    ])
+}
+
+const ACTION_COLS: &str =
+    "id, affiliate, kind, payload, created_ms, attempts, next_ms, delivered_ms, dead_ms, last_error";
+
+fn action_row(r: &Row) -> ActionRow {
+    ActionRow {
+        id: r.get(0),
+        affiliate: AffiliateId(r.get(1)),
+        kind: r.get(2),
+        payload: r.get(3),
+        created_ms: r.get(4),
+        attempts: r.get(5),
+        next_ms: r.get(6),
+        delivered_ms: r.get(7),
+        dead_ms: r.get(8),
+        last_error: r.get(9),
+    }
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store for PgStore {
+    fn transaction(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        self.in_tx(true, |tx| {
+            let mut t = PgTx { tx, failed: None };
+            let r = work(&mut t);
+            // A PostgreSQL error inside the work is kept whole, so a serialisation failure
+            // retries the unit rather than surfacing as a backend error.
+            if let Some(e) = t.failed.take() {
+                return Err(TxError::Pg(e));
+            }
+            r.map_err(TxError::Store)
+        })
+    }
+
+    fn upsert_affiliate(&self, a: &AffiliateId, name: &str, now_ms: i64) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO affiliate (id, name, created_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                &[&a.as_str(), &name, &now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn affiliates(&self) -> Result<Vec<Affiliate>> {
+        let rows = self.conn()?.query("SELECT id, name FROM affiliate ORDER BY id", &[]).map_err(backend)?;
+        Ok(rows.iter().map(|r| Affiliate { id: AffiliateId(r.get(0)), name: r.get(1) }).collect())
+    }
+
+    fn insert_key(&self, a: &AffiliateId, key: &ApiKey, now_ms: i64) -> Result<()> {
+        if &key.affiliate != a {
+            return Err(StoreError::Conflict("a key can only be stored for its own affiliate".into()));
+        }
+        self.conn()?
+            .execute(
+                "INSERT INTO api_key (hash, prefix, affiliate, scopes, created_ms, revoked) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&&key.hash[..], &key.prefix, &a.as_str(), &scopes_text(&key.scopes), &now_ms, &i64::from(key.revoked)],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>> {
+        let row = self
+            .conn()?
+            .query_opt("SELECT prefix, affiliate, scopes, revoked FROM api_key WHERE hash = $1", &[&&hash[..]])
+            .map_err(backend)?;
+        Ok(row.map(|r| {
+            let scopes: String = r.get(2);
+            ApiKey {
+                hash: *hash,
+                prefix: r.get(0),
+                affiliate: AffiliateId(r.get(1)),
+                scopes: scopes.split_whitespace().filter_map(Scope::parse).collect(),
+                revoked: r.get::<_, i64>(3) != 0,
+            }
+        }))
+    }
+
+    fn keys(&self, a: &AffiliateId) -> Result<Vec<ApiKey>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT hash, prefix, scopes, revoked FROM api_key WHERE affiliate = $1 ORDER BY created_ms, prefix",
+                &[&a.as_str()],
+            )
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let scopes: String = r.get(2);
+                Ok(ApiKey {
+                    hash: bytes32(r.get(0), "a key hash")?,
+                    prefix: r.get(1),
+                    affiliate: a.clone(),
+                    scopes: scopes.split_whitespace().filter_map(Scope::parse).collect(),
+                    revoked: r.get::<_, i64>(3) != 0,
+                })
+            })
+            .collect()
+    }
+
+    fn revoke_key(&self, a: &AffiliateId, prefix: &str) -> Result<usize> {
+        self.in_tx(false, |tx| {
+            let n: i64 = tx
+                .query_one(
+                    "SELECT COUNT(*) FROM api_key WHERE affiliate = $1 AND prefix = $2",
+                    &[&a.as_str(), &prefix],
+                )?
+                .get(0);
+            if n == 1 {
+                tx.execute(
+                    "UPDATE api_key SET revoked = 1 WHERE affiliate = $1 AND prefix = $2",
+                    &[&a.as_str(), &prefix],
+                )?;
+            }
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn commit(&self, writes: &[Write]) -> Result<()> {
+        self.in_tx(false, |tx| {
+            let ev = tx.prepare(
+                "INSERT INTO event (affiliate, seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset,
+                 event_json, decision_json, decided_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )?;
+            let ob =
+                tx.prepare("INSERT INTO outbox (affiliate, topic, payload, created_ms) VALUES ($1, $2, $3, $4)")?;
+            for w in writes {
+                let r = &w.record;
+                tx.execute(
+                    &ev,
+                    &[
+                        &w.affiliate.as_str(),
+                        &r.seq,
+                        &r.event_id,
+                        &r.decision_id,
+                        &r.at_ms,
+                        &r.kind,
+                        &r.verdict,
+                        &r.score,
+                        &r.ruleset,
+                        &r.event_json,
+                        &r.decision_json,
+                        &r.decided_ms,
+                    ],
+                )?;
+                for (topic, payload) in &w.outbox {
+                    tx.execute(&ob, &[&w.affiliate.as_str(), topic, payload, &r.decided_ms])?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>> {
+        let row = self
+            .conn()?
+            .query_opt(
+                &format!("SELECT {EVENT_COLS} FROM event WHERE affiliate = $1 AND event_id = $2"),
+                &[&a.as_str(), &event_id],
+            )
+            .map_err(backend)?;
+        Ok(row.as_ref().map(event_row))
+    }
+
+    fn event_by_seq(&self, a: &AffiliateId, seq: i64) -> Result<Option<EventRecord>> {
+        let row = self
+            .conn()?
+            .query_opt(
+                &format!("SELECT {EVENT_COLS} FROM event WHERE affiliate = $1 AND seq = $2"),
+                &[&a.as_str(), &seq],
+            )
+            .map_err(backend)?;
+        Ok(row.as_ref().map(event_row))
+    }
+
+    fn events_after(&self, a: &AffiliateId, after: i64, n: usize) -> Result<Vec<EventRecord>> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!("SELECT {EVENT_COLS} FROM event WHERE affiliate = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+                &[&a.as_str(), &after, &limit(n)],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(event_row).collect())
+    }
+
+    fn event_ids(&self, a: &AffiliateId, after: i64, n: usize) -> Result<Vec<(i64, String)>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT seq, event_id FROM event WHERE affiliate = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                &[&a.as_str(), &after, &limit(n)],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn last_seq(&self, a: &AffiliateId) -> Result<i64> {
+        Ok(self
+            .conn()?
+            .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM event WHERE affiliate = $1", &[&a.as_str()])
+            .map_err(backend)?
+            .get(0))
+    }
+
+    fn event_count(&self, a: &AffiliateId) -> Result<i64> {
+        Ok(self
+            .conn()?
+            .query_one("SELECT COUNT(*) FROM event WHERE affiliate = $1", &[&a.as_str()])
+            .map_err(backend)?
+            .get(0))
+    }
+
+    fn put_draft(&self, a: &AffiliateId, source: &str, now_ms: i64) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO ruleset_draft (affiliate, source, updated_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (affiliate) DO UPDATE SET source = excluded.source, updated_ms = excluded.updated_ms",
+                &[&a.as_str(), &source, &now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn draft(&self, a: &AffiliateId) -> Result<Option<String>> {
+        let row = self
+            .conn()?
+            .query_opt("SELECT source FROM ruleset_draft WHERE affiliate = $1", &[&a.as_str()])
+            .map_err(backend)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn activate(&self, a: &AffiliateId, version: i64) -> Result<()> {
+        self.in_tx(false, |tx| {
+            let exists = tx.query_opt(
+                "SELECT version FROM ruleset WHERE affiliate = $1 AND version = $2",
+                &[&a.as_str(), &version],
+            )?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!("ruleset version {version}")).into());
+            }
+            tx.execute(
+                "UPDATE ruleset SET active = CASE WHEN version = $2 THEN 1 ELSE 0 END WHERE affiliate = $1",
+                &[&a.as_str(), &version],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn active_ruleset(&self, a: &AffiliateId) -> Result<Option<RulesetVersion>> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT version, source, published_ms, active FROM ruleset WHERE affiliate = $1 AND active = 1",
+                &[&a.as_str()],
+            )
+            .map_err(backend)?;
+        Ok(row.as_ref().map(ruleset_row))
+    }
+
+    fn ruleset_history(&self, a: &AffiliateId) -> Result<Vec<RulesetVersion>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT version, source, published_ms, active FROM ruleset WHERE affiliate = $1 ORDER BY version DESC",
+                &[&a.as_str()],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(ruleset_row).collect())
+    }
+
+    fn save_snapshot(&self, a: &AffiliateId, seq: i64, state: &[u8], now_ms: i64) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO feature_snapshot (affiliate, seq, state, saved_ms) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (affiliate) DO UPDATE SET seq = excluded.seq, state = excluded.state, saved_ms = excluded.saved_ms",
+                &[&a.as_str(), &seq, &state, &now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn load_snapshot(&self, a: &AffiliateId) -> Result<Option<(i64, Vec<u8>)>> {
+        let row = self
+            .conn()?
+            .query_opt("SELECT seq, state FROM feature_snapshot WHERE affiliate = $1", &[&a.as_str()])
+            .map_err(backend)?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn upsert_report(&self, a: &AffiliateId, r: &IndicatorReport) -> Result<()> {
+        self.upsert_reports(a, std::slice::from_ref(r))
+    }
+
+    fn upsert_reports(&self, a: &AffiliateId, reports: &[IndicatorReport]) -> Result<()> {
+        store::in_transaction(self, |tx| tx.upsert_reports(a, reports))
+    }
+
+    fn all_reports(&self) -> Result<Vec<IndicatorReport>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT digest, kind, affiliate, typology, status, reports, first_ms, last_ms FROM indicator_report",
+                &[],
+            )
+            .map_err(backend)?;
+        rows.iter().map(report_row).collect()
+    }
+
+    fn put_protection(&self, a: &AffiliateId, subject: &str, settings: &str, now_ms: i64) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO protection (affiliate, subject, settings, updated_ms) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (affiliate, subject) DO UPDATE SET settings = excluded.settings,
+                   updated_ms = excluded.updated_ms",
+                &[&a.as_str(), &subject, &settings, &now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn protections(&self, a: &AffiliateId) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .conn()?
+            .query("SELECT subject, settings FROM protection WHERE affiliate = $1 ORDER BY subject", &[&a.as_str()])
+            .map_err(backend)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn cancel_hold(&self, a: &AffiliateId, seq: i64, now_ms: i64) -> Result<bool> {
+        let n = self
+            .conn()?
+            .execute(
+                "INSERT INTO hold_cancel (affiliate, seq, cancelled_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (affiliate, seq) DO NOTHING",
+                &[&a.as_str(), &seq, &now_ms],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn cancelled_holds(&self, a: &AffiliateId) -> Result<Vec<(i64, i64)>> {
+        let rows = self
+            .conn()?
+            .query("SELECT seq, cancelled_ms FROM hold_cancel WHERE affiliate = $1 ORDER BY seq", &[&a.as_str()])
+            .map_err(backend)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn report(&self, receipt: &str) -> Result<Option<ReportRow>> {
+        let row = self
+            .conn()?
+            .query_opt(&format!("SELECT {REPORT_COLS} FROM report WHERE receipt = $1"), &[&receipt])
+            .map_err(backend)?;
+        row.as_ref().map(report_row_of).transpose()
+    }
+
+    fn case_reports(&self, case_id: i64) -> Result<Vec<ReportRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!("SELECT {REPORT_COLS} FROM report WHERE case_id = $1 ORDER BY created_ms, receipt"),
+                &[&case_id],
+            )
+            .map_err(backend)?;
+        rows.iter().map(report_row_of).collect()
+    }
+
+    fn case(&self, id: i64) -> Result<Option<CaseRow>> {
+        let row = self
+            .conn()?
+            .query_opt(&format!("SELECT {CASE_COLS} FROM fraud_case WHERE id = $1"), &[&id])
+            .map_err(backend)?;
+        row.as_ref().map(case_row).transpose()
+    }
+
+    fn open_cases(&self, n: usize) -> Result<Vec<CaseRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {CASE_COLS} FROM fraud_case WHERE state != 'closed' ORDER BY priority DESC, opened_ms, id LIMIT $1"
+                ),
+                &[&limit(n)],
+            )
+            .map_err(backend)?;
+        rows.iter().map(case_row).collect()
+    }
+
+    fn audit_log(&self) -> Result<Vec<AuditRow>> {
+        let rows = self
+            .conn()?
+            .query("SELECT seq, at_ms, actor, case_id, action, detail, prev, hash FROM audit ORDER BY seq", &[])
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditRow {
+                seq: r.get(0),
+                entry: AuditEntry {
+                    at_ms: r.get(1),
+                    actor: r.get(2),
+                    case_id: r.get(3),
+                    action: r.get(4),
+                    detail: r.get(5),
+                },
+                prev: r.get(6),
+                hash: r.get(7),
+            })
+            .collect())
+    }
+
+    fn actions_due(&self, now_ms: i64, n: usize) -> Result<Vec<ActionRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {ACTION_COLS} FROM action WHERE delivered_ms IS NULL AND dead_ms IS NULL AND next_ms <= $1
+                     ORDER BY next_ms, id LIMIT $2"
+                ),
+                &[&now_ms, &limit(n)],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(action_row).collect())
+    }
+
+    fn action_attempted(&self, id: &str, outcome: ActionOutcome, now_ms: i64) -> Result<()> {
+        let mut c = self.conn()?;
+        let n = match outcome {
+            ActionOutcome::Delivered => c.execute(
+                "UPDATE action SET attempts = attempts + 1, delivered_ms = $2, last_error = NULL WHERE id = $1",
+                &[&id, &now_ms],
+            ),
+            ActionOutcome::Retry { next_ms, error } => c.execute(
+                "UPDATE action SET attempts = attempts + 1, next_ms = $2, last_error = $3 WHERE id = $1",
+                &[&id, &next_ms, &error],
+            ),
+            ActionOutcome::Dead { error } => c.execute(
+                "UPDATE action SET attempts = attempts + 1, dead_ms = $2, last_error = $3 WHERE id = $1",
+                &[&id, &now_ms, &error],
+            ),
+        }
+        .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("action {id}")));
+        }
+        Ok(())
+    }
+
+    fn dead_actions(&self, n: usize) -> Result<Vec<ActionRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {ACTION_COLS} FROM action WHERE dead_ms IS NOT NULL ORDER BY dead_ms DESC, id LIMIT $1"
+                ),
+                &[&limit(n)],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(action_row).collect())
+    }
+
+    fn action(&self, id: &str) -> Result<Option<ActionRow>> {
+        let row = self
+            .conn()?
+            .query_opt(&format!("SELECT {ACTION_COLS} FROM action WHERE id = $1"), &[&id])
+            .map_err(backend)?;
+        Ok(row.as_ref().map(action_row))
+    }
+
+    fn put_webhook(&self, a: &AffiliateId, url: &str, secret: &str, now_ms: i64) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO webhook (affiliate, url, secret, updated_ms) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (affiliate) DO UPDATE SET url = excluded.url, secret = excluded.secret,
+                   updated_ms = excluded.updated_ms",
+                &[&a.as_str(), &url, &secret, &now_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn webhook(&self, a: &AffiliateId) -> Result<Option<(String, String)>> {
+        let row = self
+            .conn()?
+            .query_opt("SELECT url, secret FROM webhook WHERE affiliate = $1", &[&a.as_str()])
+            .map_err(backend)?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn set_holdings(&self, a: &AffiliateId, keys: &[String]) -> Result<()> {
+        self.in_tx(true, |tx| {
+            tx.execute("DELETE FROM holder WHERE affiliate = $1", &[&a.as_str()])?;
+            for k in keys {
+                if let Some(o) = tx.query_opt("SELECT affiliate FROM holder WHERE key = $1", &[k])? {
+                    let o: String = o.get(0);
+                    return Err(StoreError::Conflict(format!("{k} is held by {o}")).into());
+                }
+                tx.execute("INSERT INTO holder (key, affiliate) VALUES ($1, $2)", &[k, &a.as_str()])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn holder(&self, key: &str) -> Result<Option<AffiliateId>> {
+        let row = self.conn()?.query_opt("SELECT affiliate FROM holder WHERE key = $1", &[&key]).map_err(backend)?;
+        Ok(row.map(|r| AffiliateId(r.get(0))))
+    }
+
+    fn holdings(&self, a: &AffiliateId) -> Result<Vec<String>> {
+        let rows = self
+            .conn()?
+            .query("SELECT key FROM holder WHERE affiliate = $1 ORDER BY key", &[&a.as_str()])
+            .map_err(backend)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// PostgreSQL keeps its own write-ahead log and checkpoints; a committed transaction is
+    /// already durable, so there is nothing to fold in.
+    fn checkpoint(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn outbox_pending(&self, n: usize) -> Result<Vec<OutboxItem>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT id, affiliate, topic, payload FROM outbox WHERE delivered_ms IS NULL ORDER BY id LIMIT $1",
+                &[&limit(n)],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| OutboxItem { id: r.get(0), affiliate: AffiliateId(r.get(1)), topic: r.get(2), payload: r.get(3) })
+            .collect())
+    }
+
+    fn outbox_done(&self, ids: &[i64], now_ms: i64) -> Result<()> {
+        self.in_tx(false, |tx| {
+            let st = tx.prepare("UPDATE outbox SET delivered_ms = $2 WHERE id = $1")?;
+            for id in ids {
+                tx.execute(&st, &[id, &now_ms])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A unit of work inside a PostgreSQL transaction. The repositories' methods return the
+/// store's errors; a PostgreSQL error is also kept in `failed`, so that the unit can be retried
+/// whole when it was a serialisation failure.
+struct PgTx<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+    failed: Option<postgres::Error>,
+}
+
+impl PgTx<'_, '_> {
+    fn pg<T>(&mut self, r: std::result::Result<T, postgres::Error>) -> Result<T> {
+        r.map_err(|e| {
+            let s = backend_ref(&e);
+            self.failed.get_or_insert(e);
+            s
+        })
+    }
+}
+
+fn backend_ref(e: &postgres::Error) -> StoreError {
+    // The driver's own text for a server error is only "db error"; the server's says what.
+    let text = match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    };
+    match e.code() {
+        Some(c) if *c == postgres::error::SqlState::UNIQUE_VIOLATION => StoreError::Conflict(text),
+        _ => StoreError::Backend(text),
+    }
+}
+
+impl CaseRepo for PgTx<'_, '_> {
+    fn case(&mut self, id: i64) -> Result<Option<CaseRow>> {
+        let r = self.tx.query_opt(&format!("SELECT {CASE_COLS} FROM fraud_case WHERE id = $1"), &[&id]);
+        self.pg(r)?.as_ref().map(case_row).transpose()
+    }
+
+    fn cases_linked(&mut self, digests: &[[u8; 32]]) -> Result<Vec<CaseRow>> {
+        let mut ids: Vec<i64> = Vec::new();
+        for d in digests {
+            let r = self.tx.query_opt("SELECT case_id FROM case_indicator WHERE digest = $1", &[&&d[..]]);
+            if let Some(row) = self.pg(r)? {
+                ids.push(row.get(0));
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.case(id)?);
+        }
+        Ok(out)
+    }
+
+    fn insert_case(&mut self, c: &CaseRow) -> Result<i64> {
+        let r = with_case_values(c, |v| {
+            self.tx.query_one(
+                "INSERT INTO fraud_case (state, outcome, priority, assignee, typology, money_at_risk, reporting, holding,
+                   linked_case, opened_ms, updated_ms, sla_due_ms, first_action_ms, closed_ms, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+                v,
+            )
+        });
+        Ok(self.pg(r)?.get(0))
+    }
+
+    fn update_case(&mut self, c: &CaseRow, expected_updated_ms: i64) -> Result<()> {
+        let r = with_case_values(c, |v| {
+            let mut all = v.to_vec();
+            all.extend([&c.id as &(dyn ToSql + Sync), &expected_updated_ms]);
+            self.tx.execute(
+                "UPDATE fraud_case SET state = $1, outcome = $2, priority = $3, assignee = $4, typology = $5,
+                   money_at_risk = $6, reporting = $7, holding = $8, linked_case = $9, opened_ms = $10,
+                   updated_ms = $11, sla_due_ms = $12, first_action_ms = $13, closed_ms = $14, body = $15
+                 WHERE id = $16 AND updated_ms = $17",
+                &all,
+            )
+        });
+        if self.pg(r)? != 1 {
+            return Err(StoreError::Conflict(format!("case {} was changed meanwhile; reload it", c.id)));
+        }
+        Ok(())
+    }
+
+    fn link(&mut self, case_id: i64, digests: &[[u8; 32]]) -> Result<()> {
+        for d in digests {
+            let r = self.tx.execute(
+                "INSERT INTO case_indicator (digest, case_id) VALUES ($1, $2)
+                 ON CONFLICT (digest) DO UPDATE SET case_id = excluded.case_id",
+                &[&&d[..], &case_id],
+            );
+            self.pg(r)?;
+        }
+        Ok(())
+    }
+
+    fn insert_report(&mut self, r: &ReportRow) -> Result<()> {
+        let res = self.tx.execute(
+            &format!("INSERT INTO report ({REPORT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+            &[&r.receipt, &&r.secret_hash[..], &r.source, &r.kind, &r.case_id, &r.priority, &r.body, &r.created_ms],
+        );
+        self.pg(res)?;
+        Ok(())
+    }
+
+    fn case_reports(&mut self, case_id: i64) -> Result<Vec<ReportRow>> {
+        let r = self.tx.query(
+            &format!("SELECT {REPORT_COLS} FROM report WHERE case_id = $1 ORDER BY created_ms, receipt"),
+            &[&case_id],
+        );
+        self.pg(r)?.iter().map(report_row_of).collect()
+    }
+}
+
+impl AuditRepo for PgTx<'_, '_> {
+    fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()> {
+        let r = self.tx.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[]);
+        let (mut seq, mut prev): (i64, Vec<u8>) = match self.pg(r)? {
+            Some(row) => (row.get(0), row.get(1)),
+            None => (0, vec![0u8; 32]),
+        };
+        for e in entries {
+            seq += 1;
+            let hash = audit_hash(&prev, seq, e);
+            let r = self.tx.execute(
+                "INSERT INTO audit (seq, at_ms, actor, case_id, action, detail, prev, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&seq, &e.at_ms, &e.actor, &e.case_id, &e.action, &e.detail, &prev, &&hash[..]],
+            );
+            self.pg(r)?;
+            prev = hash.to_vec();
+        }
+        Ok(())
+    }
+}
+
+impl RegistryRepo for PgTx<'_, '_> {
+    fn upsert_reports(&mut self, a: &AffiliateId, reports: &[IndicatorReport]) -> Result<()> {
+        if reports.iter().any(|r| &r.affiliate != a) {
+            return Err(StoreError::Conflict("an affiliate can only write its own reports".into()));
+        }
+        for r in reports {
+            let res = self.tx.execute(
+                "INSERT INTO indicator_report (digest, kind, affiliate, typology, status, reports, first_ms, last_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (digest, affiliate) DO UPDATE SET typology = excluded.typology,
+                   status = excluded.status, reports = excluded.reports, last_ms = excluded.last_ms",
+                &[&&r.digest[..], &r.kind, &a.as_str(), &r.typology, &r.status, &r.reports, &r.first_ms, &r.last_ms],
+            );
+            self.pg(res)?;
+        }
+        Ok(())
+    }
+}
+
+impl ActionRepo for PgTx<'_, '_> {
+    fn queue_actions(&mut self, actions: &[ActionRow]) -> Result<()> {
+        for a in actions {
+            let r = self.tx.execute(
+                "INSERT INTO action (id, affiliate, kind, payload, created_ms, attempts, next_ms) VALUES ($1, $2, $3, $4, $5, 0, $6)
+                 ON CONFLICT (id) DO NOTHING",
+                &[&a.id, &a.affiliate.as_str(), &a.kind, &a.payload, &a.created_ms, &a.next_ms],
+            );
+            self.pg(r)?;
+        }
+        Ok(())
+    }
+
+    fn holder(&mut self, key: &str) -> Result<Option<AffiliateId>> {
+        let r = self.tx.query_opt("SELECT affiliate FROM holder WHERE key = $1", &[&key]);
+        Ok(self.pg(r)?.map(|row| AffiliateId(row.get(0))))
+    }
+}
+
+impl RulesetRepo for PgTx<'_, '_> {
+    fn latest_version(&mut self, a: &AffiliateId) -> Result<i64> {
+        let r = self
+            .tx
+            .query_one("SELECT COALESCE(MAX(version), 0)::BIGINT FROM ruleset WHERE affiliate = $1", &[&a.as_str()]);
+        Ok(self.pg(r)?.get(0))
+    }
+
+    fn publish(&mut self, a: &AffiliateId, version: i64, source: &str, now_ms: i64) -> Result<()> {
+        let r = self.tx.execute("UPDATE ruleset SET active = 0 WHERE affiliate = $1 AND active = 1", &[&a.as_str()]);
+        self.pg(r)?;
+        let r = self.tx.execute(
+            "INSERT INTO ruleset (affiliate, version, source, published_ms, active) VALUES ($1, $2, $3, $4, 1)",
+            &[&a.as_str(), &version, &source, &now_ms],
+        );
+        self.pg(r)?;
+        Ok(())
+    }
+}
