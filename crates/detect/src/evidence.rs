@@ -109,11 +109,15 @@ pub enum Sign {
     LegalThreat,
     /// A loan offer: public funds, "recruiting borrowers", eased conditions, no collateral.
     LoanOffer,
+    /// Money asked to release something held: a gift or sum stuck at customs, frozen on a
+    /// laundering suspicion, caught in a check, freed once a fee or fine is paid (the romance
+    /// scammer's "parcel at customs").
+    ReleaseFee,
 }
 
 impl Sign {
     /// Every sign, in bit order.
-    pub const ALL: [Sign; 39] = [
+    pub const ALL: [Sign; 40] = [
         Sign::ForeignSenderTag,
         Sign::WebSenderTag,
         Sign::AdTag,
@@ -153,6 +157,7 @@ impl Sign {
         Sign::AccountProbe,
         Sign::LegalThreat,
         Sign::LoanOffer,
+        Sign::ReleaseFee,
     ];
 
     /// The name a reason shows and the model hashes.
@@ -197,6 +202,7 @@ impl Sign {
             Sign::AccountProbe => "account_probe",
             Sign::LegalThreat => "legal_threat",
             Sign::LoanOffer => "loan_offer",
+            Sign::ReleaseFee => "release_fee",
         }
     }
 
@@ -306,6 +312,8 @@ pub(crate) enum Atom {
     Probe,
     Legal,
     Loan,
+    Held,
+    Fee,
 }
 
 pub(crate) const ATOMS: &[(Atom, &[&str])] = &[
@@ -782,6 +790,8 @@ pub(crate) const ATOMS: &[(Atom, &[&str])] = &[
             "loanapproved",
         ],
     ),
+    (Atom::Held, &["세관", "통관", "적발", "동결", "묶였", "묶여", "압수", "돈세탁", "자금세탁", "보류"]),
+    (Atom::Fee, &["수수료", "벌금", "발급비", "보증금", "통관비", "비용"]),
 ];
 
 struct Table {
@@ -943,6 +953,9 @@ pub(crate) fn from_atoms(n: &Normalized, atoms: u64) -> Evidence {
         if has(atom) {
             e.insert(sign);
         }
+    }
+    if has(Atom::Held) && has(Atom::Fee) && (has(Atom::Money) || e.has(Sign::MoneyAsk)) {
+        e.insert(Sign::ReleaseFee);
     }
     e
 }
