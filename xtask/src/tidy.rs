@@ -31,7 +31,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("indicators", &["hmac", "sha2", "psl"]),
     // Stage-1 detectors: text and link analysis and their models; pure.
     // `model` is the one home of the learning helpers (metrics, folds, seeded generator).
-    ("detect", &["domain", "indicators", "model", "aho-corasick", "unicode-normalization", "xxhash-rust"]),
+    // (memchr: vectorised byte search on the hot path; already in the tree under aho-corasick.)
+    ("detect", &["domain", "indicators", "model", "aho-corasick", "memchr", "unicode-normalization", "xxhash-rust"]),
     // Gradient-boosted trees: training, scoring, explanations, artefact; pure.
     ("model", &["xxhash-rust"]),
     // Use cases: the pure core plus storage, a channel type and hashing; no HTTP, no executor

@@ -639,7 +639,7 @@ fn needs_cleaning(raw: &str) -> bool {
             'h' | 'H' => starts_with_ci(&b[i..], b"hxxp"),
             't' | 'T' => starts_with_ci(&b[i..], b"ttp://") || starts_with_ci(&b[i..], b"ttps://"),
             ' ' | '\t' => b.get(i + 1) == Some(&b'.'),
-            c if c.is_ascii() => false,
+            c if c.is_ascii() || ('\u{AC00}'..='\u{D7A3}').contains(&c) => false,
             c => crate::normalize::invisible(c) || fold_ascii(c).is_some() || horizontal_space(c),
         };
         if hit {
@@ -734,7 +734,11 @@ fn clean(raw: &str) -> Cleaned {
 /// A character of a host label in running text: ASCII letters and digits, `-`, `_`, and the
 /// Cyrillic and Greek letters look-alike hosts mix in.
 fn label_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '_' || (!c.is_ascii() && latin_lookalike(c).is_some())
+    // Every look-alike letter lies below U+2000 (Greek, Cyrillic, Armenian, phonetic letters).
+    c.is_ascii_alphanumeric()
+        || c == '-'
+        || c == '_'
+        || (!c.is_ascii() && c < '\u{2000}' && latin_lookalike(c).is_some())
 }
 
 /// Hangul, kana and CJK: end a host when they follow ASCII in one label (`kakao.com입니다`).
@@ -990,15 +994,27 @@ pub fn extract(text: &str) -> Vec<RawLink> {
     let s = cleaned.text.as_str();
     let b = s.as_bytes();
     let mut i = 0;
-    let (mut prev, mut prev2): (Option<char>, Option<char>) = (None, None);
     while i < b.len() && links.len() < MAX_LINKS {
+        // Skip to the next host character. A lead byte from 0xE2 up starts a character from
+        // U+2000 up, never a host character (see `label_char`): no decoding needed for Hangul.
+        let x = b[i];
+        if x < 0x80 {
+            if !(x.is_ascii_alphanumeric() || x == b'-' || x == b'_') {
+                i += 1;
+                continue;
+            }
+        } else if x >= 0xE2 {
+            i += if x >= 0xF0 { 4 } else { 3 };
+            continue;
+        }
         let Some(c) = s[i..].chars().next() else { break };
         if !label_char(c) {
-            prev2 = prev;
-            prev = Some(c);
             i += c.len_utf8();
             continue;
         }
+        // The two characters before it, for the boundary.
+        let mut before = s[..i].chars().rev();
+        let (prev, prev2) = (before.next(), before.next());
         // The run of host characters from here.
         let mut run_end = i;
         while run_end < b.len() {
@@ -1034,11 +1050,7 @@ pub fn extract(text: &str) -> Vec<RawLink> {
                 Bare::Skip(end) => end,
             }
         };
-        let next = next.max(i + c.len_utf8());
-        let mut tail = s[..next].chars().rev();
-        prev = tail.next();
-        prev2 = tail.next();
-        i = next;
+        i = next.max(i + c.len_utf8());
     }
     links
 }
@@ -1688,4 +1700,14 @@ fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
     }
     fields.push(cur);
     Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    /// `label_char` skips the look-alike table from U+2000 up: no look-alike may live there.
+    #[test]
+    fn every_lookalike_lies_below_u2000() {
+        let above = ('\u{2000}'..=char::MAX).filter(|&c| super::latin_lookalike(c).is_some()).count();
+        assert_eq!(above, 0);
+    }
 }

@@ -114,8 +114,13 @@ impl Script {
     /// message with a long link is still Korean). A Hangul syllable block counts as two
     /// letters; ties, and text without letters, go to Latin.
     pub fn of(text: &str) -> Script {
+        Script::of_words(text.split_whitespace().filter(|t| !link_like(t)))
+    }
+
+    /// The script of the words of a text that are not links.
+    fn of_words<'a>(words: impl Iterator<Item = &'a str>) -> Script {
         let (mut latin, mut hangul, mut other) = (0usize, 0usize, 0usize);
-        for token in text.split_whitespace().filter(|t| !link_like(t)) {
+        for token in words {
             for c in token.chars() {
                 if c.is_ascii() {
                     latin += usize::from(c.is_ascii_alphabetic());
@@ -144,17 +149,31 @@ impl Script {
 /// or slash right after ASCII letters or digits and followed by an ASCII letter (`kakao.com`,
 /// `t.ly/x`; not `3.5%` or `1.2.3`).
 fn link_like(token: &str) -> bool {
+    // Every sign of a link holds a `.`, a `/` or an `@`.
     let b = token.as_bytes();
     // Fast path: no character a link needs.
     if !b.iter().any(|&c| matches!(c, b'.' | b'/' | b'@')) {
         return false;
     }
-    token.contains("://")
-        || token.contains("www.")
-        || token.contains('@')
-        || token.contains("[.]")
-        || (1..b.len().saturating_sub(1))
-            .any(|i| matches!(b[i], b'.' | b'/') && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphabetic())
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'@' => return true,
+            b'/' if i > 0 && b[i - 1] == b':' && at(i + 1) == b'/' => return true,
+            b'.' if i >= 3 && &b[i - 3..i] == b"www" => return true,
+            b'.' if i > 0 && b[i - 1] == b'[' && at(i + 1) == b']' => return true,
+            _ => {}
+        }
+        if matches!(c, b'.' | b'/')
+            && i > 0
+            && i + 1 < b.len()
+            && b[i - 1].is_ascii_alphanumeric()
+            && b[i + 1].is_ascii_alphabetic()
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Collects hashed feature keys: the index, with the sign in the top bit.
@@ -230,7 +249,10 @@ fn hangul(c: u64) -> bool {
 /// script's prior `(script as u32, 1.0)`. `bits` below 3 count as 3.
 pub fn features(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> Features {
     let text = p.norm.text.as_str();
-    let script = Script::of(text);
+    // The normalised text's words are separated by single spaces; each is judged a link or not
+    // once, for the script and for the features.
+    let tokens: Vec<(&str, bool)> = text.split(' ').map(|t| (t, link_like(t))).collect();
+    let script = Script::of_words(tokens.iter().filter(|&&(t, link)| !link && !t.is_empty()).map(|&(t, _)| t));
     let mut sink = Sink {
         mask: (1u64 << bits.clamp(3, 30)) - 1,
         ns: (script as u64).wrapping_mul(MUL),
@@ -246,8 +268,8 @@ pub fn features(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> Features
     };
     // The text without its links, for the shape indicators.
     let mut plain = String::with_capacity(text.len());
-    for token in text.split(' ') {
-        if link_like(token) {
+    for &(token, link) in &tokens {
+        if link {
             // The link inspector judges links; their words are not the message's words.
             w.prev = None;
             w.tail_len = 0;

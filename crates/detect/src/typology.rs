@@ -823,8 +823,9 @@ fn detect_hits(hit: &Hits, links: Hooks) -> Detection {
 ///   gambling (2, 4 with a sum or a rate).
 /// - Investment leading rooms: a promise of returns (4), a claim of gains (2), trading-call
 ///   jargon (2), an invitation into a room next to either (2).
-/// - Romance: someone abroad who will come to Korea to meet or live (4); a stranger's opener
-///   (2), asking for a reply (2 more).
+/// - Romance: someone abroad who will come to Korea to meet or live (4); money asked to release
+///   a gift or sum held at customs or frozen (4); a stranger's opener (2), asking for a reply
+///   (2 more).
 /// - Coupons: a free gift to claim (3). Wedding and obituary notices: a card to open (2).
 /// - Family impersonation: a favour asked (2), a busy check (2), trouble with one's own
 ///   authentication (2), probing for accounts or cards (2).
@@ -842,6 +843,7 @@ pub fn sign_points(e: crate::evidence::Evidence) -> impl Iterator<Item = (Typolo
         (InvestmentLeading, 2 * i32::from(e.has(S::StockTip))),
         (InvestmentLeading, 2 * i32::from(invest && e.has(S::RoomInvite))),
         (Romance, 4 * i32::from(e.has(S::ComingToKorea))),
+        (Romance, 4 * i32::from(e.has(S::ReleaseFee))),
         (Romance, if e.has(S::StrangerOpener) { 2 + 2 * i32::from(e.has(S::TextMe)) } else { 0 }),
         (CouponSmishing, 3 * i32::from(e.has(S::FreeGift))),
         (WeddingSmishing, 2 * i32::from(e.has(S::CardToOpen))),

@@ -44,6 +44,8 @@ fn kinds_of_scam_are_flagged_by_their_structure() {
         ("삼촌 지금 바빠요? 나 부탁 하나만 들어줘", "favor_opener"),
         ("자동차세 체납으로 지방세기본법 규정에 의거 부동산 압류 예정입니다", "legal_threat"),
         ("서민대출 특별 추가모집 한도조회 무료", "loan_offer"),
+        ("당신에게 보낸 선물 상자가 세관에 묶였어요. 통관 수수료를 먼저 보내주면 바로 풀린대요", "release_fee"),
+        ("송금한 돈이 자금세탁 의심으로 동결됐어. 해제 비용만 입금해주면 돌려받을 수 있어", "release_fee"),
     ] {
         let r = a.message(text, None, &[]);
         assert!(r.risk >= RISK_THRESHOLD, "risk {} for {text:?}: {r:?}", r.risk);
@@ -58,6 +60,8 @@ fn kinds_of_scam_are_flagged_by_their_structure() {
         "이벤트 당첨됐어!",
         "통장 정리 좀 해야겠다",
         "목표가 없어서 걱정이야",
+        "해외직구한 거 세관에서 관세 내래",
+        "과속해서 벌금 나왔어 ㅠㅠ",
     ] {
         let r = a.message(text, None, &[]);
         assert!(r.risk < RISK_THRESHOLD, "risk {} for {text:?}: {r:?}", r.risk);
