@@ -13,10 +13,13 @@ port="${ANSIM_SCHEMATHESIS_PORT:-18093}"
 "$bin" demo --listen "127.0.0.1:$port" --data "$work/data" --rate 0 >"$work/demo.log" 2>&1 &
 demo=$!
 trap 'kill $demo 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+# Up to two minutes for the demo to set up (a loaded machine is slow), then say why not.
+for _ in $(seq 1 600); do
+  [ -s "$work/data/demo-keys.json" ] && curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$demo" 2>/dev/null || { echo "ansim demo exited:" >&2; cat "$work/demo.log" >&2; exit 1; }
   sleep 0.2
 done
+[ -s "$work/data/demo-keys.json" ] || { echo "ansim demo did not start in 2 minutes:" >&2; cat "$work/demo.log" >&2; exit 1; }
 key() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/data/demo-keys.json" "$1"; }
 cd "$work"
 export SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/.ci"
