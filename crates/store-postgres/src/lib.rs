@@ -19,6 +19,7 @@ use domain::{AffiliateId, CaseOutcome, CaseState};
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row};
 use std::sync::Mutex;
+use store::columns::{ACTION_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
 use store::{
     ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRepo, AuditRow, CaseRepo, CaseRow,
     EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion, Scope,
@@ -190,9 +191,6 @@ impl From<StoreError> for TxError {
     }
 }
 
-const EVENT_COLS: &str =
-    "seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms";
-
 fn event_row(r: &Row) -> EventRecord {
     EventRecord {
         seq: r.get(0),
@@ -234,8 +232,6 @@ fn report_row(r: &Row) -> Result<IndicatorReport> {
     })
 }
 
-const REPORT_COLS: &str = "receipt, secret_hash, source, kind, case_id, priority, body, created_ms";
-
 fn report_row_of(r: &Row) -> Result<ReportRow> {
     Ok(ReportRow {
         receipt: r.get(0),
@@ -248,9 +244,6 @@ fn report_row_of(r: &Row) -> Result<ReportRow> {
         created_ms: r.get(7),
     })
 }
-
-const CASE_COLS: &str = "id, state, outcome, priority, assignee, typology, money_at_risk, reporting, holding, \
-     linked_case, opened_ms, updated_ms, sla_due_ms, first_action_ms, closed_ms, body";
 
 fn list(text: String) -> Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("not a JSON list of names: {e}")))
@@ -310,9 +303,6 @@ fn with_case_values<T>(c: &CaseRow, f: impl FnOnce(&[&(dyn ToSql + Sync)]) -> T)
         &c.body,
     ])
 }
-
-const ACTION_COLS: &str =
-    "id, affiliate, kind, payload, created_ms, attempts, next_ms, delivered_ms, dead_ms, last_error";
 
 fn action_row(r: &Row) -> ActionRow {
     ActionRow {

@@ -530,3 +530,19 @@ pub fn in_transaction<T>(store: &dyn Store, mut work: impl FnMut(&mut dyn Tx) ->
     })?;
     out.ok_or(StoreError::Aborted)
 }
+
+/// The column lists every backend reads its rows in, so the row mappings of all backends agree
+/// on positions (each schema names the same columns).
+pub mod columns {
+    /// An event record's columns.
+    pub const EVENT_COLS: &str =
+        "seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms";
+    /// A report's columns.
+    pub const REPORT_COLS: &str = "receipt, secret_hash, source, kind, case_id, priority, body, created_ms";
+    /// A case's columns.
+    pub const CASE_COLS: &str = "id, state, outcome, priority, assignee, typology, money_at_risk, reporting, holding, \
+     linked_case, opened_ms, updated_ms, sla_due_ms, first_action_ms, closed_ms, body";
+    /// A follow-up action's columns.
+    pub const ACTION_COLS: &str =
+        "id, affiliate, kind, payload, created_ms, attempts, next_ms, delivered_ms, dead_ms, last_error";
+}

@@ -6,6 +6,7 @@
 //! by decision, by sequence; rulesets by version), it has a proven WAL with group-commit
 //! friendly transactions, and the same schema maps one-to-one onto PostgreSQL later.
 
+use crate::columns::{ACTION_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
 use crate::{
     ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRepo, AuditRow, CaseRepo, CaseRow,
     EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion, Scope,
@@ -149,9 +150,6 @@ fn migrate(c: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-const EVENT_COLS: &str =
-    "seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms";
-
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     Ok(EventRecord {
         seq: r.get(0)?,
@@ -199,8 +197,6 @@ fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndicatorReport> {
     })
 }
 
-const REPORT_COLS: &str = "receipt, secret_hash, source, kind, case_id, priority, body, created_ms";
-
 fn report_row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
     let h: Vec<u8> = r.get(1)?;
     let mut secret_hash = [0u8; 32];
@@ -218,9 +214,6 @@ fn report_row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
         created_ms: r.get(7)?,
     })
 }
-
-const CASE_COLS: &str = "id, state, outcome, priority, assignee, typology, money_at_risk, reporting, holding, \
-     linked_case, opened_ms, updated_ms, sla_due_ms, first_action_ms, closed_ms, body";
 
 /// A column that cannot be read as its type: reported, never defaulted.
 fn corrupt(col: usize, what: String) -> rusqlite::Error {
@@ -283,9 +276,6 @@ fn with_case_values<T>(c: &CaseRow, f: impl FnOnce(&[&dyn rusqlite::ToSql]) -> T
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
-
-const ACTION_COLS: &str =
-    "id, affiliate, kind, payload, created_ms, attempts, next_ms, delivered_ms, dead_ms, last_error";
 
 fn action_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionRow> {
     Ok(ActionRow {
