@@ -171,7 +171,9 @@ impl Config {
         }
         let mut f = File::default();
         for (k, v) in env {
-            if !k.starts_with("ANSIM_") {
+            // The test and benchmark tools' own variables are theirs, not the server's.
+            let tools = k.starts_with("ANSIM_TEST_") || k.starts_with("ANSIM_BENCH_") || k == "ANSIM_CHROMIUM";
+            if !k.starts_with("ANSIM_") || tools {
                 continue;
             }
             match k.as_str() {
@@ -324,5 +326,20 @@ mod tests {
         assert!(e.contains("ANSIM_DATADIR"), "{e}");
         let e = Config::load_from(None, env(&[("ANSIM_MAX_BATCH", "many")])).unwrap_err();
         assert!(e.contains("ANSIM_MAX_BATCH"), "{e}");
+    }
+
+    /// Regression: a variable meant for the test or benchmark tools (`ANSIM_TEST_POSTGRES`,
+    /// `ANSIM_CHROMIUM`, `ANSIM_BENCH_EVENTS`), exported in a developer's shell, stopped every
+    /// `ansim` the tests start. They are the tools' own and are not read; a misspelt server
+    /// variable is still an error.
+    #[test]
+    fn the_tools_own_variables_are_left_to_them() {
+        let tools = env(&[
+            ("ANSIM_TEST_POSTGRES", "postgres://x"),
+            ("ANSIM_CHROMIUM", "/usr/bin/chromium"),
+            ("ANSIM_BENCH_EVENTS", "200000"),
+        ]);
+        assert_eq!(Config::load_from(None, tools).unwrap(), Config::default());
+        assert!(Config::load_from(None, env(&[("ANSIM_TESTS", "x")])).is_err());
     }
 }
