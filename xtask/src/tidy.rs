@@ -98,6 +98,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "ansim-http",
             "app",
+            // `store = "postgres://…"` opens the PostgreSQL backend.
+            "store-postgres",
             "sim",
             "domain",
             "engine",

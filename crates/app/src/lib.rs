@@ -238,6 +238,15 @@ impl App {
         App::with_store(store, key, config)
     }
 
+    /// Starts on `store` (for example PostgreSQL), keeping the group key in `config.data_dir`.
+    pub fn open_on(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>, AppError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            AppError::Unavailable(format!("cannot create data directory {}: {e}", config.data_dir.display()))
+        })?;
+        let key = group_key(&config.data_dir)?;
+        App::with_store(store, key, config)
+    }
+
     /// Starts on an already opened store.
     pub fn with_store(
         store: Arc<dyn Store>,

@@ -22,6 +22,7 @@
 //! urls_model = "u.model"        # ANSIM_URLS_MODEL: from `ansim train urls` (default: built in)
 //! brands = "brands.txt"         # ANSIM_BRANDS: protected brands for look-alike links (default: built in)
 //! transactions_model = "t.gbdt" # ANSIM_TRANSACTIONS_MODEL: from `ansim train transactions` (default: none)
+//! store = "postgres://…"        # ANSIM_STORE: PostgreSQL as the store (default: SQLite in `data`)
 //! ```
 //!
 //! Models and brands are read at start and again on every ruleset publish.
@@ -69,6 +70,8 @@ pub struct Config {
     pub brands: Option<PathBuf>,
     /// A transaction model file.
     pub transactions_model: Option<PathBuf>,
+    /// A PostgreSQL address for the store (`None`: the embedded SQLite file in `data`).
+    pub store: Option<String>,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             urls_model: None,
             brands: None,
             transactions_model: None,
+            store: None,
         }
     }
 }
@@ -118,10 +122,11 @@ struct File {
     urls_model: Option<PathBuf>,
     brands: Option<PathBuf>,
     transactions_model: Option<PathBuf>,
+    store: Option<String>,
 }
 
 /// The environment variables read, in the order of the file keys.
-pub const ENV_VARS: [&str; 18] = [
+pub const ENV_VARS: [&str; 19] = [
     "ANSIM_LISTEN",
     "ANSIM_DATA",
     "ANSIM_LOG",
@@ -140,6 +145,7 @@ pub const ENV_VARS: [&str; 18] = [
     "ANSIM_URLS_MODEL",
     "ANSIM_BRANDS",
     "ANSIM_TRANSACTIONS_MODEL",
+    "ANSIM_STORE",
 ];
 
 fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String>
@@ -195,12 +201,20 @@ impl Config {
                 "ANSIM_URLS_MODEL" => f.urls_model = Some(PathBuf::from(v)),
                 "ANSIM_BRANDS" => f.brands = Some(PathBuf::from(v)),
                 "ANSIM_TRANSACTIONS_MODEL" => f.transactions_model = Some(PathBuf::from(v)),
+                "ANSIM_STORE" => f.store = Some(v),
                 _ => return Err(format!("unknown environment variable {k} (known: {})", ENV_VARS.join(", "))),
             }
         }
         c.apply(f);
         if c.snapshot_every == 0 || c.max_batch == 0 || c.max_batch_events == 0 {
             return Err("snapshot_every, max_batch and max_batch_events must be at least 1".into());
+        }
+        if let Some(url) = &c.store
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(format!(
+                "store: {url:?} is not a postgres:// address (leave store out for the embedded SQLite store in data)"
+            ));
         }
         Ok(c)
     }
@@ -259,6 +273,9 @@ impl Config {
         }
         if let Some(v) = f.transactions_model {
             self.transactions_model = Some(v);
+        }
+        if let Some(v) = f.store {
+            self.store = Some(v);
         }
     }
 
@@ -341,5 +358,13 @@ mod tests {
         ]);
         assert_eq!(Config::load_from(None, tools).unwrap(), Config::default());
         assert!(Config::load_from(None, env(&[("ANSIM_TESTS", "x")])).is_err());
+    }
+
+    #[test]
+    fn the_store_is_postgres_or_left_out() {
+        let c = Config::load_from(None, env(&[("ANSIM_STORE", "postgres://u@h:5432/db")])).unwrap();
+        assert_eq!(c.store.as_deref(), Some("postgres://u@h:5432/db"));
+        let e = Config::load_from(None, env(&[("ANSIM_STORE", "mysql://h/db")])).unwrap_err();
+        assert!(e.starts_with("store:") && e.contains("mysql://h/db"), "{e}");
     }
 }

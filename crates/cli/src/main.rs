@@ -356,7 +356,14 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn open_app(c: &Config) -> Result<Arc<App>, String> {
-    App::open(c.app_config()).map_err(|e| format!("cannot open the store in {}: {e}", c.data.display()))
+    match &c.store {
+        // PostgreSQL as the store; the data directory keeps the group key (and the lock).
+        Some(url) => {
+            let pg = store_postgres::PgStore::open(url).map_err(|e| format!("cannot open the store: {e}"))?;
+            App::open_on(Arc::new(pg), c.app_config()).map_err(|e| format!("cannot start on PostgreSQL: {e}"))
+        }
+        None => App::open(c.app_config()).map_err(|e| format!("cannot open the store in {}: {e}", c.data.display())),
+    }
 }
 
 async fn bind(addr: &str) -> Result<tokio::net::TcpListener, String> {
@@ -372,8 +379,10 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
     init_logging(&c.log)?;
     runtime()?.block_on(async {
         let _lock = ansim::DataLock::acquire(&c.data)?;
-        let app = open_app(&c)?;
-        let affiliates = app.affiliates().map_err(|e| e.to_string())?;
+        // Opening reads the store (PostgreSQL's client blocks on its own runtime): off the
+        // executor's hands.
+        let app = tokio::task::block_in_place(|| open_app(&c))?;
+        let affiliates = tokio::task::block_in_place(|| app.affiliates()).map_err(|e| e.to_string())?;
         if affiliates.is_empty() {
             tracing::warn!("no affiliates yet: add one with `ansim affiliates add ID` or run `ansim demo --data DIR`");
         }
@@ -422,8 +431,8 @@ const TRY_EVENT: &str = r#"{"id":"try-1","kind":"transfer","at":"2026-11-26T02:1
 
 async fn demo_main(c: &Config, rate: f64) -> Result<(), String> {
     let _lock = ansim::DataLock::acquire(&c.data)?;
-    let app = open_app(c)?;
-    demo::setup(&app, &c.data)?;
+    let app = tokio::task::block_in_place(|| open_app(c))?;
+    tokio::task::block_in_place(|| demo::setup(&app, &c.data))?;
     let listener = bind(&c.listen).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = Server::new(Arc::clone(&app), c.options());
@@ -653,7 +662,8 @@ fn import_indicators(file: &Path, affiliate: &str, data: Option<PathBuf>, cfg: O
 /// Commands that work on an existing store refuse a directory without one: a mistyped
 /// `--data` must not create an empty store and report on it.
 fn existing_store(c: &Config) -> Result<(), String> {
-    if c.data.join("ansim.db").is_file() {
+    // A PostgreSQL store is a database that already exists (or is migrated on first use).
+    if c.store.is_some() || c.data.join("ansim.db").is_file() {
         return Ok(());
     }
     Err(format!(
