@@ -92,8 +92,17 @@ fn problem(status: StatusCode, slug: &str, title: &str, detail: impl Into<String
 }
 
 impl ApiError {
-    /// The problem this error is shown as: the one mapping from errors to HTTP statuses.
+    /// The problem this error is shown as: the one mapping from errors to HTTP statuses. Its
+    /// detail and field are scrubbed ([`tidy`]) here, so every problem a client sees is (a batch's
+    /// per-event results too, not only whole responses).
     pub fn problem(&self) -> Problem {
+        let mut p = self.unscrubbed();
+        p.detail = tidy(&p.detail);
+        p.field = p.field.as_deref().map(|f| shorten(f, 100));
+        p
+    }
+
+    fn unscrubbed(&self) -> Problem {
         use StatusCode as S;
         match self {
             ApiError::App(e) => match e {
@@ -116,10 +125,8 @@ impl ApiError {
             },
             ApiError::Event(e) => {
                 let field = member(&e.field, &e.message);
-                // The domain's private wire struct is no name for a client.
-                let message = e.message.replace(" with 16 elements", "").replace("struct EventWire", "an event object");
                 Problem {
-                    detail: format!("{field}: {message}"),
+                    detail: format!("{field}: {}", e.message),
                     field: Some(field),
                     ..problem(S::BAD_REQUEST, "invalid-event", "Invalid event", "")
                 }
@@ -178,9 +185,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut p = self.problem();
-        p.detail = tidy(&p.detail);
-        p.field = p.field.as_deref().map(|f| shorten(f, 100));
+        let p = self.problem();
         let retry_after = match &self {
             ApiError::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
             _ => None,
@@ -217,11 +222,11 @@ fn shorten(s: &str, max: usize) -> String {
 /// back-ticked run over 60 characters is cut), never a Rust type name, at most 300 characters.
 pub(crate) fn tidy(detail: &str) -> String {
     let mut out = String::with_capacity(detail.len().min(400));
-    let mut quote: Option<(char, usize)> = None;
+    let mut quote: Option<char> = None;
     let mut run = 0usize;
     for c in detail.chars() {
         match quote {
-            Some((q, _)) if c == q => {
+            Some(q) if c == q => {
                 quote = None;
                 out.push(c);
             }
@@ -235,17 +240,36 @@ pub(crate) fn tidy(detail: &str) -> String {
             }
             None => {
                 if c == '`' || c == '"' {
-                    quote = Some((c, out.len()));
+                    quote = Some(c);
                     run = 0;
                 }
                 out.push(c);
             }
         }
     }
-    for (rust, plain) in [("expected struct ", "expected an object "), ("struct EventWire", "an event object")] {
-        out = out.replace(rust, plain);
+    shorten(&plain_names(&out), 300)
+}
+
+/// serde names a struct by its Rust name (`struct Transfer`, `struct EventWire with 16
+/// elements`); a client reads "an object".
+fn plain_names(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("struct ") {
+        out.push_str(&rest[..i]);
+        out.push_str("an object");
+        let after = &rest[i + "struct ".len()..];
+        let name = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
+        rest = &after[name..];
+        if let Some(n) = rest.strip_prefix(" with ").and_then(|r| r.split_once(" elements"))
+            && !n.0.is_empty()
+            && n.0.bytes().all(|b| b.is_ascii_digit())
+        {
+            rest = n.1;
+        }
     }
-    shorten(&out, 300)
+    out.push_str(rest);
+    out
 }
 
 /// Middleware: rewrites an error response that is not already a problem (axum's 405, the
@@ -283,15 +307,9 @@ fn member(path: &str, message: &str) -> String {
 }
 
 /// Parses a JSON body into `T`, naming the bad field on failure. Structs are read from JSON
-/// objects only (a positional array such as `[null,null]` is refused at every depth), and an
-/// empty body is refused as such.
+/// objects only (a positional array such as `[null,null]` is refused at every depth). An empty
+/// body never gets here: the `Body` extractor every handler reads through refuses it.
 pub fn parse_json<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest {
-            field: ".".into(),
-            message: "the request body is empty; send a JSON object".into(),
-        });
-    }
     domain::strict::from_json(body)
         .map_err(|(path, message)| ApiError::BadRequest { field: member(&path, &message), message })
 }
@@ -300,4 +318,21 @@ pub fn parse_json<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> Result<T,
 pub fn utf8(body: &[u8]) -> Result<&str, ApiError> {
     std::str::from_utf8(body)
         .map_err(|e| ApiError::BadRequest { field: ".".into(), message: format!("the body is not UTF-8: {e}") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{plain_names, tidy};
+
+    #[test]
+    fn rust_names_and_long_inputs_are_not_shown() {
+        assert_eq!(
+            plain_names("invalid length 2, expected struct EventWire with 16 elements at line 1"),
+            "invalid length 2, expected an object at line 1"
+        );
+        assert_eq!(plain_names("expected struct Transfer"), "expected an object");
+        assert_eq!(plain_names("no names here"), "no names here");
+        let long = tidy(&format!("unknown variant `{}`, expected one of `a`", "k".repeat(500)));
+        assert!(long.len() < 120 && long.contains('…') && long.ends_with("expected one of `a`"), "{long}");
+    }
 }

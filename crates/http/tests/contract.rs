@@ -257,3 +257,29 @@ async fn limits_outside_their_documented_range_are_refused() {
     let ok = h.call(&Method::GET, "/v1/cases?limit=1000", &[("authorization", &group)], "").await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
 }
+
+/// Regression: a batch answers each event with its own problem, and those problems skipped the
+/// scrubbing every other error gets, so a 10,000-character member came back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_item_s_problem_is_scrubbed_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, app, _stop) = start(dir.path()).await;
+    let bank = format!("Bearer {}", app.create_key(&AffiliateId("bank".into()), &Scope::ALL).unwrap());
+    let long = format!(
+        r#"{{"events":[{{"id":"e1","kind":"{}","at":"2026-11-26T02:14:05+09:00","subject":{{"id":"u"}}}}]}}"#,
+        "k".repeat(10_000)
+    );
+    let r = h
+        .call(
+            &Method::POST,
+            "/v1/events:batch",
+            &[("authorization", &bank), ("content-type", "application/json")],
+            long,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let item = &r.json()["results"][0];
+    let detail = item["detail"].as_str().unwrap();
+    assert_eq!(item["status"], 400, "{item}");
+    assert!(detail.len() <= 400 && !detail.contains(&"k".repeat(100)), "{detail:.200}");
+}
