@@ -230,19 +230,19 @@ impl App {
     /// feature state from the latest snapshot plus replay of later events), and starts the
     /// writer.
     pub fn open(config: AppConfig) -> Result<Arc<App>, AppError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            AppError::Unavailable(format!("cannot create data directory {}: {e}", config.data_dir.display()))
-        })?;
+        data_dir(&config)?;
         let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir.join("ansim.db"))?);
-        let key = group_key(&config.data_dir)?;
-        App::with_store(store, key, config)
+        App::on_data_dir(store, config)
     }
 
     /// Starts on `store` (for example PostgreSQL), keeping the group key in `config.data_dir`.
     pub fn open_on(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>, AppError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            AppError::Unavailable(format!("cannot create data directory {}: {e}", config.data_dir.display()))
-        })?;
+        data_dir(&config)?;
+        App::on_data_dir(store, config)
+    }
+
+    /// Starts on `store` with the group key of the (existing) data directory.
+    fn on_data_dir(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>, AppError> {
         let key = group_key(&config.data_dir)?;
         App::with_store(store, key, config)
     }
@@ -487,6 +487,12 @@ fn check_clock(e: &Event, max_age_ms: i64) -> Result<(), AppError> {
         )));
     }
     Ok(())
+}
+
+/// Creates the data directory if it is missing.
+fn data_dir(config: &AppConfig) -> Result<(), AppError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| AppError::Unavailable(format!("cannot create data directory {}: {e}", config.data_dir.display())))
 }
 
 /// The group key under which indicators are digested: `group.key` (hex) in the data directory,

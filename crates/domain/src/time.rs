@@ -71,15 +71,8 @@ impl Timestamp {
         let minute = num(14, 2)?;
         sep(16, b":")?;
         let second = num(17, 2)?;
-        if !(1..=12).contains(&month) {
-            return Err(err("month out of range"));
-        }
-        if day < 1 || day > days_in_month(year, month) {
-            return Err(err("day out of range"));
-        }
-        if hour > 23 || minute > 59 || second > 60 {
-            return Err(err("time of day out of range"));
-        }
+        // A leap second (:60) is folded into the next second.
+        let local = civil_seconds(year, month, day, hour, minute, second, 60).map_err(err)?;
         let mut i = 19;
         let mut millis = 0i64;
         if b.get(i) == Some(&b'.') {
@@ -113,10 +106,7 @@ impl Timestamp {
             }
             _ => return Err(err("expected an offset such as Z or +09:00 at the end")),
         };
-        let days = days_from_civil(year, month, day);
-        // A leap second (:60) is folded into the next second.
-        let secs = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_min * 60;
-        Ok(Timestamp(secs * 1_000 + millis))
+        Ok(Timestamp((local - offset_min * 60) * 1_000 + millis))
     }
 
     /// Parses a time as a person in Korea writes it: a local KST wall-clock time such as
@@ -168,16 +158,7 @@ impl Timestamp {
                 (false, h) => h,
             };
         }
-        if !(1..=12).contains(&month) {
-            return Err(err("month out of range"));
-        }
-        if day < 1 || day > days_in_month(year, month) {
-            return Err(err("day out of range"));
-        }
-        if hour > 23 || minute > 59 || second > 59 {
-            return Err(err("time of day out of range"));
-        }
-        let secs = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
+        let secs = civil_seconds(year, month, day, hour, minute, second, 59).map_err(err)?;
         Ok(Timestamp(secs * 1_000 - KST_OFFSET_MS))
     }
 
@@ -216,6 +197,29 @@ fn days_in_month(y: i64, m: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
+}
+
+/// Seconds since 1970-01-01T00:00:00 of a wall-clock date and time in no particular zone, or
+/// which part is out of range. `max_second` is 60 where a leap second may be written.
+fn civil_seconds(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    max_second: i64,
+) -> Result<i64, &'static str> {
+    if !(1..=12).contains(&month) {
+        return Err("month out of range");
+    }
+    if day < 1 || day > days_in_month(year, month) {
+        return Err("day out of range");
+    }
+    if hour > 23 || minute > 59 || second > max_second {
+        return Err("time of day out of range");
+    }
+    Ok(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
