@@ -1002,8 +1002,14 @@ impl crate::App {
 
     fn case_from_decision(&self, a: &AffiliateId, payload: &str) -> Result<(), AppError> {
         let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
-        let Some(decision_id) = v["decision_id"].as_str() else { return Ok(()) };
-        let Ok(rec) = self.decision(a, decision_id) else { return Ok(()) };
+        // Written by event id; outboxes from before the store numbered events name the decision.
+        let rec = match (v["event_id"].as_str(), v["decision_id"].as_str()) {
+            (Some(id), _) => self.store.event_by_id(a, id)?,
+            (None, Some(d)) => self.decision(a, d).ok(),
+            (None, None) => None,
+        };
+        let Some(rec) = rec else { return Ok(()) };
+        let decision_id = rec.decision_id.as_str();
         let Ok(event) = domain::Event::from_json(&rec.event_json, None) else { return Ok(()) };
         let Some(cp) = event.counterparty() else { return Ok(()) };
         let mut inds = Vec::new();

@@ -17,6 +17,7 @@ mod metrics;
 pub mod protection;
 pub mod registry;
 pub mod relief;
+mod repeat;
 mod rulesets;
 mod tenant;
 mod writer;
@@ -356,7 +357,7 @@ impl App {
                 match found {
                     Some(r) => {
                         self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tenant::repeat(&r, &event_json)
+                        repeat::repeat(&r, &event_json)
                     }
                     // Only the digest was known: a new id after all.
                     None => match self.start(a, *event, true)? {
@@ -387,12 +388,8 @@ impl App {
     /// The stored decision with this decision id, as `(decision JSON, event JSON)`.
     pub fn decision(&self, a: &AffiliateId, decision_id: &str) -> Result<store::EventRecord, AppError> {
         let not_found = || AppError::NotFound(format!("decision {decision_id}"));
-        // `dec_<seq hex>_<tag>`: the sequence number finds the row, the whole id must match.
-        let seq = decision_id
-            .strip_prefix("dec_")
-            .and_then(|r| r.split('_').next())
-            .and_then(|s| i64::from_str_radix(s, 16).ok())
-            .ok_or_else(not_found)?;
+        // The sequence number finds the row, the whole id must match.
+        let seq = store::decision_seq(decision_id).ok_or_else(not_found)?;
         match self.store.event_by_seq(a, seq)? {
             Some(r) if r.decision_id == decision_id => Ok(r),
             _ => Err(not_found()),

@@ -1,12 +1,12 @@
-//! One affiliate's live state: its active ruleset, its feature state, its next sequence number
-//! and the digests of every event id it has stored (idempotency without a database read for
+//! One affiliate's live state: its active ruleset, its feature state and the digests of every event id it has stored (idempotency without a database read for
 //! new ids). All of it sits behind one mutex held for the few microseconds of a decision.
 
 use crate::Detectors;
 use crate::protection::{Guard, History, Protection, Settings};
+use crate::repeat::reused;
 use crate::writer::{Job, Settle, Writer};
 use crate::{AppConfig, AppError, Decided, Metrics};
-use domain::{AffiliateId, Decision, Event, Verdict};
+use domain::{AffiliateId, Event, Verdict};
 use engine::{DecideState, Snapshot, SnapshotCell};
 use signals::FeatureState;
 use std::collections::{HashMap, HashSet};
@@ -32,24 +32,15 @@ pub(crate) enum Step {
 }
 
 struct Pending {
-    decided: Decided,
     /// xxh3 of the event's canonical JSON: a repeat with other content is a conflict.
     content: u64,
     waiters: Vec<Reply>,
 }
 
-/// A reused event id with other content: like a payment API's idempotency key, an id names
-/// one event; answering with the first decision would hide that the second was never decided.
-fn reused(event_id: &str, decision_id: &str) -> AppError {
-    AppError::Conflict(format!(
-        "event id {event_id:?} was already used for other content (decision {decision_id}); \
-         send a new id for a new event"
-    ))
-}
-
 struct Inner {
     state: DecideState,
-    next_seq: i64,
+    /// Whether any event was decided since start (a snapshot has something new to hold).
+    decided_any: bool,
     /// xxh3 digests of every stored or pending event id: a miss proves the id is new.
     ids: HashSet<u64>,
     /// Decided but not yet committed, by event id; duplicates arriving now wait here.
@@ -132,32 +123,13 @@ fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store, analyzer: &Detec
     }
     Ok(Inner {
         state,
-        next_seq: store.last_seq(a)? + 1,
+        decided_any: false,
         ids,
         pending: HashMap::new(),
         since_snapshot: 0,
         needs_rebuild: false,
         guard,
     })
-}
-
-/// The stored decision for a repeated id, or a conflict when the repeat's content differs.
-pub(crate) fn repeat(r: &store::EventRecord, event_json: &str) -> Result<Decided, AppError> {
-    // Compared in canonical form: the stored JSON is read back and written again, so spacing,
-    // member order and later optional fields make no difference.
-    let stored = Event::from_json(&r.event_json, None)
-        .map(|e| e.to_json())
-        .map_err(|e| AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id)))?;
-    if stored != event_json {
-        return Err(reused(&r.event_id, &r.decision_id));
-    }
-    decided_from_record(r)
-}
-
-fn decided_from_record(r: &store::EventRecord) -> Result<Decided, AppError> {
-    let decision: Decision = serde_json::from_str(&r.decision_json)
-        .map_err(|e| AppError::Unavailable(format!("stored decision {} is unreadable: {e}", r.decision_id)))?;
-    Ok(Decided { decision_id: r.decision_id.clone(), decision: Arc::new(decision), duplicate: true })
 }
 
 impl Tenant {
@@ -205,7 +177,7 @@ impl Tenant {
         if !checked && g.ids.contains(&digest) {
             if let Some(p) = g.pending.get_mut(event.id.as_str()) {
                 if p.content != content {
-                    return Err(reused(event.id.as_str(), &p.decided.decision_id));
+                    return Err(reused(event.id.as_str(), "not yet committed"));
                 }
                 let (tx, rx) = oneshot::channel();
                 p.waiters.push(tx);
@@ -220,18 +192,16 @@ impl Tenant {
         let mut decision = engine::decide(&snap, &mut g.state, &event);
         g.guard.enforce(&event, &mut decision);
         g.guard.observe(&event, decision.verdict);
-        let seq = g.next_seq;
-        g.next_seq += 1;
-        // The sequence number finds the row; the tag, a digest of affiliate and event id, makes
-        // the id unique across affiliates and not guessable from the sequence alone.
+        g.decided_any = true;
+        // The store numbers the event when it commits; the tag, a digest of affiliate and
+        // event id, is the decision id's second half.
         let tag = xxh3_64(format!("{}\0{}", self.id, event.id).as_bytes());
-        let decision_id = format!("dec_{seq:x}_{tag:016x}");
         let decision_json = serde_json::to_string(&decision).unwrap_or_default();
         metrics.record(&decision);
         let record = store::EventRecord {
-            seq,
+            seq: 0,
             event_id: event.id.0.clone(),
-            decision_id: decision_id.clone(),
+            decision_id: String::new(),
             at_ms: event.at.millis(),
             kind: event.kind().as_str().to_string(),
             verdict: decision.verdict.as_str().to_string(),
@@ -242,20 +212,19 @@ impl Tenant {
             decided_ms: crate::now_ms(),
         };
         let outbox = if decision.verdict >= domain::Verdict::Hold {
-            vec![(
-                "case.open".to_string(),
-                format!("{{\"decision_id\":\"{decision_id}\",\"verdict\":\"{}\"}}", decision.verdict),
-            )]
+            // By event id: the decision id exists only once the store has numbered the event.
+            let id = serde_json::to_string(event.id.as_str()).unwrap_or_default();
+            vec![("case.open".to_string(), format!("{{\"event_id\":{id},\"verdict\":\"{}\"}}", decision.verdict))]
         } else {
             Vec::new()
         };
-        let decided = Decided { decision_id, decision: Arc::new(decision), duplicate: false };
+        let decided = Decided { decision_id: String::new(), decision: Arc::new(decision), duplicate: false };
         g.ids.insert(digest);
-        g.pending.insert(event.id.0.clone(), Pending { decided: decided.clone(), content, waiters: Vec::new() });
+        g.pending.insert(event.id.0.clone(), Pending { content, waiters: Vec::new() });
         let (tx, rx) = oneshot::channel();
         // Sent under the lock, so the writer receives this affiliate's events in seq order.
         writer.send(Job::Write {
-            write: store::Write { affiliate: self.id.clone(), record, outbox },
+            write: store::Write { affiliate: self.id.clone(), tag, record, outbox },
             decided,
             tenant: Arc::clone(self) as Arc<dyn Settle>,
             reply: tx,
@@ -263,7 +232,7 @@ impl Tenant {
         g.since_snapshot += 1;
         if g.since_snapshot >= config.snapshot_every {
             g.since_snapshot = 0;
-            if let Some(job) = self.snapshot_job(&g, seq) {
+            if let Some(job) = self.snapshot_job(&g) {
                 writer.send(job)?;
             }
         }
@@ -290,7 +259,7 @@ impl Settle for Tenant {
         let Some(p) = g.pending.remove(event_id) else { return };
         for w in p.waiters {
             let _ = w.send(match outcome {
-                Ok(_) => Ok(Decided { duplicate: true, ..p.decided.clone() }),
+                Ok(d) => Ok(Decided { duplicate: true, ..d.clone() }),
                 Err(e) => Err(e.clone()),
             });
         }
@@ -305,19 +274,19 @@ impl Tenant {
     /// Queues a snapshot of the current feature state.
     pub(crate) fn snapshot_now(&self, writer: &Writer) {
         let g = self.lock();
-        let seq = g.next_seq - 1;
-        if seq < 1 {
+        if !g.decided_any {
             return;
         }
-        if let Some(job) = self.snapshot_job(&g, seq) {
+        if let Some(job) = self.snapshot_job(&g) {
             let _ = writer.send(job);
         }
     }
 
-    /// The feature state as it stands after event `seq`, as a snapshot write.
-    fn snapshot_job(&self, g: &Inner, seq: i64) -> Option<Job> {
+    /// The feature state as it stands after the last event queued, as a snapshot write (the
+    /// writer knows that event's number once it is committed).
+    fn snapshot_job(&self, g: &Inner) -> Option<Job> {
         let state = postcard::to_stdvec(&(&g.state.features, &g.guard.history)).ok()?;
-        Some(Job::Snapshot { affiliate: self.id.clone(), seq, state })
+        Some(Job::Snapshot { affiliate: self.id.clone(), state })
     }
 
     /// Feature values as they stand for `event`, without updating (tests, explanations).

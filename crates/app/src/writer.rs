@@ -8,6 +8,7 @@
 //! affected affiliates' state from the store on its own thread, off the async executor.
 
 use crate::{AppError, Decided, Metrics};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
@@ -33,8 +34,9 @@ pub(crate) enum Job {
         tenant: Arc<dyn Settle>,
         reply: oneshot::Sender<Result<Decided, AppError>>,
     },
-    /// A feature-state snapshot taken after event `seq`.
-    Snapshot { affiliate: domain::AffiliateId, seq: i64, state: Vec<u8> },
+    /// A feature-state snapshot taken after the affiliate's last write queued before it; the
+    /// writer saves it with that write's sequence number.
+    Snapshot { affiliate: domain::AffiliateId, state: Vec<u8> },
     /// Answered once everything queued before it is committed.
     Flush(mpsc::Sender<()>),
 }
@@ -87,6 +89,8 @@ impl Writer {
 }
 
 fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &AtomicUsize, metrics: &Metrics) {
+    // Each affiliate's last committed sequence number, for the snapshots.
+    let mut last_seq: HashMap<domain::AffiliateId, i64> = HashMap::new();
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < max_batch {
@@ -99,6 +103,7 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
         queued.fetch_sub(taken, Relaxed);
         let mut writes = Vec::new();
         let mut replies = Vec::new();
+        // A snapshot follows the writes queued before it: `(affiliate, writes before it, state)`.
         let mut snapshots = Vec::new();
         let mut flushes = Vec::new();
         for j in jobs {
@@ -107,20 +112,40 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
                     writes.push(write);
                     replies.push((decided, tenant, reply));
                 }
-                Job::Snapshot { affiliate, seq, state } => snapshots.push((affiliate, seq, state)),
+                Job::Snapshot { affiliate, state } => snapshots.push((affiliate, writes.len(), state)),
                 Job::Flush(tx) => flushes.push(tx),
             }
         }
-        let result = if writes.is_empty() { Ok(()) } else { store.commit(&writes) };
+        for (a, _, _) in &snapshots {
+            if !last_seq.contains_key(a)
+                && let Ok(n) = store.last_seq(a)
+            {
+                last_seq.insert(a.clone(), n);
+            }
+        }
+        let result = if writes.is_empty() { Ok(Vec::new()) } else { store.commit(&writes) };
         match &result {
-            Ok(()) => {
+            Ok(outcomes) => {
                 if !writes.is_empty() {
                     metrics.commits.fetch_add(1, Relaxed);
                     metrics.committed_writes.fetch_add(writes.len() as u64, Relaxed);
                 }
-                for (a, seq, state) in snapshots {
-                    if store.save_snapshot(&a, seq, &state, crate::now_ms()).is_ok() {
+                let mut done = 0;
+                for (a, before, state) in snapshots {
+                    for (w, o) in writes[done..before].iter().zip(&outcomes[done..before]) {
+                        if let store::Committed::Stored { seq, .. } = o {
+                            last_seq.insert(w.affiliate.clone(), *seq);
+                        }
+                    }
+                    done = before;
+                    let Some(&seq) = last_seq.get(&a) else { continue };
+                    if seq > 0 && store.save_snapshot(&a, seq, &state, crate::now_ms()).is_ok() {
                         metrics.snapshots.fetch_add(1, Relaxed);
+                    }
+                }
+                for (w, o) in writes[done..].iter().zip(&outcomes[done..]) {
+                    if let store::Committed::Stored { seq, .. } = o {
+                        last_seq.insert(w.affiliate.clone(), *seq);
                     }
                 }
             }
@@ -129,9 +154,17 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
             }
         }
         let mut failed: Vec<Arc<dyn Settle>> = Vec::new();
-        for ((decided, tenant, reply), w) in replies.into_iter().zip(&writes) {
+        for (i, ((mut decided, tenant, reply), w)) in replies.into_iter().zip(&writes).enumerate() {
             let outcome = match &result {
-                Ok(()) => Ok(decided),
+                Ok(outcomes) => match &outcomes[i] {
+                    store::Committed::Stored { decision_id, .. } => {
+                        decided.decision_id.clone_from(decision_id);
+                        Ok(decided)
+                    }
+                    // Another node stored this id first (or this batch held it twice): the
+                    // stored decision is the answer, if the content is the same.
+                    store::Committed::Duplicate(r) => crate::repeat::repeat(r, &w.record.event_json),
+                },
                 Err(e) => Err(AppError::Unavailable(e.to_string())),
             };
             tenant.settled(&w.record.event_id, &outcome);

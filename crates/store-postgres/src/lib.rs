@@ -22,12 +22,13 @@ use std::sync::Mutex;
 use store::columns::{ACTION_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
 use store::{
     ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRepo, AuditRow, CaseRepo, CaseRow,
-    EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion, Scope,
-    Store, StoreError, Tx, Write, audit_hash,
+    Committed, EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion,
+    Scope, Store, StoreError, Tx, Write, audit_hash,
 };
 
 /// Migrations, applied in order; the `ansim_schema` table records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_event_seq.sql")];
 
 /// Idle connections kept for reuse.
 pub const POOL: usize = 8;
@@ -423,23 +424,46 @@ impl Store for PgStore {
         })
     }
 
-    fn commit(&self, writes: &[Write]) -> Result<()> {
+    fn commit(&self, writes: &[Write]) -> Result<Vec<Committed>> {
+        // Read committed: the counter row's lock orders commits of one affiliate, and a
+        // conflicting event id waits for the other transaction's outcome.
         self.in_tx(false, |tx| {
+            let take = tx.prepare(
+                "INSERT INTO event_seq (affiliate, last) VALUES ($1, 0)
+                 ON CONFLICT (affiliate) DO UPDATE SET last = event_seq.last RETURNING last",
+            )?;
             let ev = tx.prepare(
                 "INSERT INTO event (affiliate, seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset,
-                 event_json, decision_json, decided_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 event_json, decision_json, decided_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (affiliate, event_id) DO NOTHING",
             )?;
+            let stored =
+                tx.prepare(&format!("SELECT {EVENT_COLS} FROM event WHERE affiliate = $1 AND event_id = $2"))?;
             let ob =
                 tx.prepare("INSERT INTO outbox (affiliate, topic, payload, created_ms) VALUES ($1, $2, $3, $4)")?;
+            // Counters are taken in affiliate order, so two batches of several affiliates
+            // cannot wait for each other's locks.
+            let mut affiliates: Vec<&AffiliateId> = writes.iter().map(|w| &w.affiliate).collect();
+            affiliates.sort();
+            affiliates.dedup();
+            let mut next = Vec::with_capacity(affiliates.len());
+            for a in affiliates {
+                let last: i64 = tx.query_one(&take, &[&a.as_str()])?.get(0);
+                next.push((a, last + 1));
+            }
+            let mut out = Vec::with_capacity(writes.len());
             for w in writes {
+                let slot = next.iter().position(|(a, _)| *a == &w.affiliate).unwrap_or_default();
+                let seq = next[slot].1;
+                let decision_id = store::decision_id(seq, w.tag);
                 let r = &w.record;
-                tx.execute(
+                let n = tx.execute(
                     &ev,
                     &[
                         &w.affiliate.as_str(),
-                        &r.seq,
+                        &seq,
                         &r.event_id,
-                        &r.decision_id,
+                        &decision_id,
                         &r.at_ms,
                         &r.kind,
                         &r.verdict,
@@ -450,11 +474,21 @@ impl Store for PgStore {
                         &r.decided_ms,
                     ],
                 )?;
+                if n == 0 {
+                    let row = tx.query_one(&stored, &[&w.affiliate.as_str(), &r.event_id])?;
+                    out.push(Committed::Duplicate(Box::new(event_row(&row))));
+                    continue;
+                }
+                next[slot].1 += 1;
                 for (topic, payload) in &w.outbox {
                     tx.execute(&ob, &[&w.affiliate.as_str(), topic, payload, &r.decided_ms])?;
                 }
+                out.push(Committed::Stored { seq, decision_id });
             }
-            Ok(())
+            for (a, n) in &next {
+                tx.execute("UPDATE event_seq SET last = $2 WHERE affiliate = $1", &[&a.as_str(), &(n - 1)])?;
+            }
+            Ok(out)
         })
     }
 

@@ -47,15 +47,56 @@ fn two_nodes_share_one_record() {
     let Some((a, config, schema)) = fresh("two_nodes") else { return };
     let b = PgStore::with_config(config.clone()).expect("a second node finds the schema migrated");
     let pay = domain::AffiliateId("pay".into());
-    let w = |seq, id: &str| store::Write {
-        affiliate: pay.clone(),
-        record: store::conformance::record(seq, id),
-        outbox: vec![],
-    };
-    a.commit(&[w(1, "e1")]).unwrap();
-    assert!(matches!(b.commit(&[w(2, "e1")]), Err(store::StoreError::Conflict(_))), "same id on the other node");
+    let w = |id: &str| store::conformance::write(&pay, id);
+    assert_eq!(a.commit(&[w("e1")]).unwrap(), vec![store::conformance::stored(1, "e1")]);
+    assert_eq!(
+        b.commit(&[w("e1"), w("e2")]).unwrap(),
+        vec![
+            store::Committed::Duplicate(Box::new(store::conformance::record(1, "e1"))),
+            store::conformance::stored(2, "e2")
+        ],
+        "same id on the other node"
+    );
     assert_eq!(b.event_by_id(&pay, "e1").unwrap().unwrap().seq, 1);
-    assert_eq!(b.event_count(&pay).unwrap(), 1);
+    assert_eq!(a.event_count(&pay).unwrap(), 2);
+    drop((a, b));
+    drop_schema(&config, &schema);
+}
+
+/// Two nodes committing one affiliate's events at once, with overlapping ids: every id is
+/// stored once, the numbers are 1..=n with no gap or repeat, and each node's outcomes say
+/// which of its writes it stored.
+#[test]
+fn concurrent_nodes_number_one_affiliate_without_collisions() {
+    let Some((a, config, schema)) = fresh("concurrent") else { return };
+    let b = PgStore::with_config(config.clone()).unwrap();
+    let pay = domain::AffiliateId("pay".into());
+    let node = |s: &PgStore, offset: usize| {
+        let mut mine = Vec::new();
+        for batch in 0..40 {
+            // Ids 0..600 in batches of 15; the other node sends the same ids shifted by 300.
+            let writes: Vec<store::Write> = (0..15)
+                .map(|k| store::conformance::write(&pay, &format!("e{}", (offset + batch * 15 + k) % 600)))
+                .collect();
+            for (w, o) in writes.iter().zip(s.commit(&writes).unwrap()) {
+                if let store::Committed::Stored { seq, .. } = o {
+                    mine.push((seq, w.record.event_id.clone()));
+                }
+            }
+        }
+        mine
+    };
+    let (ma, mb) = std::thread::scope(|t| {
+        let ha = t.spawn(|| node(&a, 0));
+        let hb = t.spawn(|| node(&b, 300));
+        (ha.join().unwrap(), hb.join().unwrap())
+    });
+    let mut all: Vec<(i64, String)> = ma.into_iter().chain(mb).collect();
+    all.sort();
+    assert_eq!(all.len(), 600, "each of the 600 ids stored exactly once");
+    assert_eq!(all.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (1..=600).collect::<Vec<_>>());
+    let stored: Vec<(i64, String)> = a.event_ids(&pay, 0, 1000).unwrap();
+    assert_eq!(stored, all, "what the nodes were told is what is stored");
     drop((a, b));
     drop_schema(&config, &schema);
 }

@@ -1,20 +1,25 @@
 //! The conformance suite every [`Store`] backend must pass, written against the trait only.
 //! A backend's test calls [`run_all`] with a fresh, empty store.
 
-use crate::{ApiKey, EventRecord, Scope, Store, StoreError, Write, in_transaction};
+use crate::{ApiKey, Committed, EventRecord, Scope, Store, StoreError, Write, in_transaction};
 use domain::{AffiliateId, CaseOutcome, CaseState};
 
 fn aff(s: &str) -> AffiliateId {
     AffiliateId(s.to_string())
 }
 
-/// A sample event record for tests.
+/// The tag the suite's writes give `event_id` (any digest of it will do).
+pub fn tag(event_id: &str) -> u64 {
+    event_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The record a store holds for the suite's write of `event_id` once it is numbered `seq`.
 pub fn record(seq: i64, event_id: &str) -> EventRecord {
     EventRecord {
         seq,
         event_id: event_id.to_string(),
-        decision_id: format!("dec_{event_id}"),
-        at_ms: 1_795_600_000_000 + seq,
+        decision_id: crate::decision_id(seq, tag(event_id)),
+        at_ms: 1_795_600_000_000 + (tag(event_id) % 1000) as i64,
         kind: "transfer".into(),
         verdict: "allow".into(),
         score: 0,
@@ -25,8 +30,15 @@ pub fn record(seq: i64, event_id: &str) -> EventRecord {
     }
 }
 
-fn write(a: &AffiliateId, seq: i64, id: &str) -> Write {
-    Write { affiliate: a.clone(), record: record(seq, id), outbox: vec![] }
+/// A write of event `id`; its sequence number and decision id are left for the store.
+pub fn write(a: &AffiliateId, id: &str) -> Write {
+    let record = EventRecord { seq: 0, decision_id: String::new(), ..record(0, id) };
+    Write { affiliate: a.clone(), tag: tag(id), record, outbox: vec![] }
+}
+
+/// The outcome of the suite's write of `id` stored as `seq`.
+pub fn stored(seq: i64, id: &str) -> Committed {
+    Committed::Stored { seq, decision_id: crate::decision_id(seq, tag(id)) }
 }
 
 /// Runs every check; panics with a message naming the broken promise.
@@ -376,22 +388,31 @@ fn affiliates_and_keys(s: &dyn Store) {
 
 fn commits_are_atomic_and_idempotent(s: &dyn Store) {
     let pay = aff("pay");
-    s.commit(&[write(&pay, 1, "e1"), write(&pay, 2, "e2")]).unwrap();
+    let out = s.commit(&[write(&pay, "e1"), write(&pay, "e2")]).unwrap();
+    assert_eq!(out, vec![stored(1, "e1"), stored(2, "e2")], "the store numbers events in commit order");
     assert_eq!(s.event_count(&pay).unwrap(), 2);
-    // A batch with a duplicate event id fails whole: e3 is not stored either.
-    let err = s.commit(&[write(&pay, 3, "e3"), write(&pay, 4, "e1")]).unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(s.event_count(&pay).unwrap(), 2);
-    assert_eq!(s.event_by_id(&pay, "e3").unwrap(), None);
+    // An id already stored, and one repeated within the batch, are answered with what is
+    // stored and not written again; the rest is written, with no gap in the numbers.
+    let out = s.commit(&[write(&pay, "e3"), write(&pay, "e1"), write(&pay, "e3"), write(&pay, "e4")]).unwrap();
+    assert_eq!(
+        out,
+        vec![
+            stored(3, "e3"),
+            Committed::Duplicate(Box::new(record(1, "e1"))),
+            Committed::Duplicate(Box::new(record(3, "e3"))),
+            stored(4, "e4"),
+        ]
+    );
+    assert_eq!(s.event_count(&pay).unwrap(), 4);
     assert_eq!(s.event_by_id(&pay, "e2").unwrap(), Some(record(2, "e2")));
     assert_eq!(s.event_by_seq(&pay, 1).unwrap(), Some(record(1, "e1")));
-    assert_eq!(s.last_seq(&pay).unwrap(), 2);
+    assert_eq!(s.last_seq(&pay).unwrap(), 4);
 }
 
 fn tenants_are_isolated(s: &dyn Store) {
     let (pay, bank) = (aff("pay"), aff("bank"));
     // The same event id at another affiliate is another event.
-    s.commit(&[write(&bank, 1, "e1")]).unwrap();
+    s.commit(&[write(&bank, "e1")]).unwrap();
     assert_eq!(s.event_count(&bank).unwrap(), 1);
     assert_eq!(s.event_by_id(&bank, "e2").unwrap(), None, "bank cannot read pay's e2");
     assert_eq!(s.event_by_seq(&bank, 2).unwrap(), None, "nor by sequence number");
@@ -403,14 +424,15 @@ fn tenants_are_isolated(s: &dyn Store) {
 
 fn replay_order(s: &dyn Store) {
     let a = aff("replay");
-    let writes: Vec<Write> = (1..=50).rev().map(|i| write(&a, i, &format!("r{i}"))).collect();
+    let writes: Vec<Write> = (1..=50).rev().map(|i| write(&a, &format!("r{i}"))).collect();
     s.commit(&writes).unwrap();
     let page1 = s.events_after(&a, 0, 20).unwrap();
     let page2 = s.events_after(&a, 20, 100).unwrap();
-    let seqs: Vec<i64> = page1.iter().chain(&page2).map(|r| r.seq).collect();
-    assert_eq!(seqs, (1..=50).collect::<Vec<_>>(), "events come back in sequence order, paged");
+    let got: Vec<(i64, String)> = page1.iter().chain(&page2).map(|r| (r.seq, r.event_id.clone())).collect();
+    let want: Vec<(i64, String)> = (1..=50).map(|s| (s, format!("r{}", 51 - s))).collect();
+    assert_eq!(got, want, "events come back in commit order, paged");
     let ids = s.event_ids(&a, 45, 100).unwrap();
-    assert_eq!(ids, (46..=50).map(|i| (i, format!("r{i}"))).collect::<Vec<_>>());
+    assert_eq!(ids, (46..=50).map(|i| (i, format!("r{}", 51 - i))).collect::<Vec<_>>());
 }
 
 fn rulesets(s: &dyn Store) {
@@ -443,9 +465,11 @@ fn snapshots(s: &dyn Store) {
 
 fn outbox(s: &dyn Store) {
     let a = aff("out");
-    let mut w = write(&a, 1, "o1");
+    let mut w = write(&a, "o1");
     w.outbox = vec![("case.open".into(), "{\"e\":1}".into()), ("webhook".into(), "{}".into())];
-    s.commit(&[w]).unwrap();
+    // The repeat's side effects are not written: they belong to the stored event.
+    let repeat = w.clone();
+    s.commit(&[w, repeat]).unwrap();
     let pending = s.outbox_pending(10).unwrap();
     let mine: Vec<_> = pending.iter().filter(|o| o.affiliate == a).collect();
     assert_eq!(mine.len(), 2);

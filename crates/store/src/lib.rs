@@ -148,10 +148,45 @@ pub struct OutboxItem {
 pub struct Write {
     /// Whose event.
     pub affiliate: AffiliateId,
-    /// The event and decision.
+    /// A digest of the affiliate and the event id: the second half of the decision id, which
+    /// makes it unique across affiliates and not guessable from the sequence number alone.
+    pub tag: u64,
+    /// The event and decision. Its `seq` and `decision_id` are assigned by the store when it
+    /// commits (whatever they hold here is ignored): several nodes write one affiliate's
+    /// events, so only the store can number them.
     pub record: EventRecord,
-    /// Side effects, as `(topic, payload)`.
+    /// Side effects, as `(topic, payload)`; written only with a stored event.
     pub outbox: Vec<(String, String)>,
+}
+
+/// What became of one [`Write`] in a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Stored as the affiliate's event `seq`, with this decision id ([`decision_id`]).
+    Stored {
+        /// The affiliate's sequence number given to the event.
+        seq: i64,
+        /// The decision's id.
+        decision_id: String,
+    },
+    /// The affiliate already has an event with this id (committed earlier, by another node,
+    /// or earlier in the same batch): nothing was written; this is the stored one.
+    Duplicate(Box<EventRecord>),
+}
+
+/// The id of the decision stored as event `seq` with `tag` ([`Write::tag`]): the sequence
+/// number finds the row, the tag must match.
+pub fn decision_id(seq: i64, tag: u64) -> String {
+    format!("dec_{seq:x}_{tag:016x}")
+}
+
+/// The sequence number in a decision id made by [`decision_id`].
+pub fn decision_seq(decision_id: &str) -> Option<i64> {
+    let (seq, tag) = decision_id.strip_prefix("dec_")?.split_once('_')?;
+    if tag.len() != 16 || !tag.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    i64::from_str_radix(seq, 16).ok().filter(|s| *s > 0)
 }
 
 /// One affiliate's report on one indicator, as the registry stores it.
@@ -378,9 +413,12 @@ pub trait Store: Send + Sync {
     /// revoked unless exactly one does).
     fn revoke_key(&self, a: &AffiliateId, prefix: &str) -> Result<usize>;
 
-    /// Commits many writes in one transaction (group commit): all or none. An event id that
-    /// is already stored for its affiliate is a [`StoreError::Conflict`] and fails the batch.
-    fn commit(&self, writes: &[Write]) -> Result<()>;
+    /// Commits many writes in one transaction (group commit): all or none. Each new event gets
+    /// its affiliate's next sequence number, in the order of `writes`, and numbers are never
+    /// shared or reordered however many nodes commit at once (replay order is commit order).
+    /// An event id the affiliate already has is not written again: its outcome is
+    /// [`Committed::Duplicate`] with the stored record. One outcome per write, in order.
+    fn commit(&self, writes: &[Write]) -> Result<Vec<Committed>>;
     /// The stored event with this event id.
     fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>>;
     /// The stored event with this sequence number.
@@ -545,4 +583,26 @@ pub mod columns {
     /// A follow-up action's columns.
     pub const ACTION_COLS: &str =
         "id, affiliate, kind, payload, created_ms, attempts, next_ms, delivered_ms, dead_ms, last_error";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_ids_give_back_their_sequence_number() {
+        let id = decision_id(0x2a, 0xdead_beef);
+        assert_eq!(id, "dec_2a_00000000deadbeef");
+        assert_eq!(decision_seq(&id), Some(42));
+        for bad in [
+            "dec_2a",
+            "dec__00000000deadbeef",
+            "dec_0_00000000deadbeef",
+            "dec_zz_00000000deadbeef",
+            "dec_2a_beef",
+            "x_2a_00000000deadbeef",
+        ] {
+            assert_eq!(decision_seq(bad), None, "{bad}");
+        }
+    }
 }

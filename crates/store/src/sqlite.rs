@@ -9,8 +9,8 @@
 use crate::columns::{ACTION_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
 use crate::{
     ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRepo, AuditRow, CaseRepo, CaseRow,
-    EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion, Scope,
-    Store, StoreError, Tx, Write, audit_hash,
+    Committed, EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion,
+    Scope, Store, StoreError, Tx, Write, audit_hash,
 };
 use domain::{AffiliateId, CaseOutcome, CaseState};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -436,42 +436,72 @@ impl Store for SqliteStore {
         Ok(n as usize)
     }
 
-    fn commit(&self, writes: &[Write]) -> Result<()> {
+    fn commit(&self, writes: &[Write]) -> Result<Vec<Committed>> {
         let mut c = lock(&self.writer);
         let tx = c.transaction().map_err(backend)?;
+        let mut out = Vec::with_capacity(writes.len());
         {
+            // `DO NOTHING` on the event id: a repeat is answered with the stored row below.
             let mut ev = tx
                 .prepare_cached(
                     "INSERT INTO event (affiliate, seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset,
-                     event_json, decision_json, decided_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     event_json, decision_json, decided_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT (affiliate, event_id) DO NOTHING",
                 )
                 .map_err(backend)?;
             let mut ob = tx
                 .prepare_cached("INSERT INTO outbox (affiliate, topic, payload, created_ms) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(backend)?;
-            for w in writes {
-                let r = &w.record;
-                ev.execute(params![
-                    w.affiliate.as_str(),
-                    r.seq,
-                    r.event_id,
-                    r.decision_id,
-                    r.at_ms,
-                    r.kind,
-                    r.verdict,
-                    r.score,
-                    r.ruleset,
-                    r.event_json,
-                    r.decision_json,
-                    r.decided_ms
-                ])
+            let mut last =
+                tx.prepare_cached("SELECT coalesce(max(seq), 0) FROM event WHERE affiliate = ?1").map_err(backend)?;
+            let mut stored = tx
+                .prepare_cached(&format!("SELECT {EVENT_COLS} FROM event WHERE affiliate = ?1 AND event_id = ?2"))
                 .map_err(backend)?;
-                for (topic, payload) in &w.outbox {
-                    ob.execute(params![w.affiliate.as_str(), topic, payload, r.decided_ms]).map_err(backend)?;
+            // The next number per affiliate of this batch (most batches hold one affiliate).
+            let mut next: Vec<(&AffiliateId, i64)> = Vec::new();
+            for w in writes {
+                let a = &w.affiliate;
+                let slot = match next.iter().position(|(x, _)| *x == a) {
+                    Some(i) => i,
+                    None => {
+                        let n: i64 = last.query_row(params![a.as_str()], |r| r.get(0)).map_err(backend)?;
+                        next.push((a, n + 1));
+                        next.len() - 1
+                    }
+                };
+                let seq = next[slot].1;
+                let decision_id = crate::decision_id(seq, w.tag);
+                let r = &w.record;
+                let n = ev
+                    .execute(params![
+                        a.as_str(),
+                        seq,
+                        r.event_id,
+                        decision_id,
+                        r.at_ms,
+                        r.kind,
+                        r.verdict,
+                        r.score,
+                        r.ruleset,
+                        r.event_json,
+                        r.decision_json,
+                        r.decided_ms
+                    ])
+                    .map_err(backend)?;
+                if n == 0 {
+                    let row = stored.query_row(params![a.as_str(), r.event_id], event_row).map_err(backend)?;
+                    out.push(Committed::Duplicate(Box::new(row)));
+                    continue;
                 }
+                next[slot].1 += 1;
+                for (topic, payload) in &w.outbox {
+                    ob.execute(params![a.as_str(), topic, payload, r.decided_ms]).map_err(backend)?;
+                }
+                out.push(Committed::Stored { seq, decision_id });
             }
         }
-        tx.commit().map_err(backend)
+        tx.commit().map_err(backend)?;
+        Ok(out)
     }
 
     fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>> {

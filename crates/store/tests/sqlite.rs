@@ -18,7 +18,7 @@ fn data_survives_reopen() {
     let a = domain::AffiliateId("pay".into());
     {
         let s = SqliteStore::open(&path).unwrap();
-        let w = store::Write { affiliate: a.clone(), record: store::conformance::record(1, "e1"), outbox: vec![] };
+        let w = store::conformance::write(&a, "e1");
         s.commit(&[w]).unwrap();
         store::in_transaction(&s, |tx| tx.publish(&a, 1, "src", 1)).unwrap();
     }
