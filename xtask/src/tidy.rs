@@ -27,6 +27,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The PostgreSQL backend: the store's trait and conformance suite, the synchronous client
     // (the trait is synchronous and runs on blocking threads), JSON for the case lists.
     ("store-postgres", &["domain", "store", "serde_json", "postgres"]),
+    // Streaming features shared by nodes: the pure features' ops run by a Lua script in Redis
+    // (the client with its tokio connection manager; nothing else).
+    ("signals-redis", &["signals", "redis"]),
     // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
     ("indicators", &["hmac", "sha2", "psl"]),
     // Stage-1 detectors: text and link analysis and their models; pure.
@@ -56,6 +59,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "getrandom",
             "postcard",
             "thiserror",
+            // Several nodes: streaming features and event-id claims in Redis.
+            "signals-redis",
             // The relief calendar's holiday list is TOML.
             "toml",
             // Optional (`openapi`): the request types derive their OpenAPI schemas, so the HTTP
@@ -100,6 +105,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "app",
             // `store = "postgres://…"` opens the PostgreSQL backend.
             "store-postgres",
+            // `redis = "redis://…"` connects the shared features (several nodes).
+            "signals-redis",
             "sim",
             "domain",
             "engine",

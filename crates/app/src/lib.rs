@@ -64,6 +64,9 @@ pub struct AppConfig {
     pub transactions_model: Option<PathBuf>,
     /// Minutes to a case's first action at normal priority (urgent: a quarter, low: four times).
     pub sla_base_minutes: i64,
+    /// The group key's file, shared by every node; it must exist (`None`: `group.key` in
+    /// `data_dir`, made on first start).
+    pub group_key_file: Option<PathBuf>,
 }
 
 impl AppConfig {
@@ -82,6 +85,7 @@ impl AppConfig {
             brands: None,
             transactions_model: None,
             sla_base_minutes: 60,
+            group_key_file: None,
         }
     }
 }
@@ -217,7 +221,25 @@ pub struct App {
     keys: RwLock<HashMap<[u8; 32], (Principal, i64)>>,
     metrics: Arc<Metrics>,
     config: AppConfig,
+    /// What this node shares with the others beyond the store (several nodes), if anything.
+    shared: Option<Shared>,
 }
+
+/// What a node shares with the other nodes beyond the store.
+#[derive(Clone)]
+pub struct Shared {
+    /// Streaming features and event-id claims, in Redis.
+    pub features: signals_redis::RedisFeatures,
+    /// This node's name (in claims: who is deciding an event).
+    pub node: String,
+}
+
+/// How long a node's claim on an event id lasts: far longer than a decision and its commit
+/// take, far shorter than a client's patience. A repeat after it is found in the store.
+const CLAIM_LIFE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a repeat waits for the node that claimed its id to commit.
+const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Milliseconds since the epoch by the server clock (for bookkeeping, never for decisions).
 pub fn now_ms() -> i64 {
@@ -233,19 +255,28 @@ impl App {
     pub fn open(config: AppConfig) -> Result<Arc<App>, AppError> {
         data_dir(&config)?;
         let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir.join("ansim.db"))?);
-        App::on_data_dir(store, config)
+        App::on_data_dir(store, config, None)
     }
 
     /// Starts on `store` (for example PostgreSQL), keeping the group key in `config.data_dir`.
     pub fn open_on(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>, AppError> {
-        data_dir(&config)?;
-        App::on_data_dir(store, config)
+        App::open_node(store, config, None)
     }
 
-    /// Starts on `store` with the group key of the (existing) data directory.
-    fn on_data_dir(store: Arc<dyn Store>, config: AppConfig) -> Result<Arc<App>, AppError> {
-        let key = group_key(&config.data_dir)?;
-        App::with_store(store, key, config)
+    /// Starts one of several nodes on a shared `store`, with `shared` features (alone with
+    /// `None`, as [`App::open_on`]).
+    pub fn open_node(store: Arc<dyn Store>, config: AppConfig, shared: Option<Shared>) -> Result<Arc<App>, AppError> {
+        data_dir(&config)?;
+        App::on_data_dir(store, config, shared)
+    }
+
+    /// Starts on `store` with the group key of the (existing) data directory or the shared file.
+    fn on_data_dir(store: Arc<dyn Store>, config: AppConfig, shared: Option<Shared>) -> Result<Arc<App>, AppError> {
+        let key = match &config.group_key_file {
+            Some(file) => shared_group_key(file)?,
+            None => group_key(&config.data_dir)?,
+        };
+        App::node(store, key, config, shared)
     }
 
     /// Starts on an already opened store.
@@ -253,6 +284,17 @@ impl App {
         store: Arc<dyn Store>,
         group_key: indicators::GroupKey,
         config: AppConfig,
+    ) -> Result<Arc<App>, AppError> {
+        App::node(store, group_key, config, None)
+    }
+
+    /// Starts one of several nodes: on a shared store, with `shared` features (or alone with
+    /// `None`, as [`App::with_store`]).
+    pub fn node(
+        store: Arc<dyn Store>,
+        group_key: indicators::GroupKey,
+        config: AppConfig,
+        shared: Option<Shared>,
     ) -> Result<Arc<App>, AppError> {
         let registry = Arc::new(registry::Registry::load(group_key, store.as_ref())?);
         let providers: Vec<Arc<dyn signals::SignalProvider>> =
@@ -273,6 +315,7 @@ impl App {
             keys: RwLock::new(HashMap::new()),
             metrics,
             config,
+            shared,
         };
         for a in app.store.affiliates()? {
             app.load_tenant(&a.id)?;
@@ -293,7 +336,13 @@ impl App {
     fn load_tenant(&self, a: &AffiliateId) -> Result<Option<Arc<Tenant>>, AppError> {
         let Some(active) = self.store.active_ruleset(a)? else { return Ok(None) };
         let snap = self.compile(&active.source)?;
-        let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref(), Arc::clone(&self.analyzer))?);
+        let t = Arc::new(Tenant::recover(
+            a.clone(),
+            snap,
+            self.store.as_ref(),
+            Arc::clone(&self.analyzer),
+            self.shared.is_some(),
+        )?);
         self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), Arc::clone(&t));
         Ok(Some(t))
     }
@@ -309,14 +358,107 @@ impl App {
     /// not count in features again; a repeated id with other content is a conflict.
     pub async fn decide(self: &Arc<Self>, a: &AffiliateId, event: Event) -> Result<Decided, AppError> {
         self.ready(a).await?;
+        if let Some(shared) = &self.shared {
+            return self.decide_shared(a, event, shared).await;
+        }
         let step = self.start(a, event, false);
         self.finish(a, step).await
+    }
+
+    /// Decides as one of several nodes: the event id is looked up in the store (any node may
+    /// have decided it), then claimed and counted in the shared features in one round trip,
+    /// then decided here and committed. An id another node is deciding right now is answered
+    /// with that node's decision once it is committed.
+    async fn decide_shared(
+        self: &Arc<Self>,
+        a: &AffiliateId,
+        event: Event,
+        shared: &Shared,
+    ) -> Result<Decided, AppError> {
+        let event = self.admit(a, event)?;
+        let tenant = self.tenant(a)?;
+        let event_json = event.to_json();
+        let content = xxhash_rust::xxh3::xxh3_64(event_json.as_bytes());
+        if let Some(step) = tenant.join_pending(event.id.as_str(), content, &self.metrics) {
+            return self.finish(a, step).await;
+        }
+        if let Some(r) = self.stored(a, event.id.as_str()).await? {
+            self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return repeat::repeat(&r, &event_json);
+        }
+        let snap = tenant.rules();
+        let ops = signals::plan(&snap.features, &event);
+        let claim_key = format!("ansim:id:{a}:{}", event.id);
+        let claim = format!("{content:016x} {}", shared.node);
+        let t = std::time::Instant::now();
+        let observed = shared.features.observe(a.as_str(), &ops, Some((&claim_key, &claim, CLAIM_LIFE))).await;
+        self.metrics.dependencies.redis.record(t.elapsed(), observed.is_ok());
+        let step = match &observed {
+            Ok(signals_redis::Observed::Counted(values)) => {
+                tenant.decide(event, tenant::Counting::Given(&snap, values), &self.writer, &self.config, &self.metrics)
+            }
+            Ok(signals_redis::Observed::Claimed(by)) => {
+                let same = by.split(' ').next() == Some(&format!("{content:016x}"));
+                return self.claimed_elsewhere(a, event.id.as_str(), &event_json, same).await;
+            }
+            Err(why) => {
+                self.metrics.degraded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tenant.decide(event, tenant::Counting::Degraded(why), &self.writer, &self.config, &self.metrics)
+            }
+        };
+        self.finish(a, step).await
+    }
+
+    /// The stored event with this id, read on a blocking thread.
+    async fn stored(&self, a: &AffiliateId, event_id: &str) -> Result<Option<store::EventRecord>, AppError> {
+        let (store, aff, id) = (Arc::clone(&self.store), a.clone(), event_id.to_string());
+        let t = std::time::Instant::now();
+        let found = tokio::task::spawn_blocking(move || store.event_by_id(&aff, &id))
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        self.metrics.dependencies.store_read.record(t.elapsed(), found.is_ok());
+        Ok(found?)
+    }
+
+    /// Another node holds the claim on this event id: its decision, once committed. Other
+    /// content under the same id is a conflict at once.
+    async fn claimed_elsewhere(
+        &self,
+        a: &AffiliateId,
+        event_id: &str,
+        event_json: &str,
+        same_content: bool,
+    ) -> Result<Decided, AppError> {
+        if !same_content {
+            return Err(repeat::reused(event_id, "being decided on another node"));
+        }
+        let started = std::time::Instant::now();
+        let mut wait = std::time::Duration::from_millis(2);
+        loop {
+            if let Some(r) = self.stored(a, event_id).await? {
+                self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return repeat::repeat(&r, event_json);
+            }
+            if started.elapsed() >= CLAIM_WAIT {
+                return Err(AppError::Overloaded("the same event id is being decided on another node"));
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_millis(100));
+        }
     }
 
     /// Decides on several events, in order, each durably; one result per event.
     pub async fn decide_batch(self: &Arc<Self>, a: &AffiliateId, events: Vec<Event>) -> Vec<Result<Decided, AppError>> {
         if let Err(e) = self.ready(a).await {
             return events.iter().map(|_| Err(e.clone())).collect();
+        }
+        if let Some(shared) = &self.shared {
+            // In order, each counted in the shared features before the next.
+            let mut out = Vec::with_capacity(events.len());
+            for e in events {
+                out.push(self.decide_shared(a, e, shared).await);
+            }
+            return out;
         }
         // Every event is decided (in order) before any commit is awaited, so the whole batch
         // shares the writer's next transactions.
@@ -373,7 +515,13 @@ impl App {
 
     /// Checks an event against the caller and the clock, analyses a message or contact,
     /// decides on it, and queues its write.
-    fn start(&self, a: &AffiliateId, mut event: Event, checked: bool) -> Result<tenant::Step, AppError> {
+    fn start(&self, a: &AffiliateId, event: Event, checked: bool) -> Result<tenant::Step, AppError> {
+        let event = self.admit(a, event)?;
+        self.tenant(a)?.decide(event, tenant::Counting::Here { checked }, &self.writer, &self.config, &self.metrics)
+    }
+
+    /// Checks an event against the caller and the clock and analyses a message or contact.
+    fn admit(&self, a: &AffiliateId, mut event: Event) -> Result<Event, AppError> {
         check_clock(&event, self.config.max_event_age_ms)?;
         current(&self.analyzer).enrich(&mut event);
         if &event.affiliate != a {
@@ -382,7 +530,7 @@ impl App {
                 message: format!("the event is for {:?} but the key belongs to {a:?}", event.affiliate.as_str()),
             });
         }
-        self.tenant(a)?.decide(event, checked, &self.writer, &self.config, &self.metrics)
+        Ok(event)
     }
 
     /// The stored decision with this decision id, as `(decision JSON, event JSON)`.
@@ -396,8 +544,12 @@ impl App {
         }
     }
 
-    /// Feature values for `event` as the state stands, without counting it: `(name, value)`.
+    /// Feature values for `event` as this process's state stands, without counting it:
+    /// `(name, value)`. A node whose features are shared counts none itself.
     pub fn peek_features(&self, a: &AffiliateId, event: &Event) -> Result<Vec<(String, Option<i64>)>, AppError> {
+        if self.shared.is_some() {
+            return Err(AppError::Unavailable("this node's features are counted in the shared store".into()));
+        }
         let t = self.tenant(a)?;
         let snap = t.rules.load();
         let values = t.peek(event);
@@ -506,6 +658,16 @@ fn group_key(dir: &std::path::Path) -> Result<indicators::GroupKey, AppError> {
         }
         Err(e) => return Err(bad(e.to_string())),
     };
+    indicators::GroupKey::from_hex(hex.trim()).map_err(|e| bad(format!("not a 64-digit hex key: {e:?}")))
+}
+
+/// The group key from a file every node shares. Never made here: nodes that each made their
+/// own would digest the same account differently and never see each other's reports.
+fn shared_group_key(path: &std::path::Path) -> Result<indicators::GroupKey, AppError> {
+    let bad =
+        |e: String| AppError::Invalid { field: "group_key_file".into(), message: format!("{}: {e}", path.display()) };
+    let hex = std::fs::read_to_string(path)
+        .map_err(|e| bad(format!("{e}; every node reads the same key: copy the first node's data/group.key there")))?;
     indicators::GroupKey::from_hex(hex.trim()).map_err(|e| bad(format!("not a 64-digit hex key: {e:?}")))
 }
 

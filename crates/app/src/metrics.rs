@@ -34,8 +34,45 @@ pub struct Metrics {
     pub actions_delivered: AtomicU64,
     /// Follow-up actions given up on.
     pub actions_dead: AtomicU64,
+    /// Calls to each outside service, their total time and their failures.
+    pub dependencies: Dependencies,
+    /// Decisions made in a degraded mode (a shared service unreachable).
+    pub degraded: AtomicU64,
     rule_hits: Mutex<HashMap<String, u64>>,
     shadow_hits: Mutex<HashMap<String, u64>>,
+}
+
+/// One outside service's calls: how many, how long in all (µs), how many failed.
+#[derive(Debug, Default)]
+pub struct Calls {
+    /// Calls made.
+    pub count: AtomicU64,
+    /// Their total duration, µs.
+    pub micros: AtomicU64,
+    /// Calls that failed.
+    pub errors: AtomicU64,
+}
+
+impl Calls {
+    /// Records one call that took `took` and succeeded or not.
+    pub fn record(&self, took: std::time::Duration, ok: bool) {
+        self.count.fetch_add(1, Relaxed);
+        self.micros.fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
+        if !ok {
+            self.errors.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Calls to the services a node depends on.
+#[derive(Debug, Default)]
+pub struct Dependencies {
+    /// The store's group commits (SQLite or PostgreSQL).
+    pub store_commit: Calls,
+    /// The store's reads on the decision path (a repeated id, another node's decision).
+    pub store_read: Calls,
+    /// Shared features and event-id claims in Redis.
+    pub redis: Calls,
 }
 
 impl Metrics {

@@ -106,7 +106,13 @@ impl App {
         match existing {
             Some(t) => t.rules.swap(Arc::new(snap)),
             None => {
-                let t = Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref(), Arc::clone(&self.analyzer))?);
+                let t = Arc::new(Tenant::recover(
+                    a.clone(),
+                    snap,
+                    self.store.as_ref(),
+                    Arc::clone(&self.analyzer),
+                    self.shared.is_some(),
+                )?);
                 self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), t);
             }
         }

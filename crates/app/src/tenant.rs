@@ -6,7 +6,7 @@ use crate::protection::{Guard, History, Protection, Settings};
 use crate::repeat::reused;
 use crate::writer::{Job, Settle, Writer};
 use crate::{AppConfig, AppError, Decided, Metrics};
-use domain::{AffiliateId, Event, Verdict};
+use domain::{AffiliateId, Decision, Event, Verdict};
 use engine::{DecideState, Snapshot, SnapshotCell};
 use signals::FeatureState;
 use std::collections::{HashMap, HashSet};
@@ -57,6 +57,8 @@ pub(crate) struct Tenant {
     pub(crate) rules: SnapshotCell,
     /// The stage-1 detectors, for replay.
     analyzer: Detectors,
+    /// Features are counted in a store the nodes share, not here.
+    shared: bool,
     inner: Mutex<Inner>,
     /// Serialises changes of self-protection settings across their store write, so the
     /// decision lock (`inner`) is never held while the store waits for fsync.
@@ -69,9 +71,18 @@ const PAGE: usize = 10_000;
 /// Rebuilds feature state, protection history and the id set from the store: the latest
 /// snapshot, then every later event replayed through the features of `snap` (the rules are not
 /// evaluated; the stored verdict stands) and the protection history, then the user's cancels.
-fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store, analyzer: &Detectors) -> Result<Inner, AppError> {
+/// With `shared`, features are counted in the store the nodes share: only the protection
+/// history is rebuilt, from every stored event (a snapshot holds one node's part of it).
+fn restore(
+    a: &AffiliateId,
+    snap: &Snapshot,
+    store: &dyn Store,
+    analyzer: &Detectors,
+    shared: bool,
+) -> Result<Inner, AppError> {
     let analyzer = crate::current(analyzer);
-    let (mut after, features, history) = match store.load_snapshot(a)? {
+    let saved = if shared { None } else { store.load_snapshot(a)? };
+    let (mut after, features, history) = match saved {
         Some((seq, bytes)) => match postcard::from_bytes::<(FeatureState, History)>(&bytes) {
             Ok((f, h)) => (seq, f, h),
             // An unreadable snapshot costs a longer replay, never a wrong state.
@@ -90,8 +101,10 @@ fn restore(a: &AffiliateId, snap: &Snapshot, store: &dyn Store, analyzer: &Detec
                 Ok(mut e) => {
                     // Features may read the analysis of messages: run it again (with the
                     // models loaded now).
-                    analyzer.enrich(&mut e);
-                    state.features.observe(&snap.features, &e, &mut slots);
+                    if !shared {
+                        analyzer.enrich(&mut e);
+                        state.features.observe(&snap.features, &e, &mut slots);
+                    }
                     guard.observe(&e, Verdict::parse(&r.verdict).unwrap_or(Verdict::Allow));
                 }
                 Err(e) => return Err(AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id))),
@@ -138,12 +151,14 @@ impl Tenant {
         snap: Snapshot,
         store: &dyn Store,
         analyzer: Detectors,
+        shared: bool,
     ) -> Result<Tenant, AppError> {
-        let inner = restore(&id, &snap, store, &analyzer)?;
+        let inner = restore(&id, &snap, store, &analyzer, shared)?;
         Ok(Tenant {
             id,
             rules: SnapshotCell::new(snap),
             analyzer,
+            shared,
             inner: Mutex::new(inner),
             protecting: Mutex::new(()),
         })
@@ -158,7 +173,7 @@ impl Tenant {
     pub(crate) fn decide(
         self: &Arc<Self>,
         event: Event,
-        checked: bool,
+        counting: Counting<'_>,
         writer: &Writer,
         config: &AppConfig,
         metrics: &Metrics,
@@ -174,22 +189,30 @@ impl Tenant {
             return Err(AppError::Overloaded("recovering from a failed commit"));
         }
         let content = xxh3_64(event_json.as_bytes());
-        if !checked && g.ids.contains(&digest) {
-            if let Some(p) = g.pending.get_mut(event.id.as_str()) {
-                if p.content != content {
-                    return Err(reused(event.id.as_str(), "not yet committed"));
-                }
-                let (tx, rx) = oneshot::channel();
-                p.waiters.push(tx);
-                metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return Ok(Step::Wait(rx));
-            }
+        let unchecked = matches!(counting, Counting::Here { checked: false });
+        if let Some(step) = join(&mut g, event.id.as_str(), content, metrics) {
+            return step;
+        }
+        if unchecked && g.ids.contains(&digest) {
             // Committed: the store has it (read off the executor, without this lock), unless
             // two different ids share a digest, which the caller then decides normally.
             return Ok(Step::Stored { event: Box::new(event), event_json });
         }
-        let snap = self.rules.load();
-        let mut decision = engine::decide(&snap, &mut g.state, &event);
+        let snap = match counting {
+            // Decided by the ruleset the features were counted for, even if another was
+            // published since.
+            Counting::Given(planned, _) => Arc::clone(planned),
+            _ => self.rules.load(),
+        };
+        let mut decision = match counting {
+            Counting::Here { .. } => engine::decide(&snap, &mut g.state, &event),
+            Counting::Given(_, features) => engine::decide_with(&snap, &mut g.state, &event, features),
+            Counting::Degraded(why) => {
+                let mut d = engine::decide_with(&snap, &mut g.state, &event, &[]);
+                degrade(&event, &mut d, why);
+                d
+            }
+        };
         g.guard.enforce(&event, &mut decision);
         g.guard.observe(&event, decision.verdict);
         g.decided_any = true;
@@ -230,13 +253,90 @@ impl Tenant {
             reply: tx,
         })?;
         g.since_snapshot += 1;
-        if g.since_snapshot >= config.snapshot_every {
+        if g.since_snapshot >= config.snapshot_every && !self.shared {
             g.since_snapshot = 0;
             if let Some(job) = self.snapshot_job(&g) {
                 writer.send(job)?;
             }
         }
         Ok(Step::Wait(rx))
+    }
+}
+
+/// Joins a decision of the same event id still waiting for its commit in this process: the
+/// same content waits for its answer, other content is a conflict.
+fn join(g: &mut Inner, event_id: &str, content: u64, metrics: &Metrics) -> Option<Result<Step, AppError>> {
+    let p = g.pending.get_mut(event_id)?;
+    if p.content != content {
+        return Some(Err(reused(event_id, "not yet committed")));
+    }
+    let (tx, rx) = oneshot::channel();
+    p.waiters.push(tx);
+    metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Some(Ok(Step::Wait(rx)))
+}
+
+/// How a decision gets its feature values.
+pub(crate) enum Counting<'a> {
+    /// This process counts them (the embedded mode). `checked`: the caller found the id, though
+    /// its digest is known, not stored (two ids sharing a digest).
+    Here {
+        /// See above.
+        checked: bool,
+    },
+    /// Counted already in the store shared by the nodes for this snapshot, one value per
+    /// feature; the caller holds the event id's claim and found it not stored.
+    Given(&'a Arc<Snapshot>, &'a [Option<i64>]),
+    /// The shared feature store cannot be reached (the reason): decided without features.
+    Degraded(&'a str),
+}
+
+/// The degraded mode of a node whose shared feature store is unreachable: velocity is unknown,
+/// so money leaving an account is held for review rather than let through on rules that
+/// would read every count as absent; other events are decided on what is known, and every
+/// such decision says so.
+fn degrade(event: &Event, d: &mut Decision, why: &str) {
+    use domain::EventBody as B;
+    let money = matches!(event.body, B::Transfer(_) | B::Payment(_) | B::LoanApplication(_));
+    let verdict = if money { Verdict::Hold } else { d.verdict };
+    let (ko, en) = if money {
+        (
+            "실시간 이상거래 집계를 잠시 확인할 수 없어, 안전을 위해 이 거래를 보류합니다.",
+            "Velocity checks are briefly unavailable, so this transaction is held for safety.",
+        )
+    } else {
+        (
+            "실시간 이상거래 집계를 잠시 확인할 수 없어, 다른 신호만으로 판단했습니다.",
+            "Velocity checks are briefly unavailable; this was decided on the other signals.",
+        )
+    };
+    d.impose(
+        domain::MatchedRule {
+            rule: "degraded.shared_features".into(),
+            verdict,
+            score: 0,
+            ko: ko.into(),
+            en: format!("{en} ({why})").into(),
+            tags: Arc::from(vec![Arc::<str>::from("degraded")]),
+        },
+        money.then_some(30),
+    );
+}
+
+impl Tenant {
+    /// Joins a decision of this event id still waiting for its commit here, if there is one.
+    pub(crate) fn join_pending(
+        &self,
+        event_id: &str,
+        content: u64,
+        metrics: &Metrics,
+    ) -> Option<Result<Step, AppError>> {
+        join(&mut self.lock(), event_id, content, metrics)
+    }
+
+    /// The snapshot feature definitions are counted against (for a shared feature store).
+    pub(crate) fn rules(&self) -> Arc<Snapshot> {
+        self.rules.load()
     }
 }
 
@@ -248,7 +348,7 @@ impl Settle for Tenant {
         if !g.needs_rebuild {
             return;
         }
-        if let Ok(fresh) = restore(&self.id, &snap, store, &self.analyzer) {
+        if let Ok(fresh) = restore(&self.id, &snap, store, &self.analyzer, self.shared) {
             *g = fresh;
         }
     }
@@ -274,7 +374,7 @@ impl Tenant {
     /// Queues a snapshot of the current feature state.
     pub(crate) fn snapshot_now(&self, writer: &Writer) {
         let g = self.lock();
-        if !g.decided_any {
+        if !g.decided_any || self.shared {
             return;
         }
         if let Some(job) = self.snapshot_job(&g) {

@@ -123,7 +123,14 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
                 last_seq.insert(a.clone(), n);
             }
         }
-        let result = if writes.is_empty() { Ok(Vec::new()) } else { store.commit(&writes) };
+        let result = if writes.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let t = std::time::Instant::now();
+            let r = store.commit(&writes);
+            metrics.dependencies.store_commit.record(t.elapsed(), r.is_ok());
+            r
+        };
         match &result {
             Ok(outcomes) => {
                 if !writes.is_empty() {

@@ -23,6 +23,9 @@
 //! brands = "brands.txt"         # ANSIM_BRANDS: protected brands for look-alike links (default: built in)
 //! transactions_model = "t.gbdt" # ANSIM_TRANSACTIONS_MODEL: from `ansim train transactions` (default: none)
 //! store = "postgres://…"        # ANSIM_STORE: PostgreSQL as the store (default: SQLite in `data`)
+//! redis = "redis://…"           # ANSIM_REDIS: streaming features shared by several nodes
+//! group_key_file = "group.key"  # ANSIM_GROUP_KEY_FILE: the group key every node shares
+//!                               #   (default: `data/group.key`, made on first start)
 //! ```
 //!
 //! Models and brands are read at start and again on every ruleset publish.
@@ -72,6 +75,10 @@ pub struct Config {
     pub transactions_model: Option<PathBuf>,
     /// A PostgreSQL address for the store (`None`: the embedded SQLite file in `data`).
     pub store: Option<String>,
+    /// A Redis address for streaming features shared by several nodes.
+    pub redis: Option<String>,
+    /// The group key's file, shared by every node (`None`: `data/group.key`).
+    pub group_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -96,6 +103,8 @@ impl Default for Config {
             brands: None,
             transactions_model: None,
             store: None,
+            redis: None,
+            group_key_file: None,
         }
     }
 }
@@ -123,10 +132,12 @@ struct File {
     brands: Option<PathBuf>,
     transactions_model: Option<PathBuf>,
     store: Option<String>,
+    redis: Option<String>,
+    group_key_file: Option<PathBuf>,
 }
 
 /// The environment variables read, in the order of the file keys.
-pub const ENV_VARS: [&str; 19] = [
+pub const ENV_VARS: [&str; 21] = [
     "ANSIM_LISTEN",
     "ANSIM_DATA",
     "ANSIM_LOG",
@@ -146,6 +157,8 @@ pub const ENV_VARS: [&str; 19] = [
     "ANSIM_BRANDS",
     "ANSIM_TRANSACTIONS_MODEL",
     "ANSIM_STORE",
+    "ANSIM_REDIS",
+    "ANSIM_GROUP_KEY_FILE",
 ];
 
 fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String>
@@ -202,6 +215,8 @@ impl Config {
                 "ANSIM_BRANDS" => f.brands = Some(PathBuf::from(v)),
                 "ANSIM_TRANSACTIONS_MODEL" => f.transactions_model = Some(PathBuf::from(v)),
                 "ANSIM_STORE" => f.store = Some(v),
+                "ANSIM_REDIS" => f.redis = Some(v),
+                "ANSIM_GROUP_KEY_FILE" => f.group_key_file = Some(PathBuf::from(v)),
                 _ => return Err(format!("unknown environment variable {k} (known: {})", ENV_VARS.join(", "))),
             }
         }
@@ -215,6 +230,16 @@ impl Config {
             return Err(format!(
                 "store: {url:?} is not a postgres:// address (leave store out for the embedded SQLite store in data)"
             ));
+        }
+        if let Some(url) = &c.redis
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(format!("redis: {url:?} is not a redis:// address"));
+        }
+        if c.redis.is_some() && c.store.is_none() {
+            return Err("redis: shared features need a shared store too; set store = \"postgres://…\" (an embedded \
+                        SQLite store has one node, which counts its features itself)"
+                .into());
         }
         Ok(c)
     }
@@ -277,6 +302,12 @@ impl Config {
         if let Some(v) = f.store {
             self.store = Some(v);
         }
+        if let Some(v) = f.redis {
+            self.redis = Some(v);
+        }
+        if let Some(v) = f.group_key_file {
+            self.group_key_file = Some(v);
+        }
     }
 
     /// The application's settings.
@@ -290,6 +321,7 @@ impl Config {
         a.transactions_model = self.transactions_model.clone();
         a.max_event_age_ms = self.max_event_age_days.saturating_mul(86_400_000);
         a.allow_private_webhooks = self.allow_private_webhooks;
+        a.group_key_file = self.group_key_file.clone();
         a
     }
 
@@ -366,5 +398,22 @@ mod tests {
         assert_eq!(c.store.as_deref(), Some("postgres://u@h:5432/db"));
         let e = Config::load_from(None, env(&[("ANSIM_STORE", "mysql://h/db")])).unwrap_err();
         assert!(e.starts_with("store:") && e.contains("mysql://h/db"), "{e}");
+    }
+
+    #[test]
+    fn a_node_names_its_shared_services() {
+        let node = env(&[
+            ("ANSIM_STORE", "postgres://u@h/db"),
+            ("ANSIM_REDIS", "redis://h:6379"),
+            ("ANSIM_GROUP_KEY_FILE", "/etc/ansim/group.key"),
+        ]);
+        let c = Config::load_from(None, node).unwrap();
+        assert_eq!(c.redis.as_deref(), Some("redis://h:6379"));
+        assert_eq!(c.app_config().group_key_file, Some(std::path::PathBuf::from("/etc/ansim/group.key")));
+        let e = Config::load_from(None, env(&[("ANSIM_STORE", "postgres://u@h/db"), ("ANSIM_REDIS", "h:6379")]))
+            .unwrap_err();
+        assert!(e.starts_with("redis:") && e.contains("h:6379"), "{e}");
+        let e = Config::load_from(None, env(&[("ANSIM_REDIS", "redis://h:6379")])).unwrap_err();
+        assert!(e.starts_with("redis:") && e.contains("store"), "{e}");
     }
 }

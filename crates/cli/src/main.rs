@@ -356,14 +356,28 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn open_app(c: &Config) -> Result<Arc<App>, String> {
+    open_node(c, None)
+}
+
+/// Opens the store and starts the application; with `shared`, as one of several nodes.
+fn open_node(c: &Config, shared: Option<app::Shared>) -> Result<Arc<App>, String> {
     match &c.store {
         // PostgreSQL as the store; the data directory keeps the group key (and the lock).
         Some(url) => {
             let pg = store_postgres::PgStore::open(url).map_err(|e| format!("cannot open the store: {e}"))?;
-            App::open_on(Arc::new(pg), c.app_config()).map_err(|e| format!("cannot start on PostgreSQL: {e}"))
+            App::open_node(Arc::new(pg), c.app_config(), shared).map_err(|e| format!("cannot start on PostgreSQL: {e}"))
         }
         None => App::open(c.app_config()).map_err(|e| format!("cannot open the store in {}: {e}", c.data.display())),
     }
+}
+
+/// Connects to the services several nodes share (Redis), if configured; the error names the
+/// service and its address.
+async fn connect_shared(c: &Config) -> Result<Option<app::Shared>, String> {
+    let Some(url) = &c.redis else { return Ok(None) };
+    let features = signals_redis::RedisFeatures::connect(url).await.map_err(|e| format!("cannot start: {e}"))?;
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+    Ok(Some(app::Shared { features, node: format!("{host}/{}", std::process::id()) }))
 }
 
 async fn bind(addr: &str) -> Result<tokio::net::TcpListener, String> {
@@ -379,9 +393,10 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
     init_logging(&c.log)?;
     runtime()?.block_on(async {
         let _lock = ansim::DataLock::acquire(&c.data)?;
+        let shared = connect_shared(&c).await?;
         // Opening reads the store (PostgreSQL's client blocks on its own runtime): off the
         // executor's hands.
-        let app = tokio::task::block_in_place(|| open_app(&c))?;
+        let app = tokio::task::block_in_place(|| open_node(&c, shared))?;
         let affiliates = tokio::task::block_in_place(|| app.affiliates()).map_err(|e| e.to_string())?;
         if affiliates.is_empty() {
             tracing::warn!("no affiliates yet: add one with `ansim affiliates add ID` or run `ansim demo --data DIR`");

@@ -64,6 +64,20 @@ pub fn decide(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Decisi
     assemble(snap, state, event, m)
 }
 
+/// [`decide`] with the features already counted elsewhere (a feature store shared by several
+/// nodes): `features` holds one value per definition of `snap.features`, in order, and
+/// `state.features` is neither read nor updated.
+pub fn decide_with(snap: &Snapshot, state: &mut DecideState, event: &Event, features: &[Option<i64>]) -> Decision {
+    let n = snap.slot_count();
+    state.slots.clear();
+    state.slots.resize(n, None);
+    let nf = snap.features.len().min(features.len());
+    state.slots[..nf].copy_from_slice(&features[..nf]);
+    provide(snap, state, event);
+    let m = evaluate(snap, state, event);
+    assemble(snap, state, event, m)
+}
+
 /// Counts `event` in the features and fills the signal slots: everything a decision reads
 /// before the model and the rules. Training replays events through this same function, so a
 /// model sees online exactly what it was trained on. Returns the slots.
@@ -73,10 +87,15 @@ pub fn prepare<'a>(snap: &Snapshot, state: &'a mut DecideState, event: &Event) -
     state.slots.resize(n, None);
     let nf = snap.features.len();
     state.features.observe(&snap.features, event, &mut state.slots[..nf]);
+    provide(snap, state, event);
+    &state.slots
+}
+
+/// Fills the signal providers' slots.
+fn provide(snap: &Snapshot, state: &mut DecideState, event: &Event) {
     for (p, range) in &snap.providers {
         p.provide(event, &mut state.slots[range.clone()]);
     }
-    &state.slots
 }
 
 /// The model's input vector for `event` after [`prepare`] (what training feeds the model).
@@ -90,6 +109,11 @@ pub fn model_inputs<'a>(snap: &Snapshot, state: &'a mut DecideState, event: &Eve
 /// the matched rule indices stay in `state` for [`decide`] to assemble.
 pub fn decide_at(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Matched {
     prepare(snap, state, event);
+    evaluate(snap, state, event)
+}
+
+/// The model and the rules over slots already filled.
+fn evaluate(snap: &Snapshot, state: &mut DecideState, event: &Event) -> Matched {
     if let Some(m) = &snap.model {
         let DecideState { slots, inputs, .. } = &mut *state;
         snap.model_vector(event, slots, inputs);

@@ -14,6 +14,6 @@ mod decide;
 pub mod replay;
 mod ruleset;
 
-pub use decide::{DecideState, Matched, decide, decide_at, model_inputs, prepare};
+pub use decide::{DecideState, Matched, decide, decide_at, decide_with, model_inputs, prepare};
 pub use replay::Replay;
 pub use ruleset::{CompiledRule, ModelInputs, STANDARD_SIGNALS, Snapshot, SnapshotCell, Thresholds};

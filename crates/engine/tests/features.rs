@@ -128,3 +128,35 @@ fn state_carries_over_unchanged_features_and_round_trips_as_data() {
     restored.observe(&snap2.features, &transfer(9, "u1", T0 + 5_000, 0), &mut out);
     assert_eq!(out, [Some(1), Some(3)], "tx_2h starts empty, payees_30d carried over");
 }
+
+/// A node that counts features elsewhere (shared by several nodes) decides exactly as one that
+/// counts them itself, given the same feature values: every sample event, both rulesets with
+/// features.
+#[test]
+fn decisions_on_given_features_equal_decisions_on_counted_ones() {
+    let events = std::fs::read_to_string(common::root().join("test_data/events/sample.jsonl")).unwrap();
+    for ruleset in ["sample.toml", "velocity.toml"] {
+        let src = std::fs::read_to_string(common::root().join("test_data/rulesets").join(ruleset)).unwrap();
+        let snap = Snapshot::compile(&src).unwrap();
+        assert!(!snap.features.is_empty(), "{ruleset} declares features");
+        let mut counting = engine::DecideState::new();
+        let mut elsewhere = signals::FeatureState::new(&snap.features);
+        let mut given = engine::DecideState::new();
+        let mut differed = 0;
+        for line in events.lines().filter(|l| !l.trim().is_empty()) {
+            let event = Event::from_json(line, None).unwrap();
+            let want = engine::decide(&snap, &mut counting, &event);
+            let mut values = vec![None; snap.features.len()];
+            elsewhere.observe(&snap.features, &event, &mut values);
+            let got = engine::decide_with(&snap, &mut given, &event, &values);
+            assert_eq!(
+                serde_json::to_string(&got).unwrap(),
+                serde_json::to_string(&want).unwrap(),
+                "{ruleset}, event {}",
+                event.id
+            );
+            differed += usize::from(want.verdict != domain::Verdict::Allow);
+        }
+        assert!(differed > 0, "{ruleset}: some sample event must be more than allowed, or this proves little");
+    }
+}

@@ -476,6 +476,75 @@ impl FeatureState {
     }
 }
 
+/// One feature's work for one event, for a feature store outside this process (shared by
+/// several nodes): which key to update and which to read, in the state's own terms (bucket
+/// numbers, value digests). Executing it as [`FeatureState::observe`] would gives the same
+/// answer; the `signals-redis` crate runs it in Redis and is checked against this crate on the
+/// same scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Op {
+    /// What the feature computes.
+    pub kind: FeatureKind,
+    /// The definition's fingerprint: state belongs to it.
+    pub fingerprint: u64,
+    /// The key to update (the event passed the filter and has the key), if any.
+    pub update: Option<u64>,
+    /// The key to read afterwards without updating, if any.
+    pub read: Option<u64>,
+    /// Whether the answer is the update's own (no read key declared); otherwise it is the
+    /// read's, and absent without one.
+    pub answer_from_update: bool,
+    /// The event's bucket.
+    pub bucket: u32,
+    /// Buckets per window.
+    pub buckets: u32,
+    /// Buckets of lateness tolerance.
+    pub late: u32,
+    /// What `count` or `sum` adds (absent: a `sum` whose field is missing only reads).
+    pub add: Option<i64>,
+    /// The digest of the value `distinct` and `first_seen` remember.
+    pub value: Option<u32>,
+    /// How long idle state must be kept: window plus tolerance plus one bucket, ms.
+    pub keep_ms: i64,
+}
+
+impl FeatureDef {
+    /// This feature's [`Op`] for `event`.
+    pub fn op(&self, event: &Event, ctx: &Ctx<'_>) -> Op {
+        let pass = self.filter.as_ref().is_none_or(|f| f.eval(ctx));
+        let key = self.key_of(event);
+        let (update, read, answer_from_update) = match (&self.read_key, pass) {
+            (None, true) => (key, None, true),
+            (None, false) => (None, key, false),
+            (Some(_), pass) => (key.filter(|_| pass), self.read_key_of(event), false),
+        };
+        let (add, value) = match self.kind {
+            FeatureKind::Count => (Some(1), None),
+            FeatureKind::Sum => (self.value_int(event), None),
+            FeatureKind::Distinct | FeatureKind::FirstSeen => (None, self.value_hash(event)),
+        };
+        Op {
+            kind: self.kind,
+            fingerprint: self.fingerprint(),
+            update,
+            read,
+            answer_from_update,
+            bucket: self.bucket_of(event.at.millis()),
+            buckets: self.window.buckets(),
+            late: self.late_buckets(),
+            add,
+            value,
+            keep_ms: self.window.ms + self.lateness_ms.max(0) + self.window.resolution_ms(),
+        }
+    }
+}
+
+/// Every feature's [`Op`] for `event`, in definition order.
+pub fn plan(defs: &[FeatureDef], event: &Event) -> Vec<Op> {
+    let ctx = Ctx::new(event, &[]);
+    defs.iter().map(|d| d.op(event, &ctx)).collect()
+}
+
 fn sweep(def: &FeatureDef, t: &mut FeatureTable) {
     t.since_sweep = 0;
     let horizon = u64::from(def.window.buckets()) + u64::from(def.late_buckets());

@@ -9,7 +9,7 @@
 
 pub mod features;
 
-pub use features::{FeatureDef, FeatureKind, FeatureState, KeyPart, Window};
+pub use features::{FeatureDef, FeatureKind, FeatureState, KeyPart, Op, Window, plan};
 
 use domain::Event;
 use rules::Type;

@@ -438,7 +438,10 @@ impl Store for SqliteStore {
 
     fn commit(&self, writes: &[Write]) -> Result<Vec<Committed>> {
         let mut c = lock(&self.writer);
-        let tx = c.transaction().map_err(backend)?;
+        // Immediate: the transaction reads (the last number) before it writes, and a deferred
+        // one that must upgrade after another connection wrote fails at once with "database is
+        // locked" instead of waiting its turn.
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
         let mut out = Vec::with_capacity(writes.len());
         {
             // `DO NOTHING` on the event id: a repeat is answered with the stored row below.

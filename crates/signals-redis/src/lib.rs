@@ -1,0 +1,191 @@
+//! Streaming features shared by several ansim nodes, kept in Redis.
+//!
+//! The in-memory [`signals::FeatureState`] is right for one process; several nodes deciding
+//! for one affiliate must count into one state, or a scammer's ten transfers split over two
+//! nodes look like five each. [`RedisFeatures::observe`] sends one event's [`signals::Op`]s
+//! (what each feature updates and reads, computed in the node) to a Lua script that runs them
+//! atomically in Redis: one round trip per decision, however many features, and no other
+//! node's update can fall between this event's update and its read. The script is a line-by-
+//! line port of the in-memory algorithm (same buckets, same lateness, same bounded sets), and
+//! the tests run the repository's feature scenarios and a random stream through both.
+//!
+//! The same call can first claim the event id (`SET NX` with a lifetime): if another node
+//! holds the claim, nothing is counted and the caller learns who has it, so one event sent to
+//! two nodes at once is counted once.
+//!
+//! Keys: `ansim:f:<affiliate>:<feature fingerprint>:<key digest>` (digests, never the raw
+//! value), each expiring `window + lateness + one bucket` after its last update. Expiry runs
+//! on Redis's clock, eviction in memory on event time; for live traffic the two agree. One
+//! case differs by design: an event later than the lateness tolerance, for a key idle longer
+//! than window plus tolerance. Memory may already have evicted the key and counts the event
+//! afresh in its own bucket; Redis still holds the key and, as documented for late events,
+//! places the event at the tolerance edge of the key's newest event.
+
+use redis::aio::ConnectionManager;
+use signals::{FeatureKind, Op};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// The script, loaded once per connection and then called by its digest.
+const SCRIPT: &str = include_str!("features.lua");
+
+/// How long one call may take before it counts as failed (Redis on the same network answers
+/// in well under a millisecond; a slower answer is a Redis in trouble).
+pub const TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What one call found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// The event was counted (and its id claimed, when asked): one answer per op, `None`
+    /// where the feature has no value for this event.
+    Counted(Vec<Option<i64>>),
+    /// Another call holds the claim on this event id; its claim value. Nothing was counted.
+    Claimed(String),
+}
+
+/// Feature state in one Redis server.
+#[derive(Clone)]
+pub struct RedisFeatures {
+    conn: ConnectionManager,
+    script: redis::Script,
+    address: String,
+}
+
+/// The address without any password, for messages.
+fn shown(url: &str) -> String {
+    match url.split_once('@') {
+        Some((scheme_user, host)) => {
+            let scheme = scheme_user.split("://").next().unwrap_or("redis");
+            format!("{scheme}://…@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+impl RedisFeatures {
+    /// Connects to `url` (`redis://host:port/db`); the error names the address.
+    pub async fn connect(url: &str) -> Result<RedisFeatures, String> {
+        let address = shown(url);
+        let client = redis::Client::open(url).map_err(|e| format!("Redis at {address}: {e}"))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(1);
+        let conn = call(ConnectionManager::new_with_config(client, config))
+            .await
+            .map_err(|e| format!("Redis at {address} is unreachable: {e}"))?;
+        let me = RedisFeatures { conn, script: redis::Script::new(SCRIPT), address };
+        me.ping().await?;
+        Ok(me)
+    }
+
+    /// The address, password hidden.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Round trip to the server.
+    pub async fn ping(&self) -> Result<Duration, String> {
+        let t = std::time::Instant::now();
+        let mut c = self.conn.clone();
+        let _: String = call(redis::cmd("PING").query_async(&mut c))
+            .await
+            .map_err(|e| format!("Redis at {} does not answer: {e}", self.address))?;
+        Ok(t.elapsed())
+    }
+
+    /// Runs `ops` (from [`signals::plan`]) for one event of `affiliate`, atomically. With
+    /// `claim = Some((key, value, lifetime))` the event id is claimed first.
+    pub async fn observe(
+        &self,
+        affiliate: &str,
+        ops: &[Op],
+        claim: Option<(&str, &str, Duration)>,
+    ) -> Result<Observed, String> {
+        let mut inv = self.script.prepare_invoke();
+        let mut keys = 0usize;
+        let mut key = |inv: &mut redis::ScriptInvocation<'_>, fp: u64, k: Option<u64>| -> usize {
+            match k {
+                Some(k) => {
+                    inv.key(format!("ansim:f:{affiliate}:{fp:016x}:{k:016x}"));
+                    keys += 1;
+                    keys
+                }
+                None => 0,
+            }
+        };
+        let mut args: Vec<String> = Vec::with_capacity(3 + ops.len() * 10);
+        args.push(ops.len().to_string());
+        match claim {
+            Some((_, value, life)) => {
+                args.push(value.to_string());
+                args.push(life.as_millis().max(1).to_string());
+            }
+            None => {
+                args.push(String::new());
+                args.push("0".into());
+            }
+        }
+        for op in ops {
+            let upd = key(&mut inv, op.fingerprint, op.update);
+            let rd = key(&mut inv, op.fingerprint, op.read);
+            let kind = match op.kind {
+                FeatureKind::Count => "c",
+                FeatureKind::Sum => "s",
+                FeatureKind::Distinct => "d",
+                FeatureKind::FirstSeen => "f",
+            };
+            let opt = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
+            args.extend([
+                kind.to_string(),
+                upd.to_string(),
+                rd.to_string(),
+                if op.answer_from_update { "1" } else { "0" }.to_string(),
+                op.bucket.to_string(),
+                op.buckets.to_string(),
+                op.late.to_string(),
+                opt(op.add),
+                opt(op.value.map(i64::from)),
+                op.keep_ms.max(1).to_string(),
+            ]);
+        }
+        if let Some((k, _, _)) = claim {
+            inv.key(k);
+        }
+        for a in &args {
+            inv.arg(a);
+        }
+        let mut c = self.conn.clone();
+        let reply: Vec<String> =
+            call(inv.invoke_async(&mut c)).await.map_err(|e| format!("Redis at {}: {e}", self.address))?;
+        match reply.first().map(String::as_str) {
+            Some("ok") if reply.len() == ops.len() + 1 => {
+                let mut out = Vec::with_capacity(ops.len());
+                for (i, v) in reply[1..].iter().enumerate() {
+                    out.push(if v.is_empty() {
+                        None
+                    } else {
+                        Some(v.parse::<i64>().map_err(|_| bad(&self.address, i, v))?)
+                    });
+                }
+                Ok(Observed::Counted(out))
+            }
+            Some("taken") => Ok(Observed::Claimed(reply.get(1).cloned().unwrap_or_default())),
+            _ => {
+                let mut m = String::new();
+                let _ = write!(m, "Redis at {} answered the feature script unexpectedly: {reply:?}", self.address);
+                Err(m)
+            }
+        }
+    }
+}
+
+fn bad(address: &str, i: usize, v: &str) -> String {
+    format!("Redis at {address} answered feature {i} with {v:?}, not a number")
+}
+
+/// A Redis call's outcome with its error as text (calls are bounded by the connection's
+/// response timeout, [`TIMEOUT`]).
+async fn call<T>(f: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
+    f.await.map_err(|e| e.to_string())
+}
