@@ -107,6 +107,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "store-postgres",
             // `redis = "redis://…"` connects the shared features (several nodes).
             "signals-redis",
+            // `nats = "nats://…"`: changes between nodes over JetStream (the official client,
+            // TLS providers and extras left out), and its message stream.
+            "async-nats",
+            "futures-util",
             "sim",
             "domain",
             "engine",

@@ -151,6 +151,7 @@ impl App {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|_, (k, _)| !(k.affiliate == p.affiliate && k.name == name));
+        self.emit(crate::changes::Change::KeyRevoked { affiliate: p.affiliate.clone(), name });
         Ok(())
     }
 }

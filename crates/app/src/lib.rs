@@ -11,7 +11,9 @@
 
 pub mod access;
 pub mod cases;
+pub mod changes;
 mod delivery;
+pub mod health;
 mod keys;
 mod metrics;
 pub mod protection;
@@ -223,6 +225,10 @@ pub struct App {
     config: AppConfig,
     /// What this node shares with the others beyond the store (several nodes), if anything.
     shared: Option<Shared>,
+    /// Where this node's changes go for the others (several nodes only).
+    changes: std::sync::OnceLock<changes::Sink>,
+    /// The dependencies' latest answers.
+    health: health::Health,
 }
 
 /// What a node shares with the other nodes beyond the store.
@@ -316,11 +322,58 @@ impl App {
             metrics,
             config,
             shared,
+            changes: std::sync::OnceLock::new(),
+            health: health::Health::default(),
         };
         for a in app.store.affiliates()? {
             app.load_tenant(&a.id)?;
         }
         Ok(Arc::new(app))
+    }
+
+    /// Sends this node's changes (rulesets, indicator reports, protection, revoked keys) to
+    /// `sink` from now on, for the other nodes.
+    pub fn send_changes_to(&self, sink: changes::Sink) {
+        self.registry.send_changes_to(sink.clone());
+        let _ = self.changes.set(sink);
+    }
+
+    /// Tells the other nodes about a committed change (nothing without any).
+    pub(crate) fn emit(&self, change: changes::Change) {
+        if let Some(sink) = self.changes.get() {
+            let _ = sink.send(change);
+        }
+    }
+
+    /// Applies a change another node made (the store holds it already). Reads the store, so
+    /// call it off the async executor.
+    pub fn apply_change(&self, change: &changes::Change) -> Result<(), AppError> {
+        use changes::Change as C;
+        match change {
+            C::Ruleset { affiliate } => {
+                let Some(active) = self.store.active_ruleset(affiliate)? else { return Ok(()) };
+                let snap = self.compile(&active.source)?;
+                self.install(affiliate, snap)
+            }
+            C::Registry { rows } => {
+                let rows: Vec<store::IndicatorReport> = rows.iter().filter_map(changes::Report::to_row).collect();
+                self.registry.absorb(&rows);
+                Ok(())
+            }
+            C::Protection { affiliate, subject, settings } => {
+                let p: protection::Protection = serde_json::from_str(settings)
+                    .map_err(|e| AppError::Invalid { field: "settings".into(), message: e.to_string() })?;
+                self.tenant(affiliate)?.adopt_protection(subject, p);
+                Ok(())
+            }
+            C::KeyRevoked { affiliate, name } => {
+                self.keys
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|_, (k, _)| !(&k.affiliate == affiliate && &k.name == name));
+                Ok(())
+            }
+        }
     }
 
     /// The store (for tools and tests).

@@ -418,13 +418,21 @@ impl crate::App {
         crate::check_subject(subject)?;
         let settings =
             settings.validated().map_err(|e| crate::AppError::Invalid { field: e.field, message: e.message })?;
-        self.tenant(a)?.set_protection(
+        let p = self.tenant(a)?.set_protection(
             subject,
             settings,
             self.store.as_ref(),
             crate::now_ms(),
             self.config.cooling_off_ms,
-        )
+        )?;
+        if let Ok(settings) = serde_json::to_string(&p) {
+            self.emit(crate::changes::Change::Protection {
+                affiliate: a.clone(),
+                subject: subject.to_string(),
+                settings,
+            });
+        }
+        Ok(p)
     }
 
     /// Records that the user cancelled a held transfer before its hold ran out. Only a

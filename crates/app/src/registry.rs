@@ -136,6 +136,8 @@ pub struct Registry {
     /// Serialises writers: read-modify-write of contributions, the store write, then the
     /// apply. Decisions never take it.
     writing: Mutex<()>,
+    /// Where applied changes go for the other nodes (several nodes only).
+    changes: std::sync::OnceLock<crate::changes::Sink>,
 }
 
 /// A change prepared from the registry's current contributions: the row to store in the
@@ -277,7 +279,7 @@ impl Registry {
                 last_ms: r.last_ms,
             });
         }
-        Ok(Registry { key, entries: RwLock::new(entries), writing: Mutex::new(()) })
+        Ok(Registry { key, entries: RwLock::new(entries), writing: Mutex::new(()), changes: Default::default() })
     }
 
     /// The digest of a raw indicator, after normalisation; the error names what is wrong.
@@ -343,11 +345,46 @@ impl Registry {
         Ok(out)
     }
 
-    /// Applies committed changes: every decision from now on sees them.
+    /// Applies committed changes: every decision from now on sees them (and, with several
+    /// nodes, every other node's shortly after).
     pub fn apply(&self, _writing: &WriteGuard<'_>, pending: Vec<Pending>) {
+        if let Some(sink) = self.changes.get() {
+            let rows = pending.iter().map(|p| crate::changes::Report::from_row(&p.row)).collect();
+            let _ = sink.send(crate::changes::Change::Registry { rows });
+        }
         let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
         for p in pending {
             map.insert(p.digest, (p.kind, p.contribs));
+        }
+    }
+
+    /// Sends every applied change to `sink` from now on.
+    pub(crate) fn send_changes_to(&self, sink: crate::changes::Sink) {
+        let _ = self.changes.set(sink);
+    }
+
+    /// Takes in rows another node stored: each replaces that affiliate's contribution to its
+    /// indicator (rows are states, not increments, so a repeated message changes nothing).
+    pub(crate) fn absorb(&self, rows: &[IndicatorReport]) {
+        let _writing = self.write_lock();
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        for r in rows {
+            let (Some(kind), Some(status)) = (IndicatorKind::parse(&r.kind), Status::parse(&r.status)) else {
+                continue;
+            };
+            let c = Contribution {
+                affiliate: r.affiliate.clone(),
+                typology: r.typology.clone(),
+                status,
+                reports: r.reports,
+                first_ms: r.first_ms,
+                last_ms: r.last_ms,
+            };
+            let entry = map.entry(r.digest).or_insert_with(|| (kind, Vec::new()));
+            match entry.1.iter().position(|x| x.affiliate == r.affiliate) {
+                Some(i) => entry.1[i] = c,
+                None => entry.1.push(c),
+            }
         }
     }
 

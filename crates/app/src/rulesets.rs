@@ -85,6 +85,7 @@ impl App {
         *self.analyzer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(analyzer);
         *self.tx_model.write().unwrap_or_else(|p| p.into_inner()) = tx;
         self.install(a, snap)?;
+        self.emit(crate::changes::Change::Ruleset { affiliate: a.clone() });
         self.active_ruleset(a)
     }
 
@@ -98,10 +99,11 @@ impl App {
         let snap = self.compile(&v.source)?;
         self.store.activate(a, version)?;
         self.install(a, snap)?;
+        self.emit(crate::changes::Change::Ruleset { affiliate: a.clone() });
         self.active_ruleset(a)
     }
 
-    fn install(&self, a: &AffiliateId, snap: Snapshot) -> Result<(), AppError> {
+    pub(crate) fn install(&self, a: &AffiliateId, snap: Snapshot) -> Result<(), AppError> {
         let existing = self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(a).cloned();
         match existing {
             Some(t) => t.rules.swap(Arc::new(snap)),

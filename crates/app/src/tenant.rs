@@ -424,6 +424,12 @@ impl Tenant {
         Ok(p)
     }
 
+    /// Takes in a subject's protection another node stored.
+    pub(crate) fn adopt_protection(&self, subject: &str, p: Protection) {
+        let _one = self.protecting.lock().unwrap_or_else(|p| p.into_inner());
+        self.lock().guard.settings.insert(subject.to_string(), p);
+    }
+
     /// Forgets what a cancelled held transfer taught the protection history.
     pub(crate) fn cancelled(&self, event: &Event) {
         self.lock().guard.cancel(event);

@@ -24,6 +24,7 @@
 //! transactions_model = "t.gbdt" # ANSIM_TRANSACTIONS_MODEL: from `ansim train transactions` (default: none)
 //! store = "postgres://…"        # ANSIM_STORE: PostgreSQL as the store (default: SQLite in `data`)
 //! redis = "redis://…"           # ANSIM_REDIS: streaming features shared by several nodes
+//! nats = "nats://…"             # ANSIM_NATS: changes propagated between nodes (JetStream)
 //! group_key_file = "group.key"  # ANSIM_GROUP_KEY_FILE: the group key every node shares
 //!                               #   (default: `data/group.key`, made on first start)
 //! ```
@@ -77,6 +78,8 @@ pub struct Config {
     pub store: Option<String>,
     /// A Redis address for streaming features shared by several nodes.
     pub redis: Option<String>,
+    /// A NATS address (JetStream) for changes propagated between nodes.
+    pub nats: Option<String>,
     /// The group key's file, shared by every node (`None`: `data/group.key`).
     pub group_key_file: Option<PathBuf>,
 }
@@ -104,6 +107,7 @@ impl Default for Config {
             transactions_model: None,
             store: None,
             redis: None,
+            nats: None,
             group_key_file: None,
         }
     }
@@ -133,11 +137,12 @@ struct File {
     transactions_model: Option<PathBuf>,
     store: Option<String>,
     redis: Option<String>,
+    nats: Option<String>,
     group_key_file: Option<PathBuf>,
 }
 
 /// The environment variables read, in the order of the file keys.
-pub const ENV_VARS: [&str; 21] = [
+pub const ENV_VARS: [&str; 22] = [
     "ANSIM_LISTEN",
     "ANSIM_DATA",
     "ANSIM_LOG",
@@ -158,6 +163,7 @@ pub const ENV_VARS: [&str; 21] = [
     "ANSIM_TRANSACTIONS_MODEL",
     "ANSIM_STORE",
     "ANSIM_REDIS",
+    "ANSIM_NATS",
     "ANSIM_GROUP_KEY_FILE",
 ];
 
@@ -216,6 +222,7 @@ impl Config {
                 "ANSIM_TRANSACTIONS_MODEL" => f.transactions_model = Some(PathBuf::from(v)),
                 "ANSIM_STORE" => f.store = Some(v),
                 "ANSIM_REDIS" => f.redis = Some(v),
+                "ANSIM_NATS" => f.nats = Some(v),
                 "ANSIM_GROUP_KEY_FILE" => f.group_key_file = Some(PathBuf::from(v)),
                 _ => return Err(format!("unknown environment variable {k} (known: {})", ENV_VARS.join(", "))),
             }
@@ -235,6 +242,16 @@ impl Config {
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
         {
             return Err(format!("redis: {url:?} is not a redis:// address"));
+        }
+        if let Some(url) = &c.nats
+            && !(url.starts_with("nats://") || url.starts_with("tls://"))
+        {
+            return Err(format!("nats: {url:?} is not a nats:// address"));
+        }
+        if c.nats.is_some() && c.store.is_none() {
+            return Err(
+                "nats: nodes that propagate changes need a shared store too; set store = \"postgres://…\"".into()
+            );
         }
         if c.redis.is_some() && c.store.is_none() {
             return Err("redis: shared features need a shared store too; set store = \"postgres://…\" (an embedded \
@@ -304,6 +321,9 @@ impl Config {
         }
         if let Some(v) = f.redis {
             self.redis = Some(v);
+        }
+        if let Some(v) = f.nats {
+            self.nats = Some(v);
         }
         if let Some(v) = f.group_key_file {
             self.group_key_file = Some(v);
@@ -415,5 +435,11 @@ mod tests {
         assert!(e.starts_with("redis:") && e.contains("h:6379"), "{e}");
         let e = Config::load_from(None, env(&[("ANSIM_REDIS", "redis://h:6379")])).unwrap_err();
         assert!(e.starts_with("redis:") && e.contains("store"), "{e}");
+        let c = Config::load_from(None, env(&[("ANSIM_STORE", "postgres://u@h/db"), ("ANSIM_NATS", "nats://h:4222")]))
+            .unwrap();
+        assert_eq!(c.nats.as_deref(), Some("nats://h:4222"));
+        let e = Config::load_from(None, env(&[("ANSIM_STORE", "postgres://u@h/db"), ("ANSIM_NATS", "h:4222")]))
+            .unwrap_err();
+        assert!(e.starts_with("nats:") && e.contains("h:4222"), "{e}");
     }
 }

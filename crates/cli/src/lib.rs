@@ -5,6 +5,7 @@
 //! server itself is the `ansim_http` crate.
 
 pub mod backtest;
+pub mod bus;
 pub mod config;
 mod datalock;
 pub mod demo;

@@ -371,13 +371,27 @@ fn open_node(c: &Config, shared: Option<app::Shared>) -> Result<Arc<App>, String
     }
 }
 
+/// This process's name among the nodes.
+fn node_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+    format!("{host}/{}", std::process::id())
+}
+
 /// Connects to the services several nodes share (Redis), if configured; the error names the
 /// service and its address.
-async fn connect_shared(c: &Config) -> Result<Option<app::Shared>, String> {
+async fn connect_shared(c: &Config, node: &str) -> Result<Option<app::Shared>, String> {
     let Some(url) = &c.redis else { return Ok(None) };
     let features = signals_redis::RedisFeatures::connect(url).await.map_err(|e| format!("cannot start: {e}"))?;
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
-    Ok(Some(app::Shared { features, node: format!("{host}/{}", std::process::id()) }))
+    Ok(Some(app::Shared { features, node: node.to_string() }))
+}
+
+/// Connects to NATS and subscribes to the other nodes' changes, if configured (before the
+/// store is read, so nothing committed meanwhile is missed).
+async fn connect_bus(c: &Config, node: &str) -> Result<Option<(Arc<ansim::bus::Bus>, u64)>, String> {
+    let Some(url) = &c.nats else { return Ok(None) };
+    let bus = ansim::bus::Bus::connect(url, node).await.map_err(|e| format!("cannot start: {e}"))?;
+    let messages = bus.subscribe().await.map_err(|e| format!("cannot start: {e}"))?;
+    Ok(Some((Arc::new(bus), messages)))
 }
 
 async fn bind(addr: &str) -> Result<tokio::net::TcpListener, String> {
@@ -393,10 +407,20 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
     init_logging(&c.log)?;
     runtime()?.block_on(async {
         let _lock = ansim::DataLock::acquire(&c.data)?;
-        let shared = connect_shared(&c).await?;
+        let node = node_name();
+        let shared = connect_shared(&c, &node).await?;
+        let bus = connect_bus(&c, &node).await?;
         // Opening reads the store (PostgreSQL's client blocks on its own runtime): off the
         // executor's hands.
         let app = tokio::task::block_in_place(|| open_node(&c, shared))?;
+        if let Some((bus, from)) = bus {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            app.send_changes_to(tx);
+            let probe = Arc::clone(&bus);
+            app.watch_dependency("nats", Box::new(move || probe.state()));
+            tokio::spawn(Arc::clone(&bus).publish(rx));
+            tokio::spawn(bus.apply(Arc::clone(&app), from));
+        }
         let affiliates = tokio::task::block_in_place(|| app.affiliates()).map_err(|e| e.to_string())?;
         if affiliates.is_empty() {
             tracing::warn!("no affiliates yet: add one with `ansim affiliates add ID` or run `ansim demo --data DIR`");

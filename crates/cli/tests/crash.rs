@@ -52,8 +52,21 @@ fn acknowledged_events_survive_sigkill() {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || ansim::load::run(addr, requests, 16, Duration::from_secs(60), stop))
     };
-    // Let it run under load, then kill it without warning.
-    std::thread::sleep(Duration::from_millis(2_500));
+    // Let it run under load for a while and until snapshots were saved for several affiliates
+    // (so recovery exercises snapshot plus replay however busy the machine is), then kill it
+    // without warning.
+    let db =
+        rusqlite::Connection::open_with_flags(dir.path().join("ansim.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let saved: i64 = db.query_row("SELECT COUNT(*) FROM feature_snapshot", [], |r| r.get(0)).unwrap_or(0);
+        let busy_enough = saved >= 3 && started.elapsed() >= Duration::from_millis(2_500);
+        if busy_enough || started.elapsed() > Duration::from_secs(40) {
+            break;
+        }
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -87,6 +100,7 @@ fn acknowledged_events_survive_sigkill() {
         let mut slots = vec![None; snap.features.len()];
         let mut probes = Vec::new();
         let mut after = 0;
+        let mut last = None;
         loop {
             let page = store.events_after(&id, after, 5_000).unwrap();
             for r in &page {
@@ -96,13 +110,16 @@ fn acknowledged_events_survive_sigkill() {
                 fresh.observe(&snap.features, &e, &mut slots);
                 after = r.seq;
                 if r.seq % 97 == 0 {
-                    probes.push(e);
+                    probes.push(e.clone());
                 }
+                last = Some(e);
             }
             if page.len() < 5_000 {
                 break;
             }
         }
+        // The last event too: an affiliate with little traffic may have fewer than 97.
+        probes.extend(last);
         assert!(!probes.is_empty(), "{a}: nothing stored");
         for p in &probes {
             let recovered = app.peek_features(&id, p).unwrap();

@@ -1,9 +1,11 @@
-//! Several `ansim serve` nodes on one PostgreSQL and one Redis, as behind a load balancer:
-//! transfers of one subject spread over two nodes add up in the velocity features; the same
-//! event id sent to both nodes at once is decided once and both answer with that decision; many
-//! events sent to both at once are numbered 1..n by the store with no gap or repeat. Needs
-//! `ANSIM_TEST_POSTGRES` and `ANSIM_TEST_REDIS` (which `.ci/run` sets); skipped with a printed
-//! reason without them. Each run uses a schema and an affiliate of its own.
+//! Several `ansim serve` nodes on one PostgreSQL, one Redis and one NATS, as behind a load
+//! balancer: transfers of one subject spread over two nodes add up in the velocity features;
+//! the same event id sent to both nodes at once is decided once and both answer with that
+//! decision; many events sent to both at once are numbered 1..n by the store with no gap or
+//! repeat; a fraud confirmed on one node blocks on the other; a ruleset published on one node
+//! decides on the other. Needs `ANSIM_TEST_POSTGRES`, `ANSIM_TEST_REDIS` and `ANSIM_TEST_NATS`
+//! (which `.ci/run` sets); skipped with a printed reason without them. Each run uses a schema
+//! and an affiliate of its own.
 
 use std::io::{BufRead, Read, Write};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,6 +15,7 @@ struct Cluster {
     url: String,
     store: String,
     redis: String,
+    nats: String,
     affiliate: String,
     key: String,
     dir: tempfile::TempDir,
@@ -26,10 +29,12 @@ fn ansim(args: &[&str], c: &Cluster) -> Output {
 impl Cluster {
     /// A fresh schema and affiliate with a key, or `None` (reason printed) without services.
     fn new(test: &str) -> Option<Cluster> {
-        let (Ok(url), Ok(redis)) = (std::env::var("ANSIM_TEST_POSTGRES"), std::env::var("ANSIM_TEST_REDIS")) else {
+        let (Ok(url), Ok(redis), Ok(nats)) =
+            (std::env::var("ANSIM_TEST_POSTGRES"), std::env::var("ANSIM_TEST_REDIS"), std::env::var("ANSIM_TEST_NATS"))
+        else {
             eprintln!(
-                "skipping {test}: ANSIM_TEST_POSTGRES and ANSIM_TEST_REDIS are not both set (addresses such as \
-                 postgres://postgres@127.0.0.1:5432/test and redis://127.0.0.1:6379)"
+                "skipping {test}: ANSIM_TEST_POSTGRES, ANSIM_TEST_REDIS and ANSIM_TEST_NATS are not all set (addresses \
+                 such as postgres://postgres@127.0.0.1:5432/test, redis://127.0.0.1:6379, nats://127.0.0.1:4222)"
             );
             return None;
         };
@@ -44,6 +49,7 @@ impl Cluster {
             url,
             store,
             redis,
+            nats,
             affiliate: format!("pay{}{n}", std::process::id()),
             key: String::new(),
             dir: tempfile::tempdir().unwrap(),
@@ -52,7 +58,21 @@ impl Cluster {
         let first = c.data(0);
         let o = ansim(&["affiliates", "add", &c.affiliate, "--data", &first], &c);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let o = ansim(&["keys", "create", "--data", &first, "--affiliate", &c.affiliate], &c);
+        let o = ansim(
+            &[
+                "keys",
+                "create",
+                "--data",
+                &first,
+                "--affiliate",
+                &c.affiliate,
+                "--scope",
+                "decide",
+                "--scope",
+                "rules:write",
+            ],
+            &c,
+        );
         c.key = String::from_utf8(o.stdout).unwrap().trim().to_string();
         assert!(c.key.starts_with("ak_"), "{}", c.key);
         Some(c)
@@ -70,6 +90,7 @@ impl Cluster {
                 .args(["serve", "--listen", "127.0.0.1:0", "--data", &self.data(i)])
                 .env("ANSIM_STORE", &self.store)
                 .env("ANSIM_REDIS", &self.redis)
+                .env("ANSIM_NATS", &self.nats)
                 .env("ANSIM_GROUP_KEY_FILE", &key_file)
                 .env("ANSIM_LOG", "warn")
                 .stdout(Stdio::piped())
@@ -112,10 +133,15 @@ impl Drop for Cluster {
 
 /// Posts one event; the status line and body.
 fn post(addr: &str, key: &str, body: &str) -> String {
+    request(addr, key, "/v1/events", "application/json", body)
+}
+
+/// One POST request; the whole response.
+fn request(addr: &str, key: &str, path: &str, content_type: &str, body: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -125,10 +151,70 @@ fn post(addr: &str, key: &str, body: &str) -> String {
 }
 
 fn transfer(id: &str, subject: &str) -> String {
+    transfer_to(id, subject, 10_000, "110123456789")
+}
+
+fn transfer_to(id: &str, subject: &str, amount: i64, account: &str) -> String {
     let at = domain::Timestamp(app::now_ms()).to_kst_rfc3339();
     format!(
-        r#"{{"id":"{id}","kind":"transfer","at":"{at}","subject":{{"id":"{subject}"}},"transfer":{{"amount":10000,"counterparty":{{"bank":"088","account":"110123456789"}}}}}}"#
+        r#"{{"id":"{id}","kind":"transfer","at":"{at}","subject":{{"id":"{subject}"}},"transfer":{{"amount":{amount},"counterparty":{{"bank":"088","account":"{account}"}}}}}}"#
     )
+}
+
+#[test]
+fn a_fraud_confirmed_on_one_node_blocks_on_the_other() {
+    let Some(mut c) = Cluster::new("registry") else { return };
+    c.start(2);
+    let account = "3333-44-555555";
+    let before = post(c.addr(1), &c.key, &transfer_to("r0", "payer", 10_000, account));
+    assert!(before.starts_with("HTTP/1.1 200") && !before.contains("counterparty-confirmed-fraud"), "{before}");
+    let report = format!(r#"{{"kind":"account","value":"088-{account}","typology":"mule","status":"confirmed"}}"#);
+    let r = request(c.addr(0), &c.key, "/v1/indicators:report", "application/json", &report);
+    assert!(r.starts_with("HTTP/1.1 200") && r.contains("danger"), "{r}");
+    let reported = std::time::Instant::now();
+    let shield = format!(r#"{{"indicators":[{{"kind":"account","value":"088-{account}"}}]}}"#);
+    let seen = loop {
+        let s = request(c.addr(1), &c.key, "/v1/shield", "application/json", &shield);
+        if s.contains("\"danger\"") {
+            break reported.elapsed();
+        }
+        assert!(reported.elapsed() < std::time::Duration::from_secs(5), "node B never saw the report: {s}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    eprintln!("a confirmation on node A was danger on node B's shield after {seen:?}");
+    assert!(seen < std::time::Duration::from_millis(100), "within 100 ms: {seen:?}");
+    let after = post(c.addr(1), &c.key, &transfer_to("r1", "payer", 10_000, account));
+    assert!(after.contains("counterparty-confirmed-fraud") && after.contains("\"block\""), "{after}");
+}
+
+#[test]
+fn a_ruleset_published_on_one_node_decides_on_the_other() {
+    let Some(mut c) = Cluster::new("ruleset") else { return };
+    c.start(2);
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test_data/rulesets/sample.toml"),
+    )
+    .unwrap();
+    let rule = "\n[[rule]]\nid = \"odd-amount\"\nwhen = \"event.kind == 'transfer' && event.amount == 7777\"\n\
+                verdict = \"block\"\nscore = 90\nreason = { ko = \"시험 규칙\", en = \"A test rule.\" }\n";
+    let before = post(c.addr(1), &c.key, &transfer_to("p0", "s", 7_777, "110123456789"));
+    assert!(!before.contains("odd-amount"), "{before}");
+    let published = request(c.addr(0), &c.key, "/v1/rulesets/publish", "application/toml", &format!("{sample}{rule}"));
+    assert!(published.starts_with("HTTP/1.1 200"), "{published}");
+    let started = std::time::Instant::now();
+    loop {
+        let after = post(
+            c.addr(1),
+            &c.key,
+            &transfer_to(&format!("p-{}", started.elapsed().as_micros()), "s", 7_777, "110123456789"),
+        );
+        if after.contains("odd-amount") {
+            assert!(after.contains("\"block\""), "{after}");
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "node B never took the new ruleset: {after}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 fn decision_id(response: &str) -> String {
@@ -214,4 +300,187 @@ fn an_unreachable_redis_stops_the_start_with_its_address() {
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("Redis") && e.contains("127.0.0.1:1"), "{e}");
+}
+
+/// A private server process of the machine's own (`redis-server`), on `port` or a free one,
+/// for tests that stop it; `None` (reason printed) where the program is not installed.
+fn private_server(program: &str, port: Option<u16>, args: &dyn Fn(u16) -> Vec<String>) -> Option<(Child, u16)> {
+    let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let child = match Command::new(program).args(args(port)).stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("skipping: cannot start {program} ({e}); the test stops a server of its own");
+            return None;
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{program} did not start on port {port}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Some((child, port))
+}
+
+fn redis_args(port: u16) -> Vec<String> {
+    ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Polls `/healthz` until `want` appears in it (the dependencies are asked every second).
+fn health_says(addr: &str, want: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let h = get(addr, "/healthz");
+        if h.contains(want) {
+            return h;
+        }
+        assert!(std::time::Instant::now() < deadline, "/healthz never said {want}: {h}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_node_whose_redis_dies_holds_money_and_keeps_serving() {
+    let Some(mut c) = Cluster::new("redis_dies") else { return };
+    let Some((mut redis, port)) = private_server("redis-server", None, &redis_args) else { return };
+    c.redis = format!("redis://127.0.0.1:{port}");
+    c.start(1);
+    let ok = post(c.addr(0), &c.key, &transfer("d0", "calm"));
+    assert!(ok.starts_with("HTTP/1.1 200") && ok.contains("\"allow\""), "{ok}");
+    health_says(c.addr(0), r#""name":"redis","status":"ok""#);
+
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    for i in 1..=5 {
+        let r = post(c.addr(0), &c.key, &transfer(&format!("d{i}"), "calm"));
+        assert!(r.starts_with("HTTP/1.1 200"), "the node keeps answering: {r}");
+        assert!(
+            r.contains("\"hold\"") && r.contains("degraded.shared_features"),
+            "money movement is held, and says why: {r}"
+        );
+    }
+    let h = health_says(c.addr(0), r#""name":"redis","status":"down""#);
+    assert!(h.contains(r#""status":"degraded""#), "{h}");
+
+    // Back: decisions count again (the connection comes back by itself).
+    let (mut again, _) = private_server("redis-server", Some(port), &redis_args).expect("restarts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = post(c.addr(0), &c.key, &transfer(&format!("back-{}", deadline.elapsed().as_nanos()), "calm"));
+        if !r.contains("degraded.shared_features") {
+            assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never left the degraded mode: {r}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = again.kill();
+    let _ = again.wait();
+}
+
+#[test]
+fn a_node_killed_under_load_loses_no_acknowledged_decision() {
+    let Some(mut c) = Cluster::new("kill9") else { return };
+    c.start(2);
+    let acknowledged = std::sync::Mutex::new(Vec::<String>::new());
+    let b_after_kill = std::sync::atomic::AtomicUsize::new(0);
+    let killed = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|t| {
+        for w in 0..6 {
+            let (c, acknowledged, killed, b_after_kill) = (&c, &acknowledged, &killed, &b_after_kill);
+            t.spawn(move || {
+                for i in 0..150 {
+                    let node = (w + i) % 2;
+                    if node == 0 && killed.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue;
+                    }
+                    let id = format!("k{w}-{i}");
+                    // A connection to a killed node fails or gets no answer: not acknowledged.
+                    let Ok(mut s) = std::net::TcpStream::connect(c.addr(node)) else { continue };
+                    let body = transfer(&id, &format!("s{w}"));
+                    let sent = write!(
+                        s,
+                        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        c.key,
+                        body.len()
+                    );
+                    let mut out = String::new();
+                    if sent.is_ok() && s.read_to_string(&mut out).is_ok() && out.starts_with("HTTP/1.1 200") {
+                        acknowledged.lock().unwrap().push(id);
+                        if node == 1 && killed.load(std::sync::atomic::Ordering::SeqCst) {
+                            b_after_kill.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        // SIGKILL: no chance to flush anything.
+        let node_a = &c.nodes[0].0;
+        let _ = Command::new("kill").args(["-9", &node_a.id().to_string()]).status();
+        killed.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(b_after_kill.load(std::sync::atomic::Ordering::SeqCst) > 50, "node B kept serving after A died");
+    let mut admin = postgres::Client::connect(&c.url, postgres::NoTls).unwrap();
+    let stored: std::collections::HashSet<String> = admin
+        .query(&format!("SELECT event_id FROM {}.event", c.schema), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let lost: Vec<&String> = acknowledged.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged decisions were lost: {lost:?}", lost.len(), acknowledged.len());
+    eprintln!(
+        "{} acknowledged, all stored; node B answered {} after the kill",
+        acknowledged.len(),
+        b_after_kill.into_inner()
+    );
+}
+
+#[test]
+fn a_node_whose_nats_dies_keeps_deciding_and_catches_up() {
+    let Some(mut c) = Cluster::new("nats_dies") else { return };
+    let store = tempfile::tempdir().unwrap();
+    let sd = store.path().to_str().unwrap().to_string();
+    let nats_args = |port: u16| -> Vec<String> {
+        ["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd", &sd].iter().map(|s| s.to_string()).collect()
+    };
+    let Some((mut nats, port)) = private_server("nats-server", None, &nats_args) else { return };
+    c.nats = format!("nats://127.0.0.1:{port}");
+    c.start(2);
+    health_says(c.addr(0), r#""name":"nats","status":"ok""#);
+    nats.kill().unwrap();
+    nats.wait().unwrap();
+    let r = post(c.addr(0), &c.key, &transfer("n1", "calm"));
+    assert!(r.starts_with("HTTP/1.1 200") && r.contains("\"allow\""), "decisions do not need NATS: {r}");
+    health_says(c.addr(0), r#""name":"nats","status":"down""#);
+    // A confirmation made while NATS is down is stored, and reaches node B once it is back.
+    let account = "4444-55-666666";
+    let report = format!(r#"{{"kind":"account","value":"088-{account}","typology":"mule","status":"confirmed"}}"#);
+    let r = request(c.addr(0), &c.key, "/v1/indicators:report", "application/json", &report);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let (mut back, _) = private_server("nats-server", Some(port), &nats_args).expect("restarts");
+    let shield = format!(r#"{{"indicators":[{{"kind":"account","value":"088-{account}"}}]}}"#);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let s = request(c.addr(1), &c.key, "/v1/shield", "application/json", &shield);
+        if s.contains("\"danger\"") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "node B never learnt of the confirmation: {s}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = back.kill();
+    let _ = back.wait();
 }

@@ -682,8 +682,21 @@ async fn registry_totals(State(s): State<S>, Caller(p): Caller) -> Result<Json<R
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthBody)))]
-async fn healthz() -> Json<HealthBody> {
-    Json(HealthBody { status: "ok".into(), affiliates: None })
+async fn healthz(State(s): State<S>) -> Json<HealthBody> {
+    let dependencies: Vec<crate::wire::DependencyBody> = s
+        .app
+        .dependencies()
+        .into_iter()
+        .map(|d| crate::wire::DependencyBody {
+            status: if d.ok { "ok" } else { "down" }.into(),
+            name: d.name,
+            latency_ms: d.latency_ms.map(|l| (l * 1000.0).round() / 1000.0),
+            error: d.error,
+            checked_at: domain::Timestamp(d.checked_ms).to_kst_rfc3339(),
+        })
+        .collect();
+    let status = if dependencies.iter().all(|d| d.status == "ok") { "ok" } else { "degraded" };
+    Json(HealthBody { status: status.into(), affiliates: None, dependencies })
 }
 
 /// The store answers: ready to decide.
@@ -696,7 +709,7 @@ async fn healthz() -> Json<HealthBody> {
 )]
 async fn readyz(State(s): State<S>) -> Result<Json<HealthBody>, ApiError> {
     let n = blocking(&s, |app| app.affiliates()).await?.len();
-    Ok(Json(HealthBody { status: "ready".into(), affiliates: Some(n) }))
+    Ok(Json(HealthBody { status: "ready".into(), affiliates: Some(n), dependencies: Vec::new() }))
 }
 
 /// Counters and latency histograms in the Prometheus text format. They include every

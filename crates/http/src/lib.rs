@@ -149,8 +149,18 @@ pub async fn workers(app: Arc<App>, stop: tokio::sync::watch::Receiver<bool>) {
             }
         })
     };
+    let probe = {
+        let (app, mut stop) = (Arc::clone(&app), stop.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            while next_tick(&mut tick, &mut stop).await {
+                app.probe_dependencies().await;
+            }
+        })
+    };
     let deliver = tokio::spawn(Arc::new(webhook::Deliverer::new(app)).run(stop));
     let _ = outbox.await;
+    let _ = probe.await;
     let _ = deliver.await;
 }
 

@@ -156,5 +156,32 @@ pub fn render(http: &HttpMetrics, conns: &crate::conn::ConnMetrics, app: &Metric
         header(&mut out, name, "counter", help);
         let _ = writeln!(out, "{name} {}", v.load(Relaxed));
     }
+    header(
+        &mut out,
+        "ansim_degraded_decisions_total",
+        "counter",
+        "Decisions made while a shared service was unreachable.",
+    );
+    let _ = writeln!(out, "ansim_degraded_decisions_total {}", app.degraded.load(Relaxed));
+    let deps = &app.dependencies;
+    let calls = [("store_commit", &deps.store_commit), ("store_read", &deps.store_read), ("redis", &deps.redis)];
+    header(&mut out, "ansim_dependency_calls_total", "counter", "Calls to a dependency on the decision path.");
+    for (d, c) in calls {
+        let _ = writeln!(out, "ansim_dependency_calls_total{{dependency=\"{d}\"}} {}", c.count.load(Relaxed));
+    }
+    header(
+        &mut out,
+        "ansim_dependency_seconds_total",
+        "counter",
+        "Time spent in those calls (divide by the calls for the mean).",
+    );
+    for (d, c) in calls {
+        let secs = c.micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "ansim_dependency_seconds_total{{dependency=\"{d}\"}} {secs}");
+    }
+    header(&mut out, "ansim_dependency_errors_total", "counter", "Calls to a dependency that failed.");
+    for (d, c) in calls {
+        let _ = writeln!(out, "ansim_dependency_errors_total{{dependency=\"{d}\"}} {}", c.errors.load(Relaxed));
+    }
     out
 }

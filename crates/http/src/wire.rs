@@ -653,11 +653,32 @@ pub struct RollbackRequest {
 /// Liveness and readiness.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HealthBody {
-    /// `ok` or `ready`.
+    /// `ok`, `degraded` (a dependency did not answer when last asked; the node still serves,
+    /// see `dependencies`) or `ready`.
     pub status: String,
     /// Affiliates served (readiness only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affiliates: Option<usize>,
+    /// Each dependency's latest answer (liveness only; asked every second in the background).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencyBody>,
+}
+
+/// A dependency's latest answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DependencyBody {
+    /// `store`, `redis` or `nats`.
+    pub name: String,
+    /// `ok` or `down`.
+    pub status: String,
+    /// Round trip, ms, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// What went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When it was asked (RFC 3339, Korea time).
+    pub checked_at: String,
 }
 
 /// Delayed transfer: transfers of `threshold` won or more to a payee first paid less than 72
