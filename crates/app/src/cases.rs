@@ -988,6 +988,10 @@ impl crate::App {
     /// counterparty account, phone or profile joins (or opens) a case, as a report from the
     /// affiliate that decided. Returns how many were handled.
     pub fn process_outbox(&self, limit: usize) -> Result<usize, AppError> {
+        // One node turns decisions into cases, or two would open the same case twice.
+        if !self.store.lead("outbox")? {
+            return Ok(0);
+        }
         let items = self.store.outbox_pending(limit)?;
         let mut done = Vec::with_capacity(items.len());
         for item in &items {

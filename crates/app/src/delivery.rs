@@ -72,6 +72,10 @@ impl App {
 
     /// Actions due for delivery at `now_ms`, oldest first.
     pub fn actions_due(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRow>, AppError> {
+        // One node delivers, or an affiliate would receive each action once per node.
+        if !self.store.lead("delivery")? {
+            return Ok(Vec::new());
+        }
         Ok(self.store.actions_due(now_ms, limit)?)
     }
 

@@ -117,6 +117,17 @@ enum Command {
     /// Check the case audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Prepare the configured store: create or upgrade its schema (PostgreSQL, under a lock,
+    /// so nodes starting together migrate once; or the embedded SQLite file) and print the
+    /// schema version.
+    Migrate {
+        /// Data directory (for the embedded store) [default: ansim-data].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Configuration file (TOML); `store` or `ANSIM_STORE` names PostgreSQL.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Train a message or URL model from labelled files (with k-fold cross-validation first).
     Train {
         /// `messages` (TSV: Label, SMS, more columns allowed; or a CSV of ordinary messages
@@ -308,6 +319,7 @@ fn main() -> ExitCode {
             import_indicators(&file, &affiliate, data, config)
         }
         Command::Audit(AuditCommand::Verify { data, config: cfg }) => audit_verify(data, cfg),
+        Command::Migrate { data, config: cfg } => migrate(data, cfg),
         Command::Backtest { rules, events, active, labels } => {
             ansim::backtest::run(&rules, &events, active.as_deref(), labels.as_deref()).map(|_| ())
         }
@@ -650,6 +662,28 @@ fn revoke_key(data: Option<PathBuf>, affiliate: &str, prefix: &str, cfg: Option<
     app.revoke_key(&operator(affiliate), prefix).map_err(|e| e.to_string())?;
     app.shutdown();
     println!("revoked {prefix} of {affiliate}");
+    Ok(())
+}
+
+fn migrate(data: Option<PathBuf>, cfg: Option<PathBuf>) -> Result<(), String> {
+    let c = config(cfg, None, data)?;
+    match &c.store {
+        Some(url) => {
+            let pg = store_postgres::PgStore::open(url).map_err(|e| format!("cannot migrate the store: {e}"))?;
+            println!("PostgreSQL store at schema version {}", pg.schema_version().map_err(|e| e.to_string())?);
+        }
+        None => {
+            std::fs::create_dir_all(&c.data).map_err(|e| format!("{}: {e}", c.data.display()))?;
+            let path = c.data.join("ansim.db");
+            let s = store::sqlite::SqliteStore::open(&path)
+                .map_err(|e| format!("cannot migrate {}: {e}", path.display()))?;
+            println!(
+                "SQLite store {} at schema version {}",
+                path.display(),
+                s.schema_version().map_err(|e| e.to_string())?
+            );
+        }
+    }
     Ok(())
 }
 

@@ -94,3 +94,31 @@ fn a_store_that_is_not_postgres_is_refused_by_name() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("store") && e.contains("mysql://h/db"), "{e}");
 }
+
+#[test]
+fn migrate_prepares_an_empty_database_once() {
+    let Ok(url) = std::env::var("ANSIM_TEST_POSTGRES") else {
+        eprintln!("skipping: ANSIM_TEST_POSTGRES is not set");
+        return;
+    };
+    let schema = format!("ansim_migrate_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("the test server answers");
+    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    for _ in 0..2 {
+        let o = run(&["migrate", "--data", data], &store);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("PostgreSQL store at schema version 2"), "{out}");
+    }
+    let tables: i64 = admin
+        .query_one("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1", &[&schema])
+        .unwrap()
+        .get(0);
+    assert!(tables >= 10, "the schema's tables exist: {tables}");
+    assert!(!dir.path().join("ansim.db").exists(), "nothing went to the embedded store");
+    admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
+}

@@ -41,6 +41,9 @@ const TRIES: usize = 64;
 pub struct PgStore {
     config: postgres::Config,
     idle: Mutex<Vec<Client>>,
+    /// Sessions holding a role's advisory lock ([`Store::lead`]): the lock lives as long as the
+    /// session, so a node that dies releases it and another node takes the role over.
+    leading: Mutex<Vec<(String, Client)>>,
 }
 
 fn backend(e: postgres::Error) -> StoreError {
@@ -95,10 +98,16 @@ impl PgStore {
         PgStore::with_config(config)
     }
 
+    /// The schema version the database is at (migrations applied).
+    pub fn schema_version(&self) -> Result<i64> {
+        let row = self.conn()?.query_one("SELECT COALESCE(MAX(version), 0) FROM ansim_schema", &[]).map_err(backend)?;
+        Ok(row.get(0))
+    }
+
     /// Connects with a prepared configuration (for example one whose `options` set the
     /// `search_path` to a schema of its own) and runs pending migrations.
     pub fn with_config(config: postgres::Config) -> Result<PgStore> {
-        let s = PgStore { config, idle: Mutex::new(Vec::new()) };
+        let s = PgStore { config, idle: Mutex::new(Vec::new()), leading: Mutex::new(Vec::new()) };
         s.migrate()?;
         Ok(s)
     }
@@ -422,6 +431,31 @@ impl Store for PgStore {
             }
             Ok(usize::try_from(n).unwrap_or(0))
         })
+    }
+
+    fn lead(&self, role: &str) -> Result<bool> {
+        let mut leading = self.leading.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = leading.iter().position(|(r, _)| r == role) {
+            if leading[i].1.simple_query("SELECT 1").is_ok() {
+                return Ok(true);
+            }
+            // The session is gone, and its lock with it: try again below.
+            leading.swap_remove(i);
+        }
+        let mut c = self.config.connect(NoTls).map_err(backend)?;
+        // Advisory locks belong to the database: the key names the schema too, so groups (or
+        // test runs) in schemas of one database lead each on their own.
+        let got: bool = c
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/ansim/' || $1, 7262696))",
+                &[&role],
+            )
+            .map_err(backend)?
+            .get(0);
+        if got {
+            leading.push((role.to_string(), c));
+        }
+        Ok(got)
     }
 
     fn commit(&self, writes: &[Write]) -> Result<Vec<Committed>> {

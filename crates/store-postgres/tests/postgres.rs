@@ -108,3 +108,22 @@ fn an_unreachable_server_is_named() {
     };
     assert!(e.to_string().contains("127.0.0.1"), "{e}");
 }
+
+/// One node leads a role at a time; when it goes (its session with it), another takes over.
+#[test]
+fn one_node_leads_a_role_until_it_goes() {
+    let Some((a, config, schema)) = fresh("lead") else { return };
+    let b = PgStore::with_config(config.clone()).unwrap();
+    assert!(a.lead("outbox").unwrap(), "the first to ask leads");
+    assert!(a.lead("outbox").unwrap(), "and keeps leading");
+    assert!(!b.lead("outbox").unwrap(), "the other does not");
+    assert!(b.lead("delivery").unwrap(), "roles are separate");
+    drop(a);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !b.lead("outbox").unwrap() {
+        assert!(std::time::Instant::now() < deadline, "the role was never taken over");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(b);
+    drop_schema(&config, &schema);
+}

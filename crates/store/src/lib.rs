@@ -413,6 +413,14 @@ pub trait Store: Send + Sync {
     /// revoked unless exactly one does).
     fn revoke_key(&self, a: &AffiliateId, prefix: &str) -> Result<usize>;
 
+    /// Whether this process does the work of `role` (`outbox`, `delivery`) now: with several
+    /// nodes on one store exactly one does, and another takes over when it dies. A store only
+    /// one process opens leads always.
+    fn lead(&self, role: &str) -> Result<bool> {
+        let _ = role;
+        Ok(true)
+    }
+
     /// Commits many writes in one transaction (group commit): all or none. Each new event gets
     /// its affiliate's next sequence number, in the order of `writes`, and numbers are never
     /// shared or reordered however many nodes commit at once (replay order is commit order).

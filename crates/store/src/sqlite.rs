@@ -89,6 +89,11 @@ fn open(path: &Path) -> Result<Connection> {
 }
 
 impl SqliteStore {
+    /// The schema version the file is at (migrations applied).
+    pub fn schema_version(&self) -> Result<i64> {
+        self.read().pragma_query_value(None, "user_version", |r| r.get(0)).map_err(backend)
+    }
+
     /// Opens (creating if needed) the store file at `path` and runs pending migrations.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let mut w = open(path)?;
