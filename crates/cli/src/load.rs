@@ -77,10 +77,11 @@ fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<(u16, Vec<u8>)
     Ok((status, body))
 }
 
-/// Sends `requests` over `connections` keep-alive connections to `addr`, at most `limit` long;
-/// `stop` ends the run early (the crash test kills the server under load).
+/// Sends `requests` over `connections` keep-alive connections, spread evenly over `addrs`
+/// (several nodes: the client balances the load), at most `limit` long; `stop` ends the run
+/// early (the crash test kills the server under load).
 pub fn run(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     requests: Vec<Request>,
     connections: usize,
     limit: Duration,
@@ -91,8 +92,9 @@ pub fn run(
     let shared = Arc::new(Mutex::new(Report::default()));
     let start = Instant::now();
     let threads: Vec<_> = (0..connections.max(1))
-        .map(|_| {
+        .map(|k| {
             let (requests, next, shared, stop) = (requests.clone(), next.clone(), shared.clone(), stop.clone());
+            let addr = addrs[k % addrs.len().max(1)];
             std::thread::spawn(move || {
                 let mut lat = Vec::new();
                 let mut acked = Vec::new();

@@ -69,9 +69,9 @@ enum Command {
     /// Load-test a running server over HTTP with simulated events and print throughput and
     /// latency percentiles.
     Load {
-        /// Server address.
+        /// Server address; repeat for several nodes (connections are spread over them).
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
-        addr: String,
+        addr: Vec<String>,
         /// The `demo-keys.json` of the server's data directory (affiliate → key).
         #[arg(long, value_name = "FILE")]
         keys: PathBuf,
@@ -770,20 +770,24 @@ fn add_affiliate(
     Ok(())
 }
 
-fn run_load(addr: &str, keys: &Path, events: usize, connections: usize, seconds: u64) -> Result<(), String> {
+fn run_load(addrs: &[String], keys: &Path, events: usize, connections: usize, seconds: u64) -> Result<(), String> {
     use std::net::ToSocketAddrs;
-    let addr = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("bad address {addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("address {addr} resolves to nothing"))?;
+    let mut resolved = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        let a = addr
+            .to_socket_addrs()
+            .map_err(|e| format!("bad address {addr}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("address {addr} resolves to nothing"))?;
+        resolved.push(a);
+    }
     let text = std::fs::read_to_string(keys).map_err(|e| format!("{}: {e}", keys.display()))?;
     let keys: std::collections::HashMap<String, String> =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", keys.display()))?;
     let requests = ansim::load::simulated_requests(&keys, events, app::now_ms())?;
-    eprintln!("sending {} events over {connections} connections to {addr}", requests.len());
+    eprintln!("sending {} events over {connections} connections to {}", requests.len(), addrs.join(", "));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let r = ansim::load::run(addr, requests, connections, std::time::Duration::from_secs(seconds), stop);
+    let r = ansim::load::run(&resolved, requests, connections, std::time::Duration::from_secs(seconds), stop);
     println!(
         "{} ok, {} failed in {:.2} s: {:.0} decisions/s; latency p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
         r.ok,

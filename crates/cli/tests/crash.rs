@@ -50,7 +50,7 @@ fn acknowledged_events_survive_sigkill() {
     let stop = Arc::new(AtomicBool::new(false));
     let load = {
         let stop = Arc::clone(&stop);
-        std::thread::spawn(move || ansim::load::run(addr, requests, 16, Duration::from_secs(60), stop))
+        std::thread::spawn(move || ansim::load::run(&[addr], requests, 16, Duration::from_secs(60), stop))
     };
     // Let it run under load for a while and until snapshots were saved for several affiliates
     // (so recovery exercises snapshot plus replay however busy the machine is), then kill it

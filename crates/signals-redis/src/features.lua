@@ -8,8 +8,9 @@
 -- Then 10 fields per op: kind (c count, s sum, d distinct, f first_seen), update key index
 -- (0 none), read key index (0 none), answer from the update (1/0), bucket, buckets per
 -- window, late buckets, add ('' none), value digest ('' none), keep ms.
--- State per key, a string: "newest;id,v;id,v..." (window: bucket, amount; set: value, bucket),
--- items in the in-memory vector's order.
+-- State per key, MessagePack (parsed in C, not in Lua): {newest, a1, b1, a2, b2, ...} with
+-- (bucket, amount) pairs for a window and (value, bucket) pairs for a set, in the in-memory
+-- vector's order.
 -- Returns {'ok', answer...} (answer '' = absent) or {'taken', the claim's value}.
 
 local function sat_sub(a, b)
@@ -17,47 +18,40 @@ local function sat_sub(a, b)
   return 0
 end
 
+-- A state is one flat array: st[1] is the newest bucket, then pairs at (2, 3), (4, 5), ...
 local function load(k)
   local raw = redis.call('GET', k)
   if not raw then return nil end
-  local newest, rest = string.match(raw, '^(%d+);?(.*)$')
-  local items = {}
-  for a, b in string.gmatch(rest, '(-?%d+),(-?%d+)') do
-    items[#items + 1] = {tonumber(a), tonumber(b)}
-  end
-  return {newest = tonumber(newest), items = items}
+  return cmsgpack.unpack(raw)
 end
 
 local function save(k, st, keep)
-  local parts = {string.format('%.0f', st.newest)}
-  for _, it in ipairs(st.items) do
-    parts[#parts + 1] = string.format('%.0f,%.0f', it[1], it[2])
-  end
-  redis.call('SET', k, table.concat(parts, ';'), 'PX', keep)
+  redis.call('SET', k, cmsgpack.pack(st), 'PX', keep)
 end
 
 -- The bucket a late event lands in: no earlier than the tolerance allows.
 local function place(st, b, late, fresh)
   if fresh then
-    st.newest = b
+    st[1] = b
     return b
   end
-  local lo = sat_sub(st.newest, late)
+  local lo = sat_sub(st[1], late)
   if b < lo then b = lo end
-  if b > st.newest then st.newest = b end
+  if b > st[1] then st[1] = b end
   return b
 end
 
 local function seen_from(st, b0, late)
-  local lo = sat_sub(st.newest, late)
+  local lo = sat_sub(st[1], late)
   if lo > b0 then return lo end
   return b0
 end
 
-local function window_sum(items, b, nb)
+local function window_sum(st, b, nb)
   local s = 0
-  for _, it in ipairs(items) do
-    if it[1] <= b and it[1] + nb > b then s = s + it[2] end
+  for i = 2, #st - 1, 2 do
+    local id = st[i]
+    if id <= b and id + nb > b then s = s + st[i + 1] end
   end
   return s
 end
@@ -66,34 +60,39 @@ local function window(k, update, b0, nb, late, add, keep)
   local st = load(k)
   if add == nil or not update then
     if not st then return 0 end
-    return window_sum(st.items, seen_from(st, b0, late), nb)
+    return window_sum(st, seen_from(st, b0, late), nb)
   end
   local fresh = (st == nil)
-  if fresh then st = {newest = 0, items = {}} end
+  if fresh then st = {0} end
   local b = place(st, b0, late, fresh)
   local pos = nil
-  for i = #st.items, 1, -1 do
-    if st.items[i][1] <= b then pos = i break end
+  for i = #st - 1, 2, -2 do
+    if st[i] <= b then pos = i break end
   end
-  if pos and st.items[pos][1] == b then
-    st.items[pos][2] = st.items[pos][2] + add
+  if pos and st[pos] == b then
+    st[pos + 1] = st[pos + 1] + add
   elseif pos then
-    table.insert(st.items, pos + 1, {b, add})
+    table.insert(st, pos + 2, add)
+    table.insert(st, pos + 2, b)
   else
-    table.insert(st.items, 1, {b, add})
+    table.insert(st, 2, add)
+    table.insert(st, 2, b)
   end
-  local floor = sat_sub(st.newest, nb + late)
+  local floor = sat_sub(st[1], nb + late)
   if floor > 0 then
-    while #st.items > 0 and st.items[1][1] <= floor do table.remove(st.items, 1) end
+    while #st >= 3 and st[2] <= floor do
+      table.remove(st, 2)
+      table.remove(st, 2)
+    end
   end
   save(k, st, keep)
-  return window_sum(st.items, b, nb)
+  return window_sum(st, b, nb)
 end
 
 local function set_count(st, b, nb)
   local c = 0
-  for _, it in ipairs(st.items) do
-    if it[2] + nb > b then c = c + 1 end
+  for i = 3, #st, 2 do
+    if st[i] + nb > b then c = c + 1 end
   end
   return c
 end
@@ -111,8 +110,8 @@ local function set(k, kind, update, b0, nb, late, v, keep)
     if kind == 'f' then
       if st then
         local b = seen_from(st, b0, late)
-        for _, it in ipairs(st.items) do
-          if it[1] == v and it[2] + nb > b then return 0 end
+        for i = 2, #st - 1, 2 do
+          if st[i] == v and st[i + 1] + nb > b then return 0 end
         end
       end
       return 1
@@ -121,38 +120,44 @@ local function set(k, kind, update, b0, nb, late, v, keep)
     return 0
   end
   local fresh = (st == nil)
-  if fresh then st = {newest = 0, items = {}} end
+  if fresh then st = {0} end
   local b = place(st, b0, late, fresh)
   local first = true
   local found = nil
-  for _, it in ipairs(st.items) do
-    if it[1] == v then
-      if it[2] + nb > b then first = false end
-      found = it
+  for i = 2, #st - 1, 2 do
+    if st[i] == v then
+      if st[i + 1] + nb > b then first = false end
+      found = i
       break
     end
   end
   if found then
-    if b > found[2] then found[2] = b end
+    if b > st[found + 1] then st[found + 1] = b end
   else
-    if #st.items >= 64 then
+    if (#st - 1) / 2 >= 64 then
       -- Forget the value seen least recently (the first of equals), as swap_remove does.
-      local mi = 1
-      for i = 2, #st.items do
-        if st.items[i][2] < st.items[mi][2] then mi = i end
+      local mi = 2
+      for i = 4, #st - 1, 2 do
+        if st[i + 1] < st[mi + 1] then mi = i end
       end
-      st.items[mi] = st.items[#st.items]
-      st.items[#st.items] = nil
+      local last = #st - 1
+      st[mi], st[mi + 1] = st[last], st[last + 1]
+      st[last + 1] = nil
+      st[last] = nil
     end
-    st.items[#st.items + 1] = {v, b}
+    st[#st + 1] = v
+    st[#st + 1] = b
   end
-  local floor = sat_sub(st.newest, nb + late)
+  local floor = sat_sub(st[1], nb + late)
   if floor > 0 then
-    local kept = {}
-    for _, it in ipairs(st.items) do
-      if it[2] > floor then kept[#kept + 1] = it end
+    local kept = {st[1]}
+    for i = 2, #st - 1, 2 do
+      if st[i + 1] > floor then
+        kept[#kept + 1] = st[i]
+        kept[#kept + 1] = st[i + 1]
+      end
     end
-    st.items = kept
+    st = kept
   end
   save(k, st, keep)
   if kind == 'f' then

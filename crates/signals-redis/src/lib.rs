@@ -13,7 +13,8 @@
 //! holds the claim, nothing is counted and the caller learns who has it, so one event sent to
 //! two nodes at once is counted once.
 //!
-//! Keys: `ansim:f:<affiliate>:<feature fingerprint>:<key digest>` (digests, never the raw
+//! Keys: `ansim:f1:<affiliate>:<feature fingerprint>:<key digest>` (`f1`: the state's format,
+//! MessagePack, so a later format never misreads this one; digests, never the raw
 //! value), each expiring `window + lateness + one bucket` after its last update. Expiry runs
 //! on Redis's clock, eviction in memory on event time; for live traffic the two agree. One
 //! case differs by design: an event later than the lateness tolerance, for a key idle longer
@@ -107,7 +108,7 @@ impl RedisFeatures {
         let mut key = |inv: &mut redis::ScriptInvocation<'_>, fp: u64, k: Option<u64>| -> usize {
             match k {
                 Some(k) => {
-                    inv.key(format!("ansim:f:{affiliate}:{fp:016x}:{k:016x}"));
+                    inv.key(format!("ansim:f1:{affiliate}:{fp:016x}:{k:016x}"));
                     keys += 1;
                     keys
                 }

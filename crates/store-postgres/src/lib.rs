@@ -12,8 +12,8 @@
 //! - migrations run under an advisory lock, so nodes starting together migrate once.
 //!
 //! The client is the synchronous `postgres` crate: the [`Store`] trait is synchronous and its
-//! callers already run it on blocking threads. Connections are pooled (opened on demand, kept
-//! up to [`POOL`]).
+//! callers already run it on blocking threads. Connections are pooled: opened on demand, at
+//! most [`POOL`], and a caller past that waits for one to come back.
 
 use domain::{AffiliateId, CaseOutcome, CaseState};
 use postgres::types::ToSql;
@@ -30,8 +30,13 @@ use store::{
 const MIGRATIONS: &[&str] =
     &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_event_seq.sql")];
 
-/// Idle connections kept for reuse.
-pub const POOL: usize = 8;
+/// Most connections a store opens (the writer, decision-path reads, units of work); a caller
+/// past it waits for one to come back instead of opening another, since opening a PostgreSQL
+/// connection costs milliseconds and the server's own limit is shared by every node.
+pub const POOL: usize = 16;
+
+/// How long a caller waits for a connection when all [`POOL`] are busy.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How often a unit of work is tried when PostgreSQL reports a serialisation failure; between
 /// tries it waits a little longer each time, with jitter, so contenders fall out of step.
@@ -40,7 +45,10 @@ const TRIES: usize = 64;
 /// A store in a PostgreSQL database.
 pub struct PgStore {
     config: postgres::Config,
-    idle: Mutex<Vec<Client>>,
+    /// Connections not in use, and how many are open in all (idle or lent).
+    idle: Mutex<(Vec<Client>, usize)>,
+    /// Signalled when a connection comes back.
+    returned: std::sync::Condvar,
     /// Sessions holding a role's advisory lock ([`Store::lead`]): the lock lives as long as the
     /// session, so a node that dies releases it and another node takes the role over.
     leading: Mutex<Vec<(String, Client)>>,
@@ -78,13 +86,14 @@ impl std::ops::DerefMut for Conn<'_> {
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(c) = self.client.take()
-            && !c.is_closed()
-        {
-            let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < POOL {
-                idle.push(c);
+        if let Some(c) = self.client.take() {
+            let mut pool = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if c.is_closed() {
+                pool.1 = pool.1.saturating_sub(1);
+            } else {
+                pool.0.push(c);
             }
+            self.store.returned.notify_one();
         }
     }
 }
@@ -107,21 +116,49 @@ impl PgStore {
     /// Connects with a prepared configuration (for example one whose `options` set the
     /// `search_path` to a schema of its own) and runs pending migrations.
     pub fn with_config(config: postgres::Config) -> Result<PgStore> {
-        let s = PgStore { config, idle: Mutex::new(Vec::new()), leading: Mutex::new(Vec::new()) };
+        let s = PgStore {
+            config,
+            idle: Mutex::new((Vec::new(), 0)),
+            returned: std::sync::Condvar::new(),
+            leading: Mutex::new(Vec::new()),
+        };
         s.migrate()?;
         Ok(s)
     }
 
     fn conn(&self) -> Result<Conn<'_>> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.config.connect(NoTls).map_err(|e| {
+        let deadline = std::time::Instant::now() + POOL_WAIT;
+        let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match pool.0.pop() {
+                Some(c) if !c.is_closed() => return Ok(Conn { store: self, client: Some(c) }),
+                Some(_) => pool.1 = pool.1.saturating_sub(1),
+                None if pool.1 < POOL => break,
+                None => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(StoreError::Backend(format!(
+                            "all {POOL} PostgreSQL connections stayed busy for {} s",
+                            POOL_WAIT.as_secs()
+                        )));
+                    }
+                    pool = self.returned.wait_timeout(pool, left).unwrap_or_else(|p| p.into_inner()).0;
+                }
+            }
+        }
+        // Room for one more: open it without holding the lock.
+        pool.1 += 1;
+        drop(pool);
+        match self.config.connect(NoTls) {
+            Ok(c) => Ok(Conn { store: self, client: Some(c) }),
+            Err(e) => {
+                let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                pool.1 = pool.1.saturating_sub(1);
+                self.returned.notify_one();
                 let hosts: Vec<String> = self.config.get_hosts().iter().map(|h| format!("{h:?}")).collect();
-                StoreError::Backend(format!("cannot connect to PostgreSQL at {}: {e}", hosts.join(", ")))
-            })?,
-        };
-        Ok(Conn { store: self, client: Some(client) })
+                Err(StoreError::Backend(format!("cannot connect to PostgreSQL at {}: {e}", hosts.join(", "))))
+            }
+        }
     }
 
     fn migrate(&self) -> Result<()> {
