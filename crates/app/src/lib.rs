@@ -224,7 +224,7 @@ pub struct App {
     metrics: Arc<Metrics>,
     config: AppConfig,
     /// What this node shares with the others beyond the store (several nodes), if anything.
-    shared: Option<Shared>,
+    pub(crate) shared: Option<Shared>,
     /// Where this node's changes go for the others (several nodes only).
     changes: std::sync::OnceLock<changes::Sink>,
     /// The dependencies' latest answers.
@@ -444,11 +444,29 @@ impl App {
         let claim_key = format!("ansim:id:{a}:{}", event.id);
         let claim = format!("{content:016x} {}", shared.node);
         let t = std::time::Instant::now();
-        let observed = shared.features.observe(a.as_str(), &ops, Some((&claim_key, &claim, CLAIM_LIFE))).await;
+        let history = tenant.shared_history(&event);
+        let observed =
+            shared.features.observe(a.as_str(), &ops, Some((&claim_key, &claim, CLAIM_LIFE)), history.as_ref()).await;
         self.metrics.dependencies.redis.record(t.elapsed(), observed.is_ok());
         let step = match &observed {
-            Ok(signals_redis::Observed::Counted(values)) => {
-                tenant.decide(event, tenant::Counting::Given(&snap, values), &self.writer, &self.config, &self.metrics)
+            Ok(signals_redis::Observed::Counted(values, seen)) => {
+                let step = tenant.decide(
+                    event,
+                    tenant::Counting::Given(&snap, values, *seen),
+                    &self.writer,
+                    &self.config,
+                    &self.metrics,
+                );
+                let decided = self.finish(a, step).await;
+                // A blocked transfer paid nobody: take it back out of the shared history.
+                if let (Ok(d), Some(h), Some(seen)) = (&decided, &history, seen)
+                    && d.decision.verdict == domain::Verdict::Block
+                {
+                    let t = std::time::Instant::now();
+                    let undone = shared.features.undo(a.as_str(), h, seen).await;
+                    self.metrics.dependencies.redis.record(t.elapsed(), undone.is_ok());
+                }
+                return decided;
             }
             Ok(signals_redis::Observed::Claimed(by)) => {
                 let same = by.split(' ').next() == Some(&format!("{content:016x}"));

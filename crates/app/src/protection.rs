@@ -232,6 +232,36 @@ pub(crate) struct History {
     added: u64,
 }
 
+/// What a decision needs to know of a subject's past transfers: kept here (one process) or in
+/// the store the nodes share ([`SharedSeen`]).
+pub(crate) trait PastTransfers {
+    /// Whether the payee was first paid less than [`NEW_PAYEE_MS`] before `at_ms` (or never).
+    fn is_new_payee(&self, subject: &str, payee: Option<&str>, at_ms: i64) -> bool;
+    /// Won sent on `at_ms`'s Korea-time day to undesignated accounts.
+    fn spent_on(&self, subject: &str, at_ms: i64) -> i64;
+}
+
+impl PastTransfers for History {
+    fn is_new_payee(&self, subject: &str, payee: Option<&str>, at_ms: i64) -> bool {
+        History::is_new_payee(self, subject, payee, at_ms)
+    }
+    fn spent_on(&self, subject: &str, at_ms: i64) -> i64 {
+        History::spent_on(self, subject, at_ms)
+    }
+}
+
+/// One transfer's past as the shared store answered it (for this subject and payee only).
+pub(crate) struct SharedSeen(pub(crate) signals_redis::Seen);
+
+impl PastTransfers for SharedSeen {
+    fn is_new_payee(&self, _: &str, payee: Option<&str>, at_ms: i64) -> bool {
+        payee.is_none() || self.0.first_ms.is_none_or(|first| at_ms - first < NEW_PAYEE_MS)
+    }
+    fn spent_on(&self, _: &str, _: i64) -> i64 {
+        self.0.spent
+    }
+}
+
 impl History {
     fn is_new_payee(&self, subject: &str, payee: Option<&str>, at_ms: i64) -> bool {
         match payee.and_then(|p| self.payees.get(&pair(subject, p))) {
@@ -292,6 +322,34 @@ impl Guard {
 
     /// Applies the subject's protection in force at the event's time to `d`.
     pub(crate) fn enforce(&self, e: &Event, d: &mut Decision) {
+        self.enforce_on(e, d, &self.history);
+    }
+
+    /// What a transfer records in the shared payee history, if anything (what
+    /// [`Guard::observe`] would record here).
+    pub(crate) fn shared_history(&self, e: &Event) -> Option<signals_redis::History> {
+        let EventBody::Transfer(t) = &e.body else { return None };
+        if t.own_account {
+            return None;
+        }
+        let at = e.at.millis();
+        let subject = e.subject.id.as_str();
+        let spend = match self.settings.get(subject).and_then(|p| p.effective(at).designated_accounts.as_ref()) {
+            Some(da) if !t.counterparty.account_key.as_deref().is_some_and(|k| da.holds(k)) => t.amount.won(),
+            _ => 0,
+        };
+        Some(signals_redis::History {
+            pair: payee_key(&t.counterparty).map(|p| pair(subject, &p)),
+            subject: xxh3_64(subject.as_bytes()),
+            at_ms: at,
+            day: kst_day(at),
+            spend,
+            forget_ms: FORGET_MS,
+        })
+    }
+
+    /// [`Guard::enforce`] with the past from `past`.
+    pub(crate) fn enforce_on(&self, e: &Event, d: &mut Decision, past: &dyn PastTransfers) {
         let Some(p) = self.settings.get(e.subject.id.as_str()) else { return };
         let at = e.at.millis();
         let s = p.effective(at);
@@ -311,7 +369,7 @@ impl Guard {
                 let payee = payee_key(&t.counterparty);
                 if let Some(da) = &s.designated_accounts {
                     let designated = t.counterparty.account_key.as_deref().is_some_and(|k| da.holds(k));
-                    let spent = self.history.spent_on(subject, at);
+                    let spent = past.spent_on(subject, at);
                     if !designated && spent + t.amount.won() > da.daily_cap.won() {
                         let left = Krw((da.daily_cap.won() - spent).max(0));
                         d.impose(
@@ -333,7 +391,7 @@ impl Guard {
                 }
                 if let Some(dt) = &s.delayed_transfer
                     && t.amount >= dt.threshold
-                    && self.history.is_new_payee(subject, payee.as_deref(), at)
+                    && past.is_new_payee(subject, payee.as_deref(), at)
                 {
                     let until = Timestamp(at + i64::from(dt.hours) * 3_600_000).to_kst_rfc3339();
                     d.impose(
@@ -461,7 +519,19 @@ impl crate::App {
         }
         let event = domain::Event::from_json(&r.event_json, None)
             .map_err(|e| crate::AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id)))?;
-        self.tenant(a)?.cancelled(&event);
+        let tenant = self.tenant(a)?;
+        tenant.cancelled(&event);
+        // With several nodes the payee history is shared: forget the payee there too, if this
+        // transfer is what made it known (its spending stays counted, as here).
+        if let (Some(shared), Some(h), Ok(rt)) =
+            (&self.shared, tenant.shared_history(&event), tokio::runtime::Handle::try_current())
+        {
+            let (features, a) = (shared.features.clone(), a.to_string());
+            let h = signals_redis::History { spend: 0, ..h };
+            rt.spawn(async move {
+                let _ = features.undo(&a, &h, &signals_redis::Seen { first_ms: None, spent: 0 }).await;
+            });
+        }
         self.metrics.holds_cancelled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(crate::Cancelled { decision_id: decision_id.to_string(), cancelled_ms: now })
     }

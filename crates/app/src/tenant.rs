@@ -201,20 +201,34 @@ impl Tenant {
         let snap = match counting {
             // Decided by the ruleset the features were counted for, even if another was
             // published since.
-            Counting::Given(planned, _) => Arc::clone(planned),
+            Counting::Given(planned, ..) => Arc::clone(planned),
             _ => self.rules.load(),
         };
         let mut decision = match counting {
             Counting::Here { .. } => engine::decide(&snap, &mut g.state, &event),
-            Counting::Given(_, features) => engine::decide_with(&snap, &mut g.state, &event, features),
+            Counting::Given(_, features, _) => engine::decide_with(&snap, &mut g.state, &event, features),
             Counting::Degraded(why) => {
                 let mut d = engine::decide_with(&snap, &mut g.state, &event, &[]);
                 degrade(&event, &mut d, why);
                 d
             }
         };
-        g.guard.enforce(&event, &mut decision);
-        g.guard.observe(&event, decision.verdict);
+        match &counting {
+            // The shared history answered for this transfer and recorded it already.
+            Counting::Given(_, _, Some(seen)) => {
+                g.guard.enforce_on(&event, &mut decision, &crate::protection::SharedSeen(*seen))
+            }
+            // Unknown past: a new payee, nothing spent (money is held in this mode anyway).
+            Counting::Degraded(_) => g.guard.enforce_on(
+                &event,
+                &mut decision,
+                &crate::protection::SharedSeen(signals_redis::Seen { first_ms: None, spent: 0 }),
+            ),
+            _ => {
+                g.guard.enforce(&event, &mut decision);
+                g.guard.observe(&event, decision.verdict);
+            }
+        }
         g.decided_any = true;
         // The store numbers the event when it commits; the tag, a digest of affiliate and
         // event id, is the decision id's second half.
@@ -286,7 +300,7 @@ pub(crate) enum Counting<'a> {
     },
     /// Counted already in the store shared by the nodes for this snapshot, one value per
     /// feature; the caller holds the event id's claim and found it not stored.
-    Given(&'a Arc<Snapshot>, &'a [Option<i64>]),
+    Given(&'a Arc<Snapshot>, &'a [Option<i64>], Option<signals_redis::Seen>),
     /// The shared feature store cannot be reached (the reason): decided without features.
     Degraded(&'a str),
 }
@@ -324,6 +338,11 @@ fn degrade(event: &Event, d: &mut Decision, why: &str) {
 }
 
 impl Tenant {
+    /// What `event` would record in the shared payee history (a transfer's payee and spending).
+    pub(crate) fn shared_history(&self, event: &Event) -> Option<signals_redis::History> {
+        self.lock().guard.shared_history(event)
+    }
+
     /// Joins a decision of this event id still waiting for its commit here, if there is one.
     pub(crate) fn join_pending(
         &self,

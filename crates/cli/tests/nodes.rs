@@ -138,10 +138,15 @@ fn post(addr: &str, key: &str, body: &str) -> String {
 
 /// One POST request; the whole response.
 fn request(addr: &str, key: &str, path: &str, content_type: &str, body: &str) -> String {
+    send(addr, key, "POST", path, content_type, body)
+}
+
+/// One request; the whole response.
+fn send(addr: &str, key: &str, method: &str, path: &str, content_type: &str, body: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -155,7 +160,11 @@ fn transfer(id: &str, subject: &str) -> String {
 }
 
 fn transfer_to(id: &str, subject: &str, amount: i64, account: &str) -> String {
-    let at = domain::Timestamp(app::now_ms()).to_kst_rfc3339();
+    transfer_at(id, subject, amount, account, app::now_ms())
+}
+
+fn transfer_at(id: &str, subject: &str, amount: i64, account: &str, at_ms: i64) -> String {
+    let at = domain::Timestamp(at_ms).to_kst_rfc3339();
     format!(
         r#"{{"id":"{id}","kind":"transfer","at":"{at}","subject":{{"id":"{subject}"}},"transfer":{{"amount":{amount},"counterparty":{{"bank":"088","account":"{account}"}}}}}}"#
     )
@@ -483,4 +492,41 @@ fn a_node_whose_nats_dies_keeps_deciding_and_catches_up() {
     }
     let _ = back.kill();
     let _ = back.wait();
+}
+
+/// Self-protection reads one payee history whichever node decides: a payee paid four days ago
+/// through node A is known on node B (no delayed-transfer hold), and the day's cap to
+/// undesignated accounts counts transfers made through both nodes.
+#[test]
+fn protection_sees_one_payee_history_across_nodes() {
+    let Some(mut c) = Cluster::new("protection") else { return };
+    c.start(2);
+    let settings = r#"{"delayed_transfer":{"threshold":500000,"hours":3},"designated_accounts":{"accounts":[{"bank":"004","account":"111222333"}],"daily_cap":1000000}}"#;
+    let r = send(c.addr(0), &c.key, "PUT", "/v1/subjects/guarded/protection", "application/json", settings);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let r = send(c.addr(1), &c.key, "GET", "/v1/subjects/guarded/protection", "application/json", "");
+        if r.contains("daily_cap") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "node B never learnt the protection: {r}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let payee = "110123456789";
+    let four_days_ago = app::now_ms() - 96 * 3_600_000;
+    let old = post(c.addr(0), &c.key, &transfer_at("h0", "guarded", 10_000, payee, four_days_ago));
+    assert!(old.starts_with("HTTP/1.1 200") && !old.contains("protection."), "{old}");
+    let known = post(c.addr(1), &c.key, &transfer_to("h1", "guarded", 600_000, payee));
+    assert!(known.starts_with("HTTP/1.1 200"), "{known}");
+    assert!(!known.contains("protection.delayed_transfer"), "the payee paid through node A is known on B: {known}");
+    assert!(!known.contains("protection.designated_accounts"), "600,000 of 1,000,000: {known}");
+    let over = post(c.addr(0), &c.key, &transfer_to("h2", "guarded", 600_000, payee));
+    assert!(
+        over.contains("protection.designated_accounts") && over.contains("\"block\""),
+        "600,000 through B and 600,000 through A pass the day's cap: {over}"
+    );
+    // The blocked transfer took nothing of the day's cap: 400,000 are still left.
+    let rest = post(c.addr(1), &c.key, &transfer_to("h3", "guarded", 400_000, payee));
+    assert!(!rest.contains("protection.designated_accounts"), "{rest}");
 }

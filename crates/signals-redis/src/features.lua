@@ -11,7 +11,13 @@
 -- State per key, MessagePack (parsed in C, not in Lua): {newest, a1, b1, a2, b2, ...} with
 -- (bucket, amount) pairs for a window and (value, bucket) pairs for a set, in the in-memory
 -- vector's order.
--- Returns {'ok', answer...} (answer '' = absent) or {'taken', the claim's value}.
+-- Then, optionally, the payee history of a transfer (7 fields: '1', the pair key's index (0
+-- none), the spending key's index, event ms, Korea-time day, won to add to the day's spending,
+-- how long an unused payee is remembered, ms): its first payment to this payee before this one
+-- and the day's spending before this one are returned, then this transfer is recorded (the
+-- caller undoes it if the transfer is blocked).
+-- Returns {'ok', answer..., [first ms ('' none), spent]} (answer '' = absent) or {'taken', the
+-- claim's value}.
 
 local function sat_sub(a, b)
   if a > b then return a - b end
@@ -195,5 +201,31 @@ for i = 0, tonumber(ARGV[1]) - 1 do
   end
   if rd > 0 then r = run(KEYS[rd], false) end
   if r == nil then out[#out + 1] = '' else out[#out + 1] = string.format('%.0f', r) end
+end
+
+local h = 4 + tonumber(ARGV[1]) * 10
+if ARGV[h] == '1' then
+  local pk, sk = tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2])
+  local at, day, spend, forget = tonumber(ARGV[h + 3]), tonumber(ARGV[h + 4]), tonumber(ARGV[h + 5]), tonumber(ARGV[h + 6])
+  local first = ''
+  if pk > 0 then
+    local p = load(KEYS[pk])
+    if p then
+      first = string.format('%.0f', p[1])
+      if at < p[1] then p[1] = at end
+      if at > p[2] then p[2] = at end
+    else
+      p = {at, at}
+    end
+    save(KEYS[pk], p, forget)
+  end
+  local spent = 0
+  if sk > 0 then
+    local d = load(KEYS[sk])
+    if d and d[1] == day then spent = d[2] end
+    if spend > 0 then save(KEYS[sk], {day, spent + spend}, 2 * 86400000) end
+  end
+  out[#out + 1] = first
+  out[#out + 1] = string.format('%.0f', spent)
 end
 return out

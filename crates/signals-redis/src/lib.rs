@@ -29,6 +29,35 @@ use std::time::Duration;
 
 /// The script, loaded once per connection and then called by its digest.
 const SCRIPT: &str = include_str!("features.lua");
+/// Undoes a blocked transfer's payee history.
+const UNDO: &str = include_str!("undo.lua");
+
+/// A transfer's payee history, recorded in the same call as its features (several nodes must
+/// see one history, or a subject's daily cap to undesignated accounts would count per node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct History {
+    /// Digest of (subject, payee), when the transfer has a payee.
+    pub pair: Option<u64>,
+    /// Digest of the subject.
+    pub subject: u64,
+    /// The event's time, ms.
+    pub at_ms: i64,
+    /// Its Korea-time day.
+    pub day: i64,
+    /// Won this transfer adds to the day's spending to undesignated accounts (0: not counted).
+    pub spend: i64,
+    /// How long an unused payee is remembered, ms.
+    pub forget_ms: i64,
+}
+
+/// What the history held before this transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// The subject's first payment to this payee, ms (none: a new payee).
+    pub first_ms: Option<i64>,
+    /// Won spent today to undesignated accounts before this transfer.
+    pub spent: i64,
+}
 
 /// How long one call may take before it counts as failed (Redis on the same network answers
 /// in well under a millisecond; a slower answer is a Redis in trouble).
@@ -38,8 +67,9 @@ pub const TIMEOUT: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observed {
     /// The event was counted (and its id claimed, when asked): one answer per op, `None`
-    /// where the feature has no value for this event.
-    Counted(Vec<Option<i64>>),
+    /// where the feature has no value for this event; and the payee history before it, when
+    /// asked.
+    Counted(Vec<Option<i64>>, Option<Seen>),
     /// Another call holds the claim on this event id; its claim value. Nothing was counted.
     Claimed(String),
 }
@@ -49,6 +79,7 @@ pub enum Observed {
 pub struct RedisFeatures {
     conn: ConnectionManager,
     script: redis::Script,
+    undo: redis::Script,
     address: String,
 }
 
@@ -75,7 +106,7 @@ impl RedisFeatures {
         let conn = call(ConnectionManager::new_with_config(client, config))
             .await
             .map_err(|e| format!("Redis at {address} is unreachable: {e}"))?;
-        let me = RedisFeatures { conn, script: redis::Script::new(SCRIPT), address };
+        let me = RedisFeatures { conn, script: redis::Script::new(SCRIPT), undo: redis::Script::new(UNDO), address };
         me.ping().await?;
         Ok(me)
     }
@@ -96,12 +127,14 @@ impl RedisFeatures {
     }
 
     /// Runs `ops` (from [`signals::plan`]) for one event of `affiliate`, atomically. With
-    /// `claim = Some((key, value, lifetime))` the event id is claimed first.
+    /// `claim = Some((key, value, lifetime))` the event id is claimed first; with `history`
+    /// the transfer's payee history is read and recorded too.
     pub async fn observe(
         &self,
         affiliate: &str,
         ops: &[Op],
         claim: Option<(&str, &str, Duration)>,
+        history: Option<&History>,
     ) -> Result<Observed, String> {
         let mut inv = self.script.prepare_invoke();
         let mut keys = 0usize;
@@ -150,6 +183,29 @@ impl RedisFeatures {
                 op.keep_ms.max(1).to_string(),
             ]);
         }
+        if let Some(h) = history {
+            let pair = match h.pair {
+                Some(p) => {
+                    inv.key(format!("ansim:h1:{affiliate}:p:{p:016x}"));
+                    keys += 1;
+                    keys
+                }
+                None => 0,
+            };
+            inv.key(format!("ansim:h1:{affiliate}:s:{:016x}", h.subject));
+            keys += 1;
+            args.extend([
+                "1".to_string(),
+                pair.to_string(),
+                keys.to_string(),
+                h.at_ms.to_string(),
+                h.day.to_string(),
+                h.spend.to_string(),
+                h.forget_ms.max(1).to_string(),
+            ]);
+        } else {
+            args.push("0".into());
+        }
         if let Some((k, _, _)) = claim {
             inv.key(k);
         }
@@ -160,16 +216,31 @@ impl RedisFeatures {
         let reply: Vec<String> =
             call(inv.invoke_async(&mut c)).await.map_err(|e| format!("Redis at {}: {e}", self.address))?;
         match reply.first().map(String::as_str) {
-            Some("ok") if reply.len() == ops.len() + 1 => {
+            Some("ok") if reply.len() == ops.len() + 1 + if history.is_some() { 2 } else { 0 } => {
+                let seen = match history {
+                    Some(_) => {
+                        let first = &reply[ops.len() + 1];
+                        let spent = &reply[ops.len() + 2];
+                        Some(Seen {
+                            first_ms: if first.is_empty() {
+                                None
+                            } else {
+                                Some(first.parse().map_err(|_| bad(&self.address, ops.len(), first))?)
+                            },
+                            spent: spent.parse().map_err(|_| bad(&self.address, ops.len() + 1, spent))?,
+                        })
+                    }
+                    None => None,
+                };
                 let mut out = Vec::with_capacity(ops.len());
-                for (i, v) in reply[1..].iter().enumerate() {
+                for (i, v) in reply[1..=ops.len()].iter().enumerate() {
                     out.push(if v.is_empty() {
                         None
                     } else {
                         Some(v.parse::<i64>().map_err(|_| bad(&self.address, i, v))?)
                     });
                 }
-                Ok(Observed::Counted(out))
+                Ok(Observed::Counted(out, seen))
             }
             Some("taken") => Ok(Observed::Claimed(reply.get(1).cloned().unwrap_or_default())),
             _ => {
@@ -178,6 +249,27 @@ impl RedisFeatures {
                 Err(m)
             }
         }
+    }
+}
+
+impl RedisFeatures {
+    /// Takes back what [`RedisFeatures::observe`] recorded for a transfer that was then
+    /// blocked (or whose hold was cancelled): `seen` is what it found before.
+    pub async fn undo(&self, affiliate: &str, h: &History, seen: &Seen) -> Result<(), String> {
+        let mut inv = self.undo.prepare_invoke();
+        inv.key(match h.pair {
+            Some(p) => format!("ansim:h1:{affiliate}:p:{p:016x}"),
+            None => format!("ansim:h1:{affiliate}:p:none"),
+        });
+        inv.key(format!("ansim:h1:{affiliate}:s:{:016x}", h.subject));
+        inv.arg(h.at_ms)
+            .arg(seen.first_ms.map_or(String::new(), |f| f.to_string()))
+            .arg(h.day)
+            .arg(h.spend)
+            .arg(h.forget_ms.max(1));
+        let mut c = self.conn.clone();
+        let _: i64 = call(inv.invoke_async(&mut c)).await.map_err(|e| format!("Redis at {}: {e}", self.address))?;
+        Ok(())
     }
 }
 

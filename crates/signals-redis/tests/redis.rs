@@ -39,8 +39,8 @@ async fn clean(affiliate: &str) {
 }
 
 async fn counted(r: &RedisFeatures, affiliate: &str, snap: &Snapshot, event: &Event) -> Vec<Option<i64>> {
-    match r.observe(affiliate, &signals::plan(&snap.features, event), None).await.unwrap() {
-        Observed::Counted(v) => v,
+    match r.observe(affiliate, &signals::plan(&snap.features, event), None, None).await.unwrap() {
+        Observed::Counted(v, _) => v,
         other => panic!("no claim was asked for, got {other:?}"),
     }
 }
@@ -182,17 +182,17 @@ async fn a_claimed_event_is_counted_once() {
     let claim = format!("ansim:id:{affiliate}:e1");
     let life = Duration::from_secs(30);
     let (a, b) = tokio::join!(
-        r.observe(&affiliate, &ops, Some((&claim, "node-a", life))),
-        r.observe(&affiliate, &ops, Some((&claim, "node-b", life)))
+        r.observe(&affiliate, &ops, Some((&claim, "node-a", life)), None),
+        r.observe(&affiliate, &ops, Some((&claim, "node-b", life)), None)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let (winner, loser) = match (&a, &b) {
-        (Observed::Counted(_), Observed::Claimed(by)) => ("node-a", by.as_str()),
-        (Observed::Claimed(by), Observed::Counted(_)) => ("node-b", by.as_str()),
+        (Observed::Counted(..), Observed::Claimed(by)) => ("node-a", by.as_str()),
+        (Observed::Claimed(by), Observed::Counted(..)) => ("node-b", by.as_str()),
         _ => panic!("exactly one call may count the event: {a:?} {b:?}"),
     };
     assert_eq!(winner, loser, "the loser learns who holds the claim");
-    let Observed::Counted(v) = (if matches!(a, Observed::Counted(_)) { a } else { b }) else { unreachable!() };
+    let Observed::Counted(v, _) = (if matches!(a, Observed::Counted(..)) { a } else { b }) else { unreachable!() };
     assert_eq!(v[0], Some(1), "counted once");
     let mut c = redis::Client::open(std::env::var("ANSIM_TEST_REDIS").unwrap())
         .unwrap()
@@ -209,4 +209,33 @@ async fn a_claimed_event_is_counted_once() {
 async fn an_unreachable_redis_is_named() {
     let Err(e) = RedisFeatures::connect("redis://127.0.0.1:1/").await else { panic!("port 1 has no Redis") };
     assert!(e.contains("127.0.0.1:1"), "{e}");
+}
+
+/// The payee history: the first payment and the day's spending come back as they stood before
+/// the transfer, the transfer is recorded, and undoing a blocked transfer takes it back.
+#[tokio::test]
+async fn payee_history_is_read_recorded_and_undone() {
+    let Some(r) = server("payee_history_is_read_recorded_and_undone").await else { return };
+    let affiliate = fresh_affiliate("history");
+    let day = 20_000;
+    let h = |at_ms, spend| signals_redis::History { pair: Some(42), subject: 7, at_ms, day, spend, forget_ms: 60_000 };
+    let seen = |o: Observed| match o {
+        Observed::Counted(_, Some(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    let first = seen(r.observe(&affiliate, &[], None, Some(&h(1_000, 600))).await.unwrap());
+    assert_eq!(first, signals_redis::Seen { first_ms: None, spent: 0 }, "a new payee, nothing spent");
+    let second = seen(r.observe(&affiliate, &[], None, Some(&h(2_000, 300))).await.unwrap());
+    assert_eq!(second, signals_redis::Seen { first_ms: Some(1_000), spent: 600 });
+    // The second is blocked: its 300 leave the day's sum, the payee stays known from the first.
+    r.undo(&affiliate, &h(2_000, 300), &second).await.unwrap();
+    let third = seen(r.observe(&affiliate, &[], None, Some(&h(3_000, 0))).await.unwrap());
+    assert_eq!(third, signals_redis::Seen { first_ms: Some(1_000), spent: 600 });
+    // A payee first recorded by a blocked transfer is forgotten.
+    let new = |at_ms| signals_redis::History { pair: Some(43), ..h(at_ms, 0) };
+    let s = seen(r.observe(&affiliate, &[], None, Some(&new(4_000))).await.unwrap());
+    r.undo(&affiliate, &new(4_000), &s).await.unwrap();
+    let again = seen(r.observe(&affiliate, &[], None, Some(&new(5_000))).await.unwrap());
+    assert_eq!(again.first_ms, None, "still new");
+    clean(&affiliate).await;
 }
