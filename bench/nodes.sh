@@ -92,14 +92,32 @@ ANSIM_STORE=$store "$bin" demo --rate 0 --data "$work/node0" --listen 127.0.0.1:
 setup=$!; wait_up 127.0.0.1:18091; kill -INT "$setup"; wait "$setup" || true
 node() {
   ANSIM_STORE=$store ANSIM_REDIS=$redis ANSIM_NATS=$nats ANSIM_GROUP_KEY_FILE="$work/node0/group.key" ANSIM_LOG=warn \
+    ANSIM_OPEN_METRICS=true \
     "$bin" serve --data "$work/node$1" --listen "127.0.0.1:$2" >"$work/node$1.log" 2>&1 &
   pids+=($!); wait_up "127.0.0.1:$2"
+}
+
+# Where a node's time went: mean time per call of each dependency, from its /metrics.
+spent() {
+  curl -sf "http://$1/metrics" | awk -v node="$1" '
+    /^ansim_dependency_calls_total/ { split($1, a, "\""); calls[a[2]] = $2 }
+    /^ansim_dependency_seconds_total/ { split($1, a, "\""); secs[a[2]] = $2 }
+    /^ansim_commits_total/ { commits = $2 } /^ansim_committed_writes_total/ { writes = $2 }
+    END {
+      line = node ":"
+      for (d in calls) if (calls[d] > 0) line = line sprintf(" %s %d calls, %.0f µs each;", d, calls[d], secs[d] / calls[d] * 1e6)
+      if (commits > 0) line = line sprintf(" %.1f events per commit", writes / commits)
+      print line
+    }'
 }
 
 # 2. One node on the services.
 node 0 18091
 measure one-node "$work/node0/demo-keys.json" 127.0.0.1:18091
+spent 127.0.0.1:18091
 # 3. Two nodes (the first keeps running; the second joins).
 node 1 18092
 measure two-nodes "$work/node0/demo-keys.json" 127.0.0.1:18091 127.0.0.1:18092
+spent 127.0.0.1:18091
+spent 127.0.0.1:18092
 echo "stored events: $(psql "$pg" -tAc "SELECT COUNT(*) FROM $schema.event")"
