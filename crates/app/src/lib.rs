@@ -389,15 +389,15 @@ impl App {
     fn load_tenant(&self, a: &AffiliateId) -> Result<Option<Arc<Tenant>>, AppError> {
         let Some(active) = self.store.active_ruleset(a)? else { return Ok(None) };
         let snap = self.compile(&active.source)?;
-        let t = Arc::new(Tenant::recover(
-            a.clone(),
-            snap,
-            self.store.as_ref(),
-            Arc::clone(&self.analyzer),
-            self.shared.is_some(),
-        )?);
+        let t = self.recover_tenant(a, snap)?;
         self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), Arc::clone(&t));
         Ok(Some(t))
+    }
+
+    /// An affiliate's live state rebuilt from the store, deciding with `snap`.
+    pub(crate) fn recover_tenant(&self, a: &AffiliateId, snap: engine::Snapshot) -> Result<Arc<Tenant>, AppError> {
+        let shared = self.shared.is_some();
+        Ok(Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref(), Arc::clone(&self.analyzer), shared)?))
     }
 
     fn tenant(&self, a: &AffiliateId) -> Result<Arc<Tenant>, AppError> {

@@ -1,7 +1,7 @@
 //! Rulesets: validate, save a draft, backtest it against stored events, publish it as the next
 //! version (assigned in the publishing transaction) and swap it in atomically, roll back.
 
-use crate::{App, AppError, RulesetInfo, Tenant, load_analyzer, load_tx_model, now_ms, with_version};
+use crate::{App, AppError, RulesetInfo, load_analyzer, load_tx_model, now_ms, with_version};
 use domain::{AffiliateId, Event};
 use engine::Snapshot;
 use rules::Diagnostic;
@@ -108,13 +108,7 @@ impl App {
         match existing {
             Some(t) => t.rules.swap(Arc::new(snap)),
             None => {
-                let t = Arc::new(Tenant::recover(
-                    a.clone(),
-                    snap,
-                    self.store.as_ref(),
-                    Arc::clone(&self.analyzer),
-                    self.shared.is_some(),
-                )?);
+                let t = self.recover_tenant(a, snap)?;
                 self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), t);
             }
         }
