@@ -1018,12 +1018,21 @@ pub fn extract(text: &str) -> Vec<RawLink> {
         // The run of host characters from here.
         let mut run_end = i;
         while run_end < b.len() {
-            let Some(r) = s[run_end..].chars().next() else { break };
-            if r == '.' {
-                if b.get(run_end + 1) == Some(&b'.') {
+            let y = b[run_end];
+            if y < 0x80 {
+                // ASCII: a label character or a dot (not an ellipsis), without decoding.
+                if y == b'.' {
+                    if b.get(run_end + 1) == Some(&b'.') {
+                        break;
+                    }
+                } else if !(y.is_ascii_alphanumeric() || y == b'-' || y == b'_') {
                     break;
                 }
-            } else if !label_char(r) {
+                run_end += 1;
+                continue;
+            }
+            let Some(r) = s[run_end..].chars().next() else { break };
+            if !label_char(r) {
                 break;
             }
             run_end += r.len_utf8();

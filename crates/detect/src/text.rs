@@ -248,15 +248,46 @@ fn hangul(c: u64) -> bool {
 /// `feature_set` (its options) in `2^bits` weights: the unit-length hashed part, then the
 /// script's prior `(script as u32, 1.0)`. `bits` below 3 count as 3.
 pub fn features(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> Features {
+    let (keys, script) = hashed(p, raw, bits, feature_set);
+    let mut f = finalize(&keys);
+    // The prior of the script, outside the unit-length part.
+    f.push((script as u32, 1.0));
+    f
+}
+
+/// The probability that a prepared message is a scam under `model`: the same number as
+/// `model.probability(&features(p, raw, model.bits, model.feature_set))`, bit for bit (the same
+/// products summed in the same order), without building the feature vector.
+pub fn probability_prepared(model: &LinearModel, p: &Prepared, raw: &str) -> f32 {
+    let (keys, script) = hashed(p, raw, model.bits, model.feature_set);
+    let v = 1.0 / (keys.len().max(1) as f32).sqrt();
+    let mut m = model.bias;
+    for &key in &keys {
+        let x = if key >> 31 == 1 { -v } else { v };
+        if let Some(w) = model.weights.get((key & 0x7FFF_FFFF) as usize) {
+            m += w * x;
+        }
+    }
+    if let Some(w) = model.weights.get(script as usize) {
+        m += w * 1.0;
+    }
+    crate::linear::sigmoid(m)
+}
+
+/// The hashed feature keys of a prepared message (index, sign in the top bit) and its script.
+fn hashed(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> (Vec<u32>, Script) {
     let text = p.norm.text.as_str();
     // The normalised text's words are separated by single spaces; each is judged a link or not
     // once, for the script and for the features.
-    let tokens: Vec<(&str, bool)> = text.split(' ').map(|t| (t, link_like(t))).collect();
+    let mut tokens: Vec<(&str, bool)> = Vec::with_capacity(text.bytes().filter(|&c| c == b' ').count() + 1);
+    tokens.extend(text.split(' ').map(|t| (t, link_like(t))));
     let script = Script::of_words(tokens.iter().filter(|&&(t, link)| !link && !t.is_empty()).map(|&(t, _)| t));
     let mut sink = Sink {
         mask: (1u64 << bits.clamp(3, 30)) - 1,
         ns: (script as u64).wrapping_mul(MUL),
-        keys: Vec::with_capacity(text.len() * 4 + 16),
+        // At most four n-grams a character, a few keys a word (itself, a bigram, n-grams
+        // across the space, a symbol), and the indicators, signs and link findings.
+        keys: Vec::with_capacity(text.len() * 6 + 64 + 8 * p.links.len()),
     };
     let mut w = Words {
         codes: Vec::with_capacity(32),
@@ -315,10 +346,7 @@ pub fn features(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> Features
             }
         }
     }
-    let mut f = finalize(&sink.keys);
-    // The prior of the script, outside the unit-length part.
-    f.push((script as u32, 1.0));
-    f
+    (sink.keys, script)
 }
 
 /// The script of a feature vector (its reserved prior, the last entry).
