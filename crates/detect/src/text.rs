@@ -316,11 +316,17 @@ fn hashed(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> (Vec<u32>, Scr
             plain.push(' ');
         }
         plain.push_str(token);
-        // Words are maximal runs of letters and digits; other characters are symbols.
+        // Words are maximal runs of letters and digits; other characters are symbols. A word's
+        // characters go into `w.codes` as they are read (decoded once).
         let mut start: Option<usize> = None;
         for (i, c) in token.char_indices() {
             if is_word_char(c) {
-                start.get_or_insert(i);
+                if start.is_none() {
+                    start = Some(i);
+                    w.codes.clear();
+                    w.codes.push(START);
+                }
+                w.codes.push(u64::from(c));
                 continue;
             }
             if let Some(s) = start.take() {
@@ -383,11 +389,9 @@ struct Words {
 impl Words {
     /// The features of one word: its character n-grams, itself, the bigram with the word before
     /// it, and for Hangul the n-grams across the space before it and its jamo trigrams.
+    /// `self.codes` holds the start marker and the word's characters.
     fn word(&mut self, sink: &mut Sink, word: &str) {
         let codes = &mut self.codes;
-        codes.clear();
-        codes.push(START);
-        codes.extend(word.chars().map(u64::from));
         codes.push(END);
         let len = codes.len();
         // A Hangul syllable carries two or three letters: its n-grams stop at MAX_N_HANGUL.
