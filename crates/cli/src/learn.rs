@@ -372,6 +372,9 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Print every wrong call (missed scam, false alarm) with what the analysis saw.
     pub errors: bool,
+    /// The risk from which a message counts as flagged (the served [`RISK_THRESHOLD`] when
+    /// absent).
+    pub threshold: Option<u8>,
 }
 
 /// Evaluates on `inputs` and prints a table, then the metrics as one JSON line. Messages are
@@ -495,6 +498,7 @@ fn eval_messages(inputs: &[PathBuf], rows: Vec<MessageRow>, o: &EvalOptions) -> 
     if rows.is_empty() {
         return Err("no messages in the input".into());
     }
+    let flag_at = o.threshold.unwrap_or(RISK_THRESHOLD);
     let (analyses, what): (Vec<Analysis>, String) = match o.cv {
         None => {
             let m = load(o.model.as_deref(), ModelKind::Messages)?;
@@ -512,7 +516,7 @@ fn eval_messages(inputs: &[PathBuf], rows: Vec<MessageRow>, o: &EvalOptions) -> 
     if o.errors {
         // Every wrong call, with what the analysis saw.
         for (r, a) in rows.iter().zip(&analyses) {
-            if (a.risk >= RISK_THRESHOLD) != r.scam {
+            if (a.risk >= flag_at) != r.scam {
                 println!(
                     "{} {:<26} risk {:>3} model {:>3} as {:<24} evidence {:?} phrases {:?}: {}",
                     if r.scam { "MISSED     " } else { "FALSE ALARM" },
@@ -527,7 +531,7 @@ fn eval_messages(inputs: &[PathBuf], rows: Vec<MessageRow>, o: &EvalOptions) -> 
             }
         }
     }
-    let threshold = f64::from(RISK_THRESHOLD) / 100.0;
+    let threshold = f64::from(flag_at) / 100.0;
     let scored: Vec<(f64, bool)> = risks.iter().zip(&rows).map(|(r, row)| (f64::from(*r) / 100.0, row.scam)).collect();
     let m = evaluate(&scored, threshold);
     // Per typology: recall of the scams, false alarms of the ordinary kinds.
@@ -547,7 +551,7 @@ fn eval_messages(inputs: &[PathBuf], rows: Vec<MessageRow>, o: &EvalOptions) -> 
             println!("{label:<28} {n:>5} {hit:>8} {:>8.1}% {what}{thin}", rate * 100.0);
         }
     }
-    let mut extra = vec![("threshold", format!("{RISK_THRESHOLD}"))];
+    let mut extra = vec![("threshold", format!("{flag_at}"))];
     if let Some((r, t)) = recall_at_fpr(&scored, 0.05) {
         extra.push(("best_recall_at_fpr_0_05", format!("{r:.4}")));
         extra.push(("risk_for_fpr_0_05", format!("{:.0}", t * 100.0)));
@@ -638,7 +642,7 @@ fn cross_validate(rows: &[MessageRow], k: usize, o: &EvalOptions) -> Result<(Vec
             let r = x.risk;
             risks[i] = x;
             n += 1;
-            let hit = r >= RISK_THRESHOLD;
+            let hit = r >= o.threshold.unwrap_or(RISK_THRESHOLD);
             if rows[i].scam {
                 pos += 1;
                 tp += usize::from(hit);

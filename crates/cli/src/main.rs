@@ -180,6 +180,10 @@ enum Command {
         /// Print every missed scam and false alarm with what the analysis saw.
         #[arg(long)]
         errors: bool,
+        /// Count a message as flagged from this risk instead of the served threshold (50), to
+        /// read a trade-off (recall against chat false alarms) off one command.
+        #[arg(long, value_name = "RISK", value_parser = clap::value_parser!(u8).range(0..=100))]
+        threshold: Option<u8>,
     },
 }
 
@@ -324,8 +328,9 @@ fn main() -> ExitCode {
             ansim::backtest::run(&rules, &events, active.as_deref(), labels.as_deref()).map(|_| ())
         }
         Command::Train { kind, input, out, folds } => ansim::learn::train(kind, &input, &out, folds),
-        Command::Eval { kind, model, input, column, cv, group_by, train, seed, errors } => {
-            let o = ansim::learn::EvalOptions { model, column: Some(column), cv, group_by, train, seed, errors };
+        Command::Eval { kind, model, input, column, cv, group_by, train, seed, errors, threshold } => {
+            let o =
+                ansim::learn::EvalOptions { model, column: Some(column), cv, group_by, train, seed, errors, threshold };
             ansim::learn::eval(kind, &input, &o).map(|_| ())
         }
         Command::Affiliates(AffiliatesCommand::Add { id, name, rules, data, config }) => {

@@ -255,6 +255,32 @@ fn eval_analyzer_reads_the_corpus_prints_recall_per_typology_and_cross_validates
 }
 
 #[test]
+fn eval_measures_at_another_risk_threshold_when_asked() {
+    // `--threshold` moves the line at which a risk counts as a flag, for every measure (the
+    // trade-off between recall on scams and false alarms on chat is read off one command).
+    let extra = repo("test_data/messages/korean-real/scam-extra.tsv");
+    let at = |t: &str| {
+        let o = ansim(&["eval", "analyzer", "--threshold", t, "--input", extra.to_str().unwrap()]);
+        (last_json(&o), stdout(&o))
+    };
+    let (served, _) = at("50");
+    assert_eq!(served["threshold"], 50, "{served}");
+    let (everything, out) = at("0");
+    assert_eq!((everything["threshold"].as_u64(), everything["recall"].as_f64()), (Some(0), Some(1.0)), "{everything}");
+    let per_typology: Vec<&str> = out.lines().filter(|l| l.contains("% recall")).collect();
+    assert!(!per_typology.is_empty() && per_typology.iter().all(|l| l.contains("100.0% recall")), "{out}");
+    let (lower, _) = at("30");
+    assert!(lower["recall"].as_f64().unwrap() >= served["recall"].as_f64().unwrap(), "{lower} vs {served}");
+    // A benign file: every flag at the given threshold is a false alarm.
+    let benign = repo("test_data/datasets/korean-chatbot-benign.sample.csv");
+    let all = last_json(&ansim(&["eval", "benign", "--threshold", "0", "--input", benign.to_str().unwrap()]));
+    assert_eq!((all["threshold"].as_u64(), all["false_positive_rate"].as_f64()), (Some(0), Some(1.0)), "{all}");
+    // A risk is 0..=100: anything else is refused before any work.
+    let o = ansim(&["eval", "analyzer", "--threshold", "101", "--input", extra.to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("101"), "{}", stderr(&o));
+}
+
+#[test]
 fn train_messages_leaves_out_evaluation_only_rows() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("mixed.tsv");

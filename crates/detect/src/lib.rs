@@ -79,8 +79,7 @@ impl Analyzer {
         let prepared = text::prepare(raw, &self.brands, &self.urls);
         let links = &prepared.links;
         let detection = &prepared.detection;
-        let p =
-            self.messages.probability(&text::features(&prepared, raw, self.messages.bits, self.messages.feature_set));
+        let p = text::probability_prepared(&self.messages, &prepared, raw);
         let model_score = (p * 100.0).round().clamp(0.0, 100.0) as u8;
         // The model speaks from its own threshold up: its threshold maps to the risk threshold.
         let t = self.messages.threshold.clamp(0.01, 0.99);

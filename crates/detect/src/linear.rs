@@ -77,7 +77,7 @@ impl std::error::Error for ModelError {}
 const MAGIC: &[u8; 8] = b"ANSIMLM\0";
 const FORMAT: u32 = 1;
 
-fn sigmoid(x: f32) -> f32 {
+pub(crate) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 

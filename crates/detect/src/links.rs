@@ -1012,23 +1012,39 @@ pub fn extract(text: &str) -> Vec<RawLink> {
             i += c.len_utf8();
             continue;
         }
-        // The two characters before it, for the boundary.
-        let mut before = s[..i].chars().rev();
-        let (prev, prev2) = (before.next(), before.next());
         // The run of host characters from here.
         let mut run_end = i;
+        let mut dot = false;
         while run_end < b.len() {
-            let Some(r) = s[run_end..].chars().next() else { break };
-            if r == '.' {
-                if b.get(run_end + 1) == Some(&b'.') {
+            let y = b[run_end];
+            if y < 0x80 {
+                // ASCII: a label character or a dot (not an ellipsis), without decoding.
+                if y == b'.' {
+                    if b.get(run_end + 1) == Some(&b'.') {
+                        break;
+                    }
+                    dot = true;
+                } else if !(y.is_ascii_alphanumeric() || y == b'-' || y == b'_') {
                     break;
                 }
-            } else if !label_char(r) {
+                run_end += 1;
+                continue;
+            }
+            let Some(r) = s[run_end..].chars().next() else { break };
+            if !label_char(r) {
                 break;
             }
             run_end += r.len_utf8();
         }
         let scheme = starts_with_ci(&b[i..], b"http://") || starts_with_ci(&b[i..], b"https://");
+        if !dot && !scheme {
+            // A word without a dot is no bare domain (`bare_link` skips it whatever the boundary).
+            i = run_end.max(i + c.len_utf8());
+            continue;
+        }
+        // The two characters before it, for the boundary.
+        let mut before = s[..i].chars().rev();
+        let (prev, prev2) = (before.next(), before.next());
         // A scheme may follow any punctuation (`url=http://…`); a bare domain may not.
         let boundary = start_boundary(prev, prev2) || (scheme && !prev.is_some_and(|p| p.is_ascii_alphanumeric()));
         let next = if !boundary {

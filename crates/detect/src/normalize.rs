@@ -67,9 +67,92 @@ pub fn normalize(raw: &str) -> Normalized {
     // and recomposition then. Text of only ASCII and Hangul syllables is in NFKC (a character
     // that could combine with one of them is neither), so the table lookup of the quick check
     // runs only on messages with other characters.
-    let quick = raw.chars().all(|c| c.is_ascii() || ('\u{AC00}'..='\u{D7A3}').contains(&c))
+    let quick = ascii_or_syllables(raw)
         || unicode_normalization::is_nfkc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes;
-    if quick { fold(raw.len(), raw.chars()) } else { fold(raw.len(), raw.nfkc()) }
+    if quick { fold_text(raw) } else { fold(raw.len(), raw.nfkc()) }
+}
+
+/// Whether `raw` holds only ASCII and Hangul syllables (U+AC00–U+D7A3), read by UTF-8 lead
+/// bytes: `EB` and `EC` start syllables only, `EA` and `ED` are decoded.
+fn ascii_or_syllables(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            x if x < 0x80 => i += 1,
+            0xEB | 0xEC => i += 3,
+            0xEA | 0xED if raw[i..].chars().next().is_some_and(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)) => i += 3,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// [`fold`] of `raw`'s own characters, with ASCII and Hangul syllables copied by their bytes
+/// instead of decoded and encoded again (the same output: a property test holds the two alike).
+fn fold_text(raw: &str) -> Normalized {
+    let b = raw.as_bytes();
+    let mut text = String::with_capacity(raw.len());
+    let mut compact = String::with_capacity(raw.len());
+    let mut space = true;
+    let mut i = 0;
+    while i < b.len() {
+        let x = b[i];
+        if x < 0x80 {
+            if matches!(x, b' ' | b'\t'..=b'\r') {
+                if !space {
+                    text.push(' ');
+                    space = true;
+                }
+            } else {
+                let l = x.to_ascii_lowercase();
+                text.push(char::from(l));
+                if l.is_ascii_alphanumeric() {
+                    compact.push(char::from(l));
+                }
+                space = false;
+            }
+            i += 1;
+            continue;
+        }
+        let Some(c) = raw[i..].chars().next() else { break };
+        let n = c.len_utf8();
+        if ('\u{AC00}'..='\u{D7A3}').contains(&c) {
+            text.push_str(&raw[i..i + n]);
+            compact.push_str(&raw[i..i + n]);
+            space = false;
+        } else {
+            fold_other(c, &mut text, &mut compact, &mut space);
+        }
+        i += n;
+    }
+    if text.ends_with(' ') {
+        text.pop();
+    }
+    Normalized { text, compact }
+}
+
+/// One character that is neither ASCII nor a Hangul syllable, folded into `text` and `compact`.
+#[inline]
+fn fold_other(c: char, text: &mut String, compact: &mut String, space: &mut bool) {
+    if invisible(c) || pictograph(c) {
+        return;
+    }
+    if c.is_whitespace() {
+        if !*space {
+            text.push(' ');
+            *space = true;
+        }
+        return;
+    }
+    let c = latin_lookalike(c).unwrap_or(c);
+    for l in c.to_lowercase() {
+        text.push(l);
+        if l.is_alphanumeric() {
+            compact.push(l);
+        }
+    }
+    *space = false;
 }
 
 /// The normalised text and compact form of `chars` (in NFKC).
@@ -101,24 +184,7 @@ fn fold(len: usize, chars: impl Iterator<Item = char>) -> Normalized {
             space = false;
             continue;
         }
-        if invisible(c) || pictograph(c) {
-            continue;
-        }
-        if c.is_whitespace() {
-            if !space {
-                text.push(' ');
-                space = true;
-            }
-            continue;
-        }
-        let c = latin_lookalike(c).unwrap_or(c);
-        for l in c.to_lowercase() {
-            text.push(l);
-            if l.is_alphanumeric() {
-                compact.push(l);
-            }
-        }
-        space = false;
+        fold_other(c, &mut text, &mut compact, &mut space);
     }
     if text.ends_with(' ') {
         text.pop();
@@ -137,6 +203,23 @@ mod tests {
         let s = "Hello\u{0B}World  안녕하세요\t계좌 123 ABC.com\r\n끝";
         assert_eq!(normalize(s), super::fold(s.len(), s.nfkc()));
         assert_eq!(normalize(s).text, "hello world 안녕하세요 계좌 123 abc.com 끝");
+    }
+
+    proptest::proptest! {
+        /// Copying ASCII and syllables by their bytes folds exactly as decoding every character.
+        #[test]
+        fn folding_by_bytes_is_folding_by_characters(s in proptest::prelude::any::<String>()) {
+            proptest::prop_assert_eq!(super::fold_text(&s), super::fold(s.len(), s.chars()));
+            let quick = s.chars().all(|c| c.is_ascii() || ('\u{AC00}'..='\u{D7A3}').contains(&c));
+            proptest::prop_assert_eq!(super::ascii_or_syllables(&s), quick);
+        }
+
+        #[test]
+        fn folding_message_like_text_by_bytes(s in "[a-zA-Z0-9 \t\n가-힣ꀀ-꿿퀀-ퟻㄱ-ㆎ.!?·…＊🎁\u{200B}А-яΑ-ω]{0,60}") {
+            proptest::prop_assert_eq!(super::fold_text(&s), super::fold(s.len(), s.chars()));
+            let quick = s.chars().all(|c| c.is_ascii() || ('\u{AC00}'..='\u{D7A3}').contains(&c));
+            proptest::prop_assert_eq!(super::ascii_or_syllables(&s), quick);
+        }
     }
 
     #[test]

@@ -230,12 +230,18 @@ pub fn prepare(raw: &str, brands: &Brands, urls: &LinearModel) -> Prepared {
     let suspicious = links.iter().any(|l| l.risk >= crate::SUSPICIOUS_LINK);
     // An APK link, or a bare `name.apk` file the link finder does not count as a web link.
     let apk = links.iter().any(|l| l.flags.iter().any(|f| f == "apk"))
-        || norm
-            .text
-            .match_indices(".apk")
-            .any(|(i, _)| norm.text[i + 4..].chars().next().is_none_or(|c| !c.is_alphanumeric()));
+        || occurrences(&norm.text, b".apk")
+            .any(|i| norm.text[i + 4..].chars().next().is_none_or(|c| !c.is_alphanumeric()));
     let (evidence, detection) = typology::analyse(&norm, suspicious, apk);
     Prepared { norm, links, evidence, detection }
+}
+
+/// Where `needle` (ASCII, no prefix of it also a suffix, so occurrences never overlap) occurs
+/// in `text`: the positions `str::match_indices` gives, found by a byte search for its first
+/// byte instead of a substring searcher set up per call.
+fn occurrences<'a>(text: &'a str, needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let h = text.as_bytes();
+    memchr::memchr_iter(needle[0], h).filter(move |&i| h[i..].starts_with(needle))
 }
 
 /// A Hangul syllable block.
@@ -248,15 +254,46 @@ fn hangul(c: u64) -> bool {
 /// `feature_set` (its options) in `2^bits` weights: the unit-length hashed part, then the
 /// script's prior `(script as u32, 1.0)`. `bits` below 3 count as 3.
 pub fn features(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> Features {
+    let (keys, script) = hashed(p, raw, bits, feature_set);
+    let mut f = finalize(&keys);
+    // The prior of the script, outside the unit-length part.
+    f.push((script as u32, 1.0));
+    f
+}
+
+/// The probability that a prepared message is a scam under `model`: the same number as
+/// `model.probability(&features(p, raw, model.bits, model.feature_set))`, bit for bit (the same
+/// products summed in the same order), without building the feature vector.
+pub fn probability_prepared(model: &LinearModel, p: &Prepared, raw: &str) -> f32 {
+    let (keys, script) = hashed(p, raw, model.bits, model.feature_set);
+    let v = 1.0 / (keys.len().max(1) as f32).sqrt();
+    let mut m = model.bias;
+    for &key in &keys {
+        let x = if key >> 31 == 1 { -v } else { v };
+        if let Some(w) = model.weights.get((key & 0x7FFF_FFFF) as usize) {
+            m += w * x;
+        }
+    }
+    if let Some(w) = model.weights.get(script as usize) {
+        m += w * 1.0;
+    }
+    crate::linear::sigmoid(m)
+}
+
+/// The hashed feature keys of a prepared message (index, sign in the top bit) and its script.
+fn hashed(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> (Vec<u32>, Script) {
     let text = p.norm.text.as_str();
     // The normalised text's words are separated by single spaces; each is judged a link or not
     // once, for the script and for the features.
-    let tokens: Vec<(&str, bool)> = text.split(' ').map(|t| (t, link_like(t))).collect();
+    let mut tokens: Vec<(&str, bool)> = Vec::with_capacity(text.bytes().filter(|&c| c == b' ').count() + 1);
+    tokens.extend(text.split(' ').map(|t| (t, link_like(t))));
     let script = Script::of_words(tokens.iter().filter(|&&(t, link)| !link && !t.is_empty()).map(|&(t, _)| t));
     let mut sink = Sink {
         mask: (1u64 << bits.clamp(3, 30)) - 1,
         ns: (script as u64).wrapping_mul(MUL),
-        keys: Vec::with_capacity(text.len() * 4 + 16),
+        // At most four n-grams a character, a few keys a word (itself, a bigram, n-grams
+        // across the space, a symbol), and the indicators, signs and link findings.
+        keys: Vec::with_capacity(text.len() * 6 + 64 + 8 * p.links.len()),
     };
     let mut w = Words {
         codes: Vec::with_capacity(32),
@@ -279,11 +316,17 @@ pub fn features(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> Features
             plain.push(' ');
         }
         plain.push_str(token);
-        // Words are maximal runs of letters and digits; other characters are symbols.
+        // Words are maximal runs of letters and digits; other characters are symbols. A word's
+        // characters go into `w.codes` as they are read (decoded once).
         let mut start: Option<usize> = None;
         for (i, c) in token.char_indices() {
             if is_word_char(c) {
-                start.get_or_insert(i);
+                if start.is_none() {
+                    start = Some(i);
+                    w.codes.clear();
+                    w.codes.push(START);
+                }
+                w.codes.push(u64::from(c));
                 continue;
             }
             if let Some(s) = start.take() {
@@ -315,10 +358,7 @@ pub fn features(p: &Prepared, raw: &str, bits: u8, feature_set: u32) -> Features
             }
         }
     }
-    let mut f = finalize(&sink.keys);
-    // The prior of the script, outside the unit-length part.
-    f.push((script as u32, 1.0));
-    f
+    (sink.keys, script)
 }
 
 /// The script of a feature vector (its reserved prior, the last entry).
@@ -349,11 +389,9 @@ struct Words {
 impl Words {
     /// The features of one word: its character n-grams, itself, the bigram with the word before
     /// it, and for Hangul the n-grams across the space before it and its jamo trigrams.
+    /// `self.codes` holds the start marker and the word's characters.
     fn word(&mut self, sink: &mut Sink, word: &str) {
         let codes = &mut self.codes;
-        codes.clear();
-        codes.push(START);
-        codes.extend(word.chars().map(u64::from));
         codes.push(END);
         let len = codes.len();
         // A Hangul syllable carries two or three letters: its n-grams stop at MAX_N_HANGUL.
@@ -489,18 +527,7 @@ fn indicators(sink: &mut Sink, t: &str, raw: &str) {
         sink.indicator(b"digit-runs2+");
     }
     // Money: a currency sign, and an amount (a number next to it, or "10000 won").
-    let (mut currency, mut amount) = (false, false);
-    for (i, c) in t.char_indices() {
-        if matches!(c, '£' | '$' | '€' | '₩' | '¥' | '원') {
-            let before = t[..i].bytes().next_back().is_some_and(|c| c.is_ascii_digit());
-            let after = t.as_bytes().get(i + c.len_utf8()).is_some_and(u8::is_ascii_digit);
-            // "원" is a currency only after a number (it is also a common syllable).
-            if c != '원' || before {
-                currency = true;
-                amount |= before || after;
-            }
-        }
-    }
+    let (mut currency, mut amount) = currency_signs(t);
     if !amount && has_won_amount(t) {
         (currency, amount) = (true, true);
     }
@@ -512,7 +539,7 @@ fn indicators(sink: &mut Sink, t: &str, raw: &str) {
     }
     // Capitals: the share of cased words written all in capitals (nothing without cased words).
     let (mut cased, mut caps) = (0usize, 0usize);
-    for w in raw.split_whitespace().filter(|w| !link_like(w)) {
+    for w in raw.split_whitespace() {
         let (mut up, mut low) = (0, 0);
         for c in w.chars() {
             if c.is_ascii() {
@@ -523,7 +550,8 @@ fn indicators(sink: &mut Sink, t: &str, raw: &str) {
                 low += usize::from(c.is_lowercase());
             }
         }
-        if up + low >= 2 {
+        // A link's letters are not the message's (judged only for a word that would count).
+        if up + low >= 2 && !link_like(w) {
             cased += 1;
             caps += usize::from(low == 0);
         }
@@ -566,10 +594,35 @@ fn indicators(sink: &mut Sink, t: &str, raw: &str) {
     }
 }
 
+/// `(a currency sign, a number next to it)` for the signs `$ £ ¥ € ₩` and `원` after a number,
+/// found by their UTF-8 bytes without decoding the text.
+fn currency_signs(t: &str) -> (bool, bool) {
+    let (mut currency, mut amount) = (false, false);
+    let tb = t.as_bytes();
+    // `$`, then the lead bytes of `£ ¥` (C2), `€ ₩` (E2) and `원` (EC): never continuation bytes.
+    for i in memchr::memchr3_iter(b'$', 0xC2, 0xE2, tb).chain(memchr::memchr_iter(0xEC, tb)) {
+        let (len, won) = match &tb[i..] {
+            [b'$', ..] => (1, false),
+            [0xC2, 0xA3 | 0xA5, ..] => (2, false),
+            [0xE2, 0x82, 0xAC | 0xA9, ..] => (3, false),
+            [0xEC, 0x9B, 0x90, ..] => (3, true),
+            _ => continue,
+        };
+        let before = tb[..i].last().is_some_and(u8::is_ascii_digit);
+        let after = tb.get(i + len).is_some_and(u8::is_ascii_digit);
+        // "원" is a currency only after a number (it is also a common syllable).
+        if !won || before {
+            currency = true;
+            amount |= before || after;
+        }
+    }
+    (currency, amount)
+}
+
 /// "10000 won" or "won 5000" (the word, next to a number).
 fn has_won_amount(t: &str) -> bool {
     let b = t.as_bytes();
-    t.match_indices("won").any(|(i, _)| {
+    occurrences(t, b"won").any(|i| {
         let whole =
             (i == 0 || !b[i - 1].is_ascii_alphanumeric()) && b.get(i + 3).is_none_or(|c| !c.is_ascii_alphanumeric());
         let digit_before = t[..i].trim_end().bytes().next_back().is_some_and(|c| c.is_ascii_digit());
@@ -850,4 +903,57 @@ pub fn out_of_fold(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{currency_signs, occurrences};
+    use proptest::prelude::*;
+
+    /// The character-by-character reading the byte search replaced.
+    fn currency_signs_by_chars(t: &str) -> (bool, bool) {
+        let (mut currency, mut amount) = (false, false);
+        for (i, c) in t.char_indices() {
+            if matches!(c, '£' | '$' | '€' | '₩' | '¥' | '원') {
+                let before = t[..i].bytes().next_back().is_some_and(|c| c.is_ascii_digit());
+                let after = t.as_bytes().get(i + c.len_utf8()).is_some_and(u8::is_ascii_digit);
+                if c != '원' || before {
+                    currency = true;
+                    amount |= before || after;
+                }
+            }
+        }
+        (currency, amount)
+    }
+
+    proptest! {
+        #[test]
+        fn currency_signs_read_by_bytes_as_by_characters(t in "[0-9a-z 원월£$€₩¥¢©ª«¬®¯₫₭웬웹윈]{0,24}") {
+            prop_assert_eq!(currency_signs(&t), currency_signs_by_chars(&t));
+        }
+
+        #[test]
+        fn currency_signs_never_differ_on_any_text(t in any::<String>()) {
+            prop_assert_eq!(currency_signs(&t), currency_signs_by_chars(&t));
+        }
+    }
+
+    /// The byte search finds what `str::match_indices` finds.
+    #[test]
+    fn occurrences_are_the_match_indices() {
+        for t in [
+            "",
+            "won",
+            "10000 won wonwon",
+            "a.apk.apk b.apkx 설치.apk 링크.apk",
+            "w wo won. 원 won원won",
+            "..apk...apk",
+        ] {
+            for needle in [".apk", "won"] {
+                let want: Vec<usize> = t.match_indices(needle).map(|(i, _)| i).collect();
+                let got: Vec<usize> = occurrences(t, needle.as_bytes()).collect();
+                assert_eq!(got, want, "{needle:?} in {t:?}");
+            }
+        }
+    }
 }

@@ -257,6 +257,19 @@ proptest! {
     }
 
     #[test]
+    fn scoring_without_the_feature_vector_is_the_same_number(
+        raw in "[a-zA-Z0-9가-힣ㄱ-ㅎ £$₩원!?.,:/@\\-\u{200B}🎁]{0,200}|(http://|www\\.)[a-z]{1,12}\\.(com|xyz|ly)/[a-z0-9]{0,8} [가-힣 ]{0,40}"
+    ) {
+        // The analyzer sums the model's margin straight from the hashed keys; it must give the
+        // probability of the feature vector, bit for bit.
+        let m = text::builtin_ref();
+        let p = text::prepare(&raw, links::builtin_brands_ref(), links::builtin_ref());
+        let direct = text::probability_prepared(m, &p, &raw);
+        let via = m.probability(&text::features(&p, &raw, m.bits, m.feature_set));
+        prop_assert_eq!(direct.to_bits(), via.to_bits());
+    }
+
+    #[test]
     fn message_like_text_never_panics(raw in "[a-zA-Z0-9가-힣ㄱ-ㅎ £$₩원!?.,:/@\\-\u{200B}\u{FF01}-\u{FF5E}🎁]{0,160}") {
         let p = text::probability(text::builtin_ref(), &raw);
         prop_assert!((0.0..=1.0).contains(&p));
