@@ -1,5 +1,6 @@
-//! One affiliate's live state: its active ruleset, its feature state and the digests of every event id it has stored (idempotency without a database read for
-//! new ids). All of it sits behind one mutex held for the few microseconds of a decision.
+//! One affiliate's live state: its active ruleset, its feature state and the digests of every
+//! event id it has stored (idempotency without a database read for new ids). All of it sits
+//! behind one mutex held for the few microseconds of a decision.
 
 use crate::Detectors;
 use crate::protection::{Guard, History, Protection, Settings};
@@ -71,8 +72,8 @@ const PAGE: usize = 10_000;
 /// Rebuilds feature state, protection history and the id set from the store: the latest
 /// snapshot, then every later event replayed through the features of `snap` (the rules are not
 /// evaluated; the stored verdict stands) and the protection history, then the user's cancels.
-/// With `shared`, features are counted in the store the nodes share: only the protection
-/// history is rebuilt, from every stored event (a snapshot holds one node's part of it).
+/// With `shared`, features, payee history and event ids live in the stores the nodes share:
+/// only the subjects' protection settings are read, and no event is replayed.
 fn restore(
     a: &AffiliateId,
     snap: &Snapshot,
@@ -80,9 +81,21 @@ fn restore(
     analyzer: &Detectors,
     shared: bool,
 ) -> Result<Inner, AppError> {
+    let mut guard = Guard::load(store.protections(a)?).map_err(AppError::Unavailable)?;
+    let live = |state, ids, guard| Inner {
+        state,
+        decided_any: false,
+        ids,
+        pending: HashMap::new(),
+        since_snapshot: 0,
+        needs_rebuild: false,
+        guard,
+    };
+    if shared {
+        return Ok(live(DecideState::new(), HashSet::new(), guard));
+    }
     let analyzer = crate::current(analyzer);
-    let saved = if shared { None } else { store.load_snapshot(a)? };
-    let (mut after, features, history) = match saved {
+    let (mut after, features, history) = match store.load_snapshot(a)? {
         Some((seq, bytes)) => match postcard::from_bytes::<(FeatureState, History)>(&bytes) {
             Ok((f, h)) => (seq, f, h),
             // An unreadable snapshot costs a longer replay, never a wrong state.
@@ -90,7 +103,6 @@ fn restore(
         },
         None => (0, FeatureState::default(), History::default()),
     };
-    let mut guard = Guard::load(store.protections(a)?).map_err(AppError::Unavailable)?;
     guard.history = history;
     let mut state = DecideState::from_features(features);
     let mut slots = vec![None; snap.features.len()];
@@ -101,10 +113,8 @@ fn restore(
                 Ok(mut e) => {
                     // Features may read the analysis of messages: run it again (with the
                     // models loaded now).
-                    if !shared {
-                        analyzer.enrich(&mut e);
-                        state.features.observe(&snap.features, &e, &mut slots);
-                    }
+                    analyzer.enrich(&mut e);
+                    state.features.observe(&snap.features, &e, &mut slots);
                     guard.observe(&e, Verdict::parse(&r.verdict).unwrap_or(Verdict::Allow));
                 }
                 Err(e) => return Err(AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id))),
@@ -134,15 +144,7 @@ fn restore(
             break;
         }
     }
-    Ok(Inner {
-        state,
-        decided_any: false,
-        ids,
-        pending: HashMap::new(),
-        since_snapshot: 0,
-        needs_rebuild: false,
-        guard,
-    })
+    Ok(live(state, ids, guard))
 }
 
 impl Tenant {
@@ -256,7 +258,10 @@ impl Tenant {
             Vec::new()
         };
         let decided = Decided { decision_id: String::new(), decision: Arc::new(decision), duplicate: false };
-        g.ids.insert(digest);
+        if !self.shared {
+            // With several nodes the store and the claims decide whether an id is new.
+            g.ids.insert(digest);
+        }
         g.pending.insert(event.id.0.clone(), Pending { content, waiters: Vec::new() });
         let (tx, rx) = oneshot::channel();
         // Sent under the lock, so the writer receives this affiliate's events in seq order.
