@@ -435,16 +435,16 @@ impl App {
         if let Some(step) = tenant.join_pending(event.id.as_str(), content, &self.metrics) {
             return self.finish(a, step).await;
         }
-        if let Some(r) = self.stored(a, event.id.as_str()).await? {
-            self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return repeat::repeat(&r, &event_json);
+        if let Some(answer) = self.stored_repeat(a, event.id.as_str(), &event_json).await {
+            return answer;
         }
         let snap = tenant.rules();
         let ops = signals::plan(&snap.features, &event);
         let claim_key = format!("ansim:id:{a}:{}", event.id);
-        let claim = format!("{content:016x} {}", shared.node);
-        let t = std::time::Instant::now();
+        let content_tag = format!("{content:016x}");
+        let claim = format!("{content_tag} {}", shared.node);
         let history = tenant.shared_history(&event);
+        let t = std::time::Instant::now();
         let observed =
             shared.features.observe(a.as_str(), &ops, Some((&claim_key, &claim, CLAIM_LIFE)), history.as_ref()).await;
         self.metrics.dependencies.redis.record(t.elapsed(), observed.is_ok());
@@ -469,7 +469,7 @@ impl App {
                 return decided;
             }
             Ok(signals_redis::Observed::Claimed(by)) => {
-                let same = by.split(' ').next() == Some(&format!("{content:016x}"));
+                let same = by.split(' ').next() == Some(content_tag.as_str());
                 return self.claimed_elsewhere(a, event.id.as_str(), &event_json, same).await;
             }
             Err(why) => {
@@ -480,15 +480,29 @@ impl App {
         self.finish(a, step).await
     }
 
-    /// The stored event with this id, read on a blocking thread.
-    async fn stored(&self, a: &AffiliateId, event_id: &str) -> Result<Option<store::EventRecord>, AppError> {
+    /// The answer to a repeat of a stored event id (its stored decision, or a conflict when
+    /// the content differs), read on a blocking thread; `None` when the id is not stored.
+    async fn stored_repeat(
+        &self,
+        a: &AffiliateId,
+        event_id: &str,
+        event_json: &str,
+    ) -> Option<Result<Decided, AppError>> {
         let (store, aff, id) = (Arc::clone(&self.store), a.clone(), event_id.to_string());
         let t = std::time::Instant::now();
         let found = tokio::task::spawn_blocking(move || store.event_by_id(&aff, &id))
             .await
-            .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        self.metrics.dependencies.store_read.record(t.elapsed(), found.is_ok());
-        Ok(found?)
+            .map_err(|e| AppError::Unavailable(e.to_string()));
+        self.metrics.dependencies.store_read.record(t.elapsed(), matches!(found, Ok(Ok(_))));
+        match found {
+            Ok(Ok(Some(r))) => {
+                self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(repeat::repeat(&r, event_json))
+            }
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => Some(Err(e.into())),
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// Another node holds the claim on this event id: its decision, once committed. Other
@@ -506,9 +520,8 @@ impl App {
         let started = std::time::Instant::now();
         let mut wait = std::time::Duration::from_millis(2);
         loop {
-            if let Some(r) = self.stored(a, event_id).await? {
-                self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return repeat::repeat(&r, event_json);
+            if let Some(answer) = self.stored_repeat(a, event_id, event_json).await {
+                return answer;
             }
             if started.elapsed() >= CLAIM_WAIT {
                 return Err(AppError::Overloaded("the same event id is being decided on another node"));
@@ -563,15 +576,8 @@ impl App {
         match step? {
             tenant::Step::Wait(rx) => rx.await.map_err(|_| AppError::Unavailable("the writer stopped".into()))?,
             tenant::Step::Stored { event, event_json } => {
-                let (store, aff, id) = (Arc::clone(&self.store), a.clone(), event.id.0.clone());
-                let found = tokio::task::spawn_blocking(move || store.event_by_id(&aff, &id))
-                    .await
-                    .map_err(|e| AppError::Unavailable(e.to_string()))??;
-                match found {
-                    Some(r) => {
-                        self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        repeat::repeat(&r, &event_json)
-                    }
+                match self.stored_repeat(a, event.id.as_str(), &event_json).await {
+                    Some(answer) => answer,
                     // Only the digest was known: a new id after all.
                     None => match self.start(a, *event, true)? {
                         tenant::Step::Wait(rx) => {
