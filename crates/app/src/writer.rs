@@ -137,21 +137,17 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
                     metrics.commits.fetch_add(1, Relaxed);
                     metrics.committed_writes.fetch_add(writes.len() as u64, Relaxed);
                 }
-                let mut done = 0;
-                for (a, before, state) in snapshots {
-                    for (w, o) in writes[done..before].iter().zip(&outcomes[done..before]) {
-                        if let store::Committed::Stored { seq, .. } = o {
-                            last_seq.insert(w.affiliate.clone(), *seq);
+                // Walk the writes in order, saving each snapshot once the writes queued before
+                // it are numbered.
+                let mut snapshots = snapshots.into_iter().peekable();
+                for i in 0..=writes.len() {
+                    while let Some((a, _, state)) = snapshots.next_if(|(_, before, _)| *before == i) {
+                        let Some(&seq) = last_seq.get(&a) else { continue };
+                        if seq > 0 && store.save_snapshot(&a, seq, &state, crate::now_ms()).is_ok() {
+                            metrics.snapshots.fetch_add(1, Relaxed);
                         }
                     }
-                    done = before;
-                    let Some(&seq) = last_seq.get(&a) else { continue };
-                    if seq > 0 && store.save_snapshot(&a, seq, &state, crate::now_ms()).is_ok() {
-                        metrics.snapshots.fetch_add(1, Relaxed);
-                    }
-                }
-                for (w, o) in writes[done..].iter().zip(&outcomes[done..]) {
-                    if let store::Committed::Stored { seq, .. } = o {
+                    if let (Some(w), Some(store::Committed::Stored { seq, .. })) = (writes.get(i), outcomes.get(i)) {
                         last_seq.insert(w.affiliate.clone(), *seq);
                     }
                 }
