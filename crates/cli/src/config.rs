@@ -174,6 +174,16 @@ where
     v.trim().parse().map_err(|e| format!("{name}={v:?}: {e}"))
 }
 
+/// Checks that a service's address, if set, has one of `schemes`; the error names the key.
+fn address(key: &str, url: Option<&str>, schemes: &[&str], hint: &str) -> Result<(), String> {
+    match url {
+        Some(url) if !schemes.iter().any(|s| url.starts_with(s)) => {
+            Err(format!("{key}: {url:?} is not a {} address{hint}", schemes[0]))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Config {
     /// Loads the file (if any) and the process environment over the defaults.
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
@@ -231,23 +241,14 @@ impl Config {
         if c.snapshot_every == 0 || c.max_batch == 0 || c.max_batch_events == 0 {
             return Err("snapshot_every, max_batch and max_batch_events must be at least 1".into());
         }
-        if let Some(url) = &c.store
-            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-        {
-            return Err(format!(
-                "store: {url:?} is not a postgres:// address (leave store out for the embedded SQLite store in data)"
-            ));
-        }
-        if let Some(url) = &c.redis
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-        {
-            return Err(format!("redis: {url:?} is not a redis:// address"));
-        }
-        if let Some(url) = &c.nats
-            && !(url.starts_with("nats://") || url.starts_with("tls://"))
-        {
-            return Err(format!("nats: {url:?} is not a nats:// address"));
-        }
+        address(
+            "store",
+            c.store.as_deref(),
+            &["postgres://", "postgresql://"],
+            " (leave store out for the embedded SQLite store in data)",
+        )?;
+        address("redis", c.redis.as_deref(), &["redis://", "rediss://"], "")?;
+        address("nats", c.nats.as_deref(), &["nats://", "tls://"], "")?;
         if c.nats.is_some() && c.store.is_none() {
             return Err(
                 "nats: nodes that propagate changes need a shared store too; set store = \"postgres://…\"".into()
