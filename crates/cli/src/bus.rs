@@ -41,18 +41,10 @@ pub struct Bus {
     address: String,
 }
 
-/// The address without credentials, for messages.
-fn shown(url: &str) -> String {
-    match url.rsplit_once('@') {
-        Some((head, host)) => format!("{}://…@{host}", head.split("://").next().unwrap_or("nats")),
-        None => url.to_string(),
-    }
-}
-
 impl Bus {
     /// Connects and makes sure the stream exists; the error names the address.
     pub async fn connect(url: &str, node: &str) -> Result<Bus, String> {
-        let address = shown(url);
+        let address = signals_redis::without_credentials(url);
         let client = async_nats::ConnectOptions::new()
             .connection_timeout(Duration::from_secs(2))
             .name(format!("ansim {node}"))

@@ -83,13 +83,11 @@ pub struct RedisFeatures {
     address: String,
 }
 
-/// The address without any password, for messages.
-fn shown(url: &str) -> String {
-    match url.split_once('@') {
-        Some((scheme_user, host)) => {
-            let scheme = scheme_user.split("://").next().unwrap_or("redis");
-            format!("{scheme}://…@{host}")
-        }
+/// A service address without its credentials, for messages and logs (`redis://…@host:6379`).
+/// The last `@` ends them, since a password may hold one.
+pub fn without_credentials(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((head, host)) => format!("{}://…@{host}", head.split("://").next().unwrap_or("")),
         None => url.to_string(),
     }
 }
@@ -97,7 +95,7 @@ fn shown(url: &str) -> String {
 impl RedisFeatures {
     /// Connects to `url` (`redis://host:port/db`); the error names the address.
     pub async fn connect(url: &str) -> Result<RedisFeatures, String> {
-        let address = shown(url);
+        let address = without_credentials(url);
         let client = redis::Client::open(url).map_err(|e| format!("Redis at {address}: {e}"))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -281,4 +279,13 @@ fn bad(address: &str, i: usize, v: &str) -> String {
 /// response timeout, [`TIMEOUT`]).
 async fn call<T>(f: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
     f.await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_never_reach_a_message() {
+        assert_eq!(super::without_credentials("redis://u:p@ss@h:6379/3"), "redis://…@h:6379/3");
+        assert_eq!(super::without_credentials("nats://h:4222"), "nats://h:4222");
+    }
 }
