@@ -12,6 +12,7 @@
 # ANSIM_BENCH_REDIS (redis://127.0.0.1:6379/3: a database of the benchmark's own, emptied at the
 # start, since the demo's affiliates have the same names in every run) and ANSIM_BENCH_NATS
 # (nats://127.0.0.1:4222). Each run uses a PostgreSQL schema of its own and drops it at the end.
+# During each wrk phase, bench/cpu.py says how many cores each program kept busy.
 set -euo pipefail
 conns=32 secs=20 events=100000
 while [ $# -gt 0 ]; do
@@ -59,6 +60,7 @@ measure() {
   echo "$name: ansim load ($conns connections): $load"
   local key per=$((conns / $#)) i=0 outs=() wrks=()
   key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pay"])' "$keys")
+  python3 "$here/cpu.py" snap "$work/cpu.json"
   for addr in "$@"; do
     i=$((i + 1))
     ANSIM_KEY=$key ANSIM_PREFIX="$name-$i-$$" wrk -t$((2 / $# > 0 ? 2 / $# : 1)) -c"$per" -d"${secs}s" --latency \
@@ -67,6 +69,8 @@ measure() {
     outs+=("$work/wrk-$name-$i.txt")
   done
   wait "${wrks[@]}"
+  local cpu
+  cpu=$(python3 "$here/cpu.py" diff "$work/cpu.json" "$secs")
   local total=0 worst=0 bad=0 f r p
   for f in "${outs[@]}"; do
     r=$(rps <"$f"); p=$(p99 <"$f"); total=$(python3 -c "print(round($total + ${r:-0}, 1))")
@@ -79,6 +83,7 @@ print(max(ms('$p'), float('$worst')))")
     n=$(non2xx <"$f"); bad=$((bad + ${n:-0}))
   done
   echo "$name: wrk events ($conns connections): $total req/s, p99 ${worst} ms, non-2xx $bad"
+  echo "$name: during wrk, $cpu"
 }
 
 # 1. Embedded: the demo's own SQLite store.

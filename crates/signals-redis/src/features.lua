@@ -3,21 +3,23 @@
 -- tests check both on the same scenarios). Optionally it first claims the event id, so two
 -- nodes never both count one event.
 --
--- KEYS: the feature state keys the ops name by index, then the claim key when claiming.
--- ARGV[1]: number of ops; ARGV[2]: claim value ('' = no claim); ARGV[3]: claim lifetime, ms.
--- Then 10 fields per op: kind (c count, s sum, d distinct, f first_seen), update key index
--- (0 none), read key index (0 none), answer from the update (1/0), bucket, buckets per
--- window, late buckets, add ('' none), value digest ('' none), keep ms.
--- State per key, MessagePack (parsed in C, not in Lua): {newest, a1, b1, a2, b2, ...} with
--- (bucket, amount) pairs for a window and (value, bucket) pairs for a set, in the in-memory
--- vector's order.
--- Then, optionally, the payee history of a transfer (7 fields: '1', the pair key's index (0
+-- KEYS: the feature state keys the ops name by index, then the payee history's keys, then the
+-- claim key when claiming.
+-- ARGV[1]: the claim's value ('' = no claim). ARGV[2]: MessagePack array of numbers (decoded
+-- in C; parsing hundreds of string arguments in Lua cost more than the features themselves):
+-- number of ops, claim lifetime (ms), then 10 numbers per op: kind (1 count, 2 sum,
+-- 3 distinct, 4 first_seen), update key index (0 none), read key index (0 none), flags
+-- (1: answer from the update, 2: has an amount to add, 4: has a value digest), bucket,
+-- buckets per window, late buckets, amount to add, value digest, keep ms.
+-- Then, optionally, the payee history of a transfer (7 numbers: 1, the pair key's index (0
 -- none), the spending key's index, event ms, Korea-time day, won to add to the day's spending,
 -- how long an unused payee is remembered, ms): its first payment to this payee before this one
 -- and the day's spending before this one are returned, then this transfer is recorded (the
--- caller undoes it if the transfer is blocked).
--- Returns {'ok', answer..., [first ms ('' none), spent]} (answer '' = absent) or {'taken', the
--- claim's value}.
+-- caller undoes it if the transfer is blocked); 0 when there is none.
+-- State per key, MessagePack: {newest, a1, b1, a2, b2, ...} with (bucket, amount) pairs for a
+-- window and (value, bucket) pairs for a set, in the in-memory vector's order.
+-- Returns {1, answer..., [first ms, spent]} (an absent answer or first payment is nil, sent
+-- as false so the array keeps its length) or {0, the claim's value}.
 
 local function sat_sub(a, b)
   if a > b then return a - b end
@@ -71,12 +73,17 @@ local function window(k, update, b0, nb, late, add, keep)
   local fresh = (st == nil)
   if fresh then st = {0} end
   local b = place(st, b0, late, fresh)
+  local n = #st
   local pos = nil
-  for i = #st - 1, 2, -2 do
+  for i = n - 1, 2, -2 do
     if st[i] <= b then pos = i break end
   end
   if pos and st[pos] == b then
     st[pos + 1] = st[pos + 1] + add
+  elseif pos == n - 1 or (pos == nil and n == 1) then
+    -- The newest bucket (the common case): append.
+    st[n + 1] = b
+    st[n + 2] = add
   elseif pos then
     table.insert(st, pos + 2, add)
     table.insert(st, pos + 2, b)
@@ -85,11 +92,15 @@ local function window(k, update, b0, nb, late, add, keep)
     table.insert(st, 2, b)
   end
   local floor = sat_sub(st[1], nb + late)
-  if floor > 0 then
-    while #st >= 3 and st[2] <= floor do
-      table.remove(st, 2)
-      table.remove(st, 2)
+  if floor > 0 and st[2] <= floor then
+    local kept = {st[1]}
+    for i = 2, #st - 1, 2 do
+      if st[i] > floor then
+        kept[#kept + 1] = st[i]
+        kept[#kept + 1] = st[i + 1]
+      end
     end
+    st = kept
   end
   save(k, st, keep)
   return window_sum(st, b, nb)
@@ -103,17 +114,18 @@ local function set_count(st, b, nb)
   return c
 end
 
+-- kind 3 distinct, 4 first_seen
 local function set(k, kind, update, b0, nb, late, v, keep)
   local st = load(k)
   if v == nil then
-    if kind == 'd' then
+    if kind == 3 then
       if st then return set_count(st, seen_from(st, b0, late), nb) end
       return 0
     end
     return nil
   end
   if not update then
-    if kind == 'f' then
+    if kind == 4 then
       if st then
         local b = seen_from(st, b0, late)
         for i = 2, #st - 1, 2 do
@@ -156,62 +168,72 @@ local function set(k, kind, update, b0, nb, late, v, keep)
   end
   local floor = sat_sub(st[1], nb + late)
   if floor > 0 then
-    local kept = {st[1]}
-    for i = 2, #st - 1, 2 do
-      if st[i + 1] > floor then
-        kept[#kept + 1] = st[i]
-        kept[#kept + 1] = st[i + 1]
-      end
+    -- Rebuild only when a value has gone out of the horizon.
+    local stale = false
+    for i = 3, #st, 2 do
+      if st[i] <= floor then stale = true break end
     end
-    st = kept
+    if stale then
+      local kept = {st[1]}
+      for i = 2, #st - 1, 2 do
+        if st[i + 1] > floor then
+          kept[#kept + 1] = st[i]
+          kept[#kept + 1] = st[i + 1]
+        end
+      end
+      st = kept
+    end
   end
   save(k, st, keep)
-  if kind == 'f' then
+  if kind == 4 then
     if first then return 1 end
     return 0
   end
   return set_count(st, b, nb)
 end
 
-if ARGV[2] ~= '' then
+local function run(kind, k, update, b0, nb, late, add, v, keep)
+  if kind <= 2 then return window(k, update, b0, nb, late, add, keep) end
+  return set(k, kind, update, b0, nb, late, v, keep)
+end
+
+local a = cmsgpack.unpack(ARGV[2])
+local nops = a[1]
+
+if ARGV[1] ~= '' then
   local ck = KEYS[#KEYS]
-  if not redis.call('SET', ck, ARGV[2], 'NX', 'PX', tonumber(ARGV[3])) then
-    return {'taken', redis.call('GET', ck) or ''}
+  if not redis.call('SET', ck, ARGV[1], 'NX', 'PX', a[2]) then
+    return {0, redis.call('GET', ck) or ''}
   end
 end
 
-local out = {'ok'}
-for i = 0, tonumber(ARGV[1]) - 1 do
-  local a = 4 + i * 10
-  local kind = ARGV[a]
-  local upd, rd = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local b0, nb, late = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+local out = {1}
+for i = 0, nops - 1 do
+  local o = 3 + i * 10
+  local kind, upd, rd, flags = a[o], a[o + 1], a[o + 2], a[o + 3]
+  local b0, nb, late = a[o + 4], a[o + 5], a[o + 6]
   local add, v = nil, nil
-  if ARGV[a + 7] ~= '' then add = tonumber(ARGV[a + 7]) end
-  if ARGV[a + 8] ~= '' then v = tonumber(ARGV[a + 8]) end
-  local keep = tonumber(ARGV[a + 9])
-  local function run(k, update)
-    if kind == 'c' or kind == 's' then return window(k, update, b0, nb, late, add, keep) end
-    return set(k, kind, update, b0, nb, late, v, keep)
-  end
+  if flags % 4 >= 2 then add = a[o + 7] end
+  if flags >= 4 then v = a[o + 8] end
+  local keep = a[o + 9]
   local r = nil
   if upd > 0 then
-    local u = run(KEYS[upd], true)
-    if ARGV[a + 3] == '1' then r = u end
+    local u = run(kind, KEYS[upd], true, b0, nb, late, add, v, keep)
+    if flags % 2 == 1 then r = u end
   end
-  if rd > 0 then r = run(KEYS[rd], false) end
-  if r == nil then out[#out + 1] = '' else out[#out + 1] = string.format('%.0f', r) end
+  if rd > 0 then r = run(kind, KEYS[rd], false, b0, nb, late, add, v, keep) end
+  if r == nil then out[#out + 1] = false else out[#out + 1] = r end
 end
 
-local h = 4 + tonumber(ARGV[1]) * 10
-if ARGV[h] == '1' then
-  local pk, sk = tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2])
-  local at, day, spend, forget = tonumber(ARGV[h + 3]), tonumber(ARGV[h + 4]), tonumber(ARGV[h + 5]), tonumber(ARGV[h + 6])
-  local first = ''
+local h = 3 + nops * 10
+if a[h] == 1 then
+  local pk, sk = a[h + 1], a[h + 2]
+  local at, day, spend, forget = a[h + 3], a[h + 4], a[h + 5], a[h + 6]
+  local first = false
   if pk > 0 then
     local p = load(KEYS[pk])
     if p then
-      first = string.format('%.0f', p[1])
+      first = p[1]
       if at < p[1] then p[1] = at end
       if at > p[2] then p[2] = at end
     else
@@ -226,6 +248,6 @@ if ARGV[h] == '1' then
     if spend > 0 then save(KEYS[sk], {day, spent + spend}, 2 * 86400000) end
   end
   out[#out + 1] = first
-  out[#out + 1] = string.format('%.0f', spent)
+  out[#out + 1] = spent
 end
 return out

@@ -24,7 +24,6 @@
 
 use redis::aio::ConnectionManager;
 use signals::{FeatureKind, Op};
-use std::fmt::Write as _;
 use std::time::Duration;
 
 /// The script, loaded once per connection and then called by its digest.
@@ -146,39 +145,34 @@ impl RedisFeatures {
                 None => 0,
             }
         };
-        let mut args: Vec<String> = Vec::with_capacity(3 + ops.len() * 10);
-        args.push(ops.len().to_string());
-        match claim {
-            Some((_, value, life)) => {
-                args.push(value.to_string());
-                args.push(life.as_millis().max(1).to_string());
-            }
-            None => {
-                args.push(String::new());
-                args.push("0".into());
-            }
-        }
+        // Every number in one MessagePack array: the script decodes it in C, where hundreds
+        // of string arguments each parsed in Lua cost more than the features themselves.
+        let mut nums: Vec<i64> = Vec::with_capacity(3 + ops.len() * 10 + 7);
+        nums.push(ops.len() as i64);
+        nums.push(claim.map_or(0, |(_, _, life)| life.as_millis().max(1) as i64));
         for op in ops {
             let upd = key(&mut inv, op.fingerprint, op.update);
             let rd = key(&mut inv, op.fingerprint, op.read);
             let kind = match op.kind {
-                FeatureKind::Count => "c",
-                FeatureKind::Sum => "s",
-                FeatureKind::Distinct => "d",
-                FeatureKind::FirstSeen => "f",
+                FeatureKind::Count => 1,
+                FeatureKind::Sum => 2,
+                FeatureKind::Distinct => 3,
+                FeatureKind::FirstSeen => 4,
             };
-            let opt = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
-            args.extend([
-                kind.to_string(),
-                upd.to_string(),
-                rd.to_string(),
-                if op.answer_from_update { "1" } else { "0" }.to_string(),
-                op.bucket.to_string(),
-                op.buckets.to_string(),
-                op.late.to_string(),
-                opt(op.add),
-                opt(op.value.map(i64::from)),
-                op.keep_ms.max(1).to_string(),
+            let flags = i64::from(op.answer_from_update)
+                | if op.add.is_some() { 2 } else { 0 }
+                | if op.value.is_some() { 4 } else { 0 };
+            nums.extend([
+                kind,
+                upd as i64,
+                rd as i64,
+                flags,
+                i64::from(op.bucket),
+                i64::from(op.buckets),
+                i64::from(op.late),
+                op.add.unwrap_or(0),
+                op.value.map_or(0, i64::from),
+                op.keep_ms.max(1),
             ]);
         }
         if let Some(h) = history {
@@ -192,62 +186,74 @@ impl RedisFeatures {
             };
             inv.key(format!("ansim:h1:{affiliate}:s:{:016x}", h.subject));
             keys += 1;
-            args.extend([
-                "1".to_string(),
-                pair.to_string(),
-                keys.to_string(),
-                h.at_ms.to_string(),
-                h.day.to_string(),
-                h.spend.to_string(),
-                h.forget_ms.max(1).to_string(),
-            ]);
+            nums.extend([1, pair as i64, keys as i64, h.at_ms, h.day, h.spend, h.forget_ms.max(1)]);
         } else {
-            args.push("0".into());
+            nums.push(0);
         }
         if let Some((k, _, _)) = claim {
             inv.key(k);
         }
-        for a in &args {
-            inv.arg(a);
-        }
+        inv.arg(claim.map_or("", |(_, value, _)| value)).arg(msgpack_ints(&nums));
         let mut c = self.conn.clone();
-        let reply: Vec<String> =
+        let reply: Vec<redis::Value> =
             call(inv.invoke_async(&mut c)).await.map_err(|e| format!("Redis at {}: {e}", self.address))?;
-        match reply.first().map(String::as_str) {
-            Some("ok") if reply.len() == ops.len() + 1 + if history.is_some() { 2 } else { 0 } => {
+        let unexpected = || format!("Redis at {} answered the feature script unexpectedly: {reply:?}", self.address);
+        let int = |v: &redis::Value| -> Result<Option<i64>, String> {
+            match v {
+                redis::Value::Nil => Ok(None),
+                redis::Value::Int(i) => Ok(Some(*i)),
+                _ => Err(unexpected()),
+            }
+        };
+        match reply.first() {
+            Some(redis::Value::Int(1)) if reply.len() == ops.len() + 1 + if history.is_some() { 2 } else { 0 } => {
                 let seen = match history {
-                    Some(_) => {
-                        let first = &reply[ops.len() + 1];
-                        let spent = &reply[ops.len() + 2];
-                        Some(Seen {
-                            first_ms: if first.is_empty() {
-                                None
-                            } else {
-                                Some(first.parse().map_err(|_| bad(&self.address, ops.len(), first))?)
-                            },
-                            spent: spent.parse().map_err(|_| bad(&self.address, ops.len() + 1, spent))?,
-                        })
-                    }
+                    Some(_) => Some(Seen {
+                        first_ms: int(&reply[ops.len() + 1])?,
+                        spent: int(&reply[ops.len() + 2])?.ok_or_else(unexpected)?,
+                    }),
                     None => None,
                 };
-                let mut out = Vec::with_capacity(ops.len());
-                for (i, v) in reply[1..=ops.len()].iter().enumerate() {
-                    out.push(if v.is_empty() {
-                        None
-                    } else {
-                        Some(v.parse::<i64>().map_err(|_| bad(&self.address, i, v))?)
-                    });
-                }
+                let out = reply[1..=ops.len()].iter().map(int).collect::<Result<Vec<_>, _>>()?;
                 Ok(Observed::Counted(out, seen))
             }
-            Some("taken") => Ok(Observed::Claimed(reply.get(1).cloned().unwrap_or_default())),
-            _ => {
-                let mut m = String::new();
-                let _ = write!(m, "Redis at {} answered the feature script unexpectedly: {reply:?}", self.address);
-                Err(m)
-            }
+            Some(redis::Value::Int(0)) => Ok(Observed::Claimed(match reply.get(1) {
+                Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                _ => String::new(),
+            })),
+            _ => Err(unexpected()),
         }
     }
+}
+
+/// `nums` as one MessagePack array of integers (the script's `cmsgpack.unpack` reads it).
+fn msgpack_ints(nums: &[i64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + nums.len() * 9);
+    match u32::try_from(nums.len()) {
+        Ok(n) if n < 16 => out.push(0x90 | n as u8),
+        Ok(n) if n <= 0xffff => {
+            out.push(0xdc);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0xdd);
+            out.extend_from_slice(&(nums.len() as u32).to_be_bytes());
+        }
+    }
+    for &v in nums {
+        if (0..128).contains(&v) {
+            out.push(v as u8);
+        } else if v >= 0 {
+            out.push(0xcf);
+            out.extend_from_slice(&(v as u64).to_be_bytes());
+        } else if v >= -32 {
+            out.push(v as i8 as u8);
+        } else {
+            out.push(0xd3);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    out
 }
 
 impl RedisFeatures {
@@ -269,10 +275,6 @@ impl RedisFeatures {
         let _: i64 = call(inv.invoke_async(&mut c)).await.map_err(|e| format!("Redis at {}: {e}", self.address))?;
         Ok(())
     }
-}
-
-fn bad(address: &str, i: usize, v: &str) -> String {
-    format!("Redis at {address} answered feature {i} with {v:?}, not a number")
 }
 
 /// A Redis call's outcome with its error as text (calls are bounded by the connection's
