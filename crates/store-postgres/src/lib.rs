@@ -13,11 +13,16 @@
 //!
 //! The client is the synchronous `postgres` crate: the [`Store`] trait is synchronous and its
 //! callers already run it on blocking threads. Connections are pooled: opened on demand, at
-//! most [`POOL`], and a caller past that waits for one to come back.
+//! most [`POOL`], and a caller past that waits for one to come back. The decision path's
+//! statements are prepared once per connection and kept with it (a statement sent as text is
+//! parsed and planned by the server every time, and costs a second round trip); a commit
+//! writes its batch of events with one statement, and [`Store::events_by_ids`] looks a batch
+//! of ids up with one.
 
 use domain::{AffiliateId, CaseOutcome, CaseState};
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, NoTls, Row, Statement};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use store::columns::{ACTION_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
 use store::{
@@ -42,11 +47,71 @@ const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// tries it waits a little longer each time, with jitter, so contenders fall out of step.
 const TRIES: usize = 64;
 
+/// Takes an affiliate's event counter (locking its row until the commit ends).
+const TAKE_SEQ: &str = "INSERT INTO event_seq (affiliate, last) VALUES ($1, 0)
+     ON CONFLICT (affiliate) DO UPDATE SET last = event_seq.last RETURNING last";
+/// Sets an affiliate's event counter.
+const SET_SEQ: &str = "UPDATE event_seq SET last = $2 WHERE affiliate = $1";
+/// One stored event by id.
+const EVENT_BY_ID: &str =
+    "SELECT seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms
+     FROM event WHERE affiliate = $1 AND event_id = $2";
+/// Stored events among a list of (affiliate, event id) pairs, with the affiliate last.
+const EVENTS_BY_IDS: &str =
+    "SELECT seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms,
+     affiliate FROM event
+     WHERE (affiliate, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
+/// How many columns [`EVENT_COLS`] names (the affiliate follows them in [`EVENTS_BY_IDS`]).
+const EVENT_FIELDS: usize = 11;
+/// A batch of events, one array per column.
+const INSERT_EVENTS: &str = "INSERT INTO event (affiliate, seq, event_id, decision_id, at_ms, kind, verdict, score,
+     ruleset, event_json, decision_json, decided_ms)
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
+     $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])";
+/// A batch of outbox items, one array per column.
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (affiliate, topic, payload, created_ms)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])";
+
+/// A batch of events to insert, column by column.
+#[derive(Default)]
+struct EventColumns<'a> {
+    affiliate: Vec<&'a str>,
+    seq: Vec<i64>,
+    event_id: Vec<&'a str>,
+    decision_id: Vec<String>,
+    at_ms: Vec<i64>,
+    kind: Vec<&'a str>,
+    verdict: Vec<&'a str>,
+    score: Vec<i64>,
+    ruleset: Vec<&'a str>,
+    event_json: Vec<&'a str>,
+    decision_json: Vec<&'a str>,
+    decided_ms: Vec<i64>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn push(&mut self, w: &'a Write, seq: i64, decision_id: &str) {
+        let r = &w.record;
+        self.affiliate.push(w.affiliate.as_str());
+        self.seq.push(seq);
+        self.event_id.push(&r.event_id);
+        self.decision_id.push(decision_id.to_string());
+        self.at_ms.push(r.at_ms);
+        self.kind.push(&r.kind);
+        self.verdict.push(&r.verdict);
+        self.score.push(r.score);
+        self.ruleset.push(&r.ruleset);
+        self.event_json.push(&r.event_json);
+        self.decision_json.push(&r.decision_json);
+        self.decided_ms.push(r.decided_ms);
+    }
+}
+
 /// A store in a PostgreSQL database.
 pub struct PgStore {
     config: postgres::Config,
     /// Connections not in use, and how many are open in all (idle or lent).
-    idle: Mutex<(Vec<Client>, usize)>,
+    idle: Mutex<(Vec<Pooled>, usize)>,
     /// Signalled when a connection comes back.
     returned: std::sync::Condvar,
     /// Sessions holding a role's advisory lock ([`Store::lead`]): the lock lives as long as the
@@ -65,22 +130,42 @@ fn is_retryable(e: &postgres::Error) -> bool {
     })
 }
 
+/// A pooled connection and the statements prepared on it.
+struct Pooled {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
 /// A connection taken from the pool, returned to it when dropped (unless it broke).
 struct Conn<'a> {
     store: &'a PgStore,
-    client: Option<Client>,
+    client: Option<Pooled>,
+}
+
+impl Conn<'_> {
+    /// `sql` prepared on this connection: by the server the first time, from the connection's
+    /// own list after that.
+    fn prepared(&mut self, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
+        let p = self.client.as_mut().expect("a pooled connection is present until dropped");
+        if let Some(st) = p.prepared.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = p.client.prepare(sql)?;
+        p.prepared.insert(sql, st.clone());
+        Ok(st)
+    }
 }
 
 impl std::ops::Deref for Conn<'_> {
     type Target = Client;
     fn deref(&self) -> &Client {
-        self.client.as_ref().expect("a pooled connection is present until dropped")
+        &self.client.as_ref().expect("a pooled connection is present until dropped").client
     }
 }
 
 impl std::ops::DerefMut for Conn<'_> {
     fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().expect("a pooled connection is present until dropped")
+        &mut self.client.as_mut().expect("a pooled connection is present until dropped").client
     }
 }
 
@@ -88,7 +173,7 @@ impl Drop for Conn<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.client.take() {
             let mut pool = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if c.is_closed() {
+            if c.client.is_closed() {
                 pool.1 = pool.1.saturating_sub(1);
             } else {
                 pool.0.push(c);
@@ -131,7 +216,7 @@ impl PgStore {
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             match pool.0.pop() {
-                Some(c) if !c.is_closed() => return Ok(Conn { store: self, client: Some(c) }),
+                Some(c) if !c.client.is_closed() => return Ok(Conn { store: self, client: Some(c) }),
                 Some(_) => pool.1 = pool.1.saturating_sub(1),
                 None if pool.1 < POOL => break,
                 None => {
@@ -150,7 +235,7 @@ impl PgStore {
         pool.1 += 1;
         drop(pool);
         match self.config.connect(NoTls) {
-            Ok(c) => Ok(Conn { store: self, client: Some(c) }),
+            Ok(client) => Ok(Conn { store: self, client: Some(Pooled { client, prepared: HashMap::new() }) }),
             Err(e) => {
                 let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
                 pool.1 = pool.1.saturating_sub(1);
@@ -187,9 +272,19 @@ impl PgStore {
     fn in_tx<T>(
         &self,
         serializable: bool,
-        mut f: impl FnMut(&mut postgres::Transaction<'_>) -> std::result::Result<T, TxError>,
+        f: impl FnMut(&mut postgres::Transaction<'_>) -> std::result::Result<T, TxError>,
     ) -> Result<T> {
         let mut c = self.conn()?;
+        self.run_tx(&mut c, serializable, f)
+    }
+
+    /// [`PgStore::in_tx`] on a connection the caller holds (with statements it prepared).
+    fn run_tx<T>(
+        &self,
+        c: &mut Conn<'_>,
+        serializable: bool,
+        mut f: impl FnMut(&mut postgres::Transaction<'_>) -> std::result::Result<T, TxError>,
+    ) -> Result<T> {
         for attempt in 1..=TRIES {
             let level = if serializable {
                 postgres::IsolationLevel::Serializable
@@ -496,22 +591,15 @@ impl Store for PgStore {
     }
 
     fn commit(&self, writes: &[Write]) -> Result<Vec<Committed>> {
-        // Read committed: the counter row's lock orders commits of one affiliate, and a
-        // conflicting event id waits for the other transaction's outcome.
-        self.in_tx(false, |tx| {
-            let take = tx.prepare(
-                "INSERT INTO event_seq (affiliate, last) VALUES ($1, 0)
-                 ON CONFLICT (affiliate) DO UPDATE SET last = event_seq.last RETURNING last",
-            )?;
-            let ev = tx.prepare(
-                "INSERT INTO event (affiliate, seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset,
-                 event_json, decision_json, decided_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                 ON CONFLICT (affiliate, event_id) DO NOTHING",
-            )?;
-            let stored =
-                tx.prepare(&format!("SELECT {EVENT_COLS} FROM event WHERE affiliate = $1 AND event_id = $2"))?;
-            let ob =
-                tx.prepare("INSERT INTO outbox (affiliate, topic, payload, created_ms) VALUES ($1, $2, $3, $4)")?;
+        let mut c = self.conn()?;
+        let take = c.prepared(TAKE_SEQ).map_err(backend)?;
+        let stored = c.prepared(EVENTS_BY_IDS).map_err(backend)?;
+        let insert = c.prepared(INSERT_EVENTS).map_err(backend)?;
+        let outbox = c.prepared(INSERT_OUTBOX).map_err(backend)?;
+        let set_last = c.prepared(SET_SEQ).map_err(backend)?;
+        // Read committed: the counter row's lock orders commits of one affiliate, and every
+        // event of the affiliate stored before is visible once this commit holds it.
+        self.run_tx(&mut c, false, |tx| {
             // Counters are taken in affiliate order, so two batches of several affiliates
             // cannot wait for each other's locks.
             let mut affiliates: Vec<&AffiliateId> = writes.iter().map(|w| &w.affiliate).collect();
@@ -522,56 +610,98 @@ impl Store for PgStore {
                 let last: i64 = tx.query_one(&take, &[&a.as_str()])?.get(0);
                 next.push((a, last + 1));
             }
+            // Ids stored before (by another node, or earlier): one query for the batch. No
+            // other commit can store one of them now, since it would need the counter rows
+            // this transaction holds.
+            let affs: Vec<&str> = writes.iter().map(|w| w.affiliate.as_str()).collect();
+            let ids: Vec<&str> = writes.iter().map(|w| w.record.event_id.as_str()).collect();
+            let mut before: HashMap<(String, String), EventRecord> = HashMap::new();
+            for row in tx.query(&stored, &[&affs, &ids])? {
+                let r = event_row(&row);
+                before.insert((row.get(EVENT_FIELDS), r.event_id.clone()), r);
+            }
+            let mut rows = EventColumns::default();
+            let mut ob: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
             let mut out = Vec::with_capacity(writes.len());
-            for w in writes {
-                let slot = next.iter().position(|(a, _)| *a == &w.affiliate).unwrap_or_default();
-                let seq = next[slot].1;
-                let decision_id = store::decision_id(seq, w.tag);
+            for (i, w) in writes.iter().enumerate() {
                 let r = &w.record;
-                let n = tx.execute(
-                    &ev,
-                    &[
-                        &w.affiliate.as_str(),
-                        &seq,
-                        &r.event_id,
-                        &decision_id,
-                        &r.at_ms,
-                        &r.kind,
-                        &r.verdict,
-                        &r.score,
-                        &r.ruleset,
-                        &r.event_json,
-                        &r.decision_json,
-                        &r.decided_ms,
-                    ],
-                )?;
-                if n == 0 {
-                    let row = tx.query_one(&stored, &[&w.affiliate.as_str(), &r.event_id])?;
-                    out.push(Committed::Duplicate(Box::new(event_row(&row))));
+                if let Some(old) = before.get(&(w.affiliate.as_str().to_string(), r.event_id.clone())) {
+                    out.push(Committed::Duplicate(Box::new(old.clone())));
                     continue;
                 }
+                // The same id twice in one batch: the first is stored, the second repeats it.
+                if let Some(j) =
+                    writes[..i].iter().position(|p| p.affiliate == w.affiliate && p.record.event_id == r.event_id)
+                    && let Committed::Stored { seq, decision_id } = &out[j]
+                {
+                    let first = &writes[j].record;
+                    out.push(Committed::Duplicate(Box::new(EventRecord {
+                        seq: *seq,
+                        decision_id: decision_id.clone(),
+                        ..first.clone()
+                    })));
+                    continue;
+                }
+                let slot = next.iter().position(|(a, _)| *a == &w.affiliate).unwrap_or_default();
+                let seq = next[slot].1;
                 next[slot].1 += 1;
+                let decision_id = store::decision_id(seq, w.tag);
+                rows.push(w, seq, &decision_id);
                 for (topic, payload) in &w.outbox {
-                    tx.execute(&ob, &[&w.affiliate.as_str(), topic, payload, &r.decided_ms])?;
+                    ob.0.push(w.affiliate.as_str());
+                    ob.1.push(topic);
+                    ob.2.push(payload);
+                    ob.3.push(r.decided_ms);
                 }
                 out.push(Committed::Stored { seq, decision_id });
             }
+            if !rows.seq.is_empty() {
+                tx.execute(
+                    &insert,
+                    &[
+                        &rows.affiliate,
+                        &rows.seq,
+                        &rows.event_id,
+                        &rows.decision_id,
+                        &rows.at_ms,
+                        &rows.kind,
+                        &rows.verdict,
+                        &rows.score,
+                        &rows.ruleset,
+                        &rows.event_json,
+                        &rows.decision_json,
+                        &rows.decided_ms,
+                    ],
+                )?;
+            }
+            if !ob.0.is_empty() {
+                tx.execute(&outbox, &[&ob.0, &ob.1, &ob.2, &ob.3])?;
+            }
             for (a, n) in &next {
-                tx.execute("UPDATE event_seq SET last = $2 WHERE affiliate = $1", &[&a.as_str(), &(n - 1)])?;
+                tx.execute(&set_last, &[&a.as_str(), &(n - 1)])?;
             }
             Ok(out)
         })
     }
 
     fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>> {
-        let row = self
-            .conn()?
-            .query_opt(
-                &format!("SELECT {EVENT_COLS} FROM event WHERE affiliate = $1 AND event_id = $2"),
-                &[&a.as_str(), &event_id],
-            )
-            .map_err(backend)?;
+        let mut c = self.conn()?;
+        let st = c.prepared(EVENT_BY_ID).map_err(backend)?;
+        let row = c.query_opt(&st, &[&a.as_str(), &event_id]).map_err(backend)?;
         Ok(row.as_ref().map(event_row))
+    }
+
+    fn events_by_ids(&self, ids: &[(AffiliateId, String)]) -> Result<Vec<Option<EventRecord>>> {
+        let mut c = self.conn()?;
+        let st = c.prepared(EVENTS_BY_IDS).map_err(backend)?;
+        let affs: Vec<&str> = ids.iter().map(|(a, _)| a.as_str()).collect();
+        let keys: Vec<&str> = ids.iter().map(|(_, id)| id.as_str()).collect();
+        let mut found: HashMap<(String, String), EventRecord> = HashMap::new();
+        for row in c.query(&st, &[&affs, &keys]).map_err(backend)? {
+            let r = event_row(&row);
+            found.insert((row.get(EVENT_FIELDS), r.event_id.clone()), r);
+        }
+        Ok(ids.iter().map(|(a, id)| found.get(&(a.as_str().to_string(), id.clone())).cloned()).collect())
     }
 
     fn event_by_seq(&self, a: &AffiliateId, seq: i64) -> Result<Option<EventRecord>> {
@@ -1146,5 +1276,16 @@ impl RulesetRepo for PgTx<'_, '_> {
         );
         self.pg(r)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_statements_read_the_shared_columns() {
+        // `event_row` reads the columns in the order `EVENT_COLS` names them.
+        assert!(super::EVENT_BY_ID.contains(super::EVENT_COLS));
+        assert!(super::EVENTS_BY_IDS.contains(&format!("{},\n     affiliate FROM", super::EVENT_COLS)));
+        assert_eq!(super::EVENT_COLS.split(", ").count(), super::EVENT_FIELDS);
     }
 }

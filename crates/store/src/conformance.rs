@@ -416,6 +416,19 @@ fn tenants_are_isolated(s: &dyn Store) {
     assert_eq!(s.event_count(&bank).unwrap(), 1);
     assert_eq!(s.event_by_id(&bank, "e2").unwrap(), None, "bank cannot read pay's e2");
     assert_eq!(s.event_by_seq(&bank, 2).unwrap(), None, "nor by sequence number");
+    let ids = [
+        (pay.clone(), "e2".to_string()),
+        (bank.clone(), "e2".into()),
+        (bank.clone(), "e1".into()),
+        (pay.clone(), "none".into()),
+    ];
+    let found: Vec<Option<(i64, String)>> =
+        s.events_by_ids(&ids).unwrap().into_iter().map(|r| r.map(|r| (r.seq, r.event_id))).collect();
+    assert_eq!(
+        found,
+        vec![Some((2, "e2".into())), None, Some((1, "e1".into())), None],
+        "a batch lookup answers per pair"
+    );
     assert_eq!(s.events_after(&bank, 0, 10).unwrap().len(), 1);
     assert_eq!(s.last_seq(&aff("nobody")).unwrap(), 0);
     s.put_draft(&pay, "pay draft", 1).unwrap();

@@ -429,6 +429,11 @@ pub trait Store: Send + Sync {
     fn commit(&self, writes: &[Write]) -> Result<Vec<Committed>>;
     /// The stored event with this event id.
     fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>>;
+    /// The stored events with these (affiliate, event id) pairs, one answer per pair in order:
+    /// a backend on a server answers the whole list in one round trip.
+    fn events_by_ids(&self, ids: &[(AffiliateId, String)]) -> Result<Vec<Option<EventRecord>>> {
+        ids.iter().map(|(a, id)| self.event_by_id(a, id)).collect()
+    }
     /// The stored event with this sequence number.
     fn event_by_seq(&self, a: &AffiliateId, seq: i64) -> Result<Option<EventRecord>>;
     /// Events with `seq > after`, in order, at most `limit`.
