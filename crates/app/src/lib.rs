@@ -15,6 +15,7 @@ pub mod changes;
 mod delivery;
 pub mod health;
 mod keys;
+mod lookups;
 mod metrics;
 pub mod protection;
 pub mod registry;
@@ -229,6 +230,8 @@ pub struct App {
     changes: std::sync::OnceLock<changes::Sink>,
     /// The dependencies' latest answers.
     health: health::Health,
+    /// Event-id lookups in the store, batched.
+    lookups: Arc<lookups::Lookups>,
 }
 
 /// What a node shares with the other nodes beyond the store.
@@ -324,6 +327,7 @@ impl App {
             shared,
             changes: std::sync::OnceLock::new(),
             health: health::Health::default(),
+            lookups: Arc::default(),
         };
         for a in app.store.affiliates()? {
             app.load_tenant(&a.id)?;
@@ -488,20 +492,16 @@ impl App {
         event_id: &str,
         event_json: &str,
     ) -> Option<Result<Decided, AppError>> {
-        let (store, aff, id) = (Arc::clone(&self.store), a.clone(), event_id.to_string());
         let t = std::time::Instant::now();
-        let found = tokio::task::spawn_blocking(move || store.event_by_id(&aff, &id))
-            .await
-            .map_err(|e| AppError::Unavailable(e.to_string()));
-        self.metrics.dependencies.store_read.record(t.elapsed(), matches!(found, Ok(Ok(_))));
+        let found = self.lookups.get(&self.store, a, event_id).await;
+        self.metrics.dependencies.store_read.record(t.elapsed(), found.is_ok());
         match found {
-            Ok(Ok(Some(r))) => {
+            Ok(Some(r)) => {
                 self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Some(repeat::repeat(&r, event_json))
             }
-            Ok(Ok(None)) => None,
-            Ok(Err(e)) => Some(Err(e.into())),
-            Err(e) => Some(Err(e)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e.into())),
         }
     }
 
