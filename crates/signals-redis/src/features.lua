@@ -3,23 +3,68 @@
 -- tests check both on the same scenarios). Optionally it first claims the event id, so two
 -- nodes never both count one event.
 --
--- KEYS: the feature state keys the ops name by index, then the payee history's keys, then the
--- claim key when claiming.
+-- State is kept per entity, not per feature: one key per (affiliate, key digest) holds every
+-- feature's state for that key (a subject's transfer count, sum, payees, devices...), so a
+-- decision reads and writes a few keys instead of one per feature. Each feature's state in it
+-- expires on its own, window + tolerance + one bucket after its last update, as a key of its
+-- own would; the key lives as long as its longest-lived feature.
+--
+-- KEYS: the entity keys the ops name by index, then the payee history's keys, then the claim
+-- key when claiming.
 -- ARGV[1]: the claim's value ('' = no claim). ARGV[2]: MessagePack array of numbers (decoded
 -- in C; parsing hundreds of string arguments in Lua cost more than the features themselves):
--- number of ops, claim lifetime (ms), then 10 numbers per op: kind (1 count, 2 sum,
--- 3 distinct, 4 first_seen), update key index (0 none), read key index (0 none), flags
+-- number of ops, claim lifetime (ms), then 11 numbers per op: kind (1 count, 2 sum,
+-- 3 distinct, 4 first_seen), update entity index (0 none), read entity index (0 none), flags
 -- (1: answer from the update, 2: has an amount to add, 4: has a value digest), bucket,
--- buckets per window, late buckets, amount to add, value digest, keep ms.
+-- buckets per window, late buckets, amount to add, value digest, keep ms, and the feature's
+-- slot (its fingerprint's top 52 bits: exact as a Lua number).
 -- Then, optionally, the payee history of a transfer (7 numbers: 1, the pair key's index (0
 -- none), the spending key's index, event ms, Korea-time day, won to add to the day's spending,
 -- how long an unused payee is remembered, ms): its first payment to this payee before this one
 -- and the day's spending before this one are returned, then this transfer is recorded (the
 -- caller undoes it if the transfer is blocked); 0 when there is none.
--- State per key, MessagePack: {newest, a1, b1, a2, b2, ...} with (bucket, amount) pairs for a
--- window and (value, bucket) pairs for a set, in the in-memory vector's order.
+-- An entity, MessagePack: a map from slot to the feature's state and from minus the slot to
+-- when that state expires (ms, Redis clock). A state is {newest, a1, b1, a2, b2, ...} with
+-- (bucket, amount) pairs for a window and (value, bucket) pairs for a set, in the in-memory
+-- vector's order.
 -- Returns {1, answer..., [first ms, spent]} (an absent answer or first payment is nil, sent
 -- as false so the array keeps its length) or {0, the claim's value}.
+
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+
+-- Entities read so far (index -> map), and which were changed.
+local entities, dirty = {}, {}
+
+local function entity(i)
+  local e = entities[i]
+  if e then return e end
+  local raw = redis.call('GET', KEYS[i])
+  if raw then
+    e = cmsgpack.unpack(raw)
+    for k, v in pairs(e) do
+      if k < 0 and v <= now then
+        e[k] = nil
+        e[-k] = nil
+      end
+    end
+  else
+    e = {}
+  end
+  entities[i] = e
+  return e
+end
+
+-- The payee history's keys hold one state each.
+local function load_key(k)
+  local raw = redis.call('GET', k)
+  if not raw then return nil end
+  return cmsgpack.unpack(raw)
+end
+
+local function save_key(k, st, keep)
+  redis.call('SET', k, cmsgpack.pack(st), 'PX', keep)
+end
 
 local function sat_sub(a, b)
   if a > b then return a - b end
@@ -27,14 +72,16 @@ local function sat_sub(a, b)
 end
 
 -- A state is one flat array: st[1] is the newest bucket, then pairs at (2, 3), (4, 5), ...
+-- `k` names it: {entity index, slot}.
 local function load(k)
-  local raw = redis.call('GET', k)
-  if not raw then return nil end
-  return cmsgpack.unpack(raw)
+  return entity(k[1])[k[2]]
 end
 
 local function save(k, st, keep)
-  redis.call('SET', k, cmsgpack.pack(st), 'PX', keep)
+  local e = entity(k[1])
+  e[k[2]] = st
+  e[-k[2]] = now + keep
+  dirty[k[1]] = true
 end
 
 -- The bucket a late event lands in: no earlier than the tolerance allows.
@@ -209,29 +256,38 @@ end
 
 local out = {1}
 for i = 0, nops - 1 do
-  local o = 3 + i * 10
+  local o = 3 + i * 11
   local kind, upd, rd, flags = a[o], a[o + 1], a[o + 2], a[o + 3]
   local b0, nb, late = a[o + 4], a[o + 5], a[o + 6]
   local add, v = nil, nil
   if flags % 4 >= 2 then add = a[o + 7] end
   if flags >= 4 then v = a[o + 8] end
-  local keep = a[o + 9]
+  local keep, slot = a[o + 9], a[o + 10]
   local r = nil
   if upd > 0 then
-    local u = run(kind, KEYS[upd], true, b0, nb, late, add, v, keep)
+    local u = run(kind, {upd, slot}, true, b0, nb, late, add, v, keep)
     if flags % 2 == 1 then r = u end
   end
-  if rd > 0 then r = run(kind, KEYS[rd], false, b0, nb, late, add, v, keep) end
+  if rd > 0 then r = run(kind, {rd, slot}, false, b0, nb, late, add, v, keep) end
   if r == nil then out[#out + 1] = false else out[#out + 1] = r end
 end
 
-local h = 3 + nops * 10
+-- Each changed entity written once, living as long as its longest-lived feature.
+for i in pairs(dirty) do
+  local e, last = entities[i], now + 1
+  for k, v in pairs(e) do
+    if k < 0 and v > last then last = v end
+  end
+  redis.call('SET', KEYS[i], cmsgpack.pack(e), 'PX', last - now)
+end
+
+local h = 3 + nops * 11
 if a[h] == 1 then
   local pk, sk = a[h + 1], a[h + 2]
   local at, day, spend, forget = a[h + 3], a[h + 4], a[h + 5], a[h + 6]
   local first = false
   if pk > 0 then
-    local p = load(KEYS[pk])
+    local p = load_key(KEYS[pk])
     if p then
       first = p[1]
       if at < p[1] then p[1] = at end
@@ -239,13 +295,13 @@ if a[h] == 1 then
     else
       p = {at, at}
     end
-    save(KEYS[pk], p, forget)
+    save_key(KEYS[pk], p, forget)
   end
   local spent = 0
   if sk > 0 then
-    local d = load(KEYS[sk])
+    local d = load_key(KEYS[sk])
     if d and d[1] == day then spent = d[2] end
-    if spend > 0 then save(KEYS[sk], {day, spent + spend}, 2 * 86400000) end
+    if spend > 0 then save_key(KEYS[sk], {day, spent + spend}, 2 * 86400000) end
   end
   out[#out + 1] = first
   out[#out + 1] = spent

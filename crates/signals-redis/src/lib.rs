@@ -134,25 +134,29 @@ impl RedisFeatures {
         history: Option<&History>,
     ) -> Result<Observed, String> {
         let mut inv = self.script.prepare_invoke();
-        let mut keys = 0usize;
-        let mut key = |inv: &mut redis::ScriptInvocation<'_>, fp: u64, k: Option<u64>| -> usize {
+        // One key per entity (the key's digest): every feature's state for it lives there.
+        let mut entities: Vec<u64> = Vec::with_capacity(4);
+        let mut key = |inv: &mut redis::ScriptInvocation<'_>, k: Option<u64>| -> usize {
             match k {
-                Some(k) => {
-                    inv.key(format!("ansim:f1:{affiliate}:{fp:016x}:{k:016x}"));
-                    keys += 1;
-                    keys
-                }
+                Some(k) => match entities.iter().position(|e| *e == k) {
+                    Some(i) => i + 1,
+                    None => {
+                        inv.key(format!("ansim:f2:{affiliate}:{k:016x}"));
+                        entities.push(k);
+                        entities.len()
+                    }
+                },
                 None => 0,
             }
         };
         // Every number in one MessagePack array: the script decodes it in C, where hundreds
         // of string arguments each parsed in Lua cost more than the features themselves.
-        let mut nums: Vec<i64> = Vec::with_capacity(3 + ops.len() * 10 + 7);
+        let mut nums: Vec<i64> = Vec::with_capacity(3 + ops.len() * 11 + 7);
         nums.push(ops.len() as i64);
         nums.push(claim.map_or(0, |(_, _, life)| life.as_millis().max(1) as i64));
         for op in ops {
-            let upd = key(&mut inv, op.fingerprint, op.update);
-            let rd = key(&mut inv, op.fingerprint, op.read);
+            let upd = key(&mut inv, op.update);
+            let rd = key(&mut inv, op.read);
             let kind = match op.kind {
                 FeatureKind::Count => 1,
                 FeatureKind::Sum => 2,
@@ -173,8 +177,11 @@ impl RedisFeatures {
                 op.add.unwrap_or(0),
                 op.value.map_or(0, i64::from),
                 op.keep_ms.max(1),
+                // The feature's slot in the entity: 52 bits, exact as a Lua number.
+                (op.fingerprint >> 12) as i64,
             ]);
         }
+        let mut keys = entities.len();
         if let Some(h) = history {
             let pair = match h.pair {
                 Some(p) => {

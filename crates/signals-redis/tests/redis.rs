@@ -239,3 +239,46 @@ async fn payee_history_is_read_recorded_and_undone() {
     assert_eq!(again.first_ms, None, "still new");
     clean(&affiliate).await;
 }
+
+/// Features of one key share one Redis key, yet each one's state expires on its own: a state
+/// not updated for its keep time is gone (as a key of its own would be), while the other
+/// features' states of the same key stay, and the key lives as long as the longest.
+#[tokio::test]
+async fn each_feature_of_one_key_expires_on_its_own() {
+    let Some(r) = server("each_feature_of_one_key_expires_on_its_own").await else { return };
+    let affiliate = fresh_affiliate("expiry");
+    let op = |fingerprint: u64, keep_ms: i64| signals::Op {
+        kind: signals::FeatureKind::Count,
+        fingerprint,
+        update: Some(42),
+        read: None,
+        answer_from_update: true,
+        bucket: 100,
+        buckets: 10,
+        late: 0,
+        add: Some(1),
+        value: None,
+        keep_ms,
+    };
+    let (short, long) = (op(0x1111_0000_0000_0000, 150), op(0x2222_0000_0000_0000, 60_000));
+    let count = |v: Observed| match v {
+        Observed::Counted(v, _) => v,
+        other => panic!("no claim was asked for, got {other:?}"),
+    };
+    assert_eq!(count(r.observe(&affiliate, &[short, long], None, None).await.unwrap()), vec![Some(1), Some(1)]);
+    assert_eq!(count(r.observe(&affiliate, &[short, long], None, None).await.unwrap()), vec![Some(2), Some(2)]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        count(r.observe(&affiliate, &[short, long], None, None).await.unwrap()),
+        vec![Some(1), Some(3)],
+        "the short-lived state expired, the long-lived one stayed"
+    );
+    let mut c = redis::Client::open(std::env::var("ANSIM_TEST_REDIS").unwrap())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let ttl: i64 = redis::cmd("PTTL").arg(format!("ansim:f2:{affiliate}:{:016x}", 42)).query_async(&mut c).await.unwrap();
+    assert!(ttl > 50_000 && ttl <= 60_000, "the key lives as long as its longest-lived feature: {ttl}");
+    clean(&affiliate).await;
+}

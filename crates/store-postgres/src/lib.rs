@@ -234,7 +234,14 @@ impl PgStore {
         // Room for one more: open it without holding the lock.
         pool.1 += 1;
         drop(pool);
-        match self.config.connect(NoTls) {
+        // Prepared statements are planned for their arguments every time: a plan cached while
+        // a table was still small would scan it whole forever after (seen: lookups turned into
+        // sequential scans of the event table as it grew).
+        let connected = self.config.connect(NoTls).and_then(|mut client| {
+            client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+            Ok(client)
+        });
+        match connected {
             Ok(client) => Ok(Conn { store: self, client: Some(Pooled { client, prepared: HashMap::new() }) }),
             Err(e) => {
                 let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
