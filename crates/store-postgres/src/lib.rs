@@ -47,11 +47,10 @@ const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// tries it waits a little longer each time, with jitter, so contenders fall out of step.
 const TRIES: usize = 64;
 
-/// Takes an affiliate's event counter (locking its row until the commit ends).
-const TAKE_SEQ: &str = "INSERT INTO event_seq (affiliate, last) VALUES ($1, 0)
-     ON CONFLICT (affiliate) DO UPDATE SET last = event_seq.last RETURNING last";
-/// Sets an affiliate's event counter.
-const SET_SEQ: &str = "UPDATE event_seq SET last = $2 WHERE affiliate = $1";
+/// Advances an affiliate's event counter by $2 and answers its new value, locking its row
+/// until the commit ends.
+const ADVANCE_SEQ: &str = "INSERT INTO event_seq (affiliate, last) VALUES ($1, $2)
+     ON CONFLICT (affiliate) DO UPDATE SET last = event_seq.last + $2 RETURNING last";
 /// One stored event by id.
 const EVENT_BY_ID: &str =
     "SELECT seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms
@@ -599,96 +598,129 @@ impl Store for PgStore {
 
     fn commit(&self, writes: &[Write]) -> Result<Vec<Committed>> {
         let mut c = self.conn()?;
-        let take = c.prepared(TAKE_SEQ).map_err(backend)?;
+        let advance = c.prepared(ADVANCE_SEQ).map_err(backend)?;
         let stored = c.prepared(EVENTS_BY_IDS).map_err(backend)?;
         let insert = c.prepared(INSERT_EVENTS).map_err(backend)?;
         let outbox = c.prepared(INSERT_OUTBOX).map_err(backend)?;
-        let set_last = c.prepared(SET_SEQ).map_err(backend)?;
-        // Read committed: the counter row's lock orders commits of one affiliate, and every
-        // event of the affiliate stored before is visible once this commit holds it.
-        self.run_tx(&mut c, false, |tx| {
-            // Counters are taken in affiliate order, so two batches of several affiliates
-            // cannot wait for each other's locks.
-            let mut affiliates: Vec<&AffiliateId> = writes.iter().map(|w| &w.affiliate).collect();
-            affiliates.sort();
-            affiliates.dedup();
-            let mut next = Vec::with_capacity(affiliates.len());
-            for a in affiliates {
-                let last: i64 = tx.query_one(&take, &[&a.as_str()])?.get(0);
-                next.push((a, last + 1));
-            }
-            // Ids stored before (by another node, or earlier): one query for the batch. No
-            // other commit can store one of them now, since it would need the counter rows
-            // this transaction holds.
-            let affs: Vec<&str> = writes.iter().map(|w| w.affiliate.as_str()).collect();
-            let ids: Vec<&str> = writes.iter().map(|w| w.record.event_id.as_str()).collect();
-            let mut before: HashMap<(String, String), EventRecord> = HashMap::new();
-            for row in tx.query(&stored, &[&affs, &ids])? {
-                let r = event_row(&row);
-                before.insert((row.get(EVENT_FIELDS), r.event_id.clone()), r);
-            }
-            let mut rows = EventColumns::default();
-            let mut ob: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
-            let mut out = Vec::with_capacity(writes.len());
-            for (i, w) in writes.iter().enumerate() {
-                let r = &w.record;
-                if let Some(old) = before.get(&(w.affiliate.as_str().to_string(), r.event_id.clone())) {
-                    out.push(Committed::Duplicate(Box::new(old.clone())));
-                    continue;
+        // Read committed. An affiliate's counter row is locked from the moment it is advanced
+        // to the end of the commit, which orders the commits of one affiliate (across nodes)
+        // and makes replay order commit order; that lock is the one thing two nodes wait for,
+        // so it is taken as late as possible: the batch's ids are first looked up without it
+        // (one query), the counter is advanced by the number of new events (one statement),
+        // the events are inserted (one statement) and the transaction commits. Should another
+        // commit store one of the ids in between, the insert fails on the unique index and the
+        // batch is done again with the lookup under the lock, where no other commit can store
+        // an id of these affiliates.
+        let mut locked_lookup = false;
+        loop {
+            let r = self.run_tx(&mut c, false, |tx| {
+                let affs: Vec<&str> = writes.iter().map(|w| w.affiliate.as_str()).collect();
+                let ids: Vec<&str> = writes.iter().map(|w| w.record.event_id.as_str()).collect();
+                // Counters are taken in affiliate order, so two batches of several affiliates
+                // cannot wait for each other's locks.
+                let mut affiliates: Vec<&AffiliateId> = writes.iter().map(|w| &w.affiliate).collect();
+                affiliates.sort();
+                affiliates.dedup();
+                if locked_lookup {
+                    for a in &affiliates {
+                        tx.execute(&advance, &[&a.as_str(), &0i64])?;
+                    }
                 }
-                // The same id twice in one batch: the first is stored, the second repeats it.
-                if let Some(j) =
-                    writes[..i].iter().position(|p| p.affiliate == w.affiliate && p.record.event_id == r.event_id)
-                    && let Committed::Stored { seq, decision_id } = &out[j]
-                {
-                    let first = &writes[j].record;
-                    out.push(Committed::Duplicate(Box::new(EventRecord {
-                        seq: *seq,
-                        decision_id: decision_id.clone(),
-                        ..first.clone()
-                    })));
-                    continue;
+                // Ids stored before (by another node, or earlier).
+                let mut before: HashMap<(String, String), EventRecord> = HashMap::new();
+                for row in tx.query(&stored, &[&affs, &ids])? {
+                    let r = event_row(&row);
+                    before.insert((row.get(EVENT_FIELDS), r.event_id.clone()), r);
                 }
-                let slot = next.iter().position(|(a, _)| *a == &w.affiliate).unwrap_or_default();
-                let seq = next[slot].1;
-                next[slot].1 += 1;
-                let decision_id = store::decision_id(seq, w.tag);
-                rows.push(w, seq, &decision_id);
-                for (topic, payload) in &w.outbox {
-                    ob.0.push(w.affiliate.as_str());
-                    ob.1.push(topic);
-                    ob.2.push(payload);
-                    ob.3.push(r.decided_ms);
+                // Which writes are new (not stored, not repeating an earlier one of the batch).
+                let new: Vec<bool> = writes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| {
+                        let id = &w.record.event_id;
+                        !before.contains_key(&(w.affiliate.as_str().to_string(), id.clone()))
+                            && !writes[..i].iter().any(|p| p.affiliate == w.affiliate && &p.record.event_id == id)
+                    })
+                    .collect();
+                let mut next = Vec::with_capacity(affiliates.len());
+                for a in affiliates {
+                    let n = writes.iter().zip(&new).filter(|(w, new)| **new && &w.affiliate == a).count() as i64;
+                    if n > 0 {
+                        let last: i64 = tx.query_one(&advance, &[&a.as_str(), &n])?.get(0);
+                        next.push((a, last - n + 1));
+                    }
                 }
-                out.push(Committed::Stored { seq, decision_id });
+                let mut rows = EventColumns::default();
+                let mut ob: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+                let mut out: Vec<Committed> = Vec::with_capacity(writes.len());
+                for (i, w) in writes.iter().enumerate() {
+                    let r = &w.record;
+                    if !new[i] {
+                        if let Some(old) = before.get(&(w.affiliate.as_str().to_string(), r.event_id.clone())) {
+                            out.push(Committed::Duplicate(Box::new(old.clone())));
+                            continue;
+                        }
+                        // The same id twice in one batch: the first is stored, the second
+                        // repeats it.
+                        let j = writes[..i]
+                            .iter()
+                            .position(|p| p.affiliate == w.affiliate && p.record.event_id == r.event_id)
+                            .unwrap_or_default();
+                        let (seq, decision_id) = match &out[j] {
+                            Committed::Stored { seq, decision_id } => (*seq, decision_id.clone()),
+                            Committed::Duplicate(old) => (old.seq, old.decision_id.clone()),
+                        };
+                        out.push(Committed::Duplicate(Box::new(EventRecord {
+                            seq,
+                            decision_id,
+                            ..writes[j].record.clone()
+                        })));
+                        continue;
+                    }
+                    let slot = next.iter().position(|(a, _)| *a == &w.affiliate).unwrap_or_default();
+                    let seq = next[slot].1;
+                    next[slot].1 += 1;
+                    let decision_id = store::decision_id(seq, w.tag);
+                    rows.push(w, seq, &decision_id);
+                    for (topic, payload) in &w.outbox {
+                        ob.0.push(w.affiliate.as_str());
+                        ob.1.push(topic);
+                        ob.2.push(payload);
+                        ob.3.push(r.decided_ms);
+                    }
+                    out.push(Committed::Stored { seq, decision_id });
+                }
+                if !rows.seq.is_empty() {
+                    tx.execute(
+                        &insert,
+                        &[
+                            &rows.affiliate,
+                            &rows.seq,
+                            &rows.event_id,
+                            &rows.decision_id,
+                            &rows.at_ms,
+                            &rows.kind,
+                            &rows.verdict,
+                            &rows.score,
+                            &rows.ruleset,
+                            &rows.event_json,
+                            &rows.decision_json,
+                            &rows.decided_ms,
+                        ],
+                    )?;
+                }
+                if !ob.0.is_empty() {
+                    tx.execute(&outbox, &[&ob.0, &ob.1, &ob.2, &ob.3])?;
+                }
+                Ok(out)
+            });
+            match r {
+                Err(StoreError::Conflict(_)) if !locked_lookup => {
+                    locked_lookup = true;
+                }
+                r => return r,
             }
-            if !rows.seq.is_empty() {
-                tx.execute(
-                    &insert,
-                    &[
-                        &rows.affiliate,
-                        &rows.seq,
-                        &rows.event_id,
-                        &rows.decision_id,
-                        &rows.at_ms,
-                        &rows.kind,
-                        &rows.verdict,
-                        &rows.score,
-                        &rows.ruleset,
-                        &rows.event_json,
-                        &rows.decision_json,
-                        &rows.decided_ms,
-                    ],
-                )?;
-            }
-            if !ob.0.is_empty() {
-                tx.execute(&outbox, &[&ob.0, &ob.1, &ob.2, &ob.3])?;
-            }
-            for (a, n) in &next {
-                tx.execute(&set_last, &[&a.as_str(), &(n - 1)])?;
-            }
-            Ok(out)
-        })
+        }
     }
 
     fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>> {
