@@ -28,8 +28,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // (the trait is synchronous and runs on blocking threads), JSON for the case lists.
     ("store-postgres", &["domain", "store", "serde_json", "postgres"]),
     // Streaming features shared by nodes: the pure features' ops run by a Lua script in Redis
-    // (the client with its tokio connection manager; nothing else).
-    ("signals-redis", &["signals", "redis"]),
+    // (the client with its tokio connection manager; tokio's channels and a task batch the
+    // calls of concurrent decisions into one script call).
+    ("signals-redis", &["signals", "redis", "tokio"]),
     // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
     ("indicators", &["hmac", "sha2", "psl"]),
     // Stage-1 detectors: text and link analysis and their models; pure.

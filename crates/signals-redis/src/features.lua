@@ -1,7 +1,8 @@
--- ansim's streaming features in Redis: one call updates and reads every feature of one
--- event, atomically, exactly as signals::FeatureState::observe does in memory (the crate's
--- tests check both on the same scenarios). Optionally it first claims the event id, so two
--- nodes never both count one event.
+-- ansim's streaming features in Redis: one call updates and reads every feature of each of a
+-- batch of events, one event after the other, atomically, exactly as
+-- signals::FeatureState::observe does in memory (the crate's tests check both on the same
+-- scenarios). Optionally it first claims each event's id, so two nodes never both count one
+-- event.
 --
 -- State is kept per entity, not per feature: one key per (affiliate, key digest) holds every
 -- feature's state for that key (a subject's transfer count, sum, payees, devices...), so a
@@ -9,11 +10,11 @@
 -- expires on its own, window + tolerance + one bucket after its last update, as a key of its
 -- own would; the key lives as long as its longest-lived feature.
 --
--- KEYS: the entity keys the ops name by index, then the payee history's keys, then the claim
--- key when claiming.
--- ARGV[1]: the claim's value ('' = no claim). ARGV[2]: MessagePack array of numbers (decoded
--- in C; parsing hundreds of string arguments in Lua cost more than the features themselves):
--- number of ops, claim lifetime (ms), then 11 numbers per op: kind (1 count, 2 sum,
+-- KEYS: the entity keys, payee history keys and claim keys the events name by index.
+-- ARGV: two per event. First the claim's value ('' = no claim). Then a MessagePack array of
+-- numbers (decoded in C; parsing hundreds of string arguments in Lua cost more than the
+-- features themselves): number of ops, claim lifetime (ms), claim key index, then 11 numbers
+-- per op: kind (1 count, 2 sum,
 -- 3 distinct, 4 first_seen), update entity index (0 none), read entity index (0 none), flags
 -- (1: answer from the update, 2: has an amount to add, 4: has a value digest), bucket,
 -- buckets per window, late buckets, amount to add, value digest, keep ms, and the feature's
@@ -27,8 +28,8 @@
 -- when that state expires (ms, Redis clock). A state is {newest, a1, b1, a2, b2, ...} with
 -- (bucket, amount) pairs for a window and (value, bucket) pairs for a set, in the in-memory
 -- vector's order.
--- Returns {1, answer..., [first ms, spent]} (an absent answer or first payment is nil, sent
--- as false so the array keeps its length) or {0, the claim's value}.
+-- Returns one array per event: {1, answer..., [first ms, spent]} (an absent answer or first
+-- payment is nil, sent as false so the array keeps its length) or {0, the claim's value}.
 
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -244,32 +245,66 @@ local function run(kind, k, update, b0, nb, late, add, v, keep)
   return set(k, kind, update, b0, nb, late, v, keep)
 end
 
-local a = cmsgpack.unpack(ARGV[2])
-local nops = a[1]
+-- One event: claim, features, payee history.
+local function one(claim, a)
+  local nops = a[1]
 
-if ARGV[1] ~= '' then
-  local ck = KEYS[#KEYS]
-  if not redis.call('SET', ck, ARGV[1], 'NX', 'PX', a[2]) then
-    return {0, redis.call('GET', ck) or ''}
+  if claim ~= '' then
+    local ck = KEYS[a[3]]
+    if not redis.call('SET', ck, claim, 'NX', 'PX', a[2]) then
+      return {0, redis.call('GET', ck) or ''}
+    end
   end
+
+  local out = {1}
+  for i = 0, nops - 1 do
+    local o = 4 + i * 11
+    local kind, upd, rd, flags = a[o], a[o + 1], a[o + 2], a[o + 3]
+    local b0, nb, late = a[o + 4], a[o + 5], a[o + 6]
+    local add, v = nil, nil
+    if flags % 4 >= 2 then add = a[o + 7] end
+    if flags >= 4 then v = a[o + 8] end
+    local keep, slot = a[o + 9], a[o + 10]
+    local r = nil
+    if upd > 0 then
+      local u = run(kind, {upd, slot}, true, b0, nb, late, add, v, keep)
+      if flags % 2 == 1 then r = u end
+    end
+    if rd > 0 then r = run(kind, {rd, slot}, false, b0, nb, late, add, v, keep) end
+    if r == nil then out[#out + 1] = false else out[#out + 1] = r end
+  end
+
+  local h = 4 + nops * 11
+  if a[h] == 1 then
+    local pk, sk = a[h + 1], a[h + 2]
+    local at, day, spend, forget = a[h + 3], a[h + 4], a[h + 5], a[h + 6]
+    local first = false
+    if pk > 0 then
+      local p = load_key(KEYS[pk])
+      if p then
+        first = p[1]
+        if at < p[1] then p[1] = at end
+        if at > p[2] then p[2] = at end
+      else
+        p = {at, at}
+      end
+      save_key(KEYS[pk], p, forget)
+    end
+    local spent = 0
+    if sk > 0 then
+      local d = load_key(KEYS[sk])
+      if d and d[1] == day then spent = d[2] end
+      if spend > 0 then save_key(KEYS[sk], {day, spent + spend}, 2 * 86400000) end
+    end
+    out[#out + 1] = first
+    out[#out + 1] = spent
+  end
+  return out
 end
 
-local out = {1}
-for i = 0, nops - 1 do
-  local o = 3 + i * 11
-  local kind, upd, rd, flags = a[o], a[o + 1], a[o + 2], a[o + 3]
-  local b0, nb, late = a[o + 4], a[o + 5], a[o + 6]
-  local add, v = nil, nil
-  if flags % 4 >= 2 then add = a[o + 7] end
-  if flags >= 4 then v = a[o + 8] end
-  local keep, slot = a[o + 9], a[o + 10]
-  local r = nil
-  if upd > 0 then
-    local u = run(kind, {upd, slot}, true, b0, nb, late, add, v, keep)
-    if flags % 2 == 1 then r = u end
-  end
-  if rd > 0 then r = run(kind, {rd, slot}, false, b0, nb, late, add, v, keep) end
-  if r == nil then out[#out + 1] = false else out[#out + 1] = r end
+local results = {}
+for e = 1, #ARGV / 2 do
+  results[e] = one(ARGV[2 * e - 1], cmsgpack.unpack(ARGV[2 * e]))
 end
 
 -- Each changed entity written once, living as long as its longest-lived feature.
@@ -281,29 +316,4 @@ for i in pairs(dirty) do
   redis.call('SET', KEYS[i], cmsgpack.pack(e), 'PX', last - now)
 end
 
-local h = 3 + nops * 11
-if a[h] == 1 then
-  local pk, sk = a[h + 1], a[h + 2]
-  local at, day, spend, forget = a[h + 3], a[h + 4], a[h + 5], a[h + 6]
-  local first = false
-  if pk > 0 then
-    local p = load_key(KEYS[pk])
-    if p then
-      first = p[1]
-      if at < p[1] then p[1] = at end
-      if at > p[2] then p[2] = at end
-    else
-      p = {at, at}
-    end
-    save_key(KEYS[pk], p, forget)
-  end
-  local spent = 0
-  if sk > 0 then
-    local d = load_key(KEYS[sk])
-    if d and d[1] == day then spent = d[2] end
-    if spend > 0 then save_key(KEYS[sk], {day, spent + spend}, 2 * 86400000) end
-  end
-  out[#out + 1] = first
-  out[#out + 1] = spent
-end
-return out
+return results

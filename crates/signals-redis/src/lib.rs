@@ -24,7 +24,10 @@
 
 use redis::aio::ConnectionManager;
 use signals::{FeatureKind, Op};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// The script, loaded once per connection and then called by its digest.
 const SCRIPT: &str = include_str!("features.lua");
@@ -80,6 +83,8 @@ pub struct RedisFeatures {
     script: redis::Script,
     undo: redis::Script,
     address: String,
+    /// Calls waiting for the next batch, and whether a task is sending batches.
+    queue: Arc<Mutex<(Vec<Request>, bool)>>,
 }
 
 /// A service address without its credentials, for messages and logs (`redis://…@host:6379`).
@@ -103,7 +108,13 @@ impl RedisFeatures {
         let conn = call(ConnectionManager::new_with_config(client, config))
             .await
             .map_err(|e| format!("Redis at {address} is unreachable: {e}"))?;
-        let me = RedisFeatures { conn, script: redis::Script::new(SCRIPT), undo: redis::Script::new(UNDO), address };
+        let me = RedisFeatures {
+            conn,
+            script: redis::Script::new(SCRIPT),
+            undo: redis::Script::new(UNDO),
+            address,
+            queue: Arc::default(),
+        };
         me.ping().await?;
         Ok(me)
     }
@@ -126,6 +137,10 @@ impl RedisFeatures {
     /// Runs `ops` (from [`signals::plan`]) for one event of `affiliate`, atomically. With
     /// `claim = Some((key, value, lifetime))` the event id is claimed first; with `history`
     /// the transfer's payee history is read and recorded too.
+    ///
+    /// Calls made while another is in flight wait and go together in the next script call
+    /// (each event still atomic, in the order they came): under load one round trip and one
+    /// wake-up of Redis serve many decisions, and a lone call waits for nobody.
     pub async fn observe(
         &self,
         affiliate: &str,
@@ -133,78 +148,134 @@ impl RedisFeatures {
         claim: Option<(&str, &str, Duration)>,
         history: Option<&History>,
     ) -> Result<Observed, String> {
-        let mut inv = self.script.prepare_invoke();
-        // One key per entity (the key's digest): every feature's state for it lives there.
-        let mut entities: Vec<u64> = Vec::with_capacity(4);
-        let mut key = |inv: &mut redis::ScriptInvocation<'_>, k: Option<u64>| -> usize {
-            match k {
-                Some(k) => match entities.iter().position(|e| *e == k) {
-                    Some(i) => i + 1,
-                    None => {
-                        inv.key(format!("ansim:f2:{affiliate}:{k:016x}"));
-                        entities.push(k);
-                        entities.len()
-                    }
-                },
-                None => 0,
-            }
+        let (tx, rx) = oneshot::channel();
+        let request = Request {
+            affiliate: affiliate.to_string(),
+            ops: ops.to_vec(),
+            claim: claim.map(|(k, v, life)| (k.to_string(), v.to_string(), life)),
+            history: history.copied(),
+            answer: tx,
         };
-        // Every number in one MessagePack array: the script decodes it in C, where hundreds
-        // of string arguments each parsed in Lua cost more than the features themselves.
-        let mut nums: Vec<i64> = Vec::with_capacity(3 + ops.len() * 11 + 7);
-        nums.push(ops.len() as i64);
-        nums.push(claim.map_or(0, |(_, _, life)| life.as_millis().max(1) as i64));
-        for op in ops {
-            let upd = key(&mut inv, op.update);
-            let rd = key(&mut inv, op.read);
-            let kind = match op.kind {
-                FeatureKind::Count => 1,
-                FeatureKind::Sum => 2,
-                FeatureKind::Distinct => 3,
-                FeatureKind::FirstSeen => 4,
-            };
-            let flags = i64::from(op.answer_from_update)
-                | if op.add.is_some() { 2 } else { 0 }
-                | if op.value.is_some() { 4 } else { 0 };
-            nums.extend([
-                kind,
-                upd as i64,
-                rd as i64,
-                flags,
-                i64::from(op.bucket),
-                i64::from(op.buckets),
-                i64::from(op.late),
-                op.add.unwrap_or(0),
-                op.value.map_or(0, i64::from),
-                op.keep_ms.max(1),
-                // The feature's slot in the entity: 52 bits, exact as a Lua number.
-                (op.fingerprint >> 12) as i64,
-            ]);
+        let start = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.0.push(request);
+            !std::mem::replace(&mut q.1, true)
+        };
+        if start {
+            let me = self.clone();
+            tokio::spawn(async move { me.run_batches().await });
         }
-        let mut keys = entities.len();
-        if let Some(h) = history {
-            let pair = match h.pair {
-                Some(p) => {
-                    inv.key(format!("ansim:h1:{affiliate}:p:{p:016x}"));
-                    keys += 1;
-                    keys
+        rx.await.map_err(|_| format!("Redis at {}: the call was dropped", self.address))?
+    }
+
+    /// Sends what is queued, a batch per call, until nothing is.
+    async fn run_batches(&self) {
+        loop {
+            let batch: Vec<Request> = {
+                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                if q.0.is_empty() {
+                    q.1 = false;
+                    return;
                 }
-                None => 0,
+                let n = q.0.len().min(MAX_BATCH);
+                q.0.drain(..n).collect()
             };
-            inv.key(format!("ansim:h1:{affiliate}:s:{:016x}", h.subject));
-            keys += 1;
-            nums.extend([1, pair as i64, keys as i64, h.at_ms, h.day, h.spend, h.forget_ms.max(1)]);
-        } else {
-            nums.push(0);
+            match self.call_batch(&batch).await {
+                Ok(answers) => {
+                    for (r, a) in batch.into_iter().zip(answers) {
+                        let _ = r.answer.send(a);
+                    }
+                }
+                Err(e) => {
+                    for r in batch {
+                        let _ = r.answer.send(Err(e.clone()));
+                    }
+                }
+            }
         }
-        if let Some((k, _, _)) = claim {
-            inv.key(k);
+    }
+
+    /// One script call for `batch`: an answer per event, or why the call failed.
+    async fn call_batch(&self, batch: &[Request]) -> Result<Vec<Result<Observed, String>>, String> {
+        let mut inv = self.script.prepare_invoke();
+        // One key per entity (affiliate and key digest): every feature's state for it lives
+        // there; events of one batch share them.
+        let mut keys: HashMap<String, usize> = HashMap::new();
+        let mut key = |inv: &mut redis::ScriptInvocation<'_>, name: String| -> i64 {
+            let n = keys.len();
+            *keys.entry(name).or_insert_with_key(|name| {
+                inv.key(name);
+                n + 1
+            }) as i64
+        };
+        for r in batch {
+            let affiliate = &r.affiliate;
+            // Every number in one MessagePack array: the script decodes it in C, where
+            // hundreds of string arguments each parsed in Lua cost more than the features.
+            let mut nums: Vec<i64> = Vec::with_capacity(3 + r.ops.len() * 11 + 7);
+            nums.push(r.ops.len() as i64);
+            match &r.claim {
+                Some((k, _, life)) => {
+                    nums.push(life.as_millis().max(1) as i64);
+                    nums.push(key(&mut inv, k.clone()));
+                }
+                None => nums.extend([0, 0]),
+            }
+            for op in &r.ops {
+                let upd = op.update.map_or(0, |k| key(&mut inv, format!("ansim:f2:{affiliate}:{k:016x}")));
+                let rd = op.read.map_or(0, |k| key(&mut inv, format!("ansim:f2:{affiliate}:{k:016x}")));
+                let kind = match op.kind {
+                    FeatureKind::Count => 1,
+                    FeatureKind::Sum => 2,
+                    FeatureKind::Distinct => 3,
+                    FeatureKind::FirstSeen => 4,
+                };
+                let flags = i64::from(op.answer_from_update)
+                    | if op.add.is_some() { 2 } else { 0 }
+                    | if op.value.is_some() { 4 } else { 0 };
+                nums.extend([
+                    kind,
+                    upd,
+                    rd,
+                    flags,
+                    i64::from(op.bucket),
+                    i64::from(op.buckets),
+                    i64::from(op.late),
+                    op.add.unwrap_or(0),
+                    op.value.map_or(0, i64::from),
+                    op.keep_ms.max(1),
+                    // The feature's slot in the entity: 52 bits, exact as a Lua number.
+                    (op.fingerprint >> 12) as i64,
+                ]);
+            }
+            match &r.history {
+                Some(h) => {
+                    let pair = h.pair.map_or(0, |p| key(&mut inv, format!("ansim:h1:{affiliate}:p:{p:016x}")));
+                    let spending = key(&mut inv, format!("ansim:h1:{affiliate}:s:{:016x}", h.subject));
+                    nums.extend([1, pair, spending, h.at_ms, h.day, h.spend, h.forget_ms.max(1)]);
+                }
+                None => nums.push(0),
+            }
+            inv.arg(r.claim.as_ref().map_or("", |(_, value, _)| value.as_str())).arg(msgpack_ints(&nums));
         }
-        inv.arg(claim.map_or("", |(_, value, _)| value)).arg(msgpack_ints(&nums));
         let mut c = self.conn.clone();
         let reply: Vec<redis::Value> =
             call(inv.invoke_async(&mut c)).await.map_err(|e| format!("Redis at {}: {e}", self.address))?;
-        let unexpected = || format!("Redis at {} answered the feature script unexpectedly: {reply:?}", self.address);
+        if reply.len() != batch.len() {
+            return Err(format!(
+                "Redis at {} answered {} of {} events of the feature script",
+                self.address,
+                reply.len(),
+                batch.len()
+            ));
+        }
+        Ok(batch.iter().zip(&reply).map(|(r, v)| self.answer(r, v)).collect())
+    }
+
+    /// One event's answer from the script's reply.
+    fn answer(&self, r: &Request, v: &redis::Value) -> Result<Observed, String> {
+        let unexpected = || format!("Redis at {} answered the feature script unexpectedly: {v:?}", self.address);
+        let redis::Value::Array(reply) = v else { return Err(unexpected()) };
         let int = |v: &redis::Value| -> Result<Option<i64>, String> {
             match v {
                 redis::Value::Nil => Ok(None),
@@ -212,16 +283,16 @@ impl RedisFeatures {
                 _ => Err(unexpected()),
             }
         };
+        let n = r.ops.len();
         match reply.first() {
-            Some(redis::Value::Int(1)) if reply.len() == ops.len() + 1 + if history.is_some() { 2 } else { 0 } => {
-                let seen = match history {
-                    Some(_) => Some(Seen {
-                        first_ms: int(&reply[ops.len() + 1])?,
-                        spent: int(&reply[ops.len() + 2])?.ok_or_else(unexpected)?,
-                    }),
+            Some(redis::Value::Int(1)) if reply.len() == n + 1 + if r.history.is_some() { 2 } else { 0 } => {
+                let seen = match r.history {
+                    Some(_) => {
+                        Some(Seen { first_ms: int(&reply[n + 1])?, spent: int(&reply[n + 2])?.ok_or_else(unexpected)? })
+                    }
                     None => None,
                 };
-                let out = reply[1..=ops.len()].iter().map(int).collect::<Result<Vec<_>, _>>()?;
+                let out = reply[1..=n].iter().map(int).collect::<Result<Vec<_>, _>>()?;
                 Ok(Observed::Counted(out, seen))
             }
             Some(redis::Value::Int(0)) => Ok(Observed::Claimed(match reply.get(1) {
@@ -231,6 +302,19 @@ impl RedisFeatures {
             _ => Err(unexpected()),
         }
     }
+}
+
+/// Most events in one script call (a longer call would hold Redis, which runs one script at
+/// a time, for longer).
+const MAX_BATCH: usize = 64;
+
+/// One event's call, waiting for a batch.
+struct Request {
+    affiliate: String,
+    ops: Vec<Op>,
+    claim: Option<(String, String, Duration)>,
+    history: Option<History>,
+    answer: oneshot::Sender<Result<Observed, String>>,
 }
 
 /// `nums` as one MessagePack array of integers (the script's `cmsgpack.unpack` reads it).

@@ -278,7 +278,51 @@ async fn each_feature_of_one_key_expires_on_its_own() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let ttl: i64 = redis::cmd("PTTL").arg(format!("ansim:f2:{affiliate}:{:016x}", 42)).query_async(&mut c).await.unwrap();
+    let ttl: i64 =
+        redis::cmd("PTTL").arg(format!("ansim:f2:{affiliate}:{:016x}", 42)).query_async(&mut c).await.unwrap();
     assert!(ttl > 50_000 && ttl <= 60_000, "the key lives as long as its longest-lived feature: {ttl}");
+    clean(&affiliate).await;
+}
+
+/// Concurrent calls go to Redis together (one script call for what queued meanwhile), each
+/// event still counted atomically in turn: 60 concurrent counts of one key, each claiming its
+/// own id, see every count from 1 to 60 exactly once, and a repeated id in the same moment is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_are_batched_yet_each_counted_in_turn() {
+    let Some(r) = server("concurrent_calls_are_batched_yet_each_counted_in_turn").await else { return };
+    let affiliate = fresh_affiliate("batch");
+    let op = signals::Op {
+        kind: signals::FeatureKind::Count,
+        fingerprint: 0x3333_0000_0000_0000,
+        update: Some(7),
+        read: None,
+        answer_from_update: true,
+        bucket: 100,
+        buckets: 10,
+        late: 0,
+        add: Some(1),
+        value: None,
+        keep_ms: 60_000,
+    };
+    let mut calls = Vec::new();
+    for i in 0..61 {
+        let (r, affiliate) = (r.clone(), affiliate.clone());
+        calls.push(tokio::spawn(async move {
+            // Call 60 repeats call 0's id.
+            let claim = format!("ansim:id:{affiliate}:e{}", i % 60);
+            r.observe(&affiliate, &[op], Some((&claim, &format!("n{i}"), Duration::from_secs(30))), None).await
+        }));
+    }
+    let (mut counts, mut refused) = (Vec::new(), 0);
+    for c in calls {
+        match c.await.unwrap().unwrap() {
+            Observed::Counted(v, _) => counts.push(v[0].unwrap()),
+            Observed::Claimed(_) => refused += 1,
+        }
+    }
+    counts.sort();
+    assert_eq!(counts, (1..=60).collect::<Vec<_>>(), "each count seen once");
+    assert_eq!(refused, 1, "the repeated id is refused");
     clean(&affiliate).await;
 }
