@@ -4,8 +4,9 @@
 //! for one affiliate must count into one state, or a scammer's ten transfers split over two
 //! nodes look like five each. [`RedisFeatures::observe`] sends one event's [`signals::Op`]s
 //! (what each feature updates and reads, computed in the node) to a Lua script that runs them
-//! atomically in Redis: one round trip per decision, however many features, and no other
-//! node's update can fall between this event's update and its read. The script is a line-by-
+//! atomically in Redis: at most one round trip per decision, however many features (calls
+//! of concurrent decisions share one), and no other node's update can fall between this
+//! event's update and its read. The script is a line-by-
 //! line port of the in-memory algorithm (same buckets, same lateness, same bounded sets), and
 //! the tests run the repository's feature scenarios and a random stream through both.
 //!
@@ -13,9 +14,12 @@
 //! holds the claim, nothing is counted and the caller learns who has it, so one event sent to
 //! two nodes at once is counted once.
 //!
-//! Keys: `ansim:f1:<affiliate>:<feature fingerprint>:<key digest>` (`f1`: the state's format,
-//! MessagePack, so a later format never misreads this one; digests, never the raw
-//! value), each expiring `window + lateness + one bucket` after its last update. Expiry runs
+//! Keys: `ansim:f2:<affiliate>:<key digest>`, one per entity, holding every feature's state
+//! for that key (`f2`: the state's format, MessagePack, so a later format never misreads this
+//! one; digests, never the raw value); each feature's state in it expires `window + lateness
+//! + one bucket` after its last update, as a key of its own would, and the key with the
+//! longest-lived of them. One key per entity rather than per feature: a decision touches a
+//! few keys instead of a dozen, and Redis's time per decision fell accordingly. Expiry runs
 //! on Redis's clock, eviction in memory on event time; for live traffic the two agree. One
 //! case differs by design: an event later than the lateness tolerance, for a key idle longer
 //! than window plus tolerance. Memory may already have evicted the key and counts the event
