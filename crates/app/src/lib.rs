@@ -23,6 +23,7 @@ pub mod relief;
 mod repeat;
 mod rulesets;
 mod tenant;
+pub mod trends;
 mod writer;
 
 pub use keys::{generate_key, hash_key};

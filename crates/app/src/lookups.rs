@@ -11,11 +11,13 @@ use store::{EventRecord, Store, StoreError};
 use tokio::sync::oneshot;
 
 type Answer = oneshot::Sender<Result<Option<EventRecord>, StoreError>>;
+/// An id waiting to be looked up, and where its answer goes.
+type Waiting = (AffiliateId, String, Answer);
 
 /// Ids waiting to be looked up, and whether a task is answering them.
 #[derive(Default)]
 pub(crate) struct Lookups {
-    queue: Mutex<(Vec<(AffiliateId, String, Answer)>, bool)>,
+    queue: Mutex<(Vec<Waiting>, bool)>,
 }
 
 /// Most ids in one query.

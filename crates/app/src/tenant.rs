@@ -236,6 +236,7 @@ impl Tenant {
         // event id, is the decision id's second half.
         let tag = xxh3_64(format!("{}\0{}", self.id, event.id).as_bytes());
         let decision_json = serde_json::to_string(&decision).unwrap_or_default();
+        let trend = crate::trends::key(&event, &decision);
         metrics.record(&decision);
         let record = store::EventRecord {
             seq: 0,
@@ -266,7 +267,7 @@ impl Tenant {
         let (tx, rx) = oneshot::channel();
         // Sent under the lock, so the writer receives this affiliate's events in seq order.
         writer.send(Job::Write {
-            write: store::Write { affiliate: self.id.clone(), tag, record, outbox },
+            write: store::Write { affiliate: self.id.clone(), tag, record, outbox, trend: Some(trend) },
             decided,
             tenant: Arc::clone(self) as Arc<dyn Settle>,
             reply: tx,

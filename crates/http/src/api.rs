@@ -52,6 +52,7 @@ pub use crate::contract::{BATCH_BODY_LIMIT, EVENT_BODY_LIMIT, REPORT_BODY_LIMIT}
         (name = "cases", description = "The safety table's cases (group keys with `cases`), webhooks and dead letters."),
         (name = "protection", description = "Self-protection a user turns on: delayed transfer, designated accounts, loan lock (scope `decide`)."),
         (name = "keys", description = "An affiliate's API keys: list and revoke (scope `admin`)."),
+        (name = "trends", description = "Decisions over time from the daily rollup (scope `decide` or `rules:write`; every affiliate for the group's admin)."),
         (name = "operations", description = "Health and readiness (no key) and metrics (the group's admin key)."),
     )
 )]
@@ -764,6 +765,7 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(import_indicators))
         .routes(routes!(shield))
         .routes(routes!(registry_totals))
+        .routes(routes!(crate::trends::get_trends))
         .routes(routes!(list_keys))
         .routes(routes!(revoke_key))
         .routes(routes!(get_protection, put_protection))

@@ -17,6 +17,7 @@ pub mod import;
 pub mod live;
 pub mod metrics;
 pub mod reports;
+pub mod trends;
 pub mod webhook;
 pub mod wire;
 

@@ -16,9 +16,9 @@
 //!
 //! Keys: `ansim:f2:<affiliate>:<key digest>`, one per entity, holding every feature's state
 //! for that key (`f2`: the state's format, MessagePack, so a later format never misreads this
-//! one; digests, never the raw value); each feature's state in it expires `window + lateness
-//! + one bucket` after its last update, as a key of its own would, and the key with the
-//! longest-lived of them. One key per entity rather than per feature: a decision touches a
+//! one; digests, never the raw value); each feature's state in it expires after its window,
+//! lateness and one bucket have passed since its last update, as a key of its own would, and
+//! the key with the longest-lived of them. One key per entity rather than per feature: a decision touches a
 //! few keys instead of a dozen, and Redis's time per decision fell accordingly. Expiry runs
 //! on Redis's clock, eviction in memory on event time; for live traffic the two agree. One
 //! case differs by design: an event later than the lateness tolerance, for a key idle longer

@@ -32,8 +32,11 @@ use store::{
 };
 
 /// Migrations, applied in order; the `ansim_schema` table records how many ran.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_event_seq.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_event_seq.sql"),
+    include_str!("../migrations/0003_trends.sql"),
+];
 
 /// Most connections a store opens (the writer, decision-path reads, units of work); a caller
 /// past it waits for one to come back instead of opening another, since opening a PostgreSQL
@@ -67,6 +70,13 @@ const INSERT_EVENTS: &str = "INSERT INTO event (affiliate, seq, event_id, decisi
      ruleset, event_json, decision_json, decided_ms)
      SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
      $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])";
+/// Adds a batch of cells to the daily trend rollup, one array per column (each cell once).
+const ADD_TRENDS: &str = "INSERT INTO trend_day (affiliate, day, kind, verdict, typology, age_band, amount_band,
+     decisions, amount)
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+     $8::bigint[], $9::bigint[])
+     ON CONFLICT (affiliate, day, kind, verdict, typology, age_band, amount_band)
+     DO UPDATE SET decisions = trend_day.decisions + excluded.decisions, amount = trend_day.amount + excluded.amount";
 /// A batch of outbox items, one array per column.
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (affiliate, topic, payload, created_ms)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])";
@@ -602,6 +612,7 @@ impl Store for PgStore {
         let stored = c.prepared(EVENTS_BY_IDS).map_err(backend)?;
         let insert = c.prepared(INSERT_EVENTS).map_err(backend)?;
         let outbox = c.prepared(INSERT_OUTBOX).map_err(backend)?;
+        let trend = c.prepared(ADD_TRENDS).map_err(backend)?;
         // Read committed. An affiliate's counter row is locked from the moment it is advanced
         // to the end of the commit, which orders the commits of one affiliate (across nodes)
         // and makes replay order commit order; that lock is the one thing two nodes wait for,
@@ -712,6 +723,27 @@ impl Store for PgStore {
                 if !ob.0.is_empty() {
                     tx.execute(&outbox, &[&ob.0, &ob.1, &ob.2, &ob.3])?;
                 }
+                let cells = store::trend_deltas(writes, &out);
+                if !cells.is_empty() {
+                    let col = |f: fn(&store::TrendKey) -> &str| cells.iter().map(|c| f(&c.1)).collect::<Vec<&str>>();
+                    let affs: Vec<&str> = cells.iter().map(|c| c.0.as_str()).collect();
+                    let days: Vec<i64> = cells.iter().map(|c| c.1.day).collect();
+                    let (n, amount): (Vec<i64>, Vec<i64>) = cells.iter().map(|c| (c.2, c.3)).unzip();
+                    tx.execute(
+                        &trend,
+                        &[
+                            &affs,
+                            &days,
+                            &col(|k| &k.kind),
+                            &col(|k| &k.verdict),
+                            &col(|k| &k.typology),
+                            &col(|k| &k.age_band),
+                            &col(|k| &k.amount_band),
+                            &n,
+                            &amount,
+                        ],
+                    )?;
+                }
                 Ok(out)
             });
             match r {
@@ -728,6 +760,34 @@ impl Store for PgStore {
         let st = c.prepared(EVENT_BY_ID).map_err(backend)?;
         let row = c.query_opt(&st, &[&a.as_str(), &event_id]).map_err(backend)?;
         Ok(row.as_ref().map(event_row))
+    }
+
+    fn trend_days(&self, a: Option<&AffiliateId>, from_day: i64, to_day: i64) -> Result<Vec<store::TrendRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT affiliate, day, kind, verdict, typology, age_band, amount_band, decisions, amount FROM trend_day
+                 WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR affiliate = $3)
+                 ORDER BY day, affiliate, kind, verdict, typology, age_band, amount_band",
+                &[&from_day, &to_day, &a.map(|a| a.as_str())],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| store::TrendRow {
+                affiliate: AffiliateId(r.get(0)),
+                key: store::TrendKey {
+                    day: r.get(1),
+                    kind: r.get(2),
+                    verdict: r.get(3),
+                    typology: r.get(4),
+                    age_band: r.get(5),
+                    amount_band: r.get(6),
+                },
+                decisions: r.get(7),
+                amount: r.get(8),
+            })
+            .collect())
     }
 
     fn events_by_ids(&self, ids: &[(AffiliateId, String)]) -> Result<Vec<Option<EventRecord>>> {

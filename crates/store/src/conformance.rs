@@ -33,7 +33,7 @@ pub fn record(seq: i64, event_id: &str) -> EventRecord {
 /// A write of event `id`; its sequence number and decision id are left for the store.
 pub fn write(a: &AffiliateId, id: &str) -> Write {
     let record = EventRecord { seq: 0, decision_id: String::new(), ..record(0, id) };
-    Write { affiliate: a.clone(), tag: tag(id), record, outbox: vec![] }
+    Write { affiliate: a.clone(), tag: tag(id), record, outbox: vec![], trend: None }
 }
 
 /// The outcome of the suite's write of `id` stored as `seq`.
@@ -57,6 +57,49 @@ pub fn run_all(s: &dyn Store) {
     concurrent_units_of_work_serialise(s);
     rulesets_publish_in_units_of_work(s);
     actions_and_webhooks(s);
+    trend_rollup(s);
+}
+
+fn trend_rollup(s: &dyn Store) {
+    let (a, b) = (aff("trend-a"), aff("trend-b"));
+    let key = |day: i64, verdict: &str| crate::TrendKey {
+        day,
+        kind: "transfer".into(),
+        verdict: verdict.into(),
+        typology: "impersonation".into(),
+        age_band: "60s".into(),
+        amount_band: "1m_10m".into(),
+    };
+    let w = |aff: &AffiliateId, id: &str, day: i64, verdict: &str, amount: i64| Write {
+        trend: Some((key(day, verdict), amount)),
+        ..write(aff, id)
+    };
+    s.commit(&[
+        w(&a, "t1", 20_000, "hold", 1_000_000),
+        w(&a, "t2", 20_000, "hold", 2_000_000),
+        w(&a, "t3", 20_001, "allow", 5),
+    ])
+    .unwrap();
+    // A repeat (stored before, or twice in one batch) counts once; another affiliate apart.
+    s.commit(&[w(&a, "t1", 20_000, "hold", 1_000_000), w(&a, "t4", 20_000, "hold", 7), w(&a, "t4", 20_000, "hold", 7)])
+        .unwrap();
+    s.commit(&[w(&b, "t1", 20_000, "hold", 3)]).unwrap();
+    let got: Vec<(String, i64, String, i64, i64)> = s
+        .trend_days(Some(&a), 20_000, 20_001)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.affiliate.0, r.key.day, r.key.verdict, r.decisions, r.amount))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("trend-a".into(), 20_000, "hold".into(), 3, 3_000_007), ("trend-a".into(), 20_001, "allow".into(), 1, 5)],
+        "decisions and amounts per cell, repeats once"
+    );
+    assert_eq!(s.trend_days(Some(&a), 20_001, 20_001).unwrap().len(), 1, "days outside the range are left out");
+    let all = s.trend_days(None, 20_000, 20_000).unwrap();
+    assert_eq!(all.iter().map(|r| r.decisions).sum::<i64>(), 4, "every affiliate together");
+    assert_eq!(all.iter().find(|r| r.affiliate == b).map(|r| r.amount), Some(3));
+    assert_eq!(all[0].key, key(20_000, "hold"));
 }
 
 fn new_case(priority: i64, at: i64) -> crate::CaseRow {

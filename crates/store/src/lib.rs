@@ -157,6 +157,55 @@ pub struct Write {
     pub record: EventRecord,
     /// Side effects, as `(topic, payload)`; written only with a stored event.
     pub outbox: Vec<(String, String)>,
+    /// Where the decision counts in the trend rollups, and the amount it moves (won, 0 when
+    /// none); counted only with a stored event.
+    pub trend: Option<(TrendKey, i64)>,
+}
+
+/// A cell of the daily trend rollup: decisions of one Korea-time day with the same kind,
+/// verdict, typology, age band and amount band. The rollup is kept up to date as decisions
+/// commit, in the same transaction, so trends never scan events.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrendKey {
+    /// Korea-time day: days since 1970-01-01 in KST.
+    pub day: i64,
+    /// Event kind (`transfer`, `message`, ...).
+    pub kind: String,
+    /// Verdict name.
+    pub verdict: String,
+    /// Scam typology (stage-1's, or the first tag of the first rule that matched; empty: none).
+    pub typology: String,
+    /// The subject's age band (`60s`; empty: not given).
+    pub age_band: String,
+    /// The amount's band (`under_100k`, `100k_1m`, `1m_10m`, `10m_plus`; empty: no amount).
+    pub amount_band: String,
+}
+
+/// One cell of the daily trend rollup with its totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrendRow {
+    /// Whose decisions.
+    pub affiliate: AffiliateId,
+    /// The cell.
+    pub key: TrendKey,
+    /// Decisions in it.
+    pub decisions: i64,
+    /// Won they moved (or would have: held and blocked amounts count too).
+    pub amount: i64,
+}
+
+/// The trend rollup's increments for the writes of a commit that were stored (a repeat counts
+/// once, with its first decision), one per cell, in cell order.
+pub fn trend_deltas(writes: &[Write], outcomes: &[Committed]) -> Vec<(AffiliateId, TrendKey, i64, i64)> {
+    let mut cells: std::collections::BTreeMap<(&AffiliateId, &TrendKey), (i64, i64)> = Default::default();
+    for (w, o) in writes.iter().zip(outcomes) {
+        if let (Some((key, amount)), Committed::Stored { .. }) = (&w.trend, o) {
+            let c = cells.entry((&w.affiliate, key)).or_default();
+            c.0 += 1;
+            c.1 = c.1.saturating_add(*amount);
+        }
+    }
+    cells.into_iter().map(|((a, k), (n, amount))| (a.clone(), k.clone(), n, amount)).collect()
 }
 
 /// What became of one [`Write`] in a commit.
@@ -429,6 +478,9 @@ pub trait Store: Send + Sync {
     fn commit(&self, writes: &[Write]) -> Result<Vec<Committed>>;
     /// The stored event with this event id.
     fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>>;
+    /// The daily trend rollup for Korea-time days `from_day..=to_day`, of one affiliate or
+    /// (`None`) of every affiliate, in day order.
+    fn trend_days(&self, a: Option<&AffiliateId>, from_day: i64, to_day: i64) -> Result<Vec<TrendRow>>;
     /// The stored events with these (affiliate, event id) pairs, one answer per pair in order:
     /// a backend on a server answers the whole list in one round trip.
     fn events_by_ids(&self, ids: &[(AffiliateId, String)]) -> Result<Vec<Option<EventRecord>>> {

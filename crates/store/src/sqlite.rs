@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_protection.sql"),
     include_str!("../migrations/sqlite/0004_cases.sql"),
     include_str!("../migrations/sqlite/0005_typed_cases.sql"),
+    include_str!("../migrations/sqlite/0006_trends.sql"),
 ];
 
 /// Readers kept open for concurrent reads.
@@ -507,9 +508,61 @@ impl Store for SqliteStore {
                 }
                 out.push(Committed::Stored { seq, decision_id });
             }
+            let mut trend = tx
+                .prepare_cached(
+                    "INSERT INTO trend_day (affiliate, day, kind, verdict, typology, age_band, amount_band, decisions, amount)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (affiliate, day, kind, verdict, typology, age_band, amount_band)
+                     DO UPDATE SET decisions = decisions + excluded.decisions, amount = amount + excluded.amount",
+                )
+                .map_err(backend)?;
+            for (a, k, n, amount) in crate::trend_deltas(writes, &out) {
+                trend
+                    .execute(params![
+                        a.as_str(),
+                        k.day,
+                        k.kind,
+                        k.verdict,
+                        k.typology,
+                        k.age_band,
+                        k.amount_band,
+                        n,
+                        amount
+                    ])
+                    .map_err(backend)?;
+            }
         }
         tx.commit().map_err(backend)?;
         Ok(out)
+    }
+
+    fn trend_days(&self, a: Option<&AffiliateId>, from_day: i64, to_day: i64) -> Result<Vec<crate::TrendRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(
+                "SELECT affiliate, day, kind, verdict, typology, age_band, amount_band, decisions, amount FROM trend_day
+                 WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR affiliate = ?3)
+                 ORDER BY day, affiliate, kind, verdict, typology, age_band, amount_band",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![from_day, to_day, a.map(|a| a.as_str())], |r| {
+                Ok(crate::TrendRow {
+                    affiliate: AffiliateId(r.get(0)?),
+                    key: crate::TrendKey {
+                        day: r.get(1)?,
+                        kind: r.get(2)?,
+                        verdict: r.get(3)?,
+                        typology: r.get(4)?,
+                        age_band: r.get(5)?,
+                        amount_band: r.get(6)?,
+                    },
+                    decisions: r.get(7)?,
+                    amount: r.get(8)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
     }
 
     fn event_by_id(&self, a: &AffiliateId, event_id: &str) -> Result<Option<EventRecord>> {

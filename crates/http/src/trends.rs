@@ -1,0 +1,122 @@
+//! Trends over HTTP: `GET /v1/trends` reads the daily decision rollup the store keeps as
+//! decisions commit, cut by day, week or month and split by the dimensions asked for. An
+//! affiliate's keys see their own decisions; the group's administrators see every affiliate's
+//! and may split by affiliate.
+
+use crate::error::ApiError;
+use crate::extract::{ApiQuery, Caller, S, blocking};
+use crate::wire::Problem;
+use app::AppError;
+use app::trends::{Dim, Period, day_text, parse_day};
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Query of `GET /v1/trends`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TrendQuery {
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+    group: Option<String>,
+}
+
+/// Decisions over time.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TrendBody {
+    /// First Korea-time day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last Korea-time day, `YYYY-MM-DD`.
+    pub to: String,
+    /// `day`, `week` (from Monday) or `month`.
+    pub by: String,
+    /// The dimensions each point is split by, in order.
+    pub group: Vec<String>,
+    /// One point per period and combination of values, in period order; periods without
+    /// decisions are left out.
+    pub points: Vec<TrendPoint>,
+}
+
+/// One period's totals for one combination of the dimensions' values.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TrendPoint {
+    /// The period's first day, `YYYY-MM-DD`.
+    pub period: String,
+    /// The dimensions' values, named (an empty value: not given, such as no age band).
+    pub values: std::collections::BTreeMap<String, String>,
+    /// Decisions.
+    pub decisions: i64,
+    /// Won the decisions moved or would have (held and blocked amounts included).
+    pub amount: i64,
+    /// Decisions that held or blocked.
+    pub stopped: i64,
+    /// Won held or blocked.
+    pub stopped_amount: i64,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::App(AppError::Invalid { field: field.into(), message: message.into() })
+}
+
+/// Decisions by period and dimension, from the daily rollup (no event is read).
+#[utoipa::path(
+    get, path = "/v1/trends", tag = "trends",
+    params(
+        ("from" = Option<String>, Query, description = "First Korea-time day, YYYY-MM-DD (default: 29 days before `to`)."),
+        ("to" = Option<String>, Query, description = "Last Korea-time day, YYYY-MM-DD (default: today in Korea)."),
+        ("by" = Option<String>, Query, description = "`day` (default), `week` or `month`."),
+        ("group" = Option<String>, Query, description = "Comma-separated dimensions: `kind`, `verdict` (default), `typology`, `age_band`, `amount_band`, and `affiliate` for the group's administrators; `none` for totals."),
+    ),
+    responses(
+        (status = 200, description = "The trend.", body = TrendBody),
+        (status = 400, description = "A bad parameter, named.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not read trends (or not by affiliate).", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get_trends(
+    State(s): State<S>,
+    Caller(p): Caller,
+    ApiQuery(q): ApiQuery<TrendQuery>,
+) -> Result<Json<TrendBody>, ApiError> {
+    let day = |field: &str, v: &Option<String>| -> Result<Option<i64>, ApiError> {
+        v.as_deref()
+            .map(|t| parse_day(t).ok_or_else(|| invalid(field, format!("{t:?} is not a date (YYYY-MM-DD)"))))
+            .transpose()
+    };
+    let to = day("to", &q.to)?.unwrap_or_else(|| app::trends::kst_day(app::now_ms()));
+    let from = day("from", &q.from)?.unwrap_or(to - 29);
+    let by = q.by.as_deref().unwrap_or("day");
+    let period = Period::parse(by).ok_or_else(|| invalid("by", format!("{by:?} is not day, week or month")))?;
+    let dims: Vec<Dim> = match q.group.as_deref().unwrap_or("verdict") {
+        "none" | "" => Vec::new(),
+        g => g
+            .split(',')
+            .map(|d| Dim::parse(d.trim()).ok_or_else(|| invalid("group", format!("{d:?} is not a dimension"))))
+            .collect::<Result<_, _>>()?,
+    };
+    let points = blocking(&s, {
+        let dims = dims.clone();
+        move |app| app.trends(&p, from, to, period, &dims)
+    })
+    .await?;
+    Ok(Json(TrendBody {
+        from: day_text(from),
+        to: day_text(to),
+        by: by.to_string(),
+        group: dims.iter().map(|d| d.as_str().to_string()).collect(),
+        points: points
+            .into_iter()
+            .map(|pt| TrendPoint {
+                period: day_text(pt.period_start),
+                values: dims.iter().map(|d| d.as_str().to_string()).zip(pt.values).collect(),
+                decisions: pt.decisions,
+                amount: pt.amount,
+                stopped: pt.stopped,
+                stopped_amount: pt.stopped_amount,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,181 @@
+//! Trends end to end over HTTP: decisions posted to `POST /v1/events` show up in
+//! `GET /v1/trends` by day, week and month and by the dimensions asked for, counted once per
+//! event id (a repeat does not count again); an affiliate sees only its own decisions, the
+//! group's administrator sees every affiliate's; bad parameters are refused by name.
+
+use ansim_http::{Options, Server};
+use app::{App, AppConfig, Scope};
+use axum::body::Bytes;
+use axum::http::{Method, Request, StatusCode};
+use domain::{AffiliateId, Timestamp};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct Http {
+    addr: std::net::SocketAddr,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Http {
+    async fn call(&self, method: Method, path: &str, key: &str, body: String) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let res = self.client.request(req).await.expect("request");
+        let status = res.status();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+}
+
+/// A rule that holds transfers of a million won or more, tagged `impersonation`.
+const RULES: &str = r#"
+[ruleset]
+name = "NAME"
+version = 1
+
+[[rule]]
+id = "big"
+when = "event.kind == 'transfer' && transfer.amount >= 1_000_000"
+verdict = "hold"
+score = 60
+tags = ["impersonation"]
+reason = { ko = "큰 금액", en = "Large amount" }
+"#;
+
+fn transfer(id: &str, at: &str, amount: i64, age: &str) -> String {
+    json!({
+        "id": id, "kind": "transfer", "at": at,
+        "subject": { "id": "u1", "age_band": age },
+        "transfer": { "amount": amount, "counterparty": { "bank": "088", "account": "110000000001" } }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_show_up_in_trends_by_period_and_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    for a in ["pay", "bank", "group"] {
+        app.ensure_affiliate(&AffiliateId(a.into()), a, &RULES.replace("NAME", a)).unwrap();
+    }
+    let pay = app.create_key(&AffiliateId("pay".into()), &[Scope::Decide]).unwrap();
+    let bank = app.create_key(&AffiliateId("bank".into()), &[Scope::Decide]).unwrap();
+    let admin = app.create_key(&AffiliateId("group".into()), &[Scope::Admin]).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ansim_http::serve_with(
+        Server::new(Arc::clone(&app), Options::default()),
+        listener,
+        None,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let h = Http { addr, client: Client::builder(TokioExecutor::new()).build_http() };
+
+    // Two Korean days on either side of a week's start: Sunday 2026-11-29 and Monday
+    // 2026-11-30 (23:30 Korea time is 14:30 UTC, still the same Korean day).
+    let now = Timestamp(app::now_ms());
+    let day = |d: &str, hm: &str| format!("{d}T{hm}:00+09:00");
+    assert!(now.to_kst_rfc3339().as_str() > "2026-11-30", "the test's days must be in the past");
+    let posts = [
+        (&pay, transfer("p1", &day("2026-11-29", "10:00"), 2_000_000, "60s")),
+        (&pay, transfer("p2", &day("2026-11-29", "23:30"), 50_000, "60s")),
+        (&pay, transfer("p3", &day("2026-11-30", "00:10"), 3_000_000, "20s")),
+        (&pay, transfer("p3", &day("2026-11-30", "00:10"), 3_000_000, "20s")),
+        (&bank, transfer("b1", &day("2026-11-30", "09:00"), 5_000_000, "60s")),
+    ];
+    for (key, body) in posts {
+        let (status, v) = h.call(Method::POST, "/v1/events", key, body).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    let q = "/v1/trends?from=2026-11-29&to=2026-11-30";
+    let (status, v) = h.call(Method::GET, q, &pay, String::new()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let points: Vec<(String, String, i64, i64, i64)> = v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period"].as_str().unwrap().to_string(),
+                p["values"]["verdict"].as_str().unwrap().to_string(),
+                p["decisions"].as_i64().unwrap(),
+                p["amount"].as_i64().unwrap(),
+                p["stopped_amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        points,
+        vec![
+            ("2026-11-29".into(), "allow".into(), 1, 50_000, 0),
+            ("2026-11-29".into(), "hold".into(), 1, 2_000_000, 2_000_000),
+            ("2026-11-30".into(), "hold".into(), 1, 3_000_000, 3_000_000),
+        ],
+        "pay's own decisions by day and verdict, the repeat of p3 counted once, the bank's not at all"
+    );
+    // By week (Monday first): Sunday the 29th belongs to the week of the 23rd.
+    let (_, v) = h.call(Method::GET, &format!("{q}&by=week&group=typology,age_band"), &pay, String::new()).await;
+    let weeks: Vec<(String, String, String, i64)> = v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period"].as_str().unwrap().into(),
+                p["values"]["typology"].as_str().unwrap().into(),
+                p["values"]["age_band"].as_str().unwrap().into(),
+                p["decisions"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        weeks,
+        vec![
+            ("2026-11-23".into(), "".into(), "60s".into(), 1),
+            ("2026-11-23".into(), "impersonation".into(), "60s".into(), 1),
+            ("2026-11-30".into(), "impersonation".into(), "20s".into(), 1),
+        ]
+    );
+    // The group's administrator: every affiliate, by month and affiliate.
+    let (status, v) = h.call(Method::GET, &format!("{q}&by=month&group=affiliate"), &admin, String::new()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let months: Vec<(String, String, i64, i64)> = v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period"].as_str().unwrap().into(),
+                p["values"]["affiliate"].as_str().unwrap().into(),
+                p["decisions"].as_i64().unwrap(),
+                p["stopped"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(months, vec![("2026-11-01".into(), "bank".into(), 1, 1), ("2026-11-01".into(), "pay".into(), 3, 2)]);
+    // An affiliate may not split by affiliate; bad parameters are named.
+    let (status, _) = h.call(Method::GET, &format!("{q}&group=affiliate"), &pay, String::new()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (bad, field) in [
+        ("/v1/trends?from=2026-02-30", "from"),
+        ("/v1/trends?by=year", "by"),
+        ("/v1/trends?group=colour", "group"),
+        ("/v1/trends?from=2026-12-01&to=2026-11-01", "to"),
+    ] {
+        let (status, v) = h.call(Method::GET, bad, &pay, String::new()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert!(v.to_string().contains(field), "{bad} names {field}: {v}");
+    }
+}
