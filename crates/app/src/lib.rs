@@ -22,6 +22,7 @@ pub mod registry;
 pub mod relief;
 mod repeat;
 mod rulesets;
+pub mod spikes;
 mod tenant;
 pub mod trends;
 mod writer;

@@ -285,3 +285,80 @@ mod tests {
         assert_eq!(amount_band(10_000_000), "10m_plus");
     }
 }
+
+/// A spike in one series of decisions (one event kind and typology), from the daily rollup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendAlert {
+    /// Event kind.
+    pub kind: String,
+    /// Typology.
+    pub typology: String,
+    /// First alerting Korea-time day (the day it was detected).
+    pub first_day: i64,
+    /// Last alerting day.
+    pub last_day: i64,
+    /// Decisions on the alerting days.
+    pub count: i64,
+    /// Decisions expected on them.
+    pub expected: f64,
+    /// The highest day's standard deviations above expectation.
+    pub peak_z: f64,
+    /// Decisions on the alerting days per affiliate, most first.
+    pub affiliates: Vec<(String, i64)>,
+}
+
+impl App {
+    /// Spikes whose first day falls in the `days` Korea-time days up to `to_day`, in the series
+    /// of decisions of each event kind and typology (the caller's own, or every affiliate's for
+    /// the group's administrators), judged against the eight weeks before (see
+    /// [`crate::spikes`]). Most recent first.
+    pub fn trend_alerts(&self, p: &Principal, to_day: i64, days: i64) -> Result<Vec<TrendAlert>, AppError> {
+        crate::access::authorize(p, crate::access::Action::ReadRules)?;
+        if !(1..=366).contains(&days) {
+            return Err(AppError::Invalid { field: "days".into(), message: "between 1 and 366".into() });
+        }
+        let group = p.affiliate.as_str() == GROUP && p.scopes.contains(&crate::Scope::Admin);
+        let from_day = to_day - days + 1 - 56;
+        let rows = self.store.trend_days(if group { None } else { Some(&p.affiliate) }, from_day, to_day)?;
+        let len = (to_day - from_day + 1) as usize;
+        // Series by (kind, typology): the counts per day, and per affiliate per day.
+        type Series = (Vec<i64>, std::collections::BTreeMap<String, Vec<i64>>);
+        let mut series: std::collections::BTreeMap<(String, String), Series> = Default::default();
+        for r in rows.iter().filter(|r| !r.key.typology.is_empty()) {
+            let s = series
+                .entry((r.key.kind.clone(), r.key.typology.clone()))
+                .or_insert_with(|| (vec![0; len], Default::default()));
+            let i = (r.key.day - from_day) as usize;
+            s.0[i] += r.decisions;
+            s.1.entry(r.affiliate.0.clone()).or_insert_with(|| vec![0; len])[i] += r.decisions;
+        }
+        // 1970-01-01 was a Thursday (weekday 3, Monday = 0).
+        let weekday0 = (from_day + 3).rem_euclid(7) as usize;
+        let mut out = Vec::new();
+        for ((kind, typology), (counts, by_affiliate)) in series {
+            for a in crate::spikes::alerts(&counts, weekday0, &crate::spikes::Params::default()) {
+                if (a.first as i64) < len as i64 - days {
+                    continue;
+                }
+                let mut affiliates: Vec<(String, i64)> = by_affiliate
+                    .iter()
+                    .map(|(name, c)| (name.clone(), c[a.first..=a.last].iter().sum()))
+                    .filter(|(_, n)| *n > 0)
+                    .collect();
+                affiliates.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+                out.push(TrendAlert {
+                    kind: kind.clone(),
+                    typology: typology.clone(),
+                    first_day: from_day + a.first as i64,
+                    last_day: from_day + a.last as i64,
+                    count: a.count,
+                    expected: a.expected,
+                    peak_z: a.peak_z,
+                    affiliates,
+                });
+            }
+        }
+        out.sort_by(|x, y| y.first_day.cmp(&x.first_day).then(y.count.cmp(&x.count)));
+        Ok(out)
+    }
+}

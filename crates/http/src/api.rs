@@ -766,6 +766,7 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(shield))
         .routes(routes!(registry_totals))
         .routes(routes!(crate::trends::get_trends))
+        .routes(routes!(crate::trends::get_trend_alerts))
         .routes(routes!(list_keys))
         .routes(routes!(revoke_key))
         .routes(routes!(get_protection, put_protection))

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiQuery, Caller, S, blocking};
 use crate::wire::Problem;
 use app::AppError;
-use app::trends::{Dim, Period, day_text, parse_day};
+use app::trends::{Dim, Period, day_text, kst_day, parse_day};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,7 @@ pub(crate) async fn get_trends(
             .map(|t| parse_day(t).ok_or_else(|| invalid(field, format!("{t:?} is not a date (YYYY-MM-DD)"))))
             .transpose()
     };
-    let to = day("to", &q.to)?.unwrap_or_else(|| app::trends::kst_day(app::now_ms()));
+    let to = day("to", &q.to)?.unwrap_or_else(|| kst_day(app::now_ms()));
     let from = day("from", &q.from)?.unwrap_or(to - 29);
     let by = q.by.as_deref().unwrap_or("day");
     let period = Period::parse(by).ok_or_else(|| invalid("by", format!("{by:?} is not day, week or month")))?;
@@ -116,6 +116,99 @@ pub(crate) async fn get_trends(
                 amount: pt.amount,
                 stopped: pt.stopped,
                 stopped_amount: pt.stopped_amount,
+            })
+            .collect(),
+    }))
+}
+
+/// Query of `GET /v1/trends/alerts`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AlertQuery {
+    to: Option<String>,
+    days: Option<i64>,
+}
+
+/// Spikes in the decisions of an event kind and typology.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TrendAlertList {
+    /// Most recent first.
+    pub alerts: Vec<TrendAlertBody>,
+}
+
+/// One spike: consecutive days far above what the eight weeks before and the day of the week
+/// lead one to expect.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TrendAlertBody {
+    /// Event kind (`message`, `transfer`, ...).
+    pub kind: String,
+    /// Scam typology.
+    pub typology: String,
+    /// First alerting Korea-time day (when it was detected), `YYYY-MM-DD`.
+    pub first_seen: String,
+    /// Last alerting day, `YYYY-MM-DD`.
+    pub last_seen: String,
+    /// Decisions on the alerting days.
+    pub count: i64,
+    /// Decisions expected on them.
+    pub expected: f64,
+    /// The highest day's standard deviations above expectation.
+    pub peak_z: f64,
+    /// Decisions on the alerting days per affiliate, most first.
+    pub affiliates: Vec<AlertAffiliate>,
+}
+
+/// An affiliate's share of a spike.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertAffiliate {
+    /// The affiliate.
+    pub affiliate: String,
+    /// Its decisions on the alerting days.
+    pub count: i64,
+}
+
+/// Emerging waves: spikes in the daily decisions of each event kind and typology, judged
+/// against the eight weeks before with the weekday's pattern.
+#[utoipa::path(
+    get, path = "/v1/trends/alerts", tag = "trends",
+    params(
+        ("to" = Option<String>, Query, description = "Last Korea-time day, YYYY-MM-DD (default: today in Korea)."),
+        ("days" = Option<i64>, Query, minimum = 1, maximum = 366, description = "Spikes first seen in this many days up to `to` (default 14)."),
+    ),
+    responses(
+        (status = 200, description = "Spikes, most recent first.", body = TrendAlertList),
+        (status = 400, description = "A bad parameter, named.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not read trends.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get_trend_alerts(
+    State(s): State<S>,
+    Caller(p): Caller,
+    ApiQuery(q): ApiQuery<AlertQuery>,
+) -> Result<Json<TrendAlertList>, ApiError> {
+    let to = match q.to.as_deref() {
+        Some(t) => parse_day(t).ok_or_else(|| invalid("to", format!("{t:?} is not a date (YYYY-MM-DD)")))?,
+        None => kst_day(app::now_ms()),
+    };
+    let days = q.days.unwrap_or(14);
+    let list = blocking(&s, move |app| app.trend_alerts(&p, to, days)).await?;
+    Ok(Json(TrendAlertList {
+        alerts: list
+            .into_iter()
+            .map(|a| TrendAlertBody {
+                kind: a.kind,
+                typology: a.typology,
+                first_seen: day_text(a.first_day),
+                last_seen: day_text(a.last_day),
+                count: a.count,
+                expected: (a.expected * 10.0).round() / 10.0,
+                peak_z: (a.peak_z * 10.0).round() / 10.0,
+                affiliates: a
+                    .affiliates
+                    .into_iter()
+                    .map(|(affiliate, count)| AlertAffiliate { affiliate, count })
+                    .collect(),
             })
             .collect(),
     }))

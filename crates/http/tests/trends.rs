@@ -179,3 +179,95 @@ async fn decisions_show_up_in_trends_by_period_and_dimension() {
         assert!(v.to_string().contains(field), "{bad} names {field}: {v}");
     }
 }
+
+/// A wave of parcel smishing in the last three days of a quiet quarter is one alert, dated on
+/// its first day, with the affiliates that saw it; an affiliate sees only its own share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_of_one_typology_raises_one_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(store::sqlite::SqliteStore::open(&dir.path().join("ansim.db")).unwrap());
+    // Ninety days of history written as committed decisions would leave it: about 30 parcel
+    // texts a day at "pay" (fewer at weekends), then 90, 110 and 100 on the last three days,
+    // when "bank" saw 20 a day too.
+    let to = app::trends::parse_day("2026-11-30").unwrap();
+    let mut n = 0;
+    for day in to - 89..=to {
+        let weekday = (day + 3).rem_euclid(7);
+        let quiet = if weekday >= 5 { 22 } else { 30 } + (day % 3);
+        let wave = [90, 110, 100];
+        let back = (to - day) as usize;
+        let (pay, bank) = if back < 3 { (wave[2 - back], 20) } else { (quiet, 0) };
+        for (affiliate, count) in [("pay", pay), ("bank", bank)] {
+            let writes: Vec<store::Write> = (0..count)
+                .map(|_| {
+                    n += 1;
+                    let mut w = store::conformance::write(&AffiliateId(affiliate.into()), &format!("m{n}"));
+                    // A real message event: the app replays the stored events when it starts.
+                    w.record.kind = "message".into();
+                    w.record.at_ms = (day * 86_400 + 3 * 3_600) * 1_000;
+                    w.record.event_json = json!({
+                        "id": format!("m{n}"), "affiliate": affiliate, "kind": "message",
+                        "at": Timestamp(w.record.at_ms).to_kst_rfc3339(),
+                        "subject": { "id": "u1" },
+                        "message": { "sender": { "phone": "010-0000-0000" }, "text": "배송 주소를 확인하세요" }
+                    })
+                    .to_string();
+                    store::Write {
+                        trend: Some((
+                            store::TrendKey {
+                                day,
+                                kind: "message".into(),
+                                verdict: "warn".into(),
+                                typology: "parcel_smishing".into(),
+                                age_band: String::new(),
+                                amount_band: String::new(),
+                            },
+                            0,
+                        )),
+                        ..w
+                    }
+                })
+                .collect();
+            if !writes.is_empty() {
+                store::Store::commit(&*store, &writes).unwrap();
+            }
+        }
+    }
+    let app = App::open_on(store, AppConfig::new(dir.path())).unwrap();
+    for a in ["pay", "bank", "group"] {
+        app.ensure_affiliate(&AffiliateId(a.into()), a, &RULES.replace("NAME", a)).unwrap();
+    }
+    let pay = app.create_key(&AffiliateId("pay".into()), &[Scope::Decide]).unwrap();
+    let admin = app.create_key(&AffiliateId("group".into()), &[Scope::Admin]).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ansim_http::serve_with(
+        Server::new(Arc::clone(&app), Options::default()),
+        listener,
+        None,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let h = Http { addr, client: Client::builder(TokioExecutor::new()).build_http() };
+
+    let (status, v) = h.call(Method::GET, "/v1/trends/alerts?to=2026-11-30", &admin, String::new()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let alerts = v["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "one wave, one alert: {v}");
+    let a = &alerts[0];
+    assert_eq!((a["kind"].as_str(), a["typology"].as_str()), (Some("message"), Some("parcel_smishing")));
+    assert_eq!((a["first_seen"].as_str(), a["last_seen"].as_str()), (Some("2026-11-28"), Some("2026-11-30")));
+    assert_eq!(a["count"].as_i64(), Some(360));
+    assert!(a["expected"].as_f64().unwrap() < 120.0, "{a}");
+    assert_eq!(a["affiliates"], json!([{ "affiliate": "pay", "count": 300 }, { "affiliate": "bank", "count": 60 }]));
+    // The affiliate's own view: its share only. Before the wave, nothing.
+    let (_, v) = h.call(Method::GET, "/v1/trends/alerts?to=2026-11-30", &pay, String::new()).await;
+    assert_eq!(v["alerts"][0]["affiliates"], json!([{ "affiliate": "pay", "count": 300 }]), "{v}");
+    let (_, v) = h.call(Method::GET, "/v1/trends/alerts?to=2026-11-27&days=30", &admin, String::new()).await;
+    assert_eq!(v["alerts"], json!([]), "a quiet quarter raises nothing");
+    let (status, v) = h.call(Method::GET, "/v1/trends/alerts?days=0", &admin, String::new()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v.to_string().contains("days"), "{v}");
+}
