@@ -21,6 +21,7 @@ pub mod protection;
 pub mod registry;
 pub mod relief;
 mod repeat;
+pub mod report;
 mod rulesets;
 pub mod spikes;
 mod tenant;

@@ -1,0 +1,329 @@
+//! The yearly financial-safety report's figures, computed from the daily trend rollup the
+//! store keeps (never from a scan of events), for every affiliate of the group together: the
+//! year's decisions, warnings, holds and blocks and the won they stopped, month by month; the
+//! typology mix against the year before; who was protected by age band; the channels (event
+//! kinds); each affiliate's share; and the waves the spike detector finds in the year. Each
+//! figure carries the rollup query it came from, for the report's appendix. Rendering is the
+//! caller's (`ansim report yearly`).
+
+use crate::spikes;
+use crate::trends::{civil, days_from_civil};
+use std::collections::BTreeMap;
+use store::{Store, TrendRow};
+
+/// Totals of a set of decisions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Decisions.
+    pub decisions: i64,
+    /// Warned (the user confirmed before going ahead).
+    pub warned: i64,
+    /// Held.
+    pub held: i64,
+    /// Blocked.
+    pub blocked: i64,
+    /// Won moved by all of them (or that would have been).
+    pub amount: i64,
+    /// Won held or blocked.
+    pub stopped_amount: i64,
+}
+
+impl Totals {
+    fn add(&mut self, r: &TrendRow) {
+        self.decisions += r.decisions;
+        self.amount = self.amount.saturating_add(r.amount);
+        match r.key.verdict.as_str() {
+            "warn" => self.warned += r.decisions,
+            "hold" => {
+                self.held += r.decisions;
+                self.stopped_amount = self.stopped_amount.saturating_add(r.amount);
+            }
+            "block" => {
+                self.blocked += r.decisions;
+                self.stopped_amount = self.stopped_amount.saturating_add(r.amount);
+            }
+            _ => {}
+        }
+    }
+
+    /// Warned, held or blocked.
+    pub fn protected(&self) -> i64 {
+        self.warned + self.held + self.blocked
+    }
+}
+
+/// A wave the spike detector found in the year.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wave {
+    /// Event kind.
+    pub kind: String,
+    /// Typology.
+    pub typology: String,
+    /// First and last alerting Korea-time day.
+    pub first_day: i64,
+    /// Last alerting day.
+    pub last_day: i64,
+    /// Decisions on the alerting days, and how many were expected.
+    pub count: i64,
+    /// Decisions expected on them.
+    pub expected: f64,
+}
+
+/// Everything the yearly report shows, with where each part came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YearFigures {
+    /// The year.
+    pub year: i32,
+    /// The year's totals.
+    pub total: Totals,
+    /// The year before's totals (zero when there is no data).
+    pub previous: Totals,
+    /// Per month, January first.
+    pub months: Vec<Totals>,
+    /// Warned, held or blocked decisions by typology this year and the year before (typology
+    /// `""`: no typology), most this year first.
+    pub typologies: Vec<(String, i64, i64)>,
+    /// Warned, held or blocked decisions by the subject's age band (`""`: not given).
+    pub age_bands: Vec<(String, Totals)>,
+    /// By event kind (the channel a decision came through).
+    pub kinds: Vec<(String, Totals)>,
+    /// By affiliate.
+    pub affiliates: Vec<(String, Totals)>,
+    /// Waves found in the year, in time order.
+    pub waves: Vec<Wave>,
+    /// For each figure of the report, the rollup query behind it.
+    pub sources: Vec<(&'static str, String)>,
+}
+
+/// The first Korea-time day of `year` and of the year after.
+fn bounds(year: i32) -> (i64, i64) {
+    (days_from_civil(i64::from(year), 1, 1), days_from_civil(i64::from(year) + 1, 1, 1))
+}
+
+/// Computes the report's figures for `year` from `store`'s rollup.
+pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::StoreError> {
+    let (start, end) = bounds(year);
+    let (prev_start, _) = bounds(year - 1);
+    // The waves need eight weeks of history before the year's first day.
+    let rows = store.trend_days(None, prev_start.min(start - 56), end - 1)?;
+    let (mut total, mut previous) = (Totals::default(), Totals::default());
+    let mut months = vec![Totals::default(); 12];
+    let mut typologies: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut age_bands: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut kinds: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut affiliates: BTreeMap<String, Totals> = BTreeMap::new();
+    let history = (start - 56) as usize;
+    let mut series: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    let protective = |v: &str| matches!(v, "warn" | "hold" | "block");
+    for r in &rows {
+        let day = r.key.day;
+        if day >= start - 56 && !r.key.typology.is_empty() {
+            series
+                .entry((r.key.kind.clone(), r.key.typology.clone()))
+                .or_insert_with(|| vec![0; (end - start + 56) as usize])[day as usize - history] += r.decisions;
+        }
+        if (prev_start..start).contains(&day) {
+            previous.add(r);
+            if protective(&r.key.verdict) {
+                typologies.entry(r.key.typology.clone()).or_default().1 += r.decisions;
+            }
+            continue;
+        }
+        if !(start..end).contains(&day) {
+            continue;
+        }
+        total.add(r);
+        months[(civil(day).1 - 1) as usize].add(r);
+        kinds.entry(r.key.kind.clone()).or_default().add(r);
+        affiliates.entry(r.affiliate.0.clone()).or_default().add(r);
+        if protective(&r.key.verdict) {
+            typologies.entry(r.key.typology.clone()).or_default().0 += r.decisions;
+            age_bands.entry(r.key.age_band.clone()).or_default().add(r);
+        }
+    }
+    // 1970-01-01 was a Thursday (weekday 3, Monday = 0).
+    let weekday0 = ((start - 56) + 3).rem_euclid(7) as usize;
+    let mut waves: Vec<Wave> = series
+        .into_iter()
+        .flat_map(|((kind, typology), counts)| {
+            spikes::alerts(&counts, weekday0, &spikes::Params::default()).into_iter().filter(|a| a.first >= 56).map(
+                move |a| Wave {
+                    kind: kind.clone(),
+                    typology: typology.clone(),
+                    first_day: start - 56 + a.first as i64,
+                    last_day: start - 56 + a.last as i64,
+                    count: a.count,
+                    expected: a.expected,
+                },
+            )
+        })
+        .collect();
+    waves.sort_by(|a, b| a.first_day.cmp(&b.first_day).then(a.typology.cmp(&b.typology)));
+    let mut typologies: Vec<(String, i64, i64)> = typologies.into_iter().map(|(t, (n, p))| (t, n, p)).collect();
+    typologies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let range = |from: i64, to: i64| format!("day BETWEEN {from} AND {to}");
+    let this = range(start, end - 1);
+    let sources = vec![
+        ("total", format!("SELECT verdict, SUM(decisions), SUM(amount) FROM trend_day WHERE {this} GROUP BY verdict")),
+        (
+            "previous",
+            format!(
+                "SELECT verdict, SUM(decisions), SUM(amount) FROM trend_day WHERE {} GROUP BY verdict",
+                range(prev_start, start - 1)
+            ),
+        ),
+        (
+            "months",
+            format!(
+                "SELECT month(day), verdict, SUM(decisions), SUM(amount) FROM trend_day WHERE {this} GROUP BY 1, 2"
+            ),
+        ),
+        (
+            "typologies",
+            format!(
+                "SELECT typology, SUM(decisions) FROM trend_day WHERE verdict IN ('warn', 'hold', 'block') AND ({this} OR {}) GROUP BY year(day), typology",
+                range(prev_start, start - 1)
+            ),
+        ),
+        (
+            "age_bands",
+            format!(
+                "SELECT age_band, verdict, SUM(decisions), SUM(amount) FROM trend_day WHERE verdict IN ('warn', 'hold', 'block') AND {this} GROUP BY 1, 2"
+            ),
+        ),
+        (
+            "kinds",
+            format!("SELECT kind, verdict, SUM(decisions), SUM(amount) FROM trend_day WHERE {this} GROUP BY 1, 2"),
+        ),
+        (
+            "affiliates",
+            format!("SELECT affiliate, verdict, SUM(decisions), SUM(amount) FROM trend_day WHERE {this} GROUP BY 1, 2"),
+        ),
+        (
+            "waves",
+            format!(
+                "spike detection (crate app, module spikes, default parameters) on SELECT kind, typology, day, SUM(decisions) FROM trend_day WHERE typology <> '' AND {} GROUP BY 1, 2, 3",
+                range(start - 56, end - 1)
+            ),
+        ),
+    ];
+    Ok(YearFigures {
+        year,
+        total,
+        previous,
+        months,
+        typologies,
+        age_bands: age_bands.into_iter().collect(),
+        kinds: kinds.into_iter().collect(),
+        affiliates: affiliates.into_iter().collect(),
+        waves,
+        sources,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trends::parse_day;
+    use domain::AffiliateId;
+    use store::{TrendKey, Write};
+
+    /// Commits `n` decisions of one cell at `affiliate`, each moving `amount` won.
+    fn put(s: &dyn Store, affiliate: &str, day: &str, verdict: &str, typology: &str, age: &str, n: usize, amount: i64) {
+        let key = TrendKey {
+            day: parse_day(day).unwrap(),
+            kind: if typology == "parcel_smishing" { "message" } else { "transfer" }.into(),
+            verdict: verdict.into(),
+            typology: typology.into(),
+            age_band: age.into(),
+            amount_band: String::new(),
+        };
+        let a = AffiliateId(affiliate.into());
+        let writes: Vec<Write> = (0..n)
+            .map(|i| Write {
+                trend: Some((key.clone(), amount)),
+                ..store::conformance::write(&a, &format!("{day}-{verdict}-{typology}-{age}-{i}"))
+            })
+            .collect();
+        s.commit(&writes).unwrap();
+    }
+
+    /// A fixture year whose figures were worked out by hand.
+    #[test]
+    fn a_fixture_year_gives_the_figures_worked_out_by_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        // 2025 (the year before): 4 holds of impersonation, 10 allows.
+        put(&s, "bank", "2025-06-01", "hold", "impersonation", "60s", 4, 1_000_000);
+        put(&s, "bank", "2025-06-01", "allow", "", "30s", 10, 50_000);
+        // 2026: January — 3 blocks of impersonation (60s) at the bank, 2 million won each;
+        // 20 allows at pay. March — 5 warnings of parcel smishing (20s) at the messenger.
+        // December 31 — 1 hold (70s), 7 million won.
+        put(&s, "bank", "2026-01-15", "block", "impersonation", "60s", 3, 2_000_000);
+        put(&s, "pay", "2026-01-20", "allow", "", "", 20, 10_000);
+        put(&s, "messenger", "2026-03-03", "warn", "parcel_smishing", "20s", 5, 0);
+        put(&s, "bank", "2026-12-31", "hold", "impersonation", "70s", 1, 7_000_000);
+        // 2027 is outside the year.
+        put(&s, "bank", "2027-01-01", "block", "impersonation", "60s", 9, 1);
+
+        let f = year_figures(&s, 2026).unwrap();
+        let t = |decisions, warned, held, blocked, amount, stopped_amount| Totals {
+            decisions,
+            warned,
+            held,
+            blocked,
+            amount,
+            stopped_amount,
+        };
+        // 3 + 20 + 5 + 1 = 29 decisions; 6,000,000 + 200,000 + 0 + 7,000,000 won; stopped
+        // 6,000,000 + 7,000,000.
+        assert_eq!(f.total, t(29, 5, 1, 3, 13_200_000, 13_000_000));
+        assert_eq!(f.previous, t(14, 0, 4, 0, 4_500_000, 4_000_000));
+        assert_eq!(f.months[0], t(23, 0, 0, 3, 6_200_000, 6_000_000));
+        assert_eq!(f.months[2], t(5, 5, 0, 0, 0, 0));
+        assert_eq!(f.months[11], t(1, 0, 1, 0, 7_000_000, 7_000_000));
+        assert_eq!(f.months.iter().map(|m| m.decisions).sum::<i64>(), 29);
+        assert_eq!(
+            f.typologies,
+            vec![("parcel_smishing".to_string(), 5, 0), ("impersonation".to_string(), 4, 4)],
+            "protective decisions by typology, this year and the year before"
+        );
+        assert_eq!(
+            f.age_bands,
+            vec![
+                ("20s".to_string(), t(5, 5, 0, 0, 0, 0)),
+                ("60s".to_string(), t(3, 0, 0, 3, 6_000_000, 6_000_000)),
+                ("70s".to_string(), t(1, 0, 1, 0, 7_000_000, 7_000_000)),
+            ]
+        );
+        assert_eq!(
+            f.kinds.iter().map(|(k, v)| (k.as_str(), v.decisions)).collect::<Vec<_>>(),
+            vec![("message", 5), ("transfer", 24)]
+        );
+        assert_eq!(
+            f.affiliates.iter().map(|(a, v)| (a.as_str(), v.protected())).collect::<Vec<_>>(),
+            vec![("bank", 4), ("messenger", 5), ("pay", 0)]
+        );
+        assert!(f.waves.is_empty(), "single days with no history make no wave: {:?}", f.waves);
+        assert_eq!(f.sources.len(), 8, "every figure names its query");
+    }
+
+    /// Waves are found in the year's daily series.
+    #[test]
+    fn a_wave_in_the_year_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        // From November of the year before (a series that starts from nothing is itself a
+        // wave, in 2025 here), with four busy days in the middle of March 2026.
+        let first = parse_day("2025-11-01").unwrap();
+        for d in 0..240 {
+            let day = crate::trends::day_text(first + d);
+            let n = if (130..134).contains(&d) { 120 } else { 30 + (d % 5) as usize };
+            put(&s, "messenger", &day, "warn", "parcel_smishing", "", n, 0);
+        }
+        let f = year_figures(&s, 2026).unwrap();
+        assert_eq!(f.waves.len(), 1, "{:?}", f.waves);
+        assert_eq!(crate::trends::day_text(f.waves[0].first_day), crate::trends::day_text(first + 130));
+        assert_eq!(f.waves[0].count, 480);
+    }
+}
