@@ -117,6 +117,9 @@ enum Command {
     /// Check the case audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Write reports from the store (it runs beside a server on the same data).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Prepare the configured store: create or upgrade its schema (PostgreSQL, under a lock,
     /// so nodes starting together migrate once; or the embedded SQLite file) and print the
     /// schema version.
@@ -201,6 +204,26 @@ enum IndicatorsCommand {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The yearly financial-safety report: `DIR/index.html` (Korean), `DIR/index.en.html`
+    /// (English) with charts, and `DIR/report.pdf` when Chromium is installed.
+    Yearly {
+        /// The year, e.g. 2026.
+        #[arg(long)]
+        year: i32,
+        /// Where to write it.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Data directory [default: ansim-data].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Configuration file (TOML); `store` or `ANSIM_STORE` names PostgreSQL.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -324,6 +347,7 @@ fn main() -> ExitCode {
         }
         Command::Audit(AuditCommand::Verify { data, config: cfg }) => audit_verify(data, cfg),
         Command::Migrate { data, config: cfg } => migrate(data, cfg),
+        Command::Report(ReportCommand::Yearly { year, out, data, config: cfg }) => yearly_report(year, &out, data, cfg),
         Command::Backtest { rules, events, active, labels } => {
             ansim::backtest::run(&rules, &events, active.as_deref(), labels.as_deref()).map(|_| ())
         }
@@ -688,6 +712,24 @@ fn migrate(data: Option<PathBuf>, cfg: Option<PathBuf>) -> Result<(), String> {
                 s.schema_version().map_err(|e| e.to_string())?
             );
         }
+    }
+    Ok(())
+}
+
+fn yearly_report(year: i32, out: &Path, data: Option<PathBuf>, cfg: Option<PathBuf>) -> Result<(), String> {
+    if !(1970..=9999).contains(&year) {
+        return Err(format!("--year: {year} is not a year between 1970 and 9999"));
+    }
+    let c = config(cfg, None, data)?;
+    existing_store(&c)?;
+    // The store alone, not the application: no lock is taken, so a server may run on it.
+    let store: Box<dyn store::Store> = match &c.store {
+        Some(url) => Box::new(store_postgres::PgStore::open(url).map_err(|e| e.to_string())?),
+        None => Box::new(store::sqlite::SqliteStore::open(&c.data.join("ansim.db")).map_err(|e| e.to_string())?),
+    };
+    let figures = app::report::year_figures(&*store, year).map_err(|e| format!("cannot read the trends: {e}"))?;
+    for path in ansim::report::write(&figures, out)? {
+        println!("wrote {path}");
     }
     Ok(())
 }

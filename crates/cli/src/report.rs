@@ -1,0 +1,501 @@
+//! `ansim report yearly`: the group's yearly financial-safety report as HTML a person reads —
+//! Korean (`index.html`) and English (`index.en.html`) — with inline SVG charts, from the
+//! figures `app::report` computes out of the trend rollup, and a PDF beside it when Debian's
+//! Chromium is installed. Every number in it is listed in an appendix with the rollup query
+//! behind it. It reads the store only, so it runs while a server works on the same data.
+
+use app::report::{Totals, YearFigures};
+use app::trends::day_text;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The report's words in one language.
+struct Words {
+    lang: &'static str,
+    title: &'static str,
+    lead: &'static str,
+    system: &'static str,
+    stages: [(&'static str, &'static str); 3],
+    trends: &'static str,
+    per_month: &'static str,
+    stopped_per_month: &'static str,
+    typologies: &'static str,
+    typology: &'static str,
+    this_year: &'static str,
+    last_year: &'static str,
+    change: &'static str,
+    ages: &'static str,
+    age: &'static str,
+    not_given: &'static str,
+    none: &'static str,
+    channels: &'static str,
+    channel: &'static str,
+    defence: &'static str,
+    affiliate: &'static str,
+    decisions: &'static str,
+    warned: &'static str,
+    held: &'static str,
+    blocked: &'static str,
+    stopped_amount: &'static str,
+    protected: &'static str,
+    waves: &'static str,
+    waves_none: &'static str,
+    period: &'static str,
+    expected: &'static str,
+    how: &'static str,
+    how_items: [&'static str; 4],
+    appendix: &'static str,
+    appendix_lead: &'static str,
+    figure: &'static str,
+    query: &'static str,
+    other: &'static str,
+    won: &'static str,
+}
+
+const KO: Words = Words {
+    lang: "ko",
+    title: "금융안전 연례 보고서",
+    lead: "그룹 계열사가 함께 이용자를 피싱과 사기로부터 지킨 한 해의 기록입니다. 모든 수치는 결정이 기록될 때 함께 갱신되는 일별 집계에서 나왔으며, 부록에 각 수치의 출처 질의를 실었습니다.",
+    system: "세 단계 보호 체계",
+    stages: [
+        ("예방", "피싱 문자와 링크, 사칭 프로필, 낯선 상대를 돈이 움직이기 전에 경고합니다."),
+        (
+            "탐지와 차단",
+            "로그인, 이체, 결제, 계정 변경, 메시지마다 실시간으로 허용·경고·보류·차단을 판단하고, 한 계열사가 확인한 지표는 모든 계열사의 이용자를 보호합니다.",
+        ),
+        ("대응과 회복", "24시간 신고 창구, 사건 처리와 법정 구제 절차, 모든 계열사로의 후속 조치."),
+    ],
+    trends: "사기 동향",
+    per_month: "월별 보호 건수 (경고·보류·차단)",
+    stopped_per_month: "월별 보류·차단 금액",
+    typologies: "유형별 보호 건수",
+    typology: "유형",
+    this_year: "올해",
+    last_year: "지난해",
+    change: "증감",
+    ages: "연령대별 보호",
+    age: "연령대",
+    not_given: "미상",
+    none: "유형 없음",
+    channels: "경로별 판단",
+    channel: "경로",
+    defence: "계열사별 방어",
+    affiliate: "계열사",
+    decisions: "판단",
+    warned: "경고",
+    held: "보류",
+    blocked: "차단",
+    stopped_amount: "보류·차단 금액",
+    protected: "보호",
+    waves: "올해 나타난 사기 물결",
+    waves_none: "올해는 탐지된 급증이 없습니다.",
+    period: "기간",
+    expected: "예상",
+    how: "신고 방법",
+    how_items: [
+        "피해가 의심되면 즉시 경찰 112 또는 금융감독원 1332에 신고하고, 송금한 금융회사에 지급정지를 요청하세요.",
+        "그룹의 24시간 신고 창구(/report)는 로그인 없이 한국어와 영어로 신고를 받고 접수번호로 진행 상황을 알려 드립니다.",
+        "가족이라며 새 번호로 연락해 돈이나 신분증 사진을 요구하면, 알던 번호로 직접 전화해 확인하세요.",
+        "검찰·경찰·금융감독원은 전화나 문자로 송금이나 앱 설치를 요구하지 않습니다.",
+    ],
+    appendix: "부록: 수치의 출처",
+    appendix_lead: "각 수치는 아래 질의를 일별 집계(trend_day)에 실행한 결과입니다. day는 1970-01-01부터 센 한국 시간 날짜입니다.",
+    figure: "수치",
+    query: "질의",
+    other: "기타",
+    won: "원",
+};
+
+const EN: Words = Words {
+    lang: "en",
+    title: "Financial safety report",
+    lead: "A year of the group's affiliates protecting their users from phishing and fraud together. Every figure comes from the daily rollup kept up to date as decisions are recorded; the appendix lists the query behind each.",
+    system: "Protection in three stages",
+    stages: [
+        ("Prevent", "Warn about phishing texts and links, impersonating profiles and strangers before money moves."),
+        (
+            "Detect and stop",
+            "Every login, transfer, payment, account change and message is decided in real time — allow, warn, hold or block — and an indicator one affiliate confirms protects the users of all.",
+        ),
+        (
+            "Respond and recover",
+            "A 24-hour report channel, case work with the statutory relief steps, and follow-up actions at every affiliate.",
+        ),
+    ],
+    trends: "Fraud trends",
+    per_month: "Protective decisions per month (warn, hold, block)",
+    stopped_per_month: "Won held or blocked per month",
+    typologies: "Protective decisions by typology",
+    typology: "Typology",
+    this_year: "This year",
+    last_year: "Last year",
+    change: "Change",
+    ages: "Protection by age band",
+    age: "Age band",
+    not_given: "not given",
+    none: "no typology",
+    channels: "Decisions by channel",
+    channel: "Channel",
+    defence: "Defence by affiliate",
+    affiliate: "Affiliate",
+    decisions: "Decisions",
+    warned: "Warned",
+    held: "Held",
+    blocked: "Blocked",
+    stopped_amount: "Won held or blocked",
+    protected: "Protected",
+    waves: "Waves of the year",
+    waves_none: "No spike was detected this year.",
+    period: "Days",
+    expected: "Expected",
+    how: "How to report",
+    how_items: [
+        "If you may have been defrauded, call the police (112) or the Financial Supervisory Service (1332) at once, and ask the bank you sent from to suspend the payment.",
+        "The group's 24-hour report channel (/report) takes reports without a login, in Korean and English, and tells you the status by receipt number.",
+        "If 'family' writes from a new number asking for money or an ID photo, call the number you know.",
+        "Prosecutors, police and the FSS never ask you to move money or install an app by phone or text.",
+    ],
+    appendix: "Appendix: where each figure comes from",
+    appendix_lead: "Each figure is the result of the query below on the daily rollup (trend_day); day counts Korea-time days from 1970-01-01.",
+    figure: "Figure",
+    query: "Query",
+    other: "other",
+    won: "won",
+};
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// 1,234,567.
+fn num(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// A change against last year, as a signed percentage (— when last year had none).
+fn change(now: i64, before: i64) -> String {
+    if before == 0 {
+        return "—".into();
+    }
+    let pct = (now - before) as f64 * 100.0 / before as f64;
+    format!("{pct:+.1}%")
+}
+
+/// A vertical bar chart of labelled values, as inline SVG.
+fn bars(title: &str, labels: &[String], values: &[i64], colour: &str, lang: &str) -> String {
+    let (w, h, left, bottom, top) = (640.0, 240.0, 70.0, 30.0, 24.0);
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let n = values.len().max(1) as f64;
+    let slot = (w - left - 10.0) / n;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg role="img" aria-label="{t}" viewBox="0 0 {w} {h}" width="100%" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        t = esc(title)
+    );
+    for i in 0..=4 {
+        let v = max * f64::from(i) / 4.0;
+        let y = h - bottom - (h - bottom - top) * f64::from(i) / 4.0;
+        let _ = write!(
+            svg,
+            r##"<line x1="{left}" x2="{x2}" y1="{y:.1}" y2="{y:.1}" stroke="#d0d4da"/><text x="{tx}" y="{ty:.1}" font-size="11" text-anchor="end" fill="#333">{v}</text>"##,
+            x2 = w - 10.0,
+            tx = left - 6.0,
+            ty = y + 4.0,
+            v = compact(v.round() as i64, lang)
+        );
+    }
+    for (i, (label, v)) in labels.iter().zip(values).enumerate() {
+        let bh = (h - bottom - top) * (*v as f64) / max;
+        let x = left + slot * i as f64 + slot * 0.15;
+        let _ = write!(
+            svg,
+            r##"<rect x="{x:.1}" y="{y:.1}" width="{bw:.1}" height="{bh:.1}" fill="{colour}"><title>{l}: {v}</title></rect><text x="{lx:.1}" y="{ly}" font-size="11" text-anchor="middle" fill="#333">{l}</text>"##,
+            y = h - bottom - bh,
+            bw = slot * 0.7,
+            l = esc(label),
+            v = num(*v),
+            lx = x + slot * 0.35,
+            ly = h - bottom + 16.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A horizontal bar chart of labelled values (for many categories with long names).
+fn hbars(title: &str, labels: &[String], values: &[i64], colour: &str) -> String {
+    let (w, row, left) = (640.0, 24.0, 200.0);
+    let h = row * labels.len().max(1) as f64 + 10.0;
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg role="img" aria-label="{t}" viewBox="0 0 {w} {h}" width="100%" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        t = esc(title)
+    );
+    for (i, (label, v)) in labels.iter().zip(values).enumerate() {
+        let y = 5.0 + row * i as f64;
+        let bw = (w - left - 70.0) * (*v as f64) / max;
+        let _ = write!(
+            svg,
+            r##"<text x="{lx}" y="{ty:.1}" font-size="12" text-anchor="end" fill="#333">{l}</text><rect x="{left}" y="{y:.1}" width="{bw:.1}" height="{bh:.1}" fill="{colour}"><title>{l}: {n}</title></rect><text x="{nx:.1}" y="{ty:.1}" font-size="12" fill="#333">{n}</text>"##,
+            lx = left - 8.0,
+            ty = y + row * 0.6,
+            l = esc(label),
+            bh = row * 0.7,
+            n = num(*v),
+            nx = left + bw + 6.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// An axis label: 1.2억 / 3,400만 in Korean, 120M / 34K in English.
+fn compact(n: i64, lang: &str) -> String {
+    let f = n as f64;
+    match (lang, n.abs()) {
+        ("ko", 100_000_000..) => format!("{:.1}억", f / 1e8),
+        ("ko", 10_000..) => format!("{}만", num((f / 1e4).round() as i64)),
+        (_, 1_000_000_000..) => format!("{:.1}B", f / 1e9),
+        (_, 1_000_000..) => format!("{:.1}M", f / 1e6),
+        (_, 10_000..) => format!("{:.0}K", f / 1e3),
+        _ => num(n),
+    }
+}
+
+/// One language's page.
+fn page(f: &YearFigures, w: &Words, other_lang_href: &str) -> String {
+    let mut h = String::new();
+    let y = f.year;
+    let _ = write!(
+        h,
+        r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} {y}</title><style>
+body{{font-family:"Noto Sans CJK KR","Noto Sans KR",system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b1f24;line-height:1.6}}
+h1{{font-size:2rem;margin-bottom:.2rem}}h2{{border-bottom:2px solid #1b4f8a;padding-bottom:.2rem;margin-top:2.5rem;color:#1b4f8a}}
+table{{border-collapse:collapse;width:100%;margin:1rem 0}}th,td{{border-bottom:1px solid #d0d4da;padding:.35rem .5rem;text-align:right}}th:first-child,td:first-child{{text-align:left}}
+.kpis{{display:grid;grid-template-columns:repeat(auto-fit,minmax(11rem,1fr));gap:1rem}}.kpi{{border:1px solid #d0d4da;border-radius:.5rem;padding:.8rem}}.kpi b{{display:block;font-size:1.5rem}}
+.stages{{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:1rem}}.stage{{background:#eef3f9;border-radius:.5rem;padding:.8rem}}
+code{{font-size:.8rem;white-space:pre-wrap;word-break:break-all}}nav{{text-align:right}}
+@media print{{nav{{display:none}}h2{{break-after:avoid}}svg,table{{break-inside:avoid}}}}
+</style></head><body><nav><a href="{other_lang_href}">{other}</a></nav><h1>{title} {y}</h1><p>{lead}</p>"#,
+        lang = w.lang,
+        title = w.title,
+        lead = w.lead,
+        other = if w.lang == "ko" { "English" } else { "한국어" },
+    );
+    // Key figures.
+    let t = &f.total;
+    let p = &f.previous;
+    let kpi = |label: &str, now: i64, before: i64| {
+        format!(
+            r#"<div class="kpi">{label}<b>{}</b>{} {}</div>"#,
+            num(now),
+            w.last_year,
+            if before == 0 { "—".to_string() } else { format!("{} ({})", num(before), change(now, before)) }
+        )
+    };
+    h.push_str(r#"<div class="kpis">"#);
+    h.push_str(&kpi(w.decisions, t.decisions, p.decisions));
+    h.push_str(&kpi(w.protected, t.protected(), p.protected()));
+    h.push_str(&kpi(w.blocked, t.blocked, p.blocked));
+    h.push_str(&kpi(&format!("{} ({})", w.stopped_amount, w.won), t.stopped_amount, p.stopped_amount));
+    h.push_str("</div>");
+    // The system.
+    let _ = write!(h, "<h2>{}</h2><div class=\"stages\">", w.system);
+    for (i, (name, what)) in w.stages.iter().enumerate() {
+        let _ = write!(h, "<div class=\"stage\"><b>{}. {name}</b><br>{what}</div>", i + 1);
+    }
+    h.push_str("</div>");
+    // Trends.
+    let months: Vec<String> = (1..=12).map(|m| m.to_string()).collect();
+    let _ = write!(h, "<h2>{}</h2><h3>{}</h3>", w.trends, w.per_month);
+    h.push_str(&bars(
+        w.per_month,
+        &months,
+        &f.months.iter().map(Totals::protected).collect::<Vec<_>>(),
+        "#1b4f8a",
+        w.lang,
+    ));
+    let _ = write!(h, "<h3>{}</h3>", w.stopped_per_month);
+    h.push_str(&bars(
+        w.stopped_per_month,
+        &months,
+        &f.months.iter().map(|m| m.stopped_amount).collect::<Vec<_>>(),
+        "#b5452b",
+        w.lang,
+    ));
+    let _ = write!(h, "<h3>{}</h3>", w.typologies);
+    let tname = |t: &str| if t.is_empty() { w.none.to_string() } else { t.replace('_', " ") };
+    let top: Vec<&(String, i64, i64)> = f.typologies.iter().take(12).collect();
+    h.push_str(&hbars(
+        w.typologies,
+        &top.iter().map(|(t, _, _)| tname(t)).collect::<Vec<_>>(),
+        &top.iter().map(|(_, n, _)| *n).collect::<Vec<_>>(),
+        "#2f7d4f",
+    ));
+    let _ = write!(
+        h,
+        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        w.typology, w.this_year, w.last_year, w.change
+    );
+    for (typ, n, before) in &f.typologies {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&tname(typ)),
+            num(*n),
+            num(*before),
+            change(*n, *before)
+        );
+    }
+    h.push_str("</table>");
+    let _ = write!(h, "<h3>{}</h3>", w.ages);
+    let aname = |a: &str| if a.is_empty() { w.not_given.to_string() } else { a.to_string() };
+    let _ = write!(
+        h,
+        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        w.age, w.warned, w.held, w.blocked, w.stopped_amount, w.protected
+    );
+    for (age, v) in &f.age_bands {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&aname(age)),
+            num(v.warned),
+            num(v.held),
+            num(v.blocked),
+            num(v.stopped_amount),
+            num(v.protected())
+        );
+    }
+    h.push_str("</table>");
+    let _ = write!(h, "<h3>{}</h3>", w.channels);
+    totals_table(&mut h, w, w.channel, &f.kinds);
+    // Defence.
+    let _ = write!(h, "<h2>{}</h2>", w.defence);
+    totals_table(&mut h, w, w.affiliate, &f.affiliates);
+    // Waves.
+    let _ = write!(h, "<h2>{}</h2>", w.waves);
+    if f.waves.is_empty() {
+        let _ = write!(h, "<p>{}</p>", w.waves_none);
+    } else {
+        let _ = write!(
+            h,
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            w.period, w.typology, w.decisions, w.expected
+        );
+        for wave in &f.waves {
+            let _ = write!(
+                h,
+                "<tr><td>{} – {}</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
+                day_text(wave.first_day),
+                day_text(wave.last_day),
+                esc(&tname(&wave.typology)),
+                esc(&wave.kind),
+                num(wave.count),
+                num(wave.expected.round() as i64)
+            );
+        }
+        h.push_str("</table>");
+    }
+    // How to report.
+    let _ = write!(h, "<h2>{}</h2><ul>", w.how);
+    for item in w.how_items {
+        let _ = write!(h, "<li>{item}</li>");
+    }
+    h.push_str("</ul>");
+    // Appendix.
+    let _ = write!(
+        h,
+        "<h2>{}</h2><p>{}</p><table><tr><th>{}</th><th>{}</th></tr>",
+        w.appendix, w.appendix_lead, w.figure, w.query
+    );
+    for (figure, query) in &f.sources {
+        let _ = write!(h, "<tr><td>{figure}</td><td><code>{}</code></td></tr>", esc(query));
+    }
+    h.push_str("</table></body></html>\n");
+    h
+}
+
+fn totals_table(h: &mut String, w: &Words, first: &str, rows: &[(String, Totals)]) {
+    let _ = write!(
+        h,
+        "<table><tr><th>{first}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        w.decisions, w.warned, w.held, w.blocked, w.stopped_amount
+    );
+    for (name, v) in rows {
+        let name = if name.is_empty() { w.other } else { name.as_str() };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(name),
+            num(v.decisions),
+            num(v.warned),
+            num(v.held),
+            num(v.blocked),
+            num(v.stopped_amount)
+        );
+    }
+    h.push_str("</table>");
+}
+
+/// The two pages: Korean first, English second.
+pub fn render(f: &YearFigures) -> (String, String) {
+    (page(f, &KO, "index.en.html"), page(f, &EN, "index.html"))
+}
+
+/// Writes `index.html`, `index.en.html` and, when Chromium is installed, `report.pdf` into
+/// `out`; says what it wrote.
+pub fn write(f: &YearFigures, out: &Path) -> Result<Vec<String>, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let (ko, en) = render(f);
+    let mut wrote = Vec::new();
+    for (name, text) in [("index.html", ko), ("index.en.html", en)] {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        wrote.push(path.display().to_string());
+    }
+    let index = std::fs::canonicalize(out.join("index.html")).map_err(|e| e.to_string())?;
+    let pdf = out.join("report.pdf");
+    for browser in ["chromium", "chromium-browser", "google-chrome"] {
+        let run = std::process::Command::new(browser)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"])
+            .arg(format!("--print-to-pdf={}", pdf.display()))
+            .arg(format!("file://{}", index.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if matches!(run, Ok(s) if s.success()) && pdf.is_file() {
+            wrote.push(pdf.display().to_string());
+            break;
+        }
+    }
+    Ok(wrote)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_read_as_numbers() {
+        assert_eq!(super::num(0), "0");
+        assert_eq!(super::num(1_234_567), "1,234,567");
+        assert_eq!(super::num(-1_000), "-1,000");
+        assert_eq!(super::change(110, 100), "+10.0%");
+        assert_eq!(super::change(5, 0), "—");
+        assert_eq!(super::compact(512_745_000, "ko"), "5.1억");
+        assert_eq!(super::compact(34_000_000, "ko"), "3,400만");
+        assert_eq!(super::compact(512_745_000, "en"), "512.7M");
+        assert_eq!(super::compact(950, "en"), "950");
+    }
+}
