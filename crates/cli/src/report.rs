@@ -468,9 +468,15 @@ pub fn write(f: &YearFigures, out: &Path) -> Result<Vec<String>, String> {
     }
     let index = std::fs::canonicalize(out.join("index.html")).map_err(|e| e.to_string())?;
     let pdf = out.join("report.pdf");
-    for browser in ["chromium", "chromium-browser", "google-chrome"] {
+    // A profile of its own, so a browser already running (or another report) is no obstacle.
+    let profile = std::env::temp_dir().join(format!("ansim-report-{}", std::process::id()));
+    let browsers = std::env::var("ANSIM_CHROMIUM")
+        .map(|b| vec![b])
+        .unwrap_or_else(|_| ["chromium", "chromium-browser", "google-chrome"].iter().map(|b| b.to_string()).collect());
+    for browser in browsers {
         let run = std::process::Command::new(browser)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"])
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer", "--no-first-run"])
+            .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("--print-to-pdf={}", pdf.display()))
             .arg(format!("file://{}", index.display()))
             .stdout(std::process::Stdio::null())
@@ -481,6 +487,7 @@ pub fn write(f: &YearFigures, out: &Path) -> Result<Vec<String>, String> {
             break;
         }
     }
+    let _ = std::fs::remove_dir_all(&profile);
     Ok(wrote)
 }
 
