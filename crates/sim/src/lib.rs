@@ -1043,6 +1043,11 @@ pub struct Simulator {
     stories: u32,
     order: Vec<Scenario>,
     order_pos: usize,
+    /// Events and scam events emitted when the scam share last changed: the share is kept
+    /// from there on, not over the whole run.
+    share_from: (u64, u64),
+    /// Stories of this scenario only, while set.
+    focus: Option<Scenario>,
 }
 
 impl Simulator {
@@ -1079,7 +1084,32 @@ impl Simulator {
             stories: 0,
             order: Vec::new(),
             order_pos: 0,
+            share_from: (0, 0),
+            focus: None,
         }
+    }
+
+    /// From now on, this share of events (per mille) belongs to scam stories: a season or a
+    /// wave in a simulated year.
+    pub fn set_scam_share(&mut self, per_mille: u32) {
+        self.cfg.scam_share_per_mille = per_mille;
+        self.share_from = (self.emitted, self.scam_emitted + self.scam_pending);
+    }
+
+    /// From now on, start only stories of `scenario` (one of [`SCENARIOS`]), or of every
+    /// scenario again with `None`. An unknown name is an error naming it.
+    pub fn focus(&mut self, scenario: Option<&str>) -> Result<(), String> {
+        self.focus = match scenario {
+            None => None,
+            Some(name) => Some(
+                SCENARIOS
+                    .iter()
+                    .position(|s| *s == name)
+                    .map(|i| ALL_SCENARIOS[i])
+                    .ok_or_else(|| format!("scenario: {name:?} is not one of {}", SCENARIOS.join(", ")))?,
+            ),
+        };
+        Ok(())
     }
 
     /// The configuration.
@@ -1125,9 +1155,10 @@ impl Simulator {
 
     fn should_start_story(&mut self) -> bool {
         let share = u64::from(self.cfg.scam_share_per_mille.min(1000));
+        let (e0, s0) = self.share_from;
         share > 0
             && self.emitted >= 40
-            && (self.scam_emitted + self.scam_pending) * 1000 < share * (self.emitted + 1)
+            && (self.scam_emitted + self.scam_pending).saturating_sub(s0) * 1000 < share * (self.emitted - e0 + 1)
             && self.rng.chance(250)
     }
 
@@ -1254,8 +1285,13 @@ impl Simulator {
             }
             self.order_pos = 0;
         }
-        let scenario = self.order[self.order_pos];
-        self.order_pos += 1;
+        let scenario = match self.focus {
+            Some(f) => f,
+            None => {
+                self.order_pos += 1;
+                self.order[self.order_pos - 1]
+            }
+        };
         let t = t + self.rng.range(0, 2 * MIN);
         let events = match scenario {
             Scenario::RemoteApp => self.story_remote_app(t),
@@ -2045,6 +2081,32 @@ fn normal_scan(rng: &mut Rng, aff: Aff, p: &mut Person, at: i64) -> Event {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_wave_changes_the_share_and_the_kind_of_scam_from_then_on() {
+        let mut sim = super::Simulator::new(super::SimConfig::with_seed(11));
+        for _ in 0..3_000 {
+            sim.next_event();
+        }
+        sim.set_scam_share(150);
+        sim.focus(Some("mule_account")).unwrap();
+        // Stories already begun finish first; count from a little later.
+        for _ in 0..300 {
+            sim.next_event();
+        }
+        let wave: Vec<_> = (0..4_000).map(|_| sim.next_event()).collect();
+        let scams: Vec<_> = wave.iter().filter(|e| e.scenario != super::NORMAL).collect();
+        let share = scams.len() as f64 / wave.len() as f64;
+        assert!((0.10..0.20).contains(&share), "share {share}");
+        assert!(scams.iter().all(|e| e.scenario == "mule_account"), "only the wave's scenario");
+        sim.set_scam_share(0);
+        sim.focus(None).unwrap();
+        for _ in 0..300 {
+            sim.next_event();
+        }
+        assert!((0..2_000).all(|_| sim.next_event().scenario == super::NORMAL), "no scams at share 0");
+        assert!(sim.focus(Some("pony")).unwrap_err().contains("pony"));
+    }
+
     use super::*;
     use std::collections::HashSet;
 
