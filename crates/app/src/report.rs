@@ -143,19 +143,24 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
     }
     // 1970-01-01 was a Thursday (weekday 3, Monday = 0).
     let weekday0 = ((start - 56) + 3).rem_euclid(7) as usize;
+    // Days before the store's first decision are no history, not quiet days: a series is
+    // judged only once four weeks of decisions are behind it.
+    let first_data = rows.iter().map(|r| r.key.day).min().unwrap_or(end);
+    let judged_from = (first_data - (start - 56) + spikes::WARMUP as i64).max(56);
     let mut waves: Vec<Wave> = series
         .into_iter()
         .flat_map(|((kind, typology), counts)| {
-            spikes::alerts(&counts, weekday0, &spikes::Params::default()).into_iter().filter(|a| a.first >= 56).map(
-                move |a| Wave {
+            spikes::alerts(&counts, weekday0, &spikes::Params::default())
+                .into_iter()
+                .filter(move |a| a.first as i64 >= judged_from)
+                .map(move |a| Wave {
                     kind: kind.clone(),
                     typology: typology.clone(),
                     first_day: start - 56 + a.first as i64,
                     last_day: start - 56 + a.last as i64,
                     count: a.count,
                     expected: a.expected,
-                },
-            )
+                })
         })
         .collect();
     waves.sort_by(|a, b| a.first_day.cmp(&b.first_day).then(a.typology.cmp(&b.typology)));
@@ -229,7 +234,15 @@ mod tests {
     use store::{TrendKey, Write};
 
     /// Commits `n` decisions of one cell at `affiliate`, each moving `amount` won.
-    fn put(s: &dyn Store, affiliate: &str, day: &str, verdict: &str, typology: &str, age: &str, n: usize, amount: i64) {
+    fn put(
+        s: &dyn Store,
+        affiliate: &str,
+        day: &str,
+        verdict: &str,
+        typology: &str,
+        age: &str,
+        (n, amount): (usize, i64),
+    ) {
         let key = TrendKey {
             day: parse_day(day).unwrap(),
             kind: if typology == "parcel_smishing" { "message" } else { "transfer" }.into(),
@@ -254,17 +267,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
         // 2025 (the year before): 4 holds of impersonation, 10 allows.
-        put(&s, "bank", "2025-06-01", "hold", "impersonation", "60s", 4, 1_000_000);
-        put(&s, "bank", "2025-06-01", "allow", "", "30s", 10, 50_000);
+        put(&s, "bank", "2025-06-01", "hold", "impersonation", "60s", (4, 1_000_000));
+        put(&s, "bank", "2025-06-01", "allow", "", "30s", (10, 50_000));
         // 2026: January — 3 blocks of impersonation (60s) at the bank, 2 million won each;
         // 20 allows at pay. March — 5 warnings of parcel smishing (20s) at the messenger.
         // December 31 — 1 hold (70s), 7 million won.
-        put(&s, "bank", "2026-01-15", "block", "impersonation", "60s", 3, 2_000_000);
-        put(&s, "pay", "2026-01-20", "allow", "", "", 20, 10_000);
-        put(&s, "messenger", "2026-03-03", "warn", "parcel_smishing", "20s", 5, 0);
-        put(&s, "bank", "2026-12-31", "hold", "impersonation", "70s", 1, 7_000_000);
+        put(&s, "bank", "2026-01-15", "block", "impersonation", "60s", (3, 2_000_000));
+        put(&s, "pay", "2026-01-20", "allow", "", "", (20, 10_000));
+        put(&s, "messenger", "2026-03-03", "warn", "parcel_smishing", "20s", (5, 0));
+        put(&s, "bank", "2026-12-31", "hold", "impersonation", "70s", (1, 7_000_000));
         // 2027 is outside the year.
-        put(&s, "bank", "2027-01-01", "block", "impersonation", "60s", 9, 1);
+        put(&s, "bank", "2027-01-01", "block", "impersonation", "60s", (9, 1));
 
         let f = year_figures(&s, 2026).unwrap();
         let t = |decisions, warned, held, blocked, amount, stopped_amount| Totals {
@@ -308,18 +321,37 @@ mod tests {
         assert_eq!(f.sources.len(), 8, "every figure names its query");
     }
 
+    /// The first weeks of a store are no history: a series starting from nothing is not a wave.
+    #[test]
+    fn the_start_of_the_record_is_not_a_wave() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let first = parse_day("2026-03-01").unwrap();
+        for d in 0..60 {
+            put(
+                &s,
+                "messenger",
+                &crate::trends::day_text(first + d),
+                "warn",
+                "parcel_smishing",
+                "",
+                (30 + (d % 5) as usize, 0),
+            );
+        }
+        assert_eq!(year_figures(&s, 2026).unwrap().waves, vec![]);
+    }
+
     /// Waves are found in the year's daily series.
     #[test]
     fn a_wave_in_the_year_is_listed() {
         let dir = tempfile::tempdir().unwrap();
         let s = store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        // From November of the year before (a series that starts from nothing is itself a
-        // wave, in 2025 here), with four busy days in the middle of March 2026.
+        // From November of the year before, with four busy days in the middle of March 2026.
         let first = parse_day("2025-11-01").unwrap();
         for d in 0..240 {
             let day = crate::trends::day_text(first + d);
             let n = if (130..134).contains(&d) { 120 } else { 30 + (d % 5) as usize };
-            put(&s, "messenger", &day, "warn", "parcel_smishing", "", n, 0);
+            put(&s, "messenger", &day, "warn", "parcel_smishing", "", (n, 0));
         }
         let f = year_figures(&s, 2026).unwrap();
         assert_eq!(f.waves.len(), 1, "{:?}", f.waves);

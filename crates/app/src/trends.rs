@@ -334,10 +334,14 @@ impl App {
         }
         // 1970-01-01 was a Thursday (weekday 3, Monday = 0).
         let weekday0 = (from_day + 3).rem_euclid(7) as usize;
+        // Days before the store's first decision are no history, not quiet days: a series is
+        // judged only once four weeks of decisions are behind it.
+        let first_data = rows.iter().map(|r| r.key.day).min().unwrap_or(to_day);
+        let judged_from = (first_data - from_day + crate::spikes::WARMUP as i64).max(len as i64 - days);
         let mut out = Vec::new();
         for ((kind, typology), (counts, by_affiliate)) in series {
             for a in crate::spikes::alerts(&counts, weekday0, &crate::spikes::Params::default()) {
-                if (a.first as i64) < len as i64 - days {
+                if (a.first as i64) < judged_from {
                     continue;
                 }
                 let mut affiliates: Vec<(String, i64)> = by_affiliate

@@ -316,3 +316,103 @@ fn log_failure(e: &AppError) {
 pub fn clock_seed() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64)
 }
+
+/// Seollal and Chuseok (the day itself) 2024–2027, as in the relief calendar's holiday data
+/// (`crates/app/data/kr_holidays.toml`): the weeks before them bring holiday lures (parcel,
+/// greeting and gift texts).
+const HOLIDAYS: [&str; 8] =
+    ["2024-02-10", "2024-09-17", "2025-01-29", "2025-10-06", "2026-02-17", "2026-09-25", "2027-02-07", "2027-09-15"];
+
+/// The scam stories the seeded year's waves are made of, in the order they come.
+const WAVES: [&str; 6] = [
+    "mule_account",
+    "stranger_contact_then_transfer",
+    "remote_app_new_payee",
+    "gift_card_payment",
+    "account_change_then_loan",
+    "smishing_messages",
+];
+
+/// What a seeded day looks like: the share of scam events (per mille) and the one scenario
+/// its stories are about, if any.
+fn season(day: i64, first: i64) -> (u32, Option<&'static str>) {
+    let holiday = HOLIDAYS.iter().filter_map(|h| app::trends::parse_day(h)).any(|h| (h - 10..=h + 1).contains(&day));
+    if holiday {
+        return (60, Some("smishing_messages"));
+    }
+    // A wave of six days every eight weeks, from the twelfth week on.
+    let since = day - first - 77;
+    if since >= 0 && since % 56 < 6 {
+        return (90, Some(WAVES[(since / 56) as usize % WAVES.len()]));
+    }
+    (30, None)
+}
+
+/// Seeds the 365 days before today with simulated traffic decided through `server` as it
+/// would have been — normal use, scam stories, holiday lures before Seollal and Chuseok and a
+/// wave of one kind of scam about every eight weeks — so trends, alerts and the yearly report
+/// have a year to show. Returns the events decided.
+pub async fn seed_year(server: Arc<Server>, seed: u64) -> Result<u64, String> {
+    let now = app::now_ms();
+    let today = app::trends::kst_day(now);
+    let first = today - 365;
+    let cfg = SimConfig {
+        seed,
+        // Midnight in Korea of the first day.
+        start: Timestamp(first * 86_400_000 - 9 * 3_600_000),
+        subjects: SUBJECTS,
+        scam_share_per_mille: 30,
+        peak_events_per_hour: 90,
+    };
+    let mut sim = tokio::task::spawn_blocking(move || Simulator::new(cfg)).await.map_err(|e| e.to_string())?;
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (mut sent, mut day) = (0u64, first - 1);
+    loop {
+        let labeled = sim.next_event();
+        // Stop an hour ago: the present belongs to the live traffic.
+        if labeled.event.at.0 >= now - 3_600_000 {
+            break;
+        }
+        let d = app::trends::kst_day(labeled.event.at.0);
+        if d != day {
+            day = d;
+            let (share, focus) = season(day, first);
+            sim.set_scam_share(share);
+            sim.focus(focus)?;
+        }
+        let affiliate = labeled.event.affiliate.clone();
+        let permit = Arc::clone(&permits).acquire_owned().await.map_err(|e| e.to_string())?;
+        let (server, failed) = (Arc::clone(&server), Arc::clone(&failed));
+        tokio::spawn(async move {
+            if let Err(e) = server.decide(&affiliate, labeled.event).await {
+                log_failure(&e);
+                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            drop(permit);
+        });
+        sent += 1;
+    }
+    let _ = permits.acquire_many(IN_FLIGHT as u32).await;
+    match failed.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Ok(sent),
+        n => Err(format!("{n} of {sent} seeded events were not decided (see the log)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_seeded_year_has_holiday_lures_and_waves() {
+        let first = app::trends::parse_day("2025-12-07").unwrap();
+        let day = |d: &str| super::season(app::trends::parse_day(d).unwrap(), first);
+        assert_eq!(day("2026-01-05"), (30, None), "an ordinary day");
+        assert_eq!(day("2026-02-10"), (60, Some("smishing_messages")), "a week before Seollal");
+        assert_eq!(day("2026-09-26"), (60, Some("smishing_messages")), "the day after Chuseok");
+        // The first wave starts on the 78th day, the second eight weeks later.
+        assert_eq!(day("2026-02-22"), (90, Some("mule_account")));
+        assert_eq!(day("2026-02-27"), (90, Some("mule_account")));
+        assert_eq!(day("2026-02-28"), (30, None));
+        assert_eq!(day("2026-04-19"), (90, Some("stranger_contact_then_transfer")));
+    }
+}

@@ -53,6 +53,10 @@ enum Command {
         /// Configuration file (TOML).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// First seed the 365 days before today with a simulated year (holiday lures, waves),
+        /// decided as it would have been, for trends and the yearly report.
+        #[arg(long)]
+        seed_year: bool,
     },
     /// Decide on events from a JSONL file in process (no server, no store) and write decisions.
     Replay {
@@ -329,7 +333,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { listen, data, config } => serve(listen, data, config),
-        Command::Demo { listen, data, rate, config } => run_demo(listen, data, rate, config),
+        Command::Demo { listen, data, rate, config, seed_year } => run_demo(listen, data, rate, config, seed_year),
         Command::Replay { events, rules, out } => run_replay(&events, rules.as_deref(), out.as_deref()),
         Command::Load { addr, keys, events, connections, seconds } => {
             run_load(&addr, &keys, events, connections, seconds)
@@ -485,7 +489,13 @@ fn serve(listen: Option<String>, data: Option<PathBuf>, file: Option<PathBuf>) -
     })
 }
 
-fn run_demo(listen: Option<String>, data: Option<PathBuf>, rate: f64, file: Option<PathBuf>) -> Result<(), String> {
+fn run_demo(
+    listen: Option<String>,
+    data: Option<PathBuf>,
+    rate: f64,
+    file: Option<PathBuf>,
+    seed_year: bool,
+) -> Result<(), String> {
     if !(rate.is_finite() && rate >= 0.0) {
         return Err(format!("--rate must be a number of events per second (0: no simulated traffic), got {rate}"));
     }
@@ -499,7 +509,7 @@ fn run_demo(listen: Option<String>, data: Option<PathBuf>, rate: f64, file: Opti
     let mut c = config(file, listen, Some(dir.clone()))?;
     c.live_page = true;
     init_logging(&c.log)?;
-    let result = runtime()?.block_on(demo_main(&c, rate));
+    let result = runtime()?.block_on(demo_main(&c, rate, seed_year));
     if temp {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -509,13 +519,19 @@ fn run_demo(listen: Option<String>, data: Option<PathBuf>, rate: f64, file: Opti
 /// The event the demo suggests sending with curl.
 const TRY_EVENT: &str = r#"{"id":"try-1","kind":"transfer","at":"2026-11-26T02:14:05+09:00","subject":{"id":"u_8812","age_band":"60s"},"device":{"id":"d_77","new_for_subject":true,"remote_control_app":true},"transfer":{"amount":4800000,"counterparty":{"bank":"088","account":"110-123-456789"},"balance_before":5100000}}"#;
 
-async fn demo_main(c: &Config, rate: f64) -> Result<(), String> {
+async fn demo_main(c: &Config, rate: f64, seed_year: bool) -> Result<(), String> {
     let _lock = ansim::DataLock::acquire(&c.data)?;
     let app = tokio::task::block_in_place(|| open_app(c))?;
     tokio::task::block_in_place(|| demo::setup(&app, &c.data))?;
     let listener = bind(&c.listen).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = Server::new(Arc::clone(&app), c.options());
+    if seed_year {
+        let started = std::time::Instant::now();
+        println!("seeding the 365 days before today ...");
+        let n = demo::seed_year(Arc::clone(&server), demo::clock_seed()).await?;
+        println!("  seeded {n} events in {:.0} s", started.elapsed().as_secs_f64());
+    }
     let dir = c.data.display();
     println!(
         "ansim demo: {} affiliates ({}) and the safety table (group) with the sample ruleset",
