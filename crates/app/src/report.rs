@@ -226,6 +226,13 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
     })
 }
 
+impl crate::App {
+    /// The yearly report's figures for `year`, from this application's store.
+    pub fn year_figures(&self, year: i32) -> Result<YearFigures, crate::AppError> {
+        Ok(year_figures(&*self.store, year)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

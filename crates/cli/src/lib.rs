@@ -13,7 +13,6 @@ pub mod fdlimit;
 pub mod learn;
 pub mod load;
 pub mod replay;
-pub mod report;
 pub mod transactions;
 
 pub use datalock::DataLock;

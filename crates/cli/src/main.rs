@@ -744,7 +744,7 @@ fn yearly_report(year: i32, out: &Path, data: Option<PathBuf>, cfg: Option<PathB
         None => Box::new(store::sqlite::SqliteStore::open(&c.data.join("ansim.db")).map_err(|e| e.to_string())?),
     };
     let figures = app::report::year_figures(&*store, year).map_err(|e| format!("cannot read the trends: {e}"))?;
-    for path in ansim::report::write(&figures, out)? {
+    for path in ansim_http::yearly::write(&figures, out)? {
         println!("wrote {path}");
     }
     Ok(())

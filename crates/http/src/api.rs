@@ -742,6 +742,41 @@ async fn live_page(State(s): State<S>) -> Result<Html<String>, ApiError> {
     Ok(Html(s.live.render(s.app.metrics())))
 }
 
+/// Query of the yearly report page.
+#[derive(Debug, serde::Deserialize)]
+struct YearlyQuery {
+    year: Option<i32>,
+    lang: Option<String>,
+}
+
+/// The yearly report, shown where the live page is (the demo), for this year unless asked.
+async fn yearly_page(
+    State(s): State<S>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<YearlyQuery>,
+) -> Result<Html<String>, ApiError> {
+    if !s.options.live_page {
+        return Err(ApiError::Status(StatusCode::NOT_FOUND));
+    }
+    let this_year = app::trends::civil(app::trends::kst_day(app::now_ms())).0 as i32;
+    let year = q.year.unwrap_or(this_year);
+    if !(1970..=9999).contains(&year) {
+        return Err(ApiError::App(AppError::Invalid { field: "year".into(), message: "between 1970 and 9999".into() }));
+    }
+    let english = match q.lang.as_deref() {
+        None | Some("ko") => false,
+        Some("en") => true,
+        Some(other) => {
+            return Err(ApiError::App(AppError::Invalid {
+                field: "lang".into(),
+                message: format!("{other:?} is not ko or en"),
+            }));
+        }
+    };
+    let f = crate::extract::blocking(&s, move |app| app.year_figures(year)).await?;
+    let other = format!("/yearly?year={year}&lang={}", if english { "ko" } else { "en" });
+    Ok(Html(crate::yearly::page_in(&f, english, &other)))
+}
+
 async fn not_found() -> ApiError {
     ApiError::Status(StatusCode::NOT_FOUND)
 }
@@ -808,6 +843,7 @@ pub fn router(server: &S) -> axum::Router {
         }),
     )
     .route("/", get(live_page))
+    .route("/yearly", get(yearly_page))
     .route(
         "/report",
         get(crate::reports::report_form)

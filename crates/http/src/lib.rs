@@ -20,6 +20,7 @@ pub mod reports;
 pub mod trends;
 pub mod webhook;
 pub mod wire;
+pub mod yearly;
 
 use app::{App, AppError, Decided};
 use domain::{AffiliateId, Event};

@@ -199,7 +199,9 @@ impl Live {
             }
             h.push_str("</table>\n");
         }
-        h.push_str("<p><a href=\"/metrics\">metrics</a> · <a href=\"/openapi.json\">OpenAPI</a></p>\n</body></html>\n");
+        h.push_str(
+            "<p><a href=\"/yearly\">yearly report</a> · <a href=\"/metrics\">metrics</a> · <a href=\"/openapi.json\">OpenAPI</a></p>\n</body></html>\n",
+        );
         h
     }
 }

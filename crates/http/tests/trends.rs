@@ -21,6 +21,13 @@ struct Http {
 }
 
 impl Http {
+    async fn page(&self, path: &str) -> (StatusCode, String) {
+        let req = Request::builder().uri(format!("http://{}{path}", self.addr)).body(Full::new(Bytes::new())).unwrap();
+        let res = self.client.request(req).await.expect("request");
+        let status = res.status();
+        (status, String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned())
+    }
+
     async fn call(&self, method: Method, path: &str, key: &str, body: String) -> (StatusCode, Value) {
         let req = Request::builder()
             .method(method)
@@ -73,8 +80,9 @@ async fn decisions_show_up_in_trends_by_period_and_dimension() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+    // The live page is on (as in the demo), and with it the yearly report page.
     tokio::spawn(ansim_http::serve_with(
-        Server::new(Arc::clone(&app), Options::default()),
+        Server::new(Arc::clone(&app), Options { live_page: true, ..Options::default() }),
         listener,
         None,
         async move {
@@ -178,6 +186,17 @@ async fn decisions_show_up_in_trends_by_period_and_dimension() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
         assert!(v.to_string().contains(field), "{bad} names {field}: {v}");
     }
+    // The yearly report, linked from the live page: every affiliate's 4 decisions of 2026,
+    // 3 of them held (5,000,000 + 3,000,000 + 2,000,000 won).
+    let (_, live) = h.page("/").await;
+    assert!(live.contains("href=\"/yearly\""), "the live page links to the report");
+    let (status, ko) = h.page("/yearly?year=2026").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ko.contains("금융안전 연례 보고서 2026") && ko.contains("10,000,000"), "{ko}");
+    let (_, en) = h.page("/yearly?year=2026&lang=en").await;
+    assert!(en.contains("Financial safety report 2026") && en.contains("<svg"));
+    let (status, _) = h.page("/yearly?lang=fr").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 /// A wave of parcel smishing in the last three days of a quiet quarter is one alert, dated on

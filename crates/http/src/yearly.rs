@@ -1,8 +1,9 @@
-//! `ansim report yearly`: the group's yearly financial-safety report as HTML a person reads —
-//! Korean (`index.html`) and English (`index.en.html`) — with inline SVG charts, from the
-//! figures `app::report` computes out of the trend rollup, and a PDF beside it when Debian's
-//! Chromium is installed. Every number in it is listed in an appendix with the rollup query
-//! behind it. It reads the store only, so it runs while a server works on the same data.
+//! The group's yearly financial-safety report as HTML a person reads — Korean and English —
+//! with inline SVG charts, from the figures `app::report` computes out of the trend rollup.
+//! Every number in it is listed in an appendix with the rollup query behind it. `ansim report
+//! yearly` writes it to files (`index.html`, `index.en.html`, and `report.pdf` when Debian's
+//! Chromium is installed), reading the store only so it runs beside a server; the server shows
+//! it at `/yearly` where the live page is shown, linked from there.
 
 use app::report::{Totals, YearFigures};
 use app::trends::day_text;
@@ -275,6 +276,10 @@ fn compact(n: i64, lang: &str) -> String {
 }
 
 /// One language's page.
+pub fn page_in(f: &YearFigures, english: bool, other_lang_href: &str) -> String {
+    page(f, if english { &EN } else { &KO }, other_lang_href)
+}
+
 fn page(f: &YearFigures, w: &Words, other_lang_href: &str) -> String {
     let mut h = String::new();
     let y = f.year;
