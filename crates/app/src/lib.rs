@@ -13,6 +13,7 @@ pub mod access;
 pub mod cases;
 pub mod changes;
 mod delivery;
+pub mod effect;
 pub mod health;
 mod keys;
 mod lookups;
