@@ -69,6 +69,33 @@ pub struct Wave {
     pub expected: f64,
 }
 
+/// Rapid intake and follow-up: the cases opened in the year (victims' reports and held or
+/// blocked decisions) and how fast they were acted on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Intake {
+    /// Cases opened.
+    pub cases: i64,
+    /// Cases opened per month, January first.
+    pub per_month: Vec<i64>,
+    /// Decided as fraud (their indicators confirmed for every affiliate).
+    pub confirmed: i64,
+    /// Closed by the time of the report.
+    pub closed: i64,
+    /// Won at risk across them.
+    pub money_at_risk: i64,
+    /// With a first action taken.
+    pub acted: i64,
+    /// First action by its deadline.
+    pub sla_met: i64,
+    /// Median minutes from opening to the first action (none acted: `None`).
+    pub median_first_action_minutes: Option<i64>,
+    /// Follow-up actions fanned out: the affiliates holding accounts or profiles, summed over
+    /// cases.
+    pub fanned_out: i64,
+    /// Cases by typology, most first.
+    pub typologies: Vec<(String, i64)>,
+}
+
 /// Everything the yearly report shows, with where each part came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct YearFigures {
@@ -91,6 +118,8 @@ pub struct YearFigures {
     pub affiliates: Vec<(String, Totals)>,
     /// Waves found in the year, in time order.
     pub waves: Vec<Wave>,
+    /// Cases and how fast they were acted on.
+    pub intake: Intake,
     /// For each figure of the report, the rollup query behind it.
     pub sources: Vec<(&'static str, String)>,
 }
@@ -166,6 +195,30 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
     waves.sort_by(|a, b| a.first_day.cmp(&b.first_day).then(a.typology.cmp(&b.typology)));
     let mut typologies: Vec<(String, i64, i64)> = typologies.into_iter().map(|(t, (n, p))| (t, n, p)).collect();
     typologies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // Cases opened in the year (Korea time).
+    let ms = |day: i64| day * 86_400_000 - 9 * 3_600_000;
+    let cases = store.cases_opened(ms(start), ms(end))?;
+    let mut intake = Intake { per_month: vec![0; 12], ..Intake::default() };
+    let mut waits = Vec::new();
+    let mut by_typology: BTreeMap<String, i64> = BTreeMap::new();
+    for c in &cases {
+        intake.cases += 1;
+        intake.per_month[(civil(crate::trends::kst_day(c.opened_ms)).1 - 1) as usize] += 1;
+        intake.confirmed += i64::from(c.outcome == Some(domain::CaseOutcome::ConfirmedFraud));
+        intake.closed += i64::from(c.closed_ms.is_some());
+        intake.money_at_risk = intake.money_at_risk.saturating_add(c.money_at_risk);
+        intake.fanned_out += c.holding.len() as i64;
+        if let Some(first) = c.first_action_ms {
+            intake.acted += 1;
+            intake.sla_met += i64::from(first <= c.sla_due_ms);
+            waits.push((first - c.opened_ms).max(0) / 60_000);
+        }
+        *by_typology.entry(c.typology.clone().unwrap_or_default()).or_default() += 1;
+    }
+    waits.sort_unstable();
+    intake.median_first_action_minutes = waits.get(waits.len() / 2).copied();
+    intake.typologies = by_typology.into_iter().collect();
+    intake.typologies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let range = |from: i64, to: i64| format!("day BETWEEN {from} AND {to}");
     let this = range(start, end - 1);
     let sources = vec![
@@ -204,6 +257,7 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
             "affiliates",
             format!("SELECT affiliate, verdict, SUM(decisions), SUM(amount) FROM trend_day WHERE {this} GROUP BY 1, 2"),
         ),
+        ("intake", format!("SELECT * FROM fraud_case WHERE opened_ms >= {} AND opened_ms < {}", ms(start), ms(end))),
         (
             "waves",
             format!(
@@ -222,6 +276,7 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
         kinds: kinds.into_iter().collect(),
         affiliates: affiliates.into_iter().collect(),
         waves,
+        intake,
         sources,
     })
 }
@@ -286,7 +341,75 @@ mod tests {
         // 2027 is outside the year.
         put(&s, "bank", "2027-01-01", "block", "impersonation", "60s", (9, 1));
 
+        // Cases: one confirmed and acted on in 30 minutes (deadline 60), one not fraud acted on
+        // in 90 (late), one still waiting; one of the year before.
+        let at = |d: &str, hm: &str| domain::Timestamp::parse_rfc3339(&format!("{d}T{hm}:00+09:00")).unwrap().0;
+        let case = |opened: i64,
+                    first: Option<i64>,
+                    outcome: Option<domain::CaseOutcome>,
+                    holding: &[&str],
+                    money: i64,
+                    typology: Option<&str>| {
+            store::CaseRow {
+                id: 0,
+                state: if outcome.is_some() { domain::CaseState::Closed } else { domain::CaseState::New },
+                outcome,
+                priority: 50,
+                assignee: None,
+                typology: typology.map(str::to_string),
+                money_at_risk: money,
+                reporting: vec!["public".into()],
+                holding: holding.iter().map(|h| h.to_string()).collect(),
+                linked_case: None,
+                opened_ms: opened,
+                updated_ms: opened,
+                sla_due_ms: opened + 60 * 60_000,
+                first_action_ms: first.map(|m| opened + m * 60_000),
+                closed_ms: outcome.map(|_| opened + 3_600_000),
+                body: "{}".into(),
+            }
+        };
+        for c in [
+            case(
+                at("2026-03-01", "10:00"),
+                Some(30),
+                Some(domain::CaseOutcome::ConfirmedFraud),
+                &["bank", "messenger"],
+                5_000_000,
+                Some("impersonation"),
+            ),
+            case(
+                at("2026-03-15", "10:00"),
+                Some(90),
+                Some(domain::CaseOutcome::NotFraud),
+                &[],
+                1_000_000,
+                Some("smishing"),
+            ),
+            case(at("2026-11-20", "10:00"), None, None, &[], 0, None),
+            case(at("2025-12-31", "23:00"), Some(5), None, &[], 9, None),
+        ] {
+            store::in_transaction(&s, |tx| tx.insert_case(&c)).unwrap();
+        }
         let f = year_figures(&s, 2026).unwrap();
+        let mut per_month = vec![0; 12];
+        per_month[2] = 2;
+        per_month[10] = 1;
+        assert_eq!(
+            f.intake,
+            Intake {
+                cases: 3,
+                per_month,
+                confirmed: 1,
+                closed: 2,
+                money_at_risk: 6_000_000,
+                acted: 2,
+                sla_met: 1,
+                median_first_action_minutes: Some(90),
+                fanned_out: 2,
+                typologies: vec![("".into(), 1), ("impersonation".into(), 1), ("smishing".into(), 1)],
+            }
+        );
         let t = |decisions, warned, held, blocked, amount, stopped_amount| Totals {
             decisions,
             warned,
@@ -325,7 +448,7 @@ mod tests {
             vec![("bank", 4), ("messenger", 5), ("pay", 0)]
         );
         assert!(f.waves.is_empty(), "single days with no history make no wave: {:?}", f.waves);
-        assert_eq!(f.sources.len(), 8, "every figure names its query");
+        assert_eq!(f.sources.len(), 9, "every figure names its query");
     }
 
     /// The first weeks of a store are no history: a series starting from nothing is not a wave.

@@ -41,6 +41,16 @@ struct Words {
     protected: &'static str,
     waves: &'static str,
     waves_none: &'static str,
+    intake: &'static str,
+    intake_lead: &'static str,
+    cases_per_month: &'static str,
+    cases: &'static str,
+    confirmed: &'static str,
+    sla_met: &'static str,
+    first_action: &'static str,
+    minutes: &'static str,
+    money_at_risk: &'static str,
+    fanned_out: &'static str,
     period: &'static str,
     expected: &'static str,
     how: &'static str,
@@ -90,6 +100,16 @@ const KO: Words = Words {
     protected: "보호",
     waves: "올해 나타난 사기 물결",
     waves_none: "올해는 탐지된 급증이 없습니다.",
+    intake: "신속한 접수와 후속 조치",
+    intake_lead: "피해자의 신고와 보류·차단된 거래는 사건이 되어, 피해 위험 금액과 경과 시간에 따라 우선순위가 매겨집니다.",
+    cases_per_month: "월별 접수 사건",
+    cases: "접수 사건",
+    confirmed: "사기로 확인",
+    sla_met: "기한 내 첫 조치",
+    first_action: "첫 조치까지 (중앙값)",
+    minutes: "분",
+    money_at_risk: "피해 위험 금액 (원)",
+    fanned_out: "계열사로 보낸 후속 조치",
     period: "기간",
     expected: "예상",
     how: "신고 방법",
@@ -147,6 +167,16 @@ const EN: Words = Words {
     protected: "Protected",
     waves: "Waves of the year",
     waves_none: "No spike was detected this year.",
+    intake: "Rapid intake and follow-up",
+    intake_lead: "Victims' reports and held or blocked transfers become cases, ranked by the money at risk and the time since the transfer.",
+    cases_per_month: "Cases opened per month",
+    cases: "Cases opened",
+    confirmed: "Confirmed as fraud",
+    sla_met: "First action on time",
+    first_action: "Time to first action (median)",
+    minutes: "min",
+    money_at_risk: "Money at risk (won)",
+    fanned_out: "Follow-up actions to affiliates",
     period: "Days",
     expected: "Expected",
     how: "How to report",
@@ -414,6 +444,24 @@ code{{font-size:.8rem;white-space:pre-wrap;word-break:break-all}}nav{{text-align
         }
         h.push_str("</table>");
     }
+    // Intake and follow-up.
+    let i = &f.intake;
+    let _ = write!(h, "<h2>{}</h2><p>{}</p><div class=\"kpis\">", w.intake, w.intake_lead);
+    let share =
+        |n: i64, of: i64| if of == 0 { "—".to_string() } else { format!("{:.1}%", n as f64 * 100.0 / of as f64) };
+    for (label, value) in [
+        (w.cases, num(i.cases)),
+        (w.confirmed, num(i.confirmed)),
+        (w.sla_met, format!("{} / {} ({})", num(i.sla_met), num(i.acted), share(i.sla_met, i.acted))),
+        (w.first_action, i.median_first_action_minutes.map_or("—".into(), |m| format!("{} {}", num(m), w.minutes))),
+        (w.money_at_risk, num(i.money_at_risk)),
+        (w.fanned_out, num(i.fanned_out)),
+    ] {
+        let _ = write!(h, "<div class=\"kpi\">{label}<b>{value}</b></div>");
+    }
+    h.push_str("</div>");
+    let _ = write!(h, "<h3>{}</h3>", w.cases_per_month);
+    h.push_str(&bars(w.cases_per_month, &months, &i.per_month, "#6b4f9a", w.lang));
     // How to report.
     let _ = write!(h, "<h2>{}</h2><ul>", w.how);
     for item in w.how_items {

@@ -1028,6 +1028,19 @@ impl Store for PgStore {
         rows.iter().map(case_row).collect()
     }
 
+    fn cases_opened(&self, from_ms: i64, to_ms: i64) -> Result<Vec<CaseRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {CASE_COLS} FROM fraud_case WHERE opened_ms >= $1 AND opened_ms < $2 ORDER BY opened_ms, id"
+                ),
+                &[&from_ms, &to_ms],
+            )
+            .map_err(backend)?;
+        rows.iter().map(case_row).collect()
+    }
+
     fn audit_log(&self) -> Result<Vec<AuditRow>> {
         let rows = self
             .conn()?

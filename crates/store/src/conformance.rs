@@ -190,6 +190,10 @@ fn reports_and_cases(s: &dyn Store) {
     assert!(s.report("nope").unwrap().is_none());
     let queue: Vec<i64> = s.open_cases(10).unwrap().into_iter().map(|c| c.id).collect();
     assert_eq!(queue, [case1, other], "the queue orders by priority");
+    let opened = |from, to| s.cases_opened(from, to).unwrap().into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(opened(0, 1_000), [case1, other], "cases by when they were opened");
+    assert_eq!(opened(101, 1_000), [other]);
+    assert_eq!(opened(0, 100), Vec::<i64>::new(), "the end is not included");
 
     let mut changed = case.clone();
     changed.state = CaseState::Closed;

@@ -539,6 +539,8 @@ pub trait Store: Send + Sync {
     fn case(&self, id: i64) -> Result<Option<CaseRow>>;
     /// Cases not closed, highest priority first, then oldest first (the queue).
     fn open_cases(&self, limit: usize) -> Result<Vec<CaseRow>>;
+    /// Cases opened at `from_ms` or later and before `to_ms`, oldest first (reports).
+    fn cases_opened(&self, from_ms: i64, to_ms: i64) -> Result<Vec<CaseRow>>;
     /// The whole audit log, in order.
     fn audit_log(&self) -> Result<Vec<AuditRow>>;
     /// Actions due for delivery at `now_ms`, oldest first.

@@ -806,6 +806,21 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
+    fn cases_opened(&self, from_ms: i64, to_ms: i64) -> Result<Vec<CaseRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {CASE_COLS} FROM fraud_case WHERE opened_ms >= ?1 AND opened_ms < ?2 ORDER BY opened_ms, id"
+            ))
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![from_ms, to_ms], case_row)
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(rows)
+    }
+
     fn audit_log(&self) -> Result<Vec<AuditRow>> {
         let c = self.read();
         let mut st = c
