@@ -318,8 +318,74 @@ impl App {
             return Err(AppError::Invalid { field: "days".into(), message: "between 1 and 366".into() });
         }
         let group = p.affiliate.as_str() == GROUP && p.scopes.contains(&crate::Scope::Admin);
+        self.alerts_in(if group { None } else { Some(&p.affiliate) }, to_day, days)
+    }
+
+    /// Queues a `trend.alert` action for every affiliate with a webhook, for each wave in the
+    /// group's decisions still going on (alerting yesterday or today, Korea time, and first
+    /// seen in the last week), so prevention content can go out while it is still rising. Idempotent: one action id per wave and affiliate, so
+    /// running it again (every few minutes, on any node) adds nothing; with several nodes the
+    /// one leading `trends` does it. Returns the actions queued or already queued.
+    pub fn announce_trend_alerts(&self, now_ms: i64) -> Result<usize, AppError> {
+        if !self.store.lead("trends")? {
+            return Ok(0);
+        }
+        let today = kst_day(now_ms);
+        let alerts: Vec<TrendAlert> =
+            self.alerts_in(None, today, 7)?.into_iter().filter(|a| a.last_day >= today - 1).collect();
+        if alerts.is_empty() {
+            return Ok(0);
+        }
+        let mut subscribers = Vec::new();
+        for a in self.store.affiliates()? {
+            if a.id.as_str() != GROUP && self.store.webhook(&a.id)?.is_some() {
+                subscribers.push(a.id);
+            }
+        }
+        let mut actions = Vec::new();
+        for al in &alerts {
+            let payload = serde_json::json!({
+                "kind": al.kind,
+                "typology": al.typology,
+                "first_seen": day_text(al.first_day),
+                "last_seen": day_text(al.last_day),
+                "count": al.count,
+                "expected": (al.expected * 10.0).round() / 10.0,
+                "affiliates": al.affiliates.iter().map(|(a, n)| serde_json::json!({"affiliate": a, "count": n})).collect::<Vec<_>>(),
+            })
+            .to_string();
+            for a in &subscribers {
+                let tag = xxhash_rust::xxh3::xxh3_64(
+                    format!("{a}\0{}\0{}\0{}", al.kind, al.typology, al.first_day).as_bytes(),
+                );
+                actions.push(store::ActionRow {
+                    id: format!("act_trend_{tag:016x}"),
+                    affiliate: a.clone(),
+                    kind: "trend.alert".into(),
+                    payload: payload.clone(),
+                    created_ms: now_ms,
+                    attempts: 0,
+                    next_ms: now_ms,
+                    delivered_ms: None,
+                    dead_ms: None,
+                    last_error: None,
+                });
+            }
+        }
+        store::in_transaction(&*self.store, |tx| tx.queue_actions(&actions))?;
+        Ok(actions.len())
+    }
+
+    /// Spikes first seen in the `days` days up to `to_day` in one affiliate's series or
+    /// (`None`) the group's.
+    fn alerts_in(
+        &self,
+        scope: Option<&domain::AffiliateId>,
+        to_day: i64,
+        days: i64,
+    ) -> Result<Vec<TrendAlert>, AppError> {
         let from_day = to_day - days + 1 - 56;
-        let rows = self.store.trend_days(if group { None } else { Some(&p.affiliate) }, from_day, to_day)?;
+        let rows = self.store.trend_days(scope, from_day, to_day)?;
         let len = (to_day - from_day + 1) as usize;
         // Series by (kind, typology): the counts per day, and per affiliate per day.
         type Series = (Vec<i64>, std::collections::BTreeMap<String, Vec<i64>>);

@@ -252,7 +252,16 @@ async fn a_wave_of_one_typology_raises_one_alert() {
             }
         }
     }
-    let app = App::open_on(store, AppConfig::new(dir.path())).unwrap();
+    // The bank subscribes to follow-up actions with a webhook; the others have none.
+    store::Store::put_webhook(
+        &*store,
+        &AffiliateId("bank".into()),
+        "https://bank.example/hook",
+        "bank-secret-0123456",
+        0,
+    )
+    .unwrap();
+    let app = App::open_on(Arc::clone(&store) as Arc<dyn store::Store>, AppConfig::new(dir.path())).unwrap();
     for a in ["pay", "bank", "group"] {
         app.ensure_affiliate(&AffiliateId(a.into()), a, &RULES.replace("NAME", a)).unwrap();
     }
@@ -286,6 +295,25 @@ async fn a_wave_of_one_typology_raises_one_alert() {
     assert_eq!(v["alerts"][0]["affiliates"], json!([{ "affiliate": "pay", "count": 300 }]), "{v}");
     let (_, v) = h.call(Method::GET, "/v1/trends/alerts?to=2026-11-27&days=30", &admin, String::new()).await;
     assert_eq!(v["alerts"], json!([]), "a quiet quarter raises nothing");
+    // The wave goes out as a `trend.alert` action to the subscribed affiliate, once however
+    // often the check runs.
+    let noon = Timestamp::parse_rfc3339("2026-11-30T12:00:00+09:00").unwrap().0;
+    assert_eq!(app.announce_trend_alerts(noon).unwrap(), 1);
+    assert_eq!(app.announce_trend_alerts(noon + 600_000).unwrap(), 1);
+    let queued: Vec<store::ActionRow> = store::Store::actions_due(&*store, noon + 3_600_000, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == "trend.alert")
+        .collect();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].affiliate.as_str(), "bank");
+    let payload: Value = serde_json::from_str(&queued[0].payload).unwrap();
+    assert_eq!(
+        (payload["typology"].as_str(), payload["first_seen"].as_str()),
+        (Some("parcel_smishing"), Some("2026-11-28"))
+    );
+    // A week later the wave is old news: nothing new to announce.
+    assert_eq!(app.announce_trend_alerts(noon + 7 * 86_400_000).unwrap(), 0);
     let (status, v) = h.call(Method::GET, "/v1/trends/alerts?days=0", &admin, String::new()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v.to_string().contains("days"), "{v}");
