@@ -69,6 +69,57 @@ pub struct Wave {
     pub expected: f64,
 }
 
+/// The national figures the report sets the group's beside, from a cited data file
+/// (`data/kr_fraud_national.toml`: the police's and the FSS's published voice-phishing
+/// figures, each row with its source).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct National {
+    /// The police's yearly figures.
+    pub police: Vec<PoliceYear>,
+    /// The FSS's yearly relief figures.
+    pub fss: Vec<FssYear>,
+}
+
+/// One year of the police's voice-phishing figures.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoliceYear {
+    /// The year.
+    pub year: i32,
+    /// Cases.
+    pub cases: i64,
+    /// Damage, 억원.
+    pub damage_eok: i64,
+    /// Part of the year only (`January–October`), when the year was not over.
+    pub partial: Option<String>,
+    /// Where the figures were published.
+    pub source: String,
+}
+
+/// One year of the FSS's relief figures.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FssYear {
+    /// The year.
+    pub year: i32,
+    /// Damage reported for relief, 억원.
+    pub damage_eok: i64,
+    /// Victims.
+    pub victims: i64,
+    /// Refunded, 억원.
+    pub refunded_eok: Option<i64>,
+    /// Where the figures were published.
+    pub source: String,
+}
+
+/// The cited national figures, built in.
+pub fn national() -> National {
+    match toml::from_str(include_str!("../data/kr_fraud_national.toml")) {
+        Ok(n) => n,
+        Err(e) => panic!("data/kr_fraud_national.toml: {e}"),
+    }
+}
+
 /// Rapid intake and follow-up: the cases opened in the year (victims' reports and held or
 /// blocked decisions) and how fast they were acted on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -120,6 +171,8 @@ pub struct YearFigures {
     pub waves: Vec<Wave>,
     /// Cases and how fast they were acted on.
     pub intake: Intake,
+    /// National figures of the years up to this one, with their sources.
+    pub national: National,
     /// For each figure of the report, the rollup query behind it.
     pub sources: Vec<(&'static str, String)>,
 }
@@ -277,6 +330,13 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
         affiliates: affiliates.into_iter().collect(),
         waves,
         intake,
+        national: {
+            let n = national();
+            National {
+                police: n.police.into_iter().filter(|p| p.year <= year).collect(),
+                fss: n.fss.into_iter().filter(|f| f.year <= year).collect(),
+            }
+        },
         sources,
     })
 }
@@ -449,6 +509,17 @@ mod tests {
         );
         assert!(f.waves.is_empty(), "single days with no history make no wave: {:?}", f.waves);
         assert_eq!(f.sources.len(), 9, "every figure names its query");
+    }
+
+    #[test]
+    fn the_national_figures_are_cited() {
+        let n = national();
+        assert!(n.police.len() >= 4 && !n.fss.is_empty());
+        assert!(
+            n.police.iter().all(|p| p.source.starts_with("http")) && n.fss.iter().all(|f| f.source.starts_with("http"))
+        );
+        let y2024 = n.police.iter().find(|p| p.year == 2024).unwrap();
+        assert_eq!((y2024.cases, y2024.damage_eok), (20_839, 8_545));
     }
 
     /// The first weeks of a store are no history: a series starting from nothing is not a wave.

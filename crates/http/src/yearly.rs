@@ -41,6 +41,16 @@ struct Words {
     protected: &'static str,
     waves: &'static str,
     waves_none: &'static str,
+    national: &'static str,
+    national_lead: &'static str,
+    police: &'static str,
+    fss: &'static str,
+    year_col: &'static str,
+    national_cases: &'static str,
+    damage: &'static str,
+    victims: &'static str,
+    refunded: &'static str,
+    source: &'static str,
     intake: &'static str,
     intake_lead: &'static str,
     cases_per_month: &'static str,
@@ -100,6 +110,16 @@ const KO: Words = Words {
     protected: "보호",
     waves: "올해 나타난 사기 물결",
     waves_none: "올해는 탐지된 급증이 없습니다.",
+    national: "전국 현황",
+    national_lead: "경찰과 금융감독원이 발표한 전화금융사기(보이스피싱) 통계입니다. 두 기관은 집계 기준이 다릅니다.",
+    police: "경찰청 국가수사본부: 발생 건수와 피해액",
+    fss: "금융감독원: 피해구제 신청 기준 피해액",
+    year_col: "연도",
+    national_cases: "발생 건수",
+    damage: "피해액 (억원)",
+    victims: "피해자 수",
+    refunded: "환급액 (억원)",
+    source: "출처",
     intake: "신속한 접수와 후속 조치",
     intake_lead: "피해자의 신고와 보류·차단된 거래는 사건이 되어, 피해 위험 금액과 경과 시간에 따라 우선순위가 매겨집니다.",
     cases_per_month: "월별 접수 사건",
@@ -167,6 +187,16 @@ const EN: Words = Words {
     protected: "Protected",
     waves: "Waves of the year",
     waves_none: "No spike was detected this year.",
+    national: "National context",
+    national_lead: "Voice-phishing figures published by the police and the Financial Supervisory Service; the two count differently.",
+    police: "National Police Agency (National Office of Investigation): cases and damage",
+    fss: "Financial Supervisory Service: damage reported for relief",
+    year_col: "Year",
+    national_cases: "Cases",
+    damage: "Damage (100 million won)",
+    victims: "Victims",
+    refunded: "Refunded (100 million won)",
+    source: "Source",
     intake: "Rapid intake and follow-up",
     intake_lead: "Victims' reports and held or blocked transfers become cases, ranked by the money at risk and the time since the transfer.",
     cases_per_month: "Cases opened per month",
@@ -462,6 +492,55 @@ code{{font-size:.8rem;white-space:pre-wrap;word-break:break-all}}nav{{text-align
     h.push_str("</div>");
     let _ = write!(h, "<h3>{}</h3>", w.cases_per_month);
     h.push_str(&bars(w.cases_per_month, &months, &i.per_month, "#6b4f9a", w.lang));
+    // National context.
+    let n = &f.national;
+    if !n.police.is_empty() || !n.fss.is_empty() {
+        let _ = write!(h, "<h2>{}</h2><p>{}</p>", w.national, w.national_lead);
+        let link = |src: &str| {
+            let url = src.split_whitespace().next().unwrap_or("");
+            format!("<a href=\"{}\">{}</a>", esc(url), esc(src))
+        };
+        if !n.police.is_empty() {
+            let _ = write!(
+                h,
+                "<h3>{}</h3><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+                w.police, w.year_col, w.national_cases, w.damage, w.source
+            );
+            for p in &n.police {
+                let year = match &p.partial {
+                    Some(part) => format!("{} ({})", p.year, esc(part)),
+                    None => p.year.to_string(),
+                };
+                let _ = write!(
+                    h,
+                    "<tr><td>{year}</td><td>{}</td><td>{}</td><td><small>{}</small></td></tr>",
+                    num(p.cases),
+                    num(p.damage_eok),
+                    link(&p.source)
+                );
+            }
+            h.push_str("</table>");
+        }
+        if !n.fss.is_empty() {
+            let _ = write!(
+                h,
+                "<h3>{}</h3><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+                w.fss, w.year_col, w.damage, w.victims, w.refunded, w.source
+            );
+            for x in &n.fss {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><small>{}</small></td></tr>",
+                    x.year,
+                    num(x.damage_eok),
+                    num(x.victims),
+                    x.refunded_eok.map_or("—".into(), num),
+                    link(&x.source)
+                );
+            }
+            h.push_str("</table>");
+        }
+    }
     // How to report.
     let _ = write!(h, "<h2>{}</h2><ul>", w.how);
     for item in w.how_items {
