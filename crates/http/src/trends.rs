@@ -63,10 +63,10 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 #[utoipa::path(
     get, path = "/v1/trends", tag = "trends",
     params(
-        ("from" = Option<String>, Query, description = "First Korea-time day, YYYY-MM-DD (default: 29 days before `to`)."),
-        ("to" = Option<String>, Query, description = "Last Korea-time day, YYYY-MM-DD (default: today in Korea)."),
-        ("by" = Option<String>, Query, description = "`day` (default), `week` or `month`."),
-        ("group" = Option<String>, Query, description = "Comma-separated dimensions: `kind`, `verdict` (default), `typology`, `age_band`, `amount_band`, and `affiliate` for the group's administrators; `none` for totals."),
+        ("from" = Option<String>, Query, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description = "First Korea-time day, YYYY-MM-DD (default: 29 days before `to`); at most ten years before `to`."),
+        ("to" = Option<String>, Query, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description = "Last Korea-time day, YYYY-MM-DD (default: today in Korea); not before `from`."),
+        ("by" = Option<String>, Query, pattern = "^(day|week|month)$", description = "`day` (default), `week` or `month`."),
+        ("group" = Option<String>, Query, pattern = "^(none|(kind|verdict|typology|age_band|amount_band|affiliate)(,(kind|verdict|typology|age_band|amount_band|affiliate))*)$", description = "Comma-separated dimensions: `kind`, `verdict` (default), `typology`, `age_band`, `amount_band`, and `affiliate` for the group's administrators; `none` for totals."),
     ),
     responses(
         (status = 200, description = "The trend.", body = TrendBody),
@@ -171,7 +171,7 @@ pub struct AlertAffiliate {
 #[utoipa::path(
     get, path = "/v1/trends/alerts", tag = "trends",
     params(
-        ("to" = Option<String>, Query, description = "Last Korea-time day, YYYY-MM-DD (default: today in Korea)."),
+        ("to" = Option<String>, Query, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description = "Last Korea-time day, YYYY-MM-DD (default: today in Korea)."),
         ("days" = Option<i64>, Query, minimum = 1, maximum = 366, description = "Spikes first seen in this many days up to `to` (default 14)."),
     ),
     responses(
