@@ -16,7 +16,8 @@
 //! the characters directly (a rolling hash per word): no string is allocated per n-gram.
 //!
 //! Languages: the lexical features are hashed in the namespace of the message's main script
-//! (Latin, Hangul or other), and each script has its own prior weight (an unnormalised feature
+//! (Latin, Hangul or other); the shape indicators, signs and link findings twice, once shared
+//! by all scripts and once in the script's namespace; and each script has its own prior weight (an unnormalised feature
 //! at a reserved index). [`train`] moves the learned bias into the priors of the scripts the
 //! training data had, and sets the bias to [`UNSEEN_SCRIPT_BIAS`]: a message in a script the
 //! model never saw starts from a low prior instead of from the border between the classes.
@@ -35,14 +36,15 @@ use crate::normalize::{Normalized, normalize};
 use crate::typology;
 
 /// Version of [`features`] (the low 16 bits of a model's `feature_set`); a model trained with
-/// another version is refused.
-pub const FEATURE_SET: u32 = 2;
+/// another version is refused. Version 3: every indicator also has a key in its script's
+/// namespace.
+pub const FEATURE_SET: u32 = 3;
 
-/// Option of feature set 2 (a bit of the high half of `feature_set`): jamo trigrams of Hangul
+/// Option of feature sets 2 and 3 (a bit of the high half of `feature_set`): jamo trigrams of Hangul
 /// words.
 pub const OPT_JAMO: u32 = 1 << 16;
 
-/// Option of feature set 2: Hangul syllable n-grams across spaces.
+/// Option of feature sets 2 and 3: Hangul syllable n-grams across spaces.
 pub const OPT_CROSS: u32 = 1 << 17;
 
 /// The options a model trained by `ansim train messages` uses.
@@ -74,6 +76,7 @@ const SEED_BIGRAM: u64 = 0x776f_7264_6269_6732;
 const SEED_SYMBOL: u64 = 0x7379_6d62_6f6c_7331;
 const SEED_IND: u64 = 0x696e_6469_6361_7431;
 const SEED_JAMO: u64 = 0x6a61_6d6f_6e67_7233;
+const SEED_IND_SCRIPT: u64 = 0x696e_6473_6372_7074;
 
 // Word markers for the character n-grams: outside the Unicode range, so no character equals them.
 const START: u64 = 0x11_0001;
@@ -201,9 +204,14 @@ impl Sink {
         self.key(h ^ self.ns);
     }
 
-    /// A shape indicator: shared by all scripts.
+    /// A shape indicator (a length bucket, a digit run, a structural sign, a link finding):
+    /// one key shared by all scripts and one in the namespace of the message's script, so an
+    /// indicator learns what it means everywhere and what it means in this script (a short
+    /// message or a long digit run says something else in Korean texts than in English SMS).
     fn indicator(&mut self, name: &[u8]) {
-        self.key(xxh3_64_with_seed(name, SEED_IND));
+        let h = xxh3_64_with_seed(name, SEED_IND);
+        self.key(h);
+        self.key(h ^ self.ns ^ SEED_IND_SCRIPT);
     }
 }
 

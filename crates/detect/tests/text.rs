@@ -73,6 +73,17 @@ const KOREAN: &[&str] = &[
     "쿠팡 주문 link.coupang.com/a/bcdef 이거 괜찮아?",
 ];
 
+/// A shape indicator has a key shared by every script and one of the message's script: two
+/// Korean messages with no character in common share two keys (the length bucket, shared and
+/// Korean), a Korean and an English one only the shared key.
+#[test]
+fn indicators_have_a_shared_key_and_one_of_their_script() {
+    let common = |a: &[u32], b: &[u32]| a.iter().filter(|k| b.contains(k)).count();
+    let (ga, na, a) = (lexical("가", 0), lexical("나", 0), lexical("a", 0));
+    assert_eq!(common(&ga, &na), 2, "{ga:?} {na:?}");
+    assert_eq!(common(&ga, &a), 1, "{ga:?} {a:?}");
+}
+
 #[test]
 fn builtin_model_loads() {
     let m = text::builtin_ref();
@@ -138,7 +149,8 @@ fn the_words_of_a_link_are_not_lexical_features() {
     assert_eq!(plain, ordinary);
     let risky = feats("see the photos here http://kakao-bank.xyz/login", 18);
     assert_ne!(plain, risky);
-    assert!(risky.len() < plain.len() + 4, "{} vs {}", risky.len(), plain.len());
+    // A few link findings, each an indicator of two keys (shared and the script's).
+    assert!(risky.len() < plain.len() + 8, "{} vs {}", risky.len(), plain.len());
     // Numbers with dots are words, not links.
     assert_ne!(feats("금리 3.5% 확정", 18), feats("금리 확정", 18));
 }
