@@ -91,10 +91,10 @@ pub(crate) async fn get_trends(
     let by = q.by.as_deref().unwrap_or("day");
     let period = Period::parse(by).ok_or_else(|| invalid("by", format!("{by:?} is not day, week or month")))?;
     let dims: Vec<Dim> = match q.group.as_deref().unwrap_or("verdict") {
-        "none" | "" => Vec::new(),
+        "none" => Vec::new(),
         g => g
             .split(',')
-            .map(|d| Dim::parse(d.trim()).ok_or_else(|| invalid("group", format!("{d:?} is not a dimension"))))
+            .map(|d| Dim::parse(d).ok_or_else(|| invalid("group", format!("{d:?} is not a dimension (or give none)"))))
             .collect::<Result<_, _>>()?,
     };
     let points = blocking(&s, {

@@ -180,6 +180,8 @@ async fn decisions_show_up_in_trends_by_period_and_dimension() {
         ("/v1/trends?from=2026-02-30", "from"),
         ("/v1/trends?by=year", "by"),
         ("/v1/trends?group=colour", "group"),
+        ("/v1/trends?group=", "group"),
+        ("/v1/trends?group=kind,%20verdict", "group"),
         ("/v1/trends?from=2026-12-01&to=2026-11-01", "to"),
     ] {
         let (status, v) = h.call(Method::GET, bad, &pay, String::new()).await;
