@@ -6,7 +6,6 @@
 //! figure carries the rollup query it came from, for the report's appendix. Rendering is the
 //! caller's (`ansim report yearly`).
 
-use crate::spikes;
 use crate::trends::{civil, days_from_civil};
 use std::collections::BTreeMap;
 use store::{Store, TrendRow};
@@ -50,23 +49,6 @@ impl Totals {
     pub fn protected(&self) -> i64 {
         self.warned + self.held + self.blocked
     }
-}
-
-/// A wave the spike detector found in the year.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Wave {
-    /// Event kind.
-    pub kind: String,
-    /// Typology.
-    pub typology: String,
-    /// First and last alerting Korea-time day.
-    pub first_day: i64,
-    /// Last alerting day.
-    pub last_day: i64,
-    /// Decisions on the alerting days, and how many were expected.
-    pub count: i64,
-    /// Decisions expected on them.
-    pub expected: f64,
 }
 
 /// The national figures the report sets the group's beside, from a cited data file
@@ -168,7 +150,7 @@ pub struct YearFigures {
     /// By affiliate.
     pub affiliates: Vec<(String, Totals)>,
     /// Waves found in the year, in time order.
-    pub waves: Vec<Wave>,
+    pub waves: Vec<crate::trends::TrendAlert>,
     /// Cases and how fast they were acted on.
     pub intake: Intake,
     /// National figures of the years up to this one, with their sources.
@@ -194,16 +176,9 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
     let mut age_bands: BTreeMap<String, Totals> = BTreeMap::new();
     let mut kinds: BTreeMap<String, Totals> = BTreeMap::new();
     let mut affiliates: BTreeMap<String, Totals> = BTreeMap::new();
-    let history = (start - 56) as usize;
-    let mut series: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
     let protective = |v: &str| matches!(v, "warn" | "hold" | "block");
     for r in &rows {
         let day = r.key.day;
-        if day >= start - 56 && !r.key.typology.is_empty() {
-            series
-                .entry((r.key.kind.clone(), r.key.typology.clone()))
-                .or_insert_with(|| vec![0; (end - start + 56) as usize])[day as usize - history] += r.decisions;
-        }
         if (prev_start..start).contains(&day) {
             previous.add(r);
             if protective(&r.key.verdict) {
@@ -223,28 +198,8 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
             age_bands.entry(r.key.age_band.clone()).or_default().add(r);
         }
     }
-    // 1970-01-01 was a Thursday (weekday 3, Monday = 0).
-    let weekday0 = ((start - 56) + 3).rem_euclid(7) as usize;
-    // Days before the store's first decision are no history, not quiet days: a series is
-    // judged only once four weeks of decisions are behind it.
-    let first_data = rows.iter().map(|r| r.key.day).min().unwrap_or(end);
-    let judged_from = (first_data - (start - 56) + spikes::WARMUP as i64).max(56);
-    let mut waves: Vec<Wave> = series
-        .into_iter()
-        .flat_map(|((kind, typology), counts)| {
-            spikes::alerts(&counts, weekday0, &spikes::Params::default())
-                .into_iter()
-                .filter(move |a| a.first as i64 >= judged_from)
-                .map(move |a| Wave {
-                    kind: kind.clone(),
-                    typology: typology.clone(),
-                    first_day: start - 56 + a.first as i64,
-                    last_day: start - 56 + a.last as i64,
-                    count: a.count,
-                    expected: a.expected,
-                })
-        })
-        .collect();
+    // The year's waves, judged against the eight weeks before each day.
+    let mut waves = crate::trends::waves(&rows, start - 56, end - 1, start);
     waves.sort_by(|a, b| a.first_day.cmp(&b.first_day).then(a.typology.cmp(&b.typology)));
     let mut typologies: Vec<(String, i64, i64)> = typologies.into_iter().map(|(t, (n, p))| (t, n, p)).collect();
     typologies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -386,49 +386,57 @@ impl App {
     ) -> Result<Vec<TrendAlert>, AppError> {
         let from_day = to_day - days + 1 - 56;
         let rows = self.store.trend_days(scope, from_day, to_day)?;
-        let len = (to_day - from_day + 1) as usize;
-        // Series by (kind, typology): the counts per day, and per affiliate per day.
-        type Series = (Vec<i64>, std::collections::BTreeMap<String, Vec<i64>>);
-        let mut series: std::collections::BTreeMap<(String, String), Series> = Default::default();
-        for r in rows.iter().filter(|r| !r.key.typology.is_empty()) {
-            let s = series
-                .entry((r.key.kind.clone(), r.key.typology.clone()))
-                .or_insert_with(|| (vec![0; len], Default::default()));
-            let i = (r.key.day - from_day) as usize;
-            s.0[i] += r.decisions;
-            s.1.entry(r.affiliate.0.clone()).or_insert_with(|| vec![0; len])[i] += r.decisions;
-        }
-        // 1970-01-01 was a Thursday (weekday 3, Monday = 0).
-        let weekday0 = (from_day + 3).rem_euclid(7) as usize;
-        // Days before the store's first decision are no history, not quiet days: a series is
-        // judged only once four weeks of decisions are behind it.
-        let first_data = rows.iter().map(|r| r.key.day).min().unwrap_or(to_day);
-        let judged_from = (first_data - from_day + crate::spikes::WARMUP as i64).max(len as i64 - days);
-        let mut out = Vec::new();
-        for ((kind, typology), (counts, by_affiliate)) in series {
-            for a in crate::spikes::alerts(&counts, weekday0, &crate::spikes::Params::default()) {
-                if (a.first as i64) < judged_from {
-                    continue;
-                }
-                let mut affiliates: Vec<(String, i64)> = by_affiliate
-                    .iter()
-                    .map(|(name, c)| (name.clone(), c[a.first..=a.last].iter().sum()))
-                    .filter(|(_, n)| *n > 0)
-                    .collect();
-                affiliates.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
-                out.push(TrendAlert {
-                    kind: kind.clone(),
-                    typology: typology.clone(),
-                    first_day: from_day + a.first as i64,
-                    last_day: from_day + a.last as i64,
-                    count: a.count,
-                    expected: a.expected,
-                    peak_z: a.peak_z,
-                    affiliates,
-                });
-            }
-        }
+        let mut out = waves(&rows, from_day, to_day, to_day - days + 1);
         out.sort_by(|x, y| y.first_day.cmp(&x.first_day).then(y.count.cmp(&x.count)));
         Ok(out)
     }
+}
+
+/// The waves in `rows` (the rollup of days `from_day..=to_day`) whose first day is
+/// `judged_from` or later, in each (kind, typology) series, with the affiliates that saw them.
+/// Days before the first decision in `rows` are no history, not quiet days: a series is judged
+/// only once four weeks of decisions are behind it.
+pub(crate) fn waves(rows: &[store::TrendRow], from_day: i64, to_day: i64, judged_from: i64) -> Vec<TrendAlert> {
+    let len = (to_day - from_day + 1).max(0) as usize;
+    // Series by (kind, typology): the counts per day, and per affiliate per day.
+    type Series = (Vec<i64>, std::collections::BTreeMap<String, Vec<i64>>);
+    let mut series: std::collections::BTreeMap<(String, String), Series> = Default::default();
+    let inside = |r: &&store::TrendRow| (from_day..=to_day).contains(&r.key.day);
+    for r in rows.iter().filter(inside).filter(|r| !r.key.typology.is_empty()) {
+        let s = series
+            .entry((r.key.kind.clone(), r.key.typology.clone()))
+            .or_insert_with(|| (vec![0; len], Default::default()));
+        let i = (r.key.day - from_day) as usize;
+        s.0[i] += r.decisions;
+        s.1.entry(r.affiliate.0.clone()).or_insert_with(|| vec![0; len])[i] += r.decisions;
+    }
+    // 1970-01-01 was a Thursday (weekday 3, Monday = 0).
+    let weekday0 = (from_day + 3).rem_euclid(7) as usize;
+    let first_data = rows.iter().filter(inside).map(|r| r.key.day).min().unwrap_or(to_day);
+    let judged_from = judged_from.max(first_data + crate::spikes::WARMUP as i64);
+    let mut out = Vec::new();
+    for ((kind, typology), (counts, by_affiliate)) in series {
+        for a in crate::spikes::alerts(&counts, weekday0, &crate::spikes::Params::default()) {
+            if from_day + (a.first as i64) < judged_from {
+                continue;
+            }
+            let mut affiliates: Vec<(String, i64)> = by_affiliate
+                .iter()
+                .map(|(name, c)| (name.clone(), c[a.first..=a.last].iter().sum()))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            affiliates.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+            out.push(TrendAlert {
+                kind: kind.clone(),
+                typology: typology.clone(),
+                first_day: from_day + a.first as i64,
+                last_day: from_day + a.last as i64,
+                count: a.count,
+                expected: a.expected,
+                peak_z: a.peak_z,
+                affiliates,
+            });
+        }
+    }
+    out
 }
