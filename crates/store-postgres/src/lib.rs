@@ -637,22 +637,24 @@ impl Store for PgStore {
                         tx.execute(&advance, &[&a.as_str(), &0i64])?;
                     }
                 }
-                // Ids stored before (by another node, or earlier).
-                let mut before: HashMap<(String, String), EventRecord> = HashMap::new();
-                for row in tx.query(&stored, &[&affs, &ids])? {
-                    let r = event_row(&row);
-                    before.insert((row.get(EVENT_FIELDS), r.event_id.clone()), r);
-                }
-                // Which writes are new (not stored, not repeating an earlier one of the batch).
-                let new: Vec<bool> = writes
+                // Each write's first occurrence in the batch (itself unless it repeats an id).
+                let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(writes.len());
+                let first: Vec<usize> = writes
                     .iter()
                     .enumerate()
-                    .map(|(i, w)| {
-                        let id = &w.record.event_id;
-                        !before.contains_key(&(w.affiliate.as_str().to_string(), id.clone()))
-                            && !writes[..i].iter().any(|p| p.affiliate == w.affiliate && &p.record.event_id == id)
-                    })
+                    .map(|(i, w)| *first_of.entry((w.affiliate.as_str(), w.record.event_id.as_str())).or_insert(i))
                     .collect();
+                // Ids stored before (by another node, or earlier), by the first write naming them.
+                let mut before: HashMap<usize, EventRecord> = HashMap::new();
+                for row in tx.query(&stored, &[&affs, &ids])? {
+                    let r = event_row(&row);
+                    let affiliate: &str = row.get(EVENT_FIELDS);
+                    if let Some(&i) = first_of.get(&(affiliate, r.event_id.as_str())) {
+                        before.insert(i, r);
+                    }
+                }
+                // Which writes are new (not stored, not repeating an earlier one of the batch).
+                let new: Vec<bool> = (0..writes.len()).map(|i| first[i] == i && !before.contains_key(&i)).collect();
                 let mut next = Vec::with_capacity(affiliates.len());
                 for a in affiliates {
                     let n = writes.iter().zip(&new).filter(|(w, new)| **new && &w.affiliate == a).count() as i64;
@@ -667,16 +669,13 @@ impl Store for PgStore {
                 for (i, w) in writes.iter().enumerate() {
                     let r = &w.record;
                     if !new[i] {
-                        if let Some(old) = before.get(&(w.affiliate.as_str().to_string(), r.event_id.clone())) {
+                        if let Some(old) = before.get(&first[i]) {
                             out.push(Committed::Duplicate(Box::new(old.clone())));
                             continue;
                         }
                         // The same id twice in one batch: the first is stored, the second
                         // repeats it.
-                        let j = writes[..i]
-                            .iter()
-                            .position(|p| p.affiliate == w.affiliate && p.record.event_id == r.event_id)
-                            .unwrap_or_default();
+                        let j = first[i];
                         let (seq, decision_id) = match &out[j] {
                             Committed::Stored { seq, decision_id } => (*seq, decision_id.clone()),
                             Committed::Duplicate(old) => (old.seq, old.decision_id.clone()),
