@@ -6,50 +6,10 @@
 //! figure carries the rollup query it came from, for the report's appendix. Rendering is the
 //! caller's (`ansim report yearly`).
 
+pub use crate::trends::Totals;
 use crate::trends::{civil, days_from_civil};
 use std::collections::BTreeMap;
-use store::{Store, TrendRow};
-
-/// Totals of a set of decisions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    /// Decisions.
-    pub decisions: i64,
-    /// Warned (the user confirmed before going ahead).
-    pub warned: i64,
-    /// Held.
-    pub held: i64,
-    /// Blocked.
-    pub blocked: i64,
-    /// Won moved by all of them (or that would have been).
-    pub amount: i64,
-    /// Won held or blocked.
-    pub stopped_amount: i64,
-}
-
-impl Totals {
-    fn add(&mut self, r: &TrendRow) {
-        self.decisions += r.decisions;
-        self.amount = self.amount.saturating_add(r.amount);
-        match r.key.verdict.as_str() {
-            "warn" => self.warned += r.decisions,
-            "hold" => {
-                self.held += r.decisions;
-                self.stopped_amount = self.stopped_amount.saturating_add(r.amount);
-            }
-            "block" => {
-                self.blocked += r.decisions;
-                self.stopped_amount = self.stopped_amount.saturating_add(r.amount);
-            }
-            _ => {}
-        }
-    }
-
-    /// Warned, held or blocked.
-    pub fn protected(&self) -> i64 {
-        self.warned + self.held + self.blocked
-    }
-}
+use store::Store;
 
 /// The national figures the report sets the group's beside, from a cited data file
 /// (`data/kr_fraud_national.toml`: the police's and the FSS's published voice-phishing

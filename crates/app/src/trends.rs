@@ -4,7 +4,7 @@
 //! most 365 days of rollup cells.
 
 use crate::{App, AppError, GROUP, Principal};
-use domain::{Decision, Event, Verdict};
+use domain::{Decision, Event};
 use store::TrendKey;
 
 /// Milliseconds in a day.
@@ -127,6 +127,53 @@ impl Dim {
     }
 }
 
+/// Totals of a set of decisions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Decisions.
+    pub decisions: i64,
+    /// Warned (the user confirmed before going ahead).
+    pub warned: i64,
+    /// Held.
+    pub held: i64,
+    /// Blocked.
+    pub blocked: i64,
+    /// Won moved by all of them (or that would have been).
+    pub amount: i64,
+    /// Won held or blocked.
+    pub stopped_amount: i64,
+}
+
+impl Totals {
+    /// Adds a rollup cell.
+    pub(crate) fn add(&mut self, r: &store::TrendRow) {
+        self.decisions += r.decisions;
+        self.amount = self.amount.saturating_add(r.amount);
+        match r.key.verdict.as_str() {
+            "warn" => self.warned += r.decisions,
+            "hold" => {
+                self.held += r.decisions;
+                self.stopped_amount = self.stopped_amount.saturating_add(r.amount);
+            }
+            "block" => {
+                self.blocked += r.decisions;
+                self.stopped_amount = self.stopped_amount.saturating_add(r.amount);
+            }
+            _ => {}
+        }
+    }
+
+    /// Warned, held or blocked.
+    pub fn protected(&self) -> i64 {
+        self.warned + self.held + self.blocked
+    }
+
+    /// Held or blocked.
+    pub fn stopped(&self) -> i64 {
+        self.held + self.blocked
+    }
+}
+
 /// One point of a trend: a period, the values of the dimensions asked for, and the totals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Point {
@@ -134,14 +181,8 @@ pub struct Point {
     pub period_start: i64,
     /// The value of each dimension asked for, in the order asked.
     pub values: Vec<String>,
-    /// Decisions.
-    pub decisions: i64,
-    /// Won they moved (held and blocked amounts included).
-    pub amount: i64,
-    /// Decisions that held or blocked.
-    pub stopped: i64,
-    /// Won held or blocked.
-    pub stopped_amount: i64,
+    /// Its decisions.
+    pub totals: Totals,
 }
 
 impl App {
@@ -184,20 +225,11 @@ impl App {
                 })
                 .collect();
             let start = period.start(r.key.day);
-            let pt = points.entry((start, values.clone())).or_insert(Point {
-                period_start: start,
-                values,
-                decisions: 0,
-                amount: 0,
-                stopped: 0,
-                stopped_amount: 0,
-            });
-            pt.decisions += r.decisions;
-            pt.amount = pt.amount.saturating_add(r.amount);
-            if matches!(Verdict::parse(&r.key.verdict), Some(Verdict::Hold | Verdict::Block)) {
-                pt.stopped += r.decisions;
-                pt.stopped_amount = pt.stopped_amount.saturating_add(r.amount);
-            }
+            points
+                .entry((start, values.clone()))
+                .or_insert(Point { period_start: start, values, totals: Totals::default() })
+                .totals
+                .add(&r);
         }
         Ok(points.into_values().collect())
     }

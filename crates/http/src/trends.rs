@@ -112,10 +112,10 @@ pub(crate) async fn get_trends(
             .map(|pt| TrendPoint {
                 period: day_text(pt.period_start),
                 values: dims.iter().map(|d| d.as_str().to_string()).zip(pt.values).collect(),
-                decisions: pt.decisions,
-                amount: pt.amount,
-                stopped: pt.stopped,
-                stopped_amount: pt.stopped_amount,
+                decisions: pt.totals.decisions,
+                amount: pt.totals.amount,
+                stopped: pt.totals.stopped(),
+                stopped_amount: pt.totals.stopped_amount,
             })
             .collect(),
     }))
