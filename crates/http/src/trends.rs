@@ -59,6 +59,13 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::App(AppError::Invalid { field: field.into(), message: message.into() })
 }
 
+/// The Korea-time day a `YYYY-MM-DD` parameter names, if given; a bad one is refused by name.
+fn day(field: &str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
+    v.as_deref()
+        .map(|t| parse_day(t).ok_or_else(|| invalid(field, format!("{t:?} is not a date (YYYY-MM-DD)"))))
+        .transpose()
+}
+
 /// Decisions by period and dimension, from the daily rollup (no event is read).
 #[utoipa::path(
     get, path = "/v1/trends", tag = "trends",
@@ -81,11 +88,6 @@ pub(crate) async fn get_trends(
     Caller(p): Caller,
     ApiQuery(q): ApiQuery<TrendQuery>,
 ) -> Result<Json<TrendBody>, ApiError> {
-    let day = |field: &str, v: &Option<String>| -> Result<Option<i64>, ApiError> {
-        v.as_deref()
-            .map(|t| parse_day(t).ok_or_else(|| invalid(field, format!("{t:?} is not a date (YYYY-MM-DD)"))))
-            .transpose()
-    };
     let to = day("to", &q.to)?.unwrap_or_else(|| kst_day(app::now_ms()));
     let from = day("from", &q.from)?.unwrap_or(to - 29);
     let by = q.by.as_deref().unwrap_or("day");
@@ -187,10 +189,7 @@ pub(crate) async fn get_trend_alerts(
     Caller(p): Caller,
     ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> Result<Json<TrendAlertList>, ApiError> {
-    let to = match q.to.as_deref() {
-        Some(t) => parse_day(t).ok_or_else(|| invalid("to", format!("{t:?} is not a date (YYYY-MM-DD)")))?,
-        None => kst_day(app::now_ms()),
-    };
+    let to = day("to", &q.to)?.unwrap_or_else(|| kst_day(app::now_ms()));
     let days = q.days.unwrap_or(14);
     let list = blocking(&s, move |app| app.trend_alerts(&p, to, days)).await?;
     Ok(Json(TrendAlertList {
