@@ -103,6 +103,19 @@ local function seen_from(st, b0, late)
   return b0
 end
 
+-- The state without the pairs whose bucket (the pair's first number for a window, `at` = 0;
+-- its second for a set, `at` = 1) is at or before `floor`.
+local function prune(st, floor, at)
+  local kept = {st[1]}
+  for i = 2, #st - 1, 2 do
+    if st[i + at] > floor then
+      kept[#kept + 1] = st[i]
+      kept[#kept + 1] = st[i + 1]
+    end
+  end
+  return kept
+end
+
 local function window_sum(st, b, nb)
   local s = 0
   for i = 2, #st - 1, 2 do
@@ -140,16 +153,8 @@ local function window(k, update, b0, nb, late, add, keep)
     table.insert(st, 2, b)
   end
   local floor = sat_sub(st[1], nb + late)
-  if floor > 0 and st[2] <= floor then
-    local kept = {st[1]}
-    for i = 2, #st - 1, 2 do
-      if st[i] > floor then
-        kept[#kept + 1] = st[i]
-        kept[#kept + 1] = st[i + 1]
-      end
-    end
-    st = kept
-  end
+  -- Buckets are in order: only the oldest can have left the horizon.
+  if floor > 0 and st[2] <= floor then st = prune(st, floor, 0) end
   save(k, st, keep)
   return window_sum(st, b, nb)
 end
@@ -217,19 +222,11 @@ local function set(k, kind, update, b0, nb, late, v, keep)
   local floor = sat_sub(st[1], nb + late)
   if floor > 0 then
     -- Rebuild only when a value has gone out of the horizon.
-    local stale = false
     for i = 3, #st, 2 do
-      if st[i] <= floor then stale = true break end
-    end
-    if stale then
-      local kept = {st[1]}
-      for i = 2, #st - 1, 2 do
-        if st[i + 1] > floor then
-          kept[#kept + 1] = st[i]
-          kept[#kept + 1] = st[i + 1]
-        end
+      if st[i] <= floor then
+        st = prune(st, floor, 1)
+        break
       end
-      st = kept
     end
   end
   save(k, st, keep)
