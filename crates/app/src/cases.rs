@@ -141,6 +141,12 @@ pub struct ReportForm {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub contact: Option<String>,
+    /// The filing affiliate's own user the report is about (the `subject.id` its events
+    /// carry), so the report counts as that user's outcome in prevention campaigns. Only an
+    /// affiliate names one; a public report must leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    pub subject: Option<String>,
 }
 
 /// Who files.
@@ -527,6 +533,12 @@ pub(crate) fn check(form: ReportForm, registry: &crate::registry::Registry, now:
     if let Some(c) = &form.contact {
         check_text("contact", c, 100)?;
     }
+    if let Some(s) = &form.subject {
+        if s.is_empty() || s.chars().count() > 128 {
+            return Err(invalid("subject", "a subject id of 1 to 128 characters"));
+        }
+        check_text("subject", s, 128)?;
+    }
     if let Some(a) = form.amount
         && !(0..=1_000_000_000_000).contains(&a.won())
     {
@@ -641,6 +653,11 @@ impl crate::App {
             Reporter::Affiliate(a) => a.clone(),
         };
         let amount = c.form.amount.map_or(0, |a| a.won());
+        if c.form.subject.is_some() && !matches!(reporter, Reporter::Affiliate(_)) {
+            return Err(invalid("subject", "only an affiliate names its own user; leave it out of a public report"));
+        }
+        // A rule's hold is no one's claim of fraud: it names no user's outcome.
+        let subject = if share { c.form.subject.clone() } else { None };
         let typology = c.form.kind.typology();
         // The registry's writers wait for this report; decisions do not.
         let writing = self.registry.write_lock();
@@ -746,6 +763,8 @@ impl crate::App {
                 priority,
                 body: report_body.clone(),
                 created_ms: now,
+                subject: subject.clone(),
+                amount,
             })?;
             tx.append_audit(&audit)?;
             let rows: Vec<store::IndicatorReport> = pending.iter().map(|p| p.row.clone()).collect();
@@ -1048,6 +1067,7 @@ impl crate::App {
             age: None,
             indicators: inds,
             contact: None,
+            subject: None,
         };
         self.file(&Reporter::Affiliate(a.clone()), form, false).map(|_| ())
     }

@@ -24,6 +24,7 @@ fn form(account: &str, amount: i64, minutes_ago: i64, age: Option<u8>) -> Report
         age,
         indicators: vec![ReportedIndicator { kind: "account".into(), value: account.into() }],
         contact: Some("010-0000-0000".into()),
+        subject: None,
     }
 }
 

@@ -219,6 +219,7 @@ pub async fn casework(server: Arc<Server>, rate: f64, mut stop: watch::Receiver<
                     age: v.age,
                     indicators: vec![app::cases::ReportedIndicator { kind: "account".into(), value: v.account }],
                     contact: None,
+                    subject: None,
                 };
                 app.file_report(&app::cases::Reporter::Public { ip: "127.0.0.1".into() }, form)?;
             }

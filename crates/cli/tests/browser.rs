@@ -132,6 +132,7 @@ async fn report_form_and_status_page_render_without_javascript_in_chromium() {
         age: Some(68),
         indicators: vec![],
         contact: None,
+        subject: None,
     };
     let filed = app.file_report(&app::cases::Reporter::Public { ip: "192.0.2.9".into() }, form).unwrap();
     let server = Server::new(Arc::clone(&app), Options::default());

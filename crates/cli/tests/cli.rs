@@ -332,6 +332,7 @@ fn audit_verify_names_the_row_edited_behind_the_applications_back() {
                     value: format!("cj-parcel{i}.top/a"),
                 }],
                 contact: None,
+                subject: None,
             };
             app.file_report(&app::cases::Reporter::Public { ip: "192.0.2.1".into() }, form).unwrap();
         }

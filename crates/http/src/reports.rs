@@ -772,6 +772,7 @@ fn form_of(fields: &HashMap<String, String>) -> Result<(ReportForm, Vec<&'static
         age: num("age")?.map(|a| u8::try_from(a).unwrap_or(u8::MAX)),
         indicators,
         contact: get("contact").map(str::to_string),
+        subject: None,
     };
     Ok((form, from))
 }

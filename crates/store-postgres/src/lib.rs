@@ -24,11 +24,11 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use store::columns::{ACTION_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
+use store::columns::{ACTION_COLS, CAMPAIGN_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
 use store::{
-    ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRepo, AuditRow, CaseRepo, CaseRow,
-    Committed, EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion,
-    Scope, Store, StoreError, Tx, Write, audit_hash,
+    ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, ArmSize, AuditEntry, AuditRepo, AuditRow, CampaignRepo,
+    CampaignRow, CaseRepo, CaseRow, Committed, EventRecord, IndicatorReport, MemberOutcome, MemberRow, OutboxItem,
+    RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion, Scope, Store, StoreError, Tx, Write, audit_hash,
 };
 
 /// Migrations, applied in order; the `ansim_schema` table records how many ran.
@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_event_seq.sql"),
     include_str!("../migrations/0003_trends.sql"),
+    include_str!("../migrations/0004_campaigns.sql"),
 ];
 
 /// Most connections a store opens (the writer, decision-path reads, units of work); a caller
@@ -400,7 +401,13 @@ fn report_row_of(r: &Row) -> Result<ReportRow> {
         priority: r.get(5),
         body: r.get(6),
         created_ms: r.get(7),
+        subject: r.get(8),
+        amount: r.get(9),
     })
+}
+
+fn campaign_row(r: &Row) -> CampaignRow {
+    CampaignRow { id: r.get(0), body: r.get(1), created_ms: r.get(2), updated_ms: r.get(3) }
 }
 
 fn list(text: String) -> Result<Vec<String>> {
@@ -1196,6 +1203,55 @@ impl Store for PgStore {
             Ok(())
         })
     }
+
+    fn campaigns(&self) -> Result<Vec<CampaignRow>> {
+        let rows =
+            self.conn()?.query(&format!("SELECT {CAMPAIGN_COLS} FROM campaign ORDER BY id"), &[]).map_err(backend)?;
+        Ok(rows.iter().map(campaign_row).collect())
+    }
+
+    fn campaign_subjects(&self, campaign: &str, a: &AffiliateId) -> Result<Vec<String>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT subject FROM campaign_member WHERE campaign = $1 AND affiliate = $2",
+                &[&campaign, &a.as_str()],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn campaign_arms(&self, campaign: &str) -> Result<Vec<ArmSize>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT affiliate, control, COUNT(*) FROM campaign_member WHERE campaign = $1
+                 GROUP BY affiliate, control ORDER BY affiliate, control",
+                &[&campaign],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| ArmSize { affiliate: AffiliateId(r.get(0)), control: r.get::<_, i16>(1) != 0, users: r.get(2) })
+            .collect())
+    }
+
+    fn campaign_outcomes(&self, campaign: &str, until_ms: i64) -> Result<Vec<MemberOutcome>> {
+        let rows = self
+            .conn()?
+            .query(&store::columns::campaign_outcomes("$1", "$2"), &[&campaign, &until_ms])
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| MemberOutcome {
+                affiliate: AffiliateId(r.get(0)),
+                subject: r.get(1),
+                control: r.get::<_, i16>(2) != 0,
+                reports: r.get(3),
+                won: r.get(4),
+            })
+            .collect())
+    }
 }
 
 /// A unit of work inside a PostgreSQL transaction. The repositories' methods return the
@@ -1295,8 +1351,19 @@ impl CaseRepo for PgTx<'_, '_> {
 
     fn insert_report(&mut self, r: &ReportRow) -> Result<()> {
         let res = self.tx.execute(
-            &format!("INSERT INTO report ({REPORT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
-            &[&r.receipt, &&r.secret_hash[..], &r.source, &r.kind, &r.case_id, &r.priority, &r.body, &r.created_ms],
+            &format!("INSERT INTO report ({REPORT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+            &[
+                &r.receipt,
+                &&r.secret_hash[..],
+                &r.source,
+                &r.kind,
+                &r.case_id,
+                &r.priority,
+                &r.body,
+                &r.created_ms,
+                &r.subject,
+                &r.amount,
+            ],
         );
         self.pg(res)?;
         Ok(())
@@ -1367,6 +1434,29 @@ impl ActionRepo for PgTx<'_, '_> {
     fn holder(&mut self, key: &str) -> Result<Option<AffiliateId>> {
         let r = self.tx.query_opt("SELECT affiliate FROM holder WHERE key = $1", &[&key]);
         Ok(self.pg(r)?.map(|row| AffiliateId(row.get(0))))
+    }
+}
+
+impl CampaignRepo for PgTx<'_, '_> {
+    fn put_campaign(&mut self, c: &CampaignRow) -> Result<()> {
+        let r = self.tx.execute(
+            &format!(
+                "INSERT INTO campaign ({CAMPAIGN_COLS}) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms"
+            ),
+            &[&c.id, &c.body, &c.created_ms, &c.updated_ms],
+        );
+        self.pg(r)?;
+        Ok(())
+    }
+
+    fn enroll(&mut self, m: &MemberRow) -> Result<bool> {
+        let r = self.tx.execute(
+            "INSERT INTO campaign_member (campaign, affiliate, subject, control, enrolled_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+            &[&m.campaign, &m.affiliate.as_str(), &m.subject, &i16::from(m.control), &m.enrolled_ms],
+        );
+        Ok(self.pg(r)? == 1)
     }
 }
 

@@ -58,6 +58,7 @@ pub fn run_all(s: &dyn Store) {
     rulesets_publish_in_units_of_work(s);
     actions_and_webhooks(s);
     trend_rollup(s);
+    campaigns(s);
 }
 
 fn trend_rollup(s: &dyn Store) {
@@ -133,6 +134,8 @@ fn report(receipt: &str, case_id: i64, at: i64) -> crate::ReportRow {
         priority: 10,
         body: "{}".into(),
         created_ms: at,
+        subject: None,
+        amount: 0,
     }
 }
 
@@ -252,6 +255,8 @@ fn a_failed_unit_of_work_leaves_nothing(s: &dyn Store) {
         };
         tx.upsert_reports(&bank, &[row])?;
         tx.publish(&aff("half"), 1, "src", 700)?;
+        tx.put_campaign(&campaign("half", 700))?;
+        tx.enroll(&member("half", "bank", "u1", false, 700))?;
         // The use case fails after every write: a duplicate receipt.
         tx.insert_report(&report("R-half", id, 701))
     });
@@ -261,6 +266,8 @@ fn a_failed_unit_of_work_leaves_nothing(s: &dyn Store) {
     assert_eq!(s.audit_log().unwrap().len(), audit, "no audit row");
     assert_eq!(s.all_reports().unwrap().len(), reports, "no registry row");
     assert_eq!(s.active_ruleset(&aff("half")).unwrap(), None, "no ruleset");
+    assert!(s.campaigns().unwrap().iter().all(|c| c.id != "half"), "no campaign");
+    assert!(s.campaign_subjects("half", &bank).unwrap().is_empty(), "no member");
     assert!(in_transaction(s, |tx| tx.cases_linked(&[[42; 32]])).unwrap().is_empty(), "no link");
     // An error the work itself returns rolls back the same way.
     let r: crate::Result<()> = in_transaction(s, |tx| {
@@ -538,4 +545,94 @@ fn outbox(s: &dyn Store) {
     let left: Vec<_> = s.outbox_pending(10).unwrap().into_iter().filter(|o| o.affiliate == a).collect();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].topic, "webhook");
+}
+
+fn campaign(id: &str, at: i64) -> crate::CampaignRow {
+    crate::CampaignRow { id: id.into(), body: format!("{{\"v\":{at}}}"), created_ms: at, updated_ms: at }
+}
+
+fn member(campaign: &str, affiliate: &str, subject: &str, control: bool, at: i64) -> crate::MemberRow {
+    crate::MemberRow {
+        campaign: campaign.into(),
+        affiliate: aff(affiliate),
+        subject: subject.into(),
+        control,
+        enrolled_ms: at,
+    }
+}
+
+/// Campaigns are stored and replaced by id; a member is enrolled once per campaign and
+/// affiliate (the first arm and time stand); arms are counted per affiliate; and a member's
+/// outcomes are the reports their own affiliate filed for them from enrolment to the end of
+/// the window — not another affiliate's report about a subject of the same name, not a
+/// report from before enrolment, not a public report.
+fn campaigns(s: &dyn Store) {
+    in_transaction(s, |tx| {
+        tx.put_campaign(&campaign("c-b", 1_000))?;
+        tx.put_campaign(&campaign("c-a", 1_000))
+    })
+    .unwrap();
+    let mut changed = campaign("c-a", 1_000);
+    changed.body = "{\"v\":2}".into();
+    changed.updated_ms = 2_000;
+    in_transaction(s, |tx| tx.put_campaign(&changed)).unwrap();
+    let rows = s.campaigns().unwrap();
+    let ours: Vec<_> = rows.iter().filter(|c| c.id.starts_with("c-")).collect();
+    assert_eq!(ours.len(), 2, "{rows:?}");
+    assert_eq!((ours[0].id.as_str(), ours[0].body.as_str()), ("c-a", "{\"v\":2}"), "replaced, in id order");
+    assert_eq!((ours[0].created_ms, ours[0].updated_ms), (1_000, 2_000));
+
+    let enrolled = in_transaction(s, |tx| {
+        Ok([
+            tx.enroll(&member("c-a", "bank", "u1", false, 1_000))?,
+            tx.enroll(&member("c-a", "bank", "u2", true, 1_000))?,
+            tx.enroll(&member("c-a", "bank", "u3", false, 5_000))?,
+            tx.enroll(&member("c-a", "pay", "u1", true, 1_000))?,
+            // Again, with another arm: the first enrolment stands.
+            tx.enroll(&member("c-a", "bank", "u1", true, 9_000))?,
+            tx.enroll(&member("c-b", "bank", "u1", true, 1_000))?,
+        ])
+    })
+    .unwrap();
+    assert_eq!(enrolled, [true, true, true, true, false, true]);
+    let mut subjects = s.campaign_subjects("c-a", &aff("bank")).unwrap();
+    subjects.sort();
+    assert_eq!(subjects, ["u1", "u2", "u3"]);
+    let arms = s.campaign_arms("c-a").unwrap();
+    let size = |a: &str, control: bool| {
+        arms.iter().find(|r| r.affiliate.as_str() == a && r.control == control).map(|r| r.users)
+    };
+    assert_eq!(
+        (size("bank", false), size("bank", true), size("pay", true), size("pay", false)),
+        (Some(2), Some(1), Some(1), None)
+    );
+
+    let case = in_transaction(s, |tx| tx.insert_case(&new_case(10, 1_000))).unwrap();
+    let filed = |receipt: &str, source: &str, subject: Option<&str>, at: i64, amount: i64| crate::ReportRow {
+        source: source.into(),
+        subject: subject.map(str::to_string),
+        amount,
+        ..report(receipt, case, at)
+    };
+    in_transaction(s, |tx| {
+        tx.insert_report(&filed("CR-1", "bank", Some("u1"), 2_000, 500_000))?;
+        tx.insert_report(&filed("CR-2", "bank", Some("u1"), 3_000, 250_000))?;
+        // Before u3 was enrolled, and after the window: not outcomes.
+        tx.insert_report(&filed("CR-3", "bank", Some("u3"), 4_000, 1))?;
+        tx.insert_report(&filed("CR-4", "bank", Some("u3"), 20_000, 1))?;
+        // Another affiliate's user of the same name, and a public report.
+        tx.insert_report(&filed("CR-5", "card", Some("u2"), 2_000, 1))?;
+        tx.insert_report(&filed("CR-6", "public", None, 2_000, 1))?;
+        tx.insert_report(&filed("CR-7", "pay", Some("u1"), 6_000, 70_000))
+    })
+    .unwrap();
+    let stored = s.report("CR-1").unwrap().unwrap();
+    assert_eq!((stored.subject.as_deref(), stored.amount), (Some("u1"), 500_000), "subject and amount read back");
+    assert_eq!(s.report("CR-6").unwrap().unwrap().subject, None);
+    let outcomes = s.campaign_outcomes("c-a", 10_000).unwrap();
+    let seen: Vec<_> =
+        outcomes.iter().map(|o| (o.affiliate.as_str(), o.subject.as_str(), o.control, o.reports, o.won)).collect();
+    assert_eq!(seen, [("bank", "u1", false, 2, 750_000), ("pay", "u1", true, 1, 70_000)]);
+    assert!(s.campaign_outcomes("c-b", 10_000).unwrap().iter().all(|o| o.subject == "u1" && o.reports == 2));
+    assert!(s.campaign_outcomes("c-a", 2_500).unwrap().iter().all(|o| o.reports == 1), "the window's end is exclusive");
 }

@@ -291,6 +291,68 @@ pub struct ReportRow {
     pub body: String,
     /// Filed at, ms.
     pub created_ms: i64,
+    /// The reporting affiliate's own user the report is about (its subject id), when an
+    /// affiliate filed it for that user: how a campaign's outcomes are counted.
+    pub subject: Option<String>,
+    /// Won lost or at risk, as reported (0 when not given).
+    pub amount: i64,
+}
+
+/// A stored prevention campaign: its id and the body only `app` reads (segment, content,
+/// schedule, hold-out share, status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignRow {
+    /// The campaign's id (chosen by its author, unique).
+    pub id: String,
+    /// A versioned JSON body.
+    pub body: String,
+    /// Created at, ms.
+    pub created_ms: i64,
+    /// Last change, ms.
+    pub updated_ms: i64,
+}
+
+/// One user enrolled in a campaign: the first time one of the affiliate's events showed the
+/// user in the campaign's segment, and the arm the keyed hold-out put them in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// The campaign.
+    pub campaign: String,
+    /// The affiliate that serves the user.
+    pub affiliate: AffiliateId,
+    /// The affiliate's subject id.
+    pub subject: String,
+    /// In the hold-out control (sent nothing) rather than treated.
+    pub control: bool,
+    /// Enrolled at, ms.
+    pub enrolled_ms: i64,
+}
+
+/// The size of one arm of a campaign at one affiliate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmSize {
+    /// The affiliate.
+    pub affiliate: AffiliateId,
+    /// The hold-out control arm, or the treated one.
+    pub control: bool,
+    /// Users enrolled in it.
+    pub users: i64,
+}
+
+/// A campaign member with a fraud outcome: reports their affiliate filed for them after they
+/// were enrolled, and the won those reports lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberOutcome {
+    /// The affiliate.
+    pub affiliate: AffiliateId,
+    /// The subject.
+    pub subject: String,
+    /// The member's arm.
+    pub control: bool,
+    /// Reports filed for them in the window.
+    pub reports: i64,
+    /// Won those reports name.
+    pub won: i64,
 }
 
 /// A stored case: the typed columns that queries and reports read, and the body (notes,
@@ -572,6 +634,17 @@ pub trait Store: Send + Sync {
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxItem>>;
     /// Marks side effects delivered.
     fn outbox_done(&self, ids: &[i64], now_ms: i64) -> Result<()>;
+
+    /// Every campaign, by id.
+    fn campaigns(&self) -> Result<Vec<CampaignRow>>;
+    /// The subjects `a` has enrolled in `campaign`, in no order.
+    fn campaign_subjects(&self, campaign: &str, a: &AffiliateId) -> Result<Vec<String>>;
+    /// How many users each affiliate's arms of `campaign` hold, by affiliate then arm.
+    fn campaign_arms(&self, campaign: &str) -> Result<Vec<ArmSize>>;
+    /// The members of `campaign` that a report filed by their own affiliate names as its user,
+    /// filed from their enrolment up to `until_ms` (exclusive), with the reports' count and
+    /// won; by affiliate then subject.
+    fn campaign_outcomes(&self, campaign: &str, until_ms: i64) -> Result<Vec<MemberOutcome>>;
 }
 
 /// Cases and the reports that join them, inside a unit of work.
@@ -613,6 +686,15 @@ pub trait ActionRepo {
     fn holder(&mut self, key: &str) -> Result<Option<AffiliateId>>;
 }
 
+/// Prevention campaigns and their members, inside a unit of work.
+pub trait CampaignRepo {
+    /// Creates or replaces a campaign row.
+    fn put_campaign(&mut self, c: &CampaignRow) -> Result<()>;
+    /// Enrols a member; `false` when the subject was already enrolled in the campaign at that
+    /// affiliate (the stored arm and time stand).
+    fn enroll(&mut self, m: &MemberRow) -> Result<bool>;
+}
+
 /// Ruleset versions, inside a unit of work.
 pub trait RulesetRepo {
     /// The highest version of `a` (0 when none).
@@ -622,9 +704,9 @@ pub trait RulesetRepo {
 }
 
 /// The transaction handle a unit of work writes through: one repository per aggregate.
-pub trait Tx: CaseRepo + AuditRepo + RegistryRepo + ActionRepo + RulesetRepo {}
+pub trait Tx: CaseRepo + AuditRepo + RegistryRepo + ActionRepo + RulesetRepo + CampaignRepo {}
 
-impl<T: CaseRepo + AuditRepo + RegistryRepo + ActionRepo + RulesetRepo> Tx for T {}
+impl<T: CaseRepo + AuditRepo + RegistryRepo + ActionRepo + RulesetRepo + CampaignRepo> Tx for T {}
 
 /// Runs `work` in one transaction of `store` and returns what it returned.
 pub fn in_transaction<T>(store: &dyn Store, mut work: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
@@ -643,7 +725,23 @@ pub mod columns {
     pub const EVENT_COLS: &str =
         "seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json, decision_json, decided_ms";
     /// A report's columns.
-    pub const REPORT_COLS: &str = "receipt, secret_hash, source, kind, case_id, priority, body, created_ms";
+    pub const REPORT_COLS: &str =
+        "receipt, secret_hash, source, kind, case_id, priority, body, created_ms, subject, amount";
+    /// A campaign's columns.
+    pub const CAMPAIGN_COLS: &str = "id, body, created_ms, updated_ms";
+
+    /// A campaign's members with reports their affiliate filed for them after enrolment, in
+    /// the backend's placeholders for the campaign and the end of the window (both backends
+    /// run this one text).
+    pub fn campaign_outcomes(campaign: &str, until_ms: &str) -> String {
+        format!(
+            "SELECT m.affiliate, m.subject, m.control, COUNT(*), CAST(SUM(r.amount) AS BIGINT)
+             FROM campaign_member m
+             JOIN report r ON r.source = m.affiliate AND r.subject = m.subject
+             WHERE m.campaign = {campaign} AND r.created_ms >= m.enrolled_ms AND r.created_ms < {until_ms}
+             GROUP BY m.affiliate, m.subject, m.control ORDER BY m.affiliate, m.subject"
+        )
+    }
     /// A case's columns.
     pub const CASE_COLS: &str = "id, state, outcome, priority, assignee, typology, money_at_risk, reporting, holding, \
      linked_case, opened_ms, updated_ms, sla_due_ms, first_action_ms, closed_ms, body";

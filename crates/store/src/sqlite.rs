@@ -6,11 +6,11 @@
 //! by decision, by sequence; rulesets by version), it has a proven WAL with group-commit
 //! friendly transactions, and the same schema maps one-to-one onto PostgreSQL later.
 
-use crate::columns::{ACTION_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
+use crate::columns::{ACTION_COLS, CAMPAIGN_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
 use crate::{
-    ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, AuditEntry, AuditRepo, AuditRow, CaseRepo, CaseRow,
-    Committed, EventRecord, IndicatorReport, OutboxItem, RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion,
-    Scope, Store, StoreError, Tx, Write, audit_hash,
+    ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, ArmSize, AuditEntry, AuditRepo, AuditRow, CampaignRepo,
+    CampaignRow, CaseRepo, CaseRow, Committed, EventRecord, IndicatorReport, MemberOutcome, MemberRow, OutboxItem,
+    RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion, Scope, Store, StoreError, Tx, Write, audit_hash,
 };
 use domain::{AffiliateId, CaseOutcome, CaseState};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0004_cases.sql"),
     include_str!("../migrations/sqlite/0005_typed_cases.sql"),
     include_str!("../migrations/sqlite/0006_trends.sql"),
+    include_str!("../migrations/sqlite/0007_campaigns.sql"),
 ];
 
 /// Readers kept open for concurrent reads.
@@ -218,7 +219,13 @@ fn report_row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
         priority: r.get(5)?,
         body: r.get(6)?,
         created_ms: r.get(7)?,
+        subject: r.get(8)?,
+        amount: r.get(9)?,
     })
+}
+
+fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignRow> {
+    Ok(CampaignRow { id: r.get(0)?, body: r.get(1)?, created_ms: r.get(2)?, updated_ms: r.get(3)? })
 }
 
 /// A column that cannot be read as its type: reported, never defaulted.
@@ -1004,6 +1011,55 @@ impl Store for SqliteStore {
         }
         tx.commit().map_err(backend)
     }
+
+    fn campaigns(&self) -> Result<Vec<CampaignRow>> {
+        let c = self.read();
+        let mut st = c.prepare_cached(&format!("SELECT {CAMPAIGN_COLS} FROM campaign ORDER BY id")).map_err(backend)?;
+        let rows = st.query_map([], campaign_row).map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn campaign_subjects(&self, campaign: &str, a: &AffiliateId) -> Result<Vec<String>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached("SELECT subject FROM campaign_member WHERE campaign = ?1 AND affiliate = ?2")
+            .map_err(backend)?;
+        let rows = st.query_map(params![campaign, a.as_str()], |r| r.get(0)).map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn campaign_arms(&self, campaign: &str) -> Result<Vec<ArmSize>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(
+                "SELECT affiliate, control, COUNT(*) FROM campaign_member WHERE campaign = ?1
+                 GROUP BY affiliate, control ORDER BY affiliate, control",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![campaign], |r| {
+                Ok(ArmSize { affiliate: AffiliateId(r.get(0)?), control: r.get::<_, i64>(1)? != 0, users: r.get(2)? })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn campaign_outcomes(&self, campaign: &str, until_ms: i64) -> Result<Vec<MemberOutcome>> {
+        let c = self.read();
+        let mut st = c.prepare_cached(&crate::columns::campaign_outcomes("?1", "?2")).map_err(backend)?;
+        let rows = st
+            .query_map(params![campaign, until_ms], |r| {
+                Ok(MemberOutcome {
+                    affiliate: AffiliateId(r.get(0)?),
+                    subject: r.get(1)?,
+                    control: r.get::<_, i64>(2)? != 0,
+                    reports: r.get(3)?,
+                    won: r.get(4)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
 }
 
 /// A unit of work on the writer connection, inside its transaction.
@@ -1086,8 +1142,19 @@ impl CaseRepo for SqliteTx<'_> {
     fn insert_report(&mut self, r: &ReportRow) -> Result<()> {
         self.0
             .execute(
-                &format!("INSERT INTO report ({REPORT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-                params![r.receipt, &r.secret_hash[..], r.source, r.kind, r.case_id, r.priority, r.body, r.created_ms],
+                &format!("INSERT INTO report ({REPORT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    r.receipt,
+                    &r.secret_hash[..],
+                    r.source,
+                    r.kind,
+                    r.case_id,
+                    r.priority,
+                    r.body,
+                    r.created_ms,
+                    r.subject,
+                    r.amount
+                ],
             )
             .map_err(backend)?;
         Ok(())
@@ -1142,6 +1209,33 @@ impl ActionRepo for SqliteTx<'_> {
 
     fn holder(&mut self, key: &str) -> Result<Option<AffiliateId>> {
         holder(self.0, key)
+    }
+}
+
+impl CampaignRepo for SqliteTx<'_> {
+    fn put_campaign(&mut self, c: &CampaignRow) -> Result<()> {
+        self.0
+            .execute(
+                &format!(
+                    "INSERT INTO campaign ({CAMPAIGN_COLS}) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms"
+                ),
+                params![c.id, c.body, c.created_ms, c.updated_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn enroll(&mut self, m: &MemberRow) -> Result<bool> {
+        let n = self
+            .0
+            .execute(
+                "INSERT INTO campaign_member (campaign, affiliate, subject, control, enrolled_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+                params![m.campaign, m.affiliate.as_str(), m.subject, i64::from(m.control), m.enrolled_ms],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
     }
 }
 
