@@ -28,6 +28,9 @@ pub enum Action {
     ManageKeys,
     /// Work the safety table's cases: the queue, a case, changes, alerts.
     WorkCases,
+    /// Create and stop prevention campaigns (an affiliate's for its own users, the group's
+    /// for any affiliate's).
+    RunCampaigns,
     /// Per-affiliate registry totals and dead letters: the group's administrators only.
     GroupAdmin,
 }
@@ -39,7 +42,7 @@ impl Action {
         match self {
             Action::Decide | Action::Report | Action::Protection => (&[Scope::Decide], false),
             Action::ReadRules => (&[Scope::Decide, Scope::RulesWrite], false),
-            Action::ConfirmIndicator | Action::EditRules => (&[Scope::RulesWrite], false),
+            Action::ConfirmIndicator | Action::EditRules | Action::RunCampaigns => (&[Scope::RulesWrite], false),
             Action::ManageWebhook | Action::ManageKeys => (&[Scope::Admin], false),
             Action::WorkCases => (&[Scope::Cases], true),
             Action::GroupAdmin => (&[Scope::Admin], true),

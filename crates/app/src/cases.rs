@@ -485,7 +485,7 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> AppError {
 }
 
 /// Text a person wrote: bounded, no control characters but line breaks, no HTML markup.
-fn check_text(field: &str, text: &str, max: usize) -> Result<(), AppError> {
+pub(crate) fn check_text(field: &str, text: &str, max: usize) -> Result<(), AppError> {
     if text.chars().count() > max {
         return Err(invalid(field, format!("at most {max} characters")));
     }
@@ -1013,12 +1013,17 @@ impl crate::App {
         }
         let items = self.store.outbox_pending(limit)?;
         let mut done = Vec::with_capacity(items.len());
+        let mut seen = Vec::new();
         for item in &items {
-            if item.topic == "case.open" {
-                self.case_from_decision(&item.affiliate, &item.payload)?;
+            match item.topic.as_str() {
+                "case.open" => self.case_from_decision(&item.affiliate, &item.payload)?,
+                // Enrolled together below, in one unit of work.
+                crate::campaigns::ENROL_TOPIC => seen.push((item.affiliate.clone(), item.payload.clone())),
+                _ => {}
             }
             done.push(item.id);
         }
+        self.enrol(&seen)?;
         self.store.outbox_done(&done, now_ms())?;
         Ok(done.len())
     }

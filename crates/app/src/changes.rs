@@ -31,6 +31,11 @@ pub enum Change {
         /// The stored settings (JSON).
         settings: String,
     },
+    /// A prevention campaign was created or changed: load it from the store.
+    Campaign {
+        /// Its id.
+        id: String,
+    },
     /// An API key was revoked: forget it.
     KeyRevoked {
         /// Whose key.

@@ -10,6 +10,7 @@
 //! (one fsync for many requests).
 
 pub mod access;
+pub mod campaigns;
 pub mod cases;
 pub mod changes;
 mod delivery;
@@ -236,6 +237,8 @@ pub struct App {
     health: health::Health,
     /// Event-id lookups in the store, batched.
     lookups: Arc<lookups::Lookups>,
+    /// Every prevention campaign, by id (tenants hold the ones reaching their users).
+    campaigns: RwLock<Vec<Arc<campaigns::Campaign>>>,
 }
 
 /// What a node shares with the other nodes beyond the store.
@@ -332,7 +335,9 @@ impl App {
             changes: std::sync::OnceLock::new(),
             health: health::Health::default(),
             lookups: Arc::default(),
+            campaigns: RwLock::new(Vec::new()),
         };
+        *app.campaigns.write().unwrap_or_else(|p| p.into_inner()) = app.load_campaigns()?;
         for a in app.store.affiliates()? {
             app.load_tenant(&a.id)?;
         }
@@ -374,6 +379,7 @@ impl App {
                 self.tenant(affiliate)?.adopt_protection(subject, p);
                 Ok(())
             }
+            C::Campaign { id } => self.reload_campaign(id),
             C::KeyRevoked { affiliate, name } => {
                 self.keys
                     .write()
@@ -405,7 +411,11 @@ impl App {
     /// An affiliate's live state rebuilt from the store, deciding with `snap`.
     pub(crate) fn recover_tenant(&self, a: &AffiliateId, snap: engine::Snapshot) -> Result<Arc<Tenant>, AppError> {
         let shared = self.shared.is_some();
-        Ok(Arc::new(Tenant::recover(a.clone(), snap, self.store.as_ref(), Arc::clone(&self.analyzer), shared)?))
+        let t = Tenant::recover(a.clone(), snap, self.store.as_ref(), Arc::clone(&self.analyzer), shared)?;
+        for e in self.enrolling_for(a)? {
+            t.adopt_campaign(e);
+        }
+        Ok(Arc::new(t))
     }
 
     fn tenant(&self, a: &AffiliateId) -> Result<Arc<Tenant>, AppError> {

@@ -3,6 +3,7 @@
 //! behind one mutex held for the few microseconds of a decision.
 
 use crate::Detectors;
+use crate::campaigns::Enrolling;
 use crate::protection::{Guard, History, Protection, Settings};
 use crate::repeat::reused;
 use crate::writer::{Job, Settle, Writer};
@@ -64,6 +65,9 @@ pub(crate) struct Tenant {
     /// Serialises changes of self-protection settings across their store write, so the
     /// decision lock (`inner`) is never held while the store waits for fsync.
     protecting: Mutex<()>,
+    /// The prevention campaigns reaching this affiliate's users, with who is enrolled. Taken
+    /// inside the decision lock, never the other way round.
+    campaigns: Mutex<Vec<Enrolling>>,
 }
 
 /// Events read per page while replaying.
@@ -163,6 +167,7 @@ impl Tenant {
             shared,
             inner: Mutex::new(inner),
             protecting: Mutex::new(()),
+            campaigns: Mutex::new(Vec::new()),
         })
     }
 
@@ -251,13 +256,14 @@ impl Tenant {
             decision_json,
             decided_ms: crate::now_ms(),
         };
-        let outbox = if decision.verdict >= domain::Verdict::Hold {
+        let mut outbox = if decision.verdict >= domain::Verdict::Hold {
             // By event id: the decision id exists only once the store has numbered the event.
             let id = serde_json::to_string(event.id.as_str()).unwrap_or_default();
             vec![("case.open".to_string(), format!("{{\"event_id\":{id},\"verdict\":\"{}\"}}", decision.verdict))]
         } else {
             Vec::new()
         };
+        self.segment(&snap, &g.state, &event, &mut outbox);
         let decided = Decided { decision_id: String::new(), decision: Arc::new(decision), duplicate: false };
         if !self.shared {
             // With several nodes the store and the claims decide whether an id is new.
@@ -375,6 +381,14 @@ impl Settle for Tenant {
         }
         if let Ok(fresh) = restore(&self.id, &snap, store, &self.analyzer, self.shared) {
             *g = fresh;
+            // Users seen in a segment by events that were never stored are not enrolled:
+            // remember only those the store holds (pending ones are enrolled again, harmlessly).
+            let mut campaigns = self.campaigns.lock().unwrap_or_else(|p| p.into_inner());
+            for e in campaigns.iter_mut() {
+                if let Ok(subjects) = store.campaign_subjects(&e.campaign.id, &self.id) {
+                    e.members = subjects.iter().map(|s| crate::campaigns::subject_digest(s)).collect();
+                }
+            }
         }
     }
 
@@ -396,6 +410,38 @@ impl Settle for Tenant {
 }
 
 impl Tenant {
+    /// Enrols into a campaign from the next decision (replacing an older version of it).
+    pub(crate) fn adopt_campaign(&self, e: Enrolling) {
+        let mut campaigns = self.campaigns.lock().unwrap_or_else(|p| p.into_inner());
+        campaigns.retain(|x| x.campaign.id != e.campaign.id);
+        campaigns.push(e);
+    }
+
+    /// Adds an enrolment to `outbox` for each running campaign whose segment holds for
+    /// `event`, decided on the values in `state`, and whose user is new to it.
+    fn segment(&self, snap: &Snapshot, state: &DecideState, event: &Event, outbox: &mut Vec<(String, String)>) {
+        let mut campaigns = self.campaigns.lock().unwrap_or_else(|p| p.into_inner());
+        if campaigns.is_empty() {
+            return;
+        }
+        let at = event.at.millis();
+        let subject = event.subject.id.as_str();
+        let digest = crate::campaigns::subject_digest(subject);
+        for e in campaigns.iter_mut() {
+            if !e.campaign.enrols_at(at) || e.members.contains(&digest) {
+                continue;
+            }
+            let Some(segment) = e.segment(snap) else { continue };
+            if segment.eval(&rules::Ctx::new(event, state.slots())) {
+                e.members.insert(digest);
+                outbox.push((
+                    crate::campaigns::ENROL_TOPIC.to_string(),
+                    crate::campaigns::enrol_payload(&e.campaign.id, subject, at),
+                ));
+            }
+        }
+    }
+
     /// Queues a snapshot of the current feature state.
     pub(crate) fn snapshot_now(&self, writer: &Writer) {
         let g = self.lock();

@@ -34,6 +34,12 @@ impl DecideState {
         DecideState { features, ..DecideState::default() }
     }
 
+    /// The slot values (features, signals, model score) the last event was decided on, in the
+    /// snapshot's slot order: what a condition compiled against its schema reads.
+    pub fn slots(&self) -> &[Option<i64>] {
+        &self.slots
+    }
+
     /// Indices (into the snapshot's rules) of the rules that matched the last event, shadow
     /// rules excluded.
     pub fn matched_rules(&self) -> &[u32] {

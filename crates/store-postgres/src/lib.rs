@@ -1438,15 +1438,21 @@ impl ActionRepo for PgTx<'_, '_> {
 }
 
 impl CampaignRepo for PgTx<'_, '_> {
-    fn put_campaign(&mut self, c: &CampaignRow) -> Result<()> {
+    fn insert_campaign(&mut self, c: &CampaignRow) -> Result<bool> {
         let r = self.tx.execute(
-            &format!(
-                "INSERT INTO campaign ({CAMPAIGN_COLS}) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms"
-            ),
+            &format!("INSERT INTO campaign ({CAMPAIGN_COLS}) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING"),
             &[&c.id, &c.body, &c.created_ms, &c.updated_ms],
         );
-        self.pg(r)?;
+        Ok(self.pg(r)? == 1)
+    }
+
+    fn update_campaign(&mut self, c: &CampaignRow) -> Result<()> {
+        let r = self
+            .tx
+            .execute("UPDATE campaign SET body = $2, updated_ms = $3 WHERE id = $1", &[&c.id, &c.body, &c.updated_ms]);
+        if self.pg(r)? == 0 {
+            return Err(StoreError::NotFound(format!("campaign {}", c.id)));
+        }
         Ok(())
     }
 

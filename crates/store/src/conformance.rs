@@ -255,7 +255,7 @@ fn a_failed_unit_of_work_leaves_nothing(s: &dyn Store) {
         };
         tx.upsert_reports(&bank, &[row])?;
         tx.publish(&aff("half"), 1, "src", 700)?;
-        tx.put_campaign(&campaign("half", 700))?;
+        tx.insert_campaign(&campaign("half", 700))?;
         tx.enroll(&member("half", "bank", "u1", false, 700))?;
         // The use case fails after every write: a duplicate receipt.
         tx.insert_report(&report("R-half", id, 701))
@@ -561,21 +561,25 @@ fn member(campaign: &str, affiliate: &str, subject: &str, control: bool, at: i64
     }
 }
 
-/// Campaigns are stored and replaced by id; a member is enrolled once per campaign and
+/// Campaigns are stored once per id and then changed by update; a member is enrolled once per campaign and
 /// affiliate (the first arm and time stand); arms are counted per affiliate; and a member's
 /// outcomes are the reports their own affiliate filed for them from enrolment to the end of
 /// the window — not another affiliate's report about a subject of the same name, not a
 /// report from before enrolment, not a public report.
 fn campaigns(s: &dyn Store) {
-    in_transaction(s, |tx| {
-        tx.put_campaign(&campaign("c-b", 1_000))?;
-        tx.put_campaign(&campaign("c-a", 1_000))
+    let inserted = in_transaction(s, |tx| {
+        Ok([tx.insert_campaign(&campaign("c-b", 1_000))?, tx.insert_campaign(&campaign("c-a", 1_000))?])
     })
     .unwrap();
+    assert_eq!(inserted, [true, true]);
     let mut changed = campaign("c-a", 1_000);
     changed.body = "{\"v\":2}".into();
     changed.updated_ms = 2_000;
-    in_transaction(s, |tx| tx.put_campaign(&changed)).unwrap();
+    // An id taken is not overwritten by an insert; an update changes body and time only.
+    assert!(!in_transaction(s, |tx| tx.insert_campaign(&campaign("c-a", 1_500))).unwrap());
+    in_transaction(s, |tx| tx.update_campaign(&changed)).unwrap();
+    let missing = in_transaction(s, |tx| tx.update_campaign(&campaign("c-none", 1)));
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
     let rows = s.campaigns().unwrap();
     let ours: Vec<_> = rows.iter().filter(|c| c.id.starts_with("c-")).collect();
     assert_eq!(ours.len(), 2, "{rows:?}");

@@ -688,8 +688,11 @@ pub trait ActionRepo {
 
 /// Prevention campaigns and their members, inside a unit of work.
 pub trait CampaignRepo {
-    /// Creates or replaces a campaign row.
-    fn put_campaign(&mut self, c: &CampaignRow) -> Result<()>;
+    /// Stores a new campaign; `false` when one with its id exists (nothing is changed).
+    fn insert_campaign(&mut self, c: &CampaignRow) -> Result<bool>;
+    /// Saves a changed campaign's body and update time ([`StoreError::NotFound`] when none
+    /// has its id).
+    fn update_campaign(&mut self, c: &CampaignRow) -> Result<()>;
     /// Enrols a member; `false` when the subject was already enrolled in the campaign at that
     /// affiliate (the stored arm and time stand).
     fn enroll(&mut self, m: &MemberRow) -> Result<bool>;

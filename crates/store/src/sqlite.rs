@@ -1213,16 +1213,28 @@ impl ActionRepo for SqliteTx<'_> {
 }
 
 impl CampaignRepo for SqliteTx<'_> {
-    fn put_campaign(&mut self, c: &CampaignRow) -> Result<()> {
-        self.0
+    fn insert_campaign(&mut self, c: &CampaignRow) -> Result<bool> {
+        let n = self
+            .0
             .execute(
-                &format!(
-                    "INSERT INTO campaign ({CAMPAIGN_COLS}) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms"
-                ),
+                &format!("INSERT INTO campaign ({CAMPAIGN_COLS}) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING"),
                 params![c.id, c.body, c.created_ms, c.updated_ms],
             )
             .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn update_campaign(&mut self, c: &CampaignRow) -> Result<()> {
+        let n = self
+            .0
+            .execute(
+                "UPDATE campaign SET body = ?2, updated_ms = ?3 WHERE id = ?1",
+                params![c.id, c.body, c.updated_ms],
+            )
+            .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("campaign {}", c.id)));
+        }
         Ok(())
     }
 
