@@ -377,7 +377,11 @@ impl App {
                 .map_err(|_| invalid(&format!("affiliates[{i}]"), format!("{a} has no active ruleset")))?;
             let snap = t.rules();
             if let Err(d) = rules::compile_condition(&form.segment, &snap.schema) {
-                return Err(AppError::Rules(vec![d]));
+                // Located in the segment (line:column), with the code and any suggestion.
+                return Err(invalid(
+                    "segment",
+                    format!("{} (in {a}'s ruleset {})", d.locate(&form.segment), snap.label),
+                ));
             }
             tenants.push(t);
         }

@@ -104,8 +104,9 @@ fn bad_campaigns_name_the_field_and_store_nothing() {
     let e = app
         .create_campaign(&group(), CampaignForm { segment: "features.transfers_7d >= 1".into(), ..form("x") })
         .unwrap_err();
-    let AppError::Rules(d) = e else { panic!("{e:?}") };
-    assert!(d[0].to_string().contains("transfers_7d"), "{}", d[0]);
+    let AppError::Invalid { field, message } = e else { panic!("{e:?}") };
+    assert_eq!(field, "segment");
+    assert!(message.starts_with("1:1: ") && message.contains("transfers_7d"), "{message}");
     // A key that may only decide cannot run campaigns.
     let decider = Principal { affiliate: aff("pay"), scopes: vec![Scope::Decide], name: "key:ak_pay1".into() };
     assert!(matches!(app.create_campaign(&decider, form("x")), Err(AppError::Forbidden(_))));

@@ -52,6 +52,7 @@ pub use crate::contract::{BATCH_BODY_LIMIT, EVENT_BODY_LIMIT, REPORT_BODY_LIMIT}
         (name = "cases", description = "The safety table's cases (group keys with `cases`), webhooks and dead letters."),
         (name = "protection", description = "Self-protection a user turns on: delayed transfer, designated accounts, loan lock (scope `decide`)."),
         (name = "keys", description = "An affiliate's API keys: list and revoke (scope `admin`)."),
+        (name = "campaigns", description = "Prevention campaigns with a hold-out control and their measured effect (read with `decide`, run with `rules:write`; an affiliate's keys for its own users, the group's for any)."),
         (name = "trends", description = "Decisions over time from the daily rollup (scope `decide` or `rules:write`; every affiliate for the group's admin)."),
         (name = "operations", description = "Health and readiness (no key) and metrics (the group's admin key)."),
     )
@@ -802,6 +803,9 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(registry_totals))
         .routes(routes!(crate::trends::get_trends))
         .routes(routes!(crate::trends::get_trend_alerts))
+        .routes(routes!(crate::campaigns::post_campaign, crate::campaigns::list_campaigns))
+        .routes(routes!(crate::campaigns::get_campaign))
+        .routes(routes!(crate::campaigns::stop_campaign))
         .routes(routes!(list_keys))
         .routes(routes!(revoke_key))
         .routes(routes!(get_protection, put_protection))

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod backtest;
+pub mod campaigns;
 pub mod conn;
 pub mod contract;
 pub mod error;
