@@ -1003,32 +1003,10 @@ impl crate::App {
         Ok(store::verify_audit(&self.store.audit_log()?))
     }
 
-    /// Turns hold and block decisions waiting in the outbox into case work: the decision's
+    /// Opens or joins the case of a hold or block decision from the outbox: the decision's
     /// counterparty account, phone or profile joins (or opens) a case, as a report from the
-    /// affiliate that decided. Returns how many were handled.
-    pub fn process_outbox(&self, limit: usize) -> Result<usize, AppError> {
-        // One node turns decisions into cases, or two would open the same case twice.
-        if !self.store.lead("outbox")? {
-            return Ok(0);
-        }
-        let items = self.store.outbox_pending(limit)?;
-        let mut done = Vec::with_capacity(items.len());
-        let mut seen = Vec::new();
-        for item in &items {
-            match item.topic.as_str() {
-                "case.open" => self.case_from_decision(&item.affiliate, &item.payload)?,
-                // Enrolled together below, in one unit of work.
-                crate::campaigns::ENROL_TOPIC => seen.push((item.affiliate.clone(), item.payload.clone())),
-                _ => {}
-            }
-            done.push(item.id);
-        }
-        self.enrol(&seen)?;
-        self.store.outbox_done(&done, now_ms())?;
-        Ok(done.len())
-    }
-
-    fn case_from_decision(&self, a: &AffiliateId, payload: &str) -> Result<(), AppError> {
+    /// affiliate that decided.
+    pub(crate) fn case_from_decision(&self, a: &AffiliateId, payload: &str) -> Result<(), AppError> {
         let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
         // Written by event id; outboxes from before the store numbered events name the decision.
         let rec = match (v["event_id"].as_str(), v["decision_id"].as_str()) {

@@ -19,6 +19,7 @@ pub mod health;
 mod keys;
 mod lookups;
 mod metrics;
+mod outbox;
 pub mod protection;
 pub mod registry;
 pub mod relief;
