@@ -26,7 +26,7 @@ use domain::{AffiliateId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use store::{ActionRow, CampaignRow, MemberRow};
+use store::{ActionRow, CampaignRow, MemberRow, Store};
 
 /// The outbox topic of a user seen in a campaign's segment.
 pub(crate) const ENROL_TOPIC: &str = "campaign.enroll";
@@ -145,17 +145,52 @@ impl Campaign {
         self.enrolment_end() + i64::from(self.follow_up_days) * 86_400_000
     }
 
-    fn parse(row: &CampaignRow) -> Result<Campaign, AppError> {
+    fn parse(row: &CampaignRow) -> Result<Campaign, store::StoreError> {
         let c: Campaign = serde_json::from_str(&row.body)
-            .map_err(|e| AppError::Unavailable(format!("campaign {} is unreadable: {e}", row.id)))?;
+            .map_err(|e| store::StoreError::Corrupt(format!("campaign {} is unreadable: {e}", row.id)))?;
         if c.version != VERSION {
-            return Err(AppError::Unavailable(format!(
+            return Err(store::StoreError::Corrupt(format!(
                 "campaign {} has body version {}, this program reads {VERSION}",
                 row.id, c.version
             )));
         }
         Ok(c)
     }
+}
+
+/// Every campaign in `store`, by id.
+pub fn stored(store: &dyn Store) -> Result<Vec<Campaign>, store::StoreError> {
+    store.campaigns()?.iter().map(Campaign::parse).collect()
+}
+
+/// A campaign's arms and outcomes, from `store`.
+pub fn measure(store: &dyn Store, c: &Campaign) -> Result<CampaignEffect, store::StoreError> {
+    let mut e = CampaignEffect::default();
+    let mut by: BTreeMap<AffiliateId, (u64, u64)> = BTreeMap::new();
+    for arm in store.campaign_arms(&c.id)? {
+        let users = u64::try_from(arm.users).unwrap_or(0);
+        let slot = by.entry(arm.affiliate).or_default();
+        if arm.control {
+            e.control.users += users;
+            slot.1 += users;
+        } else {
+            e.treated.users += users;
+            slot.0 += users;
+        }
+    }
+    for o in store.campaign_outcomes(&c.id, c.outcome_end())? {
+        let arm = if o.control { &mut e.control } else { &mut e.treated };
+        arm.reported += 1;
+        arm.won += o.won;
+        arm.won_squares += (o.won as f64).powi(2);
+    }
+    e.by_affiliate = by.into_iter().map(|(a, (t, c))| (a, t, c)).collect();
+    e.reports = effect(
+        Arm { users: e.treated.users, outcomes: e.treated.reported },
+        Arm { users: e.control.users, outcomes: e.control.reported },
+    );
+    e.losses = loss_effect(&e.treated, &e.control);
+    Ok(e)
 }
 
 /// A campaign as the API shows it: what was asked, where it stands, and its effect so far.
@@ -297,7 +332,7 @@ pub(crate) fn enrol_payload(campaign: &str, subject: &str, at_ms: i64) -> String
 impl App {
     /// Every stored campaign.
     pub(crate) fn load_campaigns(&self) -> Result<Vec<Arc<Campaign>>, AppError> {
-        self.store.campaigns()?.iter().map(|r| Campaign::parse(r).map(Arc::new)).collect()
+        Ok(stored(&*self.store)?.into_iter().map(Arc::new).collect())
     }
 
     /// The campaigns reaching `a`'s users, each with the subjects already enrolled there.
@@ -533,32 +568,7 @@ impl App {
 
     /// The campaign's arms and outcomes from the store.
     pub fn campaign_effect(&self, c: &Campaign) -> Result<CampaignEffect, AppError> {
-        let mut e = CampaignEffect::default();
-        let mut by: BTreeMap<AffiliateId, (u64, u64)> = BTreeMap::new();
-        for arm in self.store.campaign_arms(&c.id)? {
-            let users = u64::try_from(arm.users).unwrap_or(0);
-            let slot = by.entry(arm.affiliate).or_default();
-            if arm.control {
-                e.control.users += users;
-                slot.1 += users;
-            } else {
-                e.treated.users += users;
-                slot.0 += users;
-            }
-        }
-        for o in self.store.campaign_outcomes(&c.id, c.outcome_end())? {
-            let arm = if o.control { &mut e.control } else { &mut e.treated };
-            arm.reported += 1;
-            arm.won += o.won;
-            arm.won_squares += (o.won as f64).powi(2);
-        }
-        e.by_affiliate = by.into_iter().map(|(a, (t, c))| (a, t, c)).collect();
-        e.reports = effect(
-            Arm { users: e.treated.users, outcomes: e.treated.reported },
-            Arm { users: e.control.users, outcomes: e.control.reported },
-        );
-        e.losses = loss_effect(&e.treated, &e.control);
-        Ok(e)
+        Ok(measure(&*self.store, c)?)
     }
 
     /// Enrols the users the outbox names (on the node leading `outbox`): each user's arm from

@@ -626,13 +626,19 @@ impl crate::App {
     /// indicator, also under simultaneous reports), reports its indicators to the registry and
     /// logs it. Returns the receipt and the secret (shown once).
     pub fn file_report(&self, reporter: &Reporter, form: ReportForm) -> Result<Filed, AppError> {
-        self.file(reporter, form, true)
+        self.file(reporter, form, true, now_ms())
+    }
+
+    /// Files a report as received at `at_ms` (a report history being imported, or a
+    /// simulated year being seeded): its receipt, case, registry rows and audit entries carry
+    /// that time, as if it had been filed then.
+    pub fn file_report_at(&self, reporter: &Reporter, form: ReportForm, at_ms: i64) -> Result<Filed, AppError> {
+        self.file(reporter, form, true, at_ms)
     }
 
     /// Files a report; `share` reports its indicators to the registry (a person's report does,
     /// a rule's hold does not: the registry must not learn from the rules' own guesses).
-    fn file(&self, reporter: &Reporter, form: ReportForm, share: bool) -> Result<Filed, AppError> {
-        let now = now_ms();
+    fn file(&self, reporter: &Reporter, form: ReportForm, share: bool, now: i64) -> Result<Filed, AppError> {
         let c = check(form, &self.registry, now)?;
         let priority = priority(&c.form, c.transferred_ms, now);
         let secret = random_text(16);
@@ -1052,6 +1058,6 @@ impl crate::App {
             contact: None,
             subject: None,
         };
-        self.file(&Reporter::Affiliate(a.clone()), form, false).map(|_| ())
+        self.file(&Reporter::Affiliate(a.clone()), form, false, now_ms()).map(|_| ())
     }
 }

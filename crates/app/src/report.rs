@@ -113,6 +113,8 @@ pub struct YearFigures {
     pub waves: Vec<crate::trends::TrendAlert>,
     /// Cases and how fast they were acted on.
     pub intake: Intake,
+    /// Prevention campaigns that enrolled during the year, with their measured effect.
+    pub campaigns: Vec<(crate::campaigns::Campaign, crate::campaigns::CampaignEffect)>,
     /// National figures of the years up to this one, with their sources.
     pub national: National,
     /// For each figure of the report, the rollup query behind it.
@@ -187,6 +189,14 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
     intake.median_first_action_minutes = waits.get(waits.len() / 2).copied();
     intake.typologies = by_typology.into_iter().collect();
     intake.typologies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // Campaigns whose enrolment overlapped the year.
+    let mut campaigns = Vec::new();
+    for c in crate::campaigns::stored(store)? {
+        if c.starts_ms < ms(end) && c.enrolment_end() > ms(start) {
+            let e = crate::campaigns::measure(store, &c)?;
+            campaigns.push((c, e));
+        }
+    }
     let range = |from: i64, to: i64| format!("day BETWEEN {from} AND {to}");
     let this = range(start, end - 1);
     let sources = vec![
@@ -227,6 +237,18 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
         ),
         ("intake", format!("SELECT * FROM fraud_case WHERE opened_ms >= {} AND opened_ms < {}", ms(start), ms(end))),
         (
+            "campaigns",
+            format!(
+                "campaigns with starts_ms < {} and enrolment ending after {}; arms: SELECT affiliate, control, COUNT(*) FROM campaign_member WHERE campaign = :id GROUP BY 1, 2; outcomes up to the end of follow-up: {}",
+                ms(end),
+                ms(start),
+                store::columns::campaign_outcomes(":id", ":outcome_end")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ),
+        (
             "waves",
             format!(
                 "spike detection (crate app, module spikes, default parameters) on SELECT kind, typology, day, SUM(decisions) FROM trend_day WHERE typology <> '' AND {} GROUP BY 1, 2, 3",
@@ -245,6 +267,7 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
         affiliates: affiliates.into_iter().collect(),
         waves,
         intake,
+        campaigns,
         national: {
             let n = national();
             National {
@@ -423,7 +446,116 @@ mod tests {
             vec![("bank", 4), ("messenger", 5), ("pay", 0)]
         );
         assert!(f.waves.is_empty(), "single days with no history make no wave: {:?}", f.waves);
-        assert_eq!(f.sources.len(), 9, "every figure names its query");
+        assert_eq!(f.sources.len(), 10, "every figure names its query");
+    }
+
+    /// Campaigns of the year with their arms and outcomes, worked out by hand.
+    #[test]
+    fn the_year_s_campaigns_come_with_the_effect_worked_out_by_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let at = |d: &str| domain::Timestamp::parse_rfc3339(&format!("{d}T00:00:00+09:00")).unwrap().0;
+        let campaign = |id: &str, from: &str, to: &str| crate::campaigns::Campaign {
+            version: 1,
+            id: id.into(),
+            name: format!("campaign {id}"),
+            segment: "true".into(),
+            affiliates: vec![AffiliateId("bank".into())],
+            ko: crate::campaigns::Notice { title: "t".into(), body: "b".into() },
+            en: crate::campaigns::Notice { title: "t".into(), body: "b".into() },
+            starts_ms: at(from),
+            ends_ms: at(to),
+            holdout_per_mille: 500,
+            follow_up_days: 30,
+            created_by: "group/key:test".into(),
+            stopped_ms: None,
+        };
+        // One in the spring, one of the year before (not listed), one spanning new year.
+        let cs = [
+            campaign("spring", "2026-03-01", "2026-04-01"),
+            campaign("old", "2025-03-01", "2025-04-01"),
+            campaign("newyear", "2025-12-15", "2026-01-15"),
+        ];
+        let bank = AffiliateId("bank".into());
+        store::in_transaction(&s, |tx| {
+            for c in &cs {
+                let row = store::CampaignRow {
+                    id: c.id.clone(),
+                    body: serde_json::to_string(c).unwrap(),
+                    created_ms: c.starts_ms,
+                    updated_ms: c.starts_ms,
+                };
+                tx.insert_campaign(&row)?;
+            }
+            // Spring: 8 treated (t0..t7) and 4 controls (c0..c3), enrolled on March 2nd.
+            for (prefix, n, control) in [("t", 8, false), ("c", 4, true)] {
+                for i in 0..n {
+                    tx.enroll(&store::MemberRow {
+                        campaign: "spring".into(),
+                        affiliate: bank.clone(),
+                        subject: format!("{prefix}{i}"),
+                        control,
+                        enrolled_ms: at("2026-03-02"),
+                    })?;
+                }
+            }
+            let case = tx.insert_case(&store::CaseRow {
+                id: 0,
+                state: domain::CaseState::New,
+                outcome: None,
+                priority: 1,
+                assignee: None,
+                typology: None,
+                money_at_risk: 0,
+                reporting: vec![],
+                holding: vec![],
+                linked_case: None,
+                opened_ms: at("2026-03-10"),
+                updated_ms: at("2026-03-10"),
+                sla_due_ms: at("2026-03-11"),
+                first_action_ms: None,
+                closed_ms: None,
+                body: "{}".into(),
+            })?;
+            // One treated user lost 1,000,000 won in two reports; two controls lost 3,000,000
+            // each; a control's report after the follow-up (May 1st + 30 days) does not count.
+            let report = |receipt: &str, subject: &str, day: &str, amount: i64| store::ReportRow {
+                receipt: receipt.into(),
+                secret_hash: [0; 32],
+                source: "bank".into(),
+                kind: "voice_phishing".into(),
+                case_id: case,
+                priority: 1,
+                body: "{}".into(),
+                created_ms: at(day),
+                subject: Some(subject.into()),
+                amount,
+            };
+            tx.insert_report(&report("r1", "t0", "2026-03-10", 400_000))?;
+            tx.insert_report(&report("r2", "t0", "2026-03-20", 600_000))?;
+            tx.insert_report(&report("r3", "c0", "2026-03-10", 3_000_000))?;
+            tx.insert_report(&report("r4", "c1", "2026-04-20", 3_000_000))?;
+            tx.insert_report(&report("r5", "c2", "2026-06-01", 3_000_000))
+        })
+        .unwrap();
+        let f = year_figures(&s, 2026).unwrap();
+        let ids: Vec<&str> = f.campaigns.iter().map(|(c, _)| c.id.as_str()).collect();
+        assert_eq!(ids, ["newyear", "spring"]);
+        let e = &f.campaigns[1].1;
+        assert_eq!((e.treated.users, e.treated.reported, e.treated.won), (8, 1, 1_000_000));
+        assert_eq!((e.control.users, e.control.reported, e.control.won), (4, 2, 6_000_000));
+        // Reported users per 10,000: 1/8 = 1,250 against 2/4 = 5,000.
+        let r = e.reports.unwrap();
+        assert!((r.treated - 1_250.0).abs() < 1e-9 && (r.control - 5_000.0).abs() < 1e-9);
+        assert!((r.difference + 3_750.0).abs() < 1e-9 && r.low < r.difference && r.high > r.difference);
+        // Won per 10,000 users: 1,000,000/8·1e4 = 1.25e9 against 6,000,000/4·1e4 = 1.5e10.
+        let l = e.losses.unwrap();
+        assert!((l.treated - 1.25e9).abs() < 1.0 && (l.control - 1.5e10).abs() < 1.0);
+        // Welch: treated per-user losses {1e6, 0 ×7}: variance (1e12 − 8·125,000²)/7/8;
+        // control {3e6, 3e6, 0, 0}: (1.8e13 − 4·1.5e6²)/3/4.
+        let se = ((1e12 - 8.0 * 125_000f64.powi(2)) / 7.0 / 8.0 + (1.8e13 - 4.0 * 1.5e6f64.powi(2)) / 3.0 / 4.0).sqrt();
+        assert!((l.high - l.difference - 1.959_963_984_540_054 * se * 1e4).abs() < 1.0, "{l:?}");
+        assert!(f.sources.iter().any(|(name, q)| *name == "campaigns" && q.contains("campaign_member")));
     }
 
     #[test]

@@ -127,6 +127,7 @@ impl Bus {
                 Change::Registry { .. } => "registry",
                 Change::Protection { .. } => "protection",
                 Change::KeyRevoked { .. } => "key",
+                Change::Campaign { .. } => "campaign",
             };
             let body =
                 serde_json::to_vec(&Envelope { node: self.node.clone(), change: change.clone() }).unwrap_or_default();

@@ -349,14 +349,85 @@ fn season(day: i64, first: i64) -> (u32, Option<&'static str>) {
     (30, None)
 }
 
+/// The prevention campaigns of the seeded year: id, name, English name, segment, first day
+/// (days after the seeded year's first), length in days, hold-out per mille.
+const CAMPAIGNS: [(&str, &str, &str, &str, i64, i64, u32); 2] = [
+    (
+        "seniors-before-you-send",
+        "60대 이상 송금 전 확인 안내",
+        "Seniors: check before you send",
+        "(subject.age_band == '60s' || subject.age_band == '70s' || subject.age_band == '80s') && event.kind == 'transfer'",
+        90,
+        90,
+        300,
+    ),
+    (
+        "stranger-contact-warning",
+        "낯선 연락 뒤 송금 주의",
+        "A stranger's contact, then a transfer",
+        "features.stranger_contacts_30m >= 1",
+        200,
+        100,
+        200,
+    ),
+];
+
+/// The share of treated campaign members' frauds the seeded year lets a notice avert (per
+/// mille): the injected effect its report should recover within its interval.
+const INJECTED_EFFECT_PER_MILLE: u32 = 500;
+
+/// Creates the seeded year's campaigns (kept if a previous seeding made them).
+fn seed_campaigns(app: &App, first: i64) -> Result<Vec<app::campaigns::Campaign>, String> {
+    let group = app::Principal {
+        affiliate: AffiliateId(app::GROUP.into()),
+        scopes: vec![Scope::RulesWrite],
+        name: "demo-seed".into(),
+    };
+    let mut out = Vec::new();
+    for (id, ko, en, segment, from, days, holdout) in CAMPAIGNS {
+        let day = |d: i64| format!("{}T00:00:00+09:00", app::trends::day_text(first + d));
+        let form = app::campaigns::CampaignForm {
+            id: id.into(),
+            name: ko.into(),
+            segment: segment.into(),
+            affiliates: Vec::new(),
+            ko: app::campaigns::Notice {
+                title: ko.into(),
+                body: "검찰·경찰·금융기관은 전화나 문자로 송금이나 앱 설치를 요구하지 않습니다. 보내기 전에 아는 번호로 직접 확인하세요.".into(),
+            },
+            en: app::campaigns::Notice {
+                title: en.into(),
+                body: "No prosecutor, police officer or bank asks you to move money or install an app by phone or text. Call a number you know before you send.".into(),
+            },
+            starts_at: day(from),
+            ends_at: day(from + days),
+            holdout_per_mille: holdout,
+            follow_up_days: 30,
+        };
+        match app.create_campaign(&group, form) {
+            Ok(v) => out.push(v.campaign),
+            Err(AppError::Conflict(_)) => out.push(app.campaign(&group, id).map_err(|e| e.to_string())?.campaign),
+            Err(e) => return Err(format!("campaign {id}: {e}")),
+        }
+    }
+    Ok(out)
+}
+
 /// Seeds the 365 days before today with simulated traffic decided through `server` as it
 /// would have been — normal use, scam stories, holiday lures before Seollal and Chuseok and a
 /// wave of one kind of scam about every eight weeks — so trends, alerts and the yearly report
-/// have a year to show. Returns the events decided.
-pub async fn seed_year(server: Arc<Server>, seed: u64) -> Result<u64, String> {
+/// have a year to show. Two prevention campaigns with a hold-out control run during it; the
+/// victims of scam transfers the rules let through report them two hours later through their
+/// affiliate, except that a notice averts half of the frauds of the campaigns' treated members
+/// (the injected effect). Returns the events decided and the reports filed.
+pub async fn seed_year(server: Arc<Server>, seed: u64) -> Result<(u64, u64), String> {
     let now = app::now_ms();
     let today = app::trends::kst_day(now);
     let first = today - 365;
+    let campaigns = {
+        let app = Arc::clone(&server.app);
+        tokio::task::spawn_blocking(move || seed_campaigns(&app, first)).await.map_err(|e| e.to_string())??
+    };
     let cfg = SimConfig {
         seed,
         // Midnight in Korea of the first day.
@@ -368,6 +439,7 @@ pub async fn seed_year(server: Arc<Server>, seed: u64) -> Result<u64, String> {
     let mut sim = tokio::task::spawn_blocking(move || Simulator::new(cfg)).await.map_err(|e| e.to_string())?;
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let victims: Arc<std::sync::Mutex<Vec<(AffiliateId, String, Victim)>>> = Arc::default();
     let (mut sent, mut day) = (0u64, first - 1);
     loop {
         let labeled = sim.next_event();
@@ -383,22 +455,86 @@ pub async fn seed_year(server: Arc<Server>, seed: u64) -> Result<u64, String> {
             sim.focus(focus)?;
         }
         let affiliate = labeled.event.affiliate.clone();
+        let victim = Victim::of(&labeled).map(|v| (affiliate.clone(), labeled.event.subject.id.to_string(), v));
         let permit = Arc::clone(&permits).acquire_owned().await.map_err(|e| e.to_string())?;
-        let (server, failed) = (Arc::clone(&server), Arc::clone(&failed));
+        let (server, failed, victims) = (Arc::clone(&server), Arc::clone(&failed), Arc::clone(&victims));
         tokio::spawn(async move {
-            if let Err(e) = server.decide(&affiliate, labeled.event).await {
-                log_failure(&e);
-                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match server.decide(&affiliate, labeled.event).await {
+                // The money left: its victim will report it.
+                Ok(d) if d.decision.verdict < domain::Verdict::Hold => {
+                    if let Some(v) = victim {
+                        victims.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    log_failure(&e);
+                    failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             drop(permit);
         });
         sent += 1;
     }
     let _ = permits.acquire_many(IN_FLIGHT as u32).await;
-    match failed.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => Ok(sent),
-        n => Err(format!("{n} of {sent} seeded events were not decided (see the log)")),
+    if let n @ 1.. = failed.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(format!("{n} of {sent} seeded events were not decided (see the log)"));
     }
+    let victims = std::mem::take(&mut *victims.lock().unwrap_or_else(|p| p.into_inner()));
+    let app = Arc::clone(&server.app);
+    let reported = tokio::task::spawn_blocking(move || seed_reports(&app, &campaigns, victims))
+        .await
+        .map_err(|e| e.to_string())??;
+    Ok((sent, reported))
+}
+
+/// Enrols the seeded year's campaign members (the outbox), then files the victims' reports,
+/// each through its affiliate and dated two hours after its transfer — but for a treated
+/// member of a campaign running then, a deterministic half of the frauds were averted and are
+/// not reported. Returns the reports filed.
+fn seed_reports(
+    app: &App,
+    campaigns: &[app::campaigns::Campaign],
+    mut victims: Vec<(AffiliateId, String, Victim)>,
+) -> Result<u64, String> {
+    while app.process_outbox(10_000).map_err(|e| e.to_string())? > 0 {}
+    let mut members = std::collections::HashSet::new();
+    for c in campaigns {
+        for a in &c.affiliates {
+            for s in app.store().campaign_subjects(&c.id, a).map_err(|e| e.to_string())? {
+                members.insert((c.id.clone(), a.clone(), s));
+            }
+        }
+    }
+    victims.sort_by_key(|(_, _, v)| v.at_ms);
+    let mut filed = 0;
+    for (a, subject, v) in victims {
+        let averted = campaigns.iter().any(|c| {
+            (c.starts_ms..c.outcome_end()).contains(&v.at_ms)
+                && members.contains(&(c.id.clone(), a.clone(), subject.clone()))
+                && !app::effect::in_control(&c.id, &format!("{a}\0{subject}"), c.holdout_per_mille)
+                // A keyed draw: the same fraud is averted on every seeding.
+                && app::effect::in_control("averted", &format!("{subject}\0{}", v.at_ms), INJECTED_EFFECT_PER_MILLE)
+        });
+        if averted {
+            continue;
+        }
+        let form = app::cases::ReportForm {
+            kind: app::cases::ReportKind::VoicePhishing,
+            description: "기관을 사칭한 연락을 받고 안내받은 계좌로 송금했습니다.".into(),
+            amount: Some(domain::Krw(v.amount)),
+            transferred_at: Some(Timestamp(v.at_ms).to_kst_rfc3339()),
+            contact_ongoing: false,
+            age: v.age,
+            indicators: vec![app::cases::ReportedIndicator { kind: "account".into(), value: v.account }],
+            contact: None,
+            subject: Some(subject),
+        };
+        app.file_report_at(&app::cases::Reporter::Affiliate(a), form, v.at_ms + 2 * 3_600_000)
+            .map_err(|e| format!("seeded report: {e}"))?;
+        filed += 1;
+    }
+    Ok(filed)
 }
 
 #[cfg(test)]

@@ -529,8 +529,8 @@ async fn demo_main(c: &Config, rate: f64, seed_year: bool) -> Result<(), String>
     if seed_year {
         let started = std::time::Instant::now();
         println!("seeding the 365 days before today ...");
-        let n = demo::seed_year(Arc::clone(&server), demo::clock_seed()).await?;
-        println!("  seeded {n} events in {:.0} s", started.elapsed().as_secs_f64());
+        let (n, reports) = demo::seed_year(Arc::clone(&server), demo::clock_seed()).await?;
+        println!("  seeded {n} events and {reports} victims' reports in {:.0} s", started.elapsed().as_secs_f64());
     }
     let dir = c.data.display();
     println!(

@@ -35,6 +35,49 @@ fn put(s: &dyn Store, affiliate: &str, day: &str, verdict: &str, typology: &str,
     s.commit(&writes).unwrap();
 }
 
+/// A campaign of the winter with its members and their reports, through the store.
+fn campaign(s: &dyn Store) {
+    let at = |d: &str| domain::Timestamp::parse_rfc3339(&format!("{d}T00:00:00+09:00")).unwrap().0;
+    let body = serde_json::json!({
+        "version": 1, "id": "winter", "name": "겨울 송금 안내", "segment": "true", "affiliates": ["bank"],
+        "ko": {"title": "t", "body": "b"}, "en": {"title": "t", "body": "b"},
+        "starts_ms": at("2026-01-01"), "ends_ms": at("2026-03-01"), "holdout_per_mille": 333,
+        "follow_up_days": 30, "created_by": "group/key:test"
+    });
+    let bank = AffiliateId("bank".into());
+    store::in_transaction(s, |tx| {
+        let row = store::CampaignRow { id: "winter".into(), body: body.to_string(), created_ms: 0, updated_ms: 0 };
+        tx.insert_campaign(&row)?;
+        for (prefix, n, control) in [("t", 10, false), ("c", 5, true)] {
+            for i in 0..n {
+                tx.enroll(&store::MemberRow {
+                    campaign: "winter".into(),
+                    affiliate: bank.clone(),
+                    subject: format!("{prefix}{i}"),
+                    control,
+                    enrolled_ms: at("2026-01-05"),
+                })?;
+            }
+        }
+        for (receipt, subject, won) in [("r1", "t0", 500_000), ("r2", "c0", 1_000_000), ("r3", "c1", 1_000_000)] {
+            tx.insert_report(&store::ReportRow {
+                receipt: receipt.into(),
+                secret_hash: [0; 32],
+                source: "bank".into(),
+                kind: "voice_phishing".into(),
+                case_id: 1,
+                priority: 1,
+                body: "{}".into(),
+                created_ms: at("2026-01-12"),
+                subject: Some(subject.into()),
+                amount: won,
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn the_yearly_report_reads_as_a_report_in_both_languages() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,6 +90,7 @@ fn the_yearly_report_reads_as_a_report_in_both_languages() {
         put(&s, "pay", "2026-09-15", "hold", "family_impersonation", 12, 500_000);
         put(&s, "messenger", "2026-09-16", "warn", "parcel_smishing", 30, 0);
         put(&s, "pay", "2026-10-01", "allow", "", 1_000, 20_000);
+        campaign(&s);
     }
     let out = dir.path().join("report");
     let run = Command::new(env!("CARGO_BIN_EXE_ansim"))
@@ -78,6 +122,23 @@ fn the_yearly_report_reads_as_a_report_in_both_languages() {
         "cited national figures"
     );
     assert!(en.contains("How to report") && en.contains("institution impersonation"));
+    // The campaign: 10 treated and 5 controls; 1 of 10 and 2 of 5 reported (1,000 and 4,000 per
+    // 10,000, a difference of -3,000); won lost 500,000 and 2,000,000 (500,000,000 and
+    // 4,000,000,000 per 10,000 users).
+    assert!(ko.contains("예방 캠페인과 측정된 효과") && en.contains("Prevention campaigns and their measured effect"));
+    for page in [&ko, &en] {
+        for figure in [
+            "겨울 송금 안내",
+            "10 / 5",
+            "1,000.0 / 4,000.0",
+            "-3,000.0 (",
+            "500,000,000 / 4,000,000,000",
+            "campaign_member",
+        ] {
+            assert!(page.contains(figure), "{figure} missing");
+        }
+        assert_eq!(page.matches("<circle").count(), 1, "one campaign in the forest plot");
+    }
     // Bad input is refused by name, and writes nothing.
     let bad = Command::new(env!("CARGO_BIN_EXE_ansim"))
         .args(["report", "yearly", "--year", "12", "--out"])

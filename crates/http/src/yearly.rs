@@ -63,6 +63,17 @@ struct Words {
     fanned_out: &'static str,
     period: &'static str,
     expected: &'static str,
+    campaigns: &'static str,
+    campaigns_lead: &'static str,
+    campaigns_none: &'static str,
+    campaign: &'static str,
+    users: &'static str,
+    treated: &'static str,
+    control: &'static str,
+    reported_per_10k: &'static str,
+    lost_per_10k: &'static str,
+    difference: &'static str,
+    forest: &'static str,
     how: &'static str,
     how_items: [&'static str; 4],
     appendix: &'static str,
@@ -132,6 +143,17 @@ const KO: Words = Words {
     fanned_out: "계열사로 보낸 후속 조치",
     period: "기간",
     expected: "예상",
+    campaigns: "예방 캠페인과 측정된 효과",
+    campaigns_lead: "캠페인은 규칙 언어로 정한 대상(예: 이번 주 낯선 연락을 받은 60대)에게 한국어와 영어 안내를 보냅니다. 대상의 일부는 무작위로 안내를 받지 않는 대조군이 되어, 효과를 추정이 아니라 측정합니다: 가입 후 추적 기간까지 사기 피해 신고가 접수된 이용자 비율과 피해액을 1만 명당으로 비교하고 95% 신뢰구간을 함께 싣습니다.",
+    campaigns_none: "올해 진행된 캠페인이 없습니다.",
+    campaign: "캠페인",
+    users: "이용자 (안내 / 대조)",
+    treated: "안내군",
+    control: "대조군",
+    reported_per_10k: "피해 신고 이용자 (1만 명당)",
+    lost_per_10k: "피해액 (1만 명당, 원)",
+    difference: "차이 (95% 신뢰구간)",
+    forest: "캠페인 효과: 1만 명당 피해 신고 이용자 차이(안내군 − 대조군)와 95% 신뢰구간. 0보다 왼쪽이면 안내군의 피해가 적습니다.",
     how: "신고 방법",
     how_items: [
         "피해가 의심되면 즉시 경찰 112 또는 금융감독원 1332에 신고하고, 송금한 금융회사에 지급정지를 요청하세요.",
@@ -209,6 +231,17 @@ const EN: Words = Words {
     fanned_out: "Follow-up actions to affiliates",
     period: "Days",
     expected: "Expected",
+    campaigns: "Prevention campaigns and their measured effect",
+    campaigns_lead: "A campaign sends a notice in Korean and English to a segment written in the rule language (say, users in their sixties contacted by a stranger this week). A random share of the segment is held out and sent nothing, so the effect is measured, not guessed: users with a fraud report and the won lost per 10,000 users, from enrolment to the end of the follow-up, treated against control, with 95% intervals.",
+    campaigns_none: "No campaign ran this year.",
+    campaign: "Campaign",
+    users: "Users (treated / control)",
+    treated: "Treated",
+    control: "Control",
+    reported_per_10k: "Users with a fraud report (per 10,000)",
+    lost_per_10k: "Won lost (per 10,000 users)",
+    difference: "Difference (95% interval)",
+    forest: "Campaign effects: users with a fraud report per 10,000, treated minus control, with 95% intervals. Left of zero: fewer frauds among the treated.",
     how: "How to report",
     how_items: [
         "If you may have been defrauded, call the police (112) or the Financial Supervisory Service (1332) at once, and ask the bank you sent from to suspend the payment.",
@@ -492,6 +525,8 @@ code{{font-size:.8rem;white-space:pre-wrap;word-break:break-all}}nav{{text-align
     h.push_str("</div>");
     let _ = write!(h, "<h3>{}</h3>", w.cases_per_month);
     h.push_str(&bars(w.cases_per_month, &months, &i.per_month, "#6b4f9a", w.lang));
+    // Campaigns and their measured effect.
+    campaigns_section(&mut h, f, w);
     // National context.
     let n = &f.national;
     if !n.police.is_empty() || !n.fss.is_empty() {
@@ -560,6 +595,112 @@ code{{font-size:.8rem;white-space:pre-wrap;word-break:break-all}}nav{{text-align
     h
 }
 
+/// A per-10,000 figure with one decimal: 1,288.5.
+fn per10k(x: f64) -> String {
+    let tenths = (x * 10.0).round() as i64;
+    let sign = if tenths < 0 { "-" } else { "" };
+    format!("{sign}{}.{}", num((tenths / 10).abs()), (tenths % 10).abs())
+}
+
+/// A signed figure: +1.5 / -1,288.5 with one decimal, or whole won.
+fn signed(x: f64, decimal: bool) -> String {
+    let text = if decimal { per10k(x) } else { num(x.round() as i64) };
+    if text.starts_with('-') { text } else { format!("+{text}") }
+}
+
+/// A difference with its interval: `-402.1 (-828.4 – -25.0)`.
+fn interval(e: &app::effect::Effect, decimal: bool) -> String {
+    format!("{} ({} – {})", signed(e.difference, decimal), signed(e.low, decimal), signed(e.high, decimal))
+}
+
+fn campaigns_section(h: &mut String, f: &YearFigures, w: &Words) {
+    let _ = write!(h, "<h2>{}</h2><p>{}</p>", w.campaigns, w.campaigns_lead);
+    if f.campaigns.is_empty() {
+        let _ = write!(h, "<p>{}</p>", w.campaigns_none);
+        return;
+    }
+    let _ = write!(
+        h,
+        "<table><tr><th>{}</th><th>{}</th><th>{} ({} / {})</th><th>{}</th><th>{} ({} / {})</th><th>{}</th></tr>",
+        w.campaign,
+        w.users,
+        w.reported_per_10k,
+        w.treated,
+        w.control,
+        w.difference,
+        w.lost_per_10k,
+        w.treated,
+        w.control,
+        w.difference
+    );
+    for (c, e) in &f.campaigns {
+        let rate = |reported: u64, users: u64| if users == 0 { 0.0 } else { reported as f64 / users as f64 * 1e4 };
+        let _ = write!(
+            h,
+            "<tr><td>{} <small>({} – {})</small></td><td>{} / {}</td><td>{} / {}</td><td>{}</td><td>{} / {}</td><td>{}</td></tr>",
+            esc(&c.name),
+            day_text(app::trends::kst_day(c.starts_ms)),
+            day_text(app::trends::kst_day(c.enrolment_end() - 1)),
+            num(e.treated.users as i64),
+            num(e.control.users as i64),
+            per10k(rate(e.treated.reported, e.treated.users)),
+            per10k(rate(e.control.reported, e.control.users)),
+            e.reports.as_ref().map_or("—".into(), |r| interval(r, true)),
+            num(e.treated.won_per_10k().round() as i64),
+            num(e.control.won_per_10k().round() as i64),
+            e.losses.as_ref().map_or("—".into(), |l| interval(l, false)),
+        );
+    }
+    h.push_str("</table>");
+    let rows: Vec<(String, app::effect::Effect)> =
+        f.campaigns.iter().filter_map(|(c, e)| e.reports.map(|r| (c.name.clone(), r))).collect();
+    if !rows.is_empty() {
+        h.push_str(&forest(w.forest, &rows));
+    }
+}
+
+/// A forest plot: each row's difference as a dot on its 95 % interval, against a zero line.
+fn forest(title: &str, rows: &[(String, app::effect::Effect)]) -> String {
+    let (w, row, left, right) = (640.0, 28.0, 220.0, 20.0);
+    let h = row * rows.len() as f64 + 30.0;
+    let lo = rows.iter().map(|(_, e)| e.low).fold(0.0_f64, f64::min);
+    let hi = rows.iter().map(|(_, e)| e.high).fold(0.0_f64, f64::max);
+    let span = (hi - lo).max(1e-9);
+    let x = |v: f64| left + (w - left - right) * (v - lo) / span;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg role="img" aria-label="{t}" viewBox="0 0 {w} {h}" width="100%" xmlns="http://www.w3.org/2000/svg"><title>{t}</title><line x1="{z:.1}" x2="{z:.1}" y1="4" y2="{zb:.1}" stroke="#888" stroke-dasharray="4 3"/><text x="{z:.1}" y="{zt:.1}" font-size="11" text-anchor="middle" fill="#333">0</text>"##,
+        t = esc(title),
+        z = x(0.0),
+        zb = h - 22.0,
+        zt = h - 8.0
+    );
+    for (i, (name, e)) in rows.iter().enumerate() {
+        let y = 14.0 + row * i as f64;
+        let colour = if e.high < 0.0 {
+            "#1b7f4b"
+        } else if e.low > 0.0 {
+            "#b3261e"
+        } else {
+            "#555"
+        };
+        let _ = write!(
+            svg,
+            r##"<text x="{lx}" y="{ty:.1}" font-size="12" text-anchor="end" fill="#333">{n}</text><line x1="{a:.1}" x2="{b:.1}" y1="{y:.1}" y2="{y:.1}" stroke="{colour}" stroke-width="2"/><circle cx="{c:.1}" cy="{y:.1}" r="5" fill="{colour}"><title>{n}: {d}</title></circle>"##,
+            lx = left - 10.0,
+            ty = y + 4.0,
+            n = esc(name),
+            a = x(e.low),
+            b = x(e.high),
+            c = x(e.difference),
+            d = esc(&interval(e, true))
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 fn totals_table(h: &mut String, w: &Words, first: &str, rows: &[(String, Totals)]) {
     let _ = write!(
         h,
@@ -625,6 +766,24 @@ pub fn write(f: &YearFigures, out: &Path) -> Result<Vec<String>, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::{interval, per10k, signed};
+
+    #[test]
+    fn rates_and_intervals_read_as_numbers() {
+        assert_eq!(per10k(1_288.46), "1,288.5");
+        assert_eq!(per10k(-402.12), "-402.1");
+        assert_eq!(per10k(-0.04), "0.0");
+        assert_eq!(signed(25.0, true), "+25.0");
+        let e = app::effect::Effect {
+            treated: 0.0,
+            control: 0.0,
+            difference: -120_954_584.1,
+            low: -385_377_318.3,
+            high: 143_468_150.1,
+        };
+        assert_eq!(interval(&e, false), "-120,954,584 (-385,377,318 – +143,468,150)");
+    }
+
     #[test]
     fn numbers_read_as_numbers() {
         assert_eq!(super::num(0), "0");
