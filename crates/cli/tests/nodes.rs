@@ -3,7 +3,7 @@
 //! the same event id sent to both nodes at once is decided once and both answer with that
 //! decision; many events sent to both at once are numbered 1..n by the store with no gap or
 //! repeat; a fraud confirmed on one node blocks on the other; a ruleset published on one node
-//! decides on the other. Needs `ANSIM_TEST_POSTGRES`, `ANSIM_TEST_REDIS` and `ANSIM_TEST_NATS`
+//! decides on the other; a campaign created on one node enrols the users the other sees. Needs `ANSIM_TEST_POSTGRES`, `ANSIM_TEST_REDIS` and `ANSIM_TEST_NATS`
 //! (which `.ci/run` sets); skipped with a printed reason without them. Each run uses a schema
 //! and an affiliate of its own.
 
@@ -529,4 +529,48 @@ fn protection_sees_one_payee_history_across_nodes() {
     // The blocked transfer took nothing of the day's cap: 400,000 are still left.
     let rest = post(c.addr(1), &c.key, &transfer_to("h3", "guarded", 400_000, payee));
     assert!(!rest.contains("protection.designated_accounts"), "{rest}");
+}
+
+#[test]
+fn a_campaign_created_on_one_node_enrols_from_the_other() {
+    let Some(mut c) = Cluster::new("campaign") else { return };
+    c.start(2);
+    let now = app::now_ms();
+    let body = serde_json::json!({
+        "id": "nodes", "name": "송금 전 확인", "segment": "event.kind == 'transfer'",
+        "ko": { "title": "송금 전 확인", "body": "보내기 전에 확인하세요." },
+        "en": { "title": "Check first", "body": "Check before you send." },
+        "starts_at": domain::Timestamp(now - 3_600_000).to_kst_rfc3339(),
+        "ends_at": domain::Timestamp(now + 3_600_000).to_kst_rfc3339(),
+        "holdout_per_mille": 100
+    });
+    let made = request(c.addr(0), &c.key, "/v1/campaigns", "application/json", &body.to_string());
+    assert!(made.starts_with("HTTP/1.1 201"), "{made}");
+    let users = || {
+        let v = send(c.addr(0), &c.key, "GET", "/v1/campaigns/nodes", "application/json", "");
+        let json: serde_json::Value = serde_json::from_str(&v[v.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        json["effect"]["treated"]["users"].as_u64().unwrap() + json["effect"]["control"]["users"].as_u64().unwrap()
+    };
+    // Users seen only by node B are enrolled (by whichever node leads the outbox): node B
+    // learnt of the campaign from node A.
+    let started = std::time::Instant::now();
+    for i in 0..5 {
+        let sent = post(c.addr(1), &c.key, &transfer(&format!("cb-{i}"), &format!("s{i}")));
+        assert!(sent.starts_with("HTTP/1.1 200"), "{sent}");
+    }
+    while users() < 5 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "node B never enrolled: {}", users());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The same users seen by node A too, and a new one: each user once.
+    for i in 0..6 {
+        let sent = post(c.addr(0), &c.key, &transfer(&format!("ca-{i}"), &format!("s{i}")));
+        assert!(sent.starts_with("HTTP/1.1 200"), "{sent}");
+    }
+    while users() < 6 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "node A never enrolled s5: {}", users());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    assert_eq!(users(), 6, "nobody enrolled twice");
 }

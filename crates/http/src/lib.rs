@@ -135,8 +135,9 @@ pub async fn serve_with(
 }
 
 /// The background work of a serving process until `stop` turns true: hold and block decisions
-/// in the outbox become case work, new waves in the trends become `trend.alert` actions, and
-/// follow-up actions are delivered to the affiliates' webhooks. Returns when all have stopped.
+/// in the outbox become case work and users seen in a campaign's segment are enrolled (the
+/// treated ones' notices become `campaign.notice` actions), new waves in the trends become
+/// `trend.alert` actions, and follow-up actions are delivered to the affiliates' webhooks. Returns when all have stopped.
 pub async fn workers(app: Arc<App>, stop: tokio::sync::watch::Receiver<bool>) {
     let outbox = {
         let (app, mut stop) = (Arc::clone(&app), stop.clone());
