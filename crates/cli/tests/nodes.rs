@@ -3,9 +3,10 @@
 //! the same event id sent to both nodes at once is decided once and both answer with that
 //! decision; many events sent to both at once are numbered 1..n by the store with no gap or
 //! repeat; a fraud confirmed on one node blocks on the other; a ruleset published on one node
-//! decides on the other; a campaign created on one node enrols the users the other sees. Needs `ANSIM_TEST_POSTGRES`, `ANSIM_TEST_REDIS` and `ANSIM_TEST_NATS`
-//! (which `.ci/run` sets); skipped with a printed reason without them. Each run uses a schema
-//! and an affiliate of its own.
+//! decides on the other; a campaign created on one node enrols the users the other sees. Needs
+//! `ANSIM_TEST_POSTGRES`, `ANSIM_TEST_REDIS` and `ANSIM_TEST_NATS` (which `.ci/run` sets);
+//! skipped with a printed reason without them. Each run uses a schema and an affiliate of its
+//! own.
 
 use std::io::{BufRead, Read, Write};
 use std::process::{Child, Command, Output, Stdio};
