@@ -4,17 +4,24 @@
 # transfer events of one affiliate), both at the same connection count, plus `GET /healthz`
 # under wrk as the HTTP stack's own ceiling at that moment. Each binary given gets a fresh
 # embedded store from `ansim demo --rate 0`; with two binaries (before, after) the rounds
-# alternate A B A B so both see the same machine.
+# alternate A B A B so both see the same machine. `--campaigns "0 2"` runs each binary once per
+# count of prevention campaigns running (created through the API before the load; every
+# transfer is in their segment, which reads a feature; `--segment TEXT` gives another segment), in
+# the same alternation.
 #
-#   bench/http.sh [--rounds N] [--connections C] [--seconds S] [--events E] BIN [BIN ...]
+#   bench/http.sh [--rounds N] [--connections C] [--seconds S] [--events E] [--campaigns "0 2"]
+#                 [--segment TEXT] BIN [BIN ...]
 set -euo pipefail
-rounds=2 conns=32 secs=20 events=100000
+rounds=2 conns=32 secs=20 events=100000 campaigns=0
+segment="event.kind == 'transfer' && features.sent_24h >= 0"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --connections) conns=$2; shift 2 ;;
     --seconds) secs=$2; shift 2 ;;
     --events) events=$2; shift 2 ;;
+    --campaigns) campaigns=$2; shift 2 ;;
+    --segment) segment=$2; shift 2 ;;
     *) break ;;
   esac
 done
@@ -24,11 +31,27 @@ here=$(cd "$(dirname "$0")" && pwd)
 port=18080
 for r in $(seq 1 "$rounds"); do
   for bin in "$@"; do
+  for ncamp in $campaigns; do
     data=$(mktemp -d)
     "$bin" demo --rate 0 --data "$data" --listen "127.0.0.1:$port" >"$data/out.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do [ -s "$data/demo-keys.json" ] && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
     key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pay"])' "$data/demo-keys.json")
+    group=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["group"])' "$data/demo-keys.json")
+    for c in $(seq 1 "$ncamp"); do
+      python3 - "$c" "$segment" >"$data/campaign.json" <<'PY'
+import json, sys, datetime
+now = datetime.datetime.now(datetime.timezone.utc)
+print(json.dumps({
+    "id": f"bench-{sys.argv[1]}", "name": "bench", "segment": sys.argv[2],
+    "ko": {"title": "t", "body": "b"}, "en": {"title": "t", "body": "b"},
+    "starts_at": (now - datetime.timedelta(days=1)).isoformat(), "ends_at": (now + datetime.timedelta(days=1)).isoformat(),
+}))
+PY
+      curl -sf "http://127.0.0.1:$port/v1/campaigns" -H "Authorization: Bearer $group" -H "Content-Type: application/json" \
+        --data @"$data/campaign.json" >/dev/null
+    done
+    label="$(basename "$bin")$([ "$ncamp" = 0 ] || echo " (campaigns $ncamp)")"
     load=$("$bin" load --addr "127.0.0.1:$port" --keys "$data/demo-keys.json" --events "$events" --connections "$conns" 2>/dev/null | tail -1)
     events_wrk=$(ANSIM_KEY=$key ANSIM_PREFIX="r$r" wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/events.lua" "http://127.0.0.1:$port" 2>&1)
     health=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/healthz" 2>&1)
@@ -36,9 +59,10 @@ for r in $(seq 1 "$rounds"); do
     rps() { awk '/Requests\/sec/ {print $2}'; }
     p99() { awk '$1=="99%" {print $2}'; }
     non2xx() { awk '/Non-2xx/ {print $NF}'; }
-    echo "round $r $(basename "$bin"): ansim load: $load"
-    echo "round $r $(basename "$bin"): wrk events: $(echo "$events_wrk" | rps) req/s, p99 $(echo "$events_wrk" | p99), non-2xx $(echo "$events_wrk" | non2xx)"
-    echo "round $r $(basename "$bin"): wrk healthz: $(echo "$health" | rps) req/s, p99 $(echo "$health" | p99)"
+    echo "round $r $label: ansim load: $load"
+    echo "round $r $label: wrk events: $(echo "$events_wrk" | rps) req/s, p99 $(echo "$events_wrk" | p99), non-2xx $(echo "$events_wrk" | non2xx)"
+    echo "round $r $label: wrk healthz: $(echo "$health" | rps) req/s, p99 $(echo "$health" | p99)"
     rm -rf "$data"
+  done
   done
 done

@@ -87,6 +87,17 @@ pub struct Intake {
     pub fanned_out: i64,
     /// Cases by typology, most first.
     pub typologies: Vec<(String, i64)>,
+    /// Cases whose statutory relief started (payment suspension, or a mistaken transfer's
+    /// return request).
+    pub relief_started: i64,
+    /// Fraud cases whose refunds were decided.
+    pub refunds_decided: i64,
+    /// Won their victims claimed.
+    pub refund_claimed: i64,
+    /// Won refunded to them (pro rata from the extinguished balances).
+    pub refunded: i64,
+    /// Cases whose refunds were paid out.
+    pub refunds_paid: i64,
 }
 
 /// Everything the yearly report shows, with where each part came from.
@@ -184,6 +195,19 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
             waits.push((first - c.opened_ms).max(0) / 60_000);
         }
         *by_typology.entry(c.typology.clone().unwrap_or_default()).or_default() += 1;
+        let body =
+            crate::cases::CaseBody::parse(c.id, &c.body).map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        if let Some(relief) = &body.relief {
+            intake.relief_started += 1;
+            intake.refunds_paid += i64::from(relief.recorded().paid_ms.is_some());
+            if let Some(refund) = relief.refund() {
+                intake.refunds_decided += 1;
+                for share in &refund.shares {
+                    intake.refund_claimed = intake.refund_claimed.saturating_add(share.claimed_won);
+                    intake.refunded = intake.refunded.saturating_add(share.refund_won);
+                }
+            }
+        }
     }
     waits.sort_unstable();
     intake.median_first_action_minutes = waits.get(waits.len() / 2).copied();
@@ -235,7 +259,14 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
             "affiliates",
             format!("SELECT affiliate, verdict, SUM(decisions), SUM(amount) FROM trend_day WHERE {this} GROUP BY 1, 2"),
         ),
-        ("intake", format!("SELECT * FROM fraud_case WHERE opened_ms >= {} AND opened_ms < {}", ms(start), ms(end))),
+        (
+            "intake",
+            format!(
+                "SELECT * FROM fraud_case WHERE opened_ms >= {} AND opened_ms < {} (relief and refunds: each case's body, relief.recorded and relief.refund.shares)",
+                ms(start),
+                ms(end)
+            ),
+        ),
         (
             "campaigns",
             format!(
@@ -292,6 +323,18 @@ mod tests {
     use crate::trends::parse_day;
     use domain::AffiliateId;
     use store::{TrendKey, Write};
+
+    /// A stored case body, with a relief workflow or none.
+    fn body(relief: Option<crate::relief::Relief>) -> String {
+        serde_json::to_string(&crate::cases::CaseBody {
+            version: crate::cases::CaseBody::VERSION,
+            indicators: vec![],
+            kinds: vec![],
+            notes: vec![],
+            relief,
+        })
+        .unwrap()
+    }
 
     /// Commits `n` decisions of one cell at `affiliate`, each moving `amount` won.
     fn put(
@@ -364,18 +407,29 @@ mod tests {
                 sla_due_ms: opened + 60 * 60_000,
                 first_action_ms: first.map(|m| opened + m * 60_000),
                 closed_ms: outcome.map(|_| opened + 3_600_000),
-                body: "{}".into(),
+                body: body(None),
             }
         };
-        for c in [
-            case(
+        // The confirmed case's relief: suspension in writing, the notice, extinguishment two
+        // months on, and 3,000,000 won of the claimed 5,000,000 refunded and paid.
+        let mut relief = crate::relief::Relief::fraud(at("2026-03-01", "10:30"), crate::relief::Channel::Writing);
+        relief.record_notice(at("2026-03-02", "10:00")).unwrap();
+        relief.record_extinguished(at("2026-05-06", "10:00")).unwrap();
+        relief.record_refund_decision(at("2026-05-10", "10:00"), 3_000_000, &[("R1".into(), 5_000_000)]).unwrap();
+        relief.record_payout(at("2026-05-11", "10:00")).unwrap();
+        let confirmed = store::CaseRow {
+            body: body(Some(relief)),
+            ..case(
                 at("2026-03-01", "10:00"),
                 Some(30),
                 Some(domain::CaseOutcome::ConfirmedFraud),
                 &["bank", "messenger"],
                 5_000_000,
                 Some("impersonation"),
-            ),
+            )
+        };
+        for c in [
+            confirmed,
             case(
                 at("2026-03-15", "10:00"),
                 Some(90),
@@ -406,6 +460,11 @@ mod tests {
                 median_first_action_minutes: Some(90),
                 fanned_out: 2,
                 typologies: vec![("".into(), 1), ("impersonation".into(), 1), ("smishing".into(), 1)],
+                relief_started: 1,
+                refunds_decided: 1,
+                refund_claimed: 5_000_000,
+                refunded: 3_000_000,
+                refunds_paid: 1,
             }
         );
         let t = |decisions, warned, held, blocked, amount, stopped_amount| Totals {
@@ -515,7 +574,7 @@ mod tests {
                 sla_due_ms: at("2026-03-11"),
                 first_action_ms: None,
                 closed_ms: None,
-                body: "{}".into(),
+                body: body(None),
             })?;
             // One treated user lost 1,000,000 won in two reports; two controls lost 3,000,000
             // each; a control's report after the follow-up (May 1st + 30 days) does not count.

@@ -117,6 +117,7 @@ fn the_yearly_report_reads_as_a_report_in_both_languages() {
     }
     assert!(ko.contains("신고 방법") && ko.contains("1332"), "how to report, in Korean");
     assert!(ko.contains("신속한 접수와 후속 조치") && en.contains("Rapid intake and follow-up"));
+    assert!(ko.contains("환급 결정") && en.contains("Refunded / claimed (won)"), "relief and refunds");
     assert!(
         ko.contains("전국 현황") && en.contains("8,545") && en.contains("newdaily.co.kr"),
         "cited national figures"
