@@ -662,8 +662,14 @@ impl crate::App {
         if c.form.subject.is_some() && !matches!(reporter, Reporter::Affiliate(_)) {
             return Err(invalid("subject", "only an affiliate names its own user; leave it out of a public report"));
         }
-        // A rule's hold is no one's claim of fraud: it names no user's outcome.
+        // A rule's hold is no one's claim of fraud: it names no user's outcome, nor an emerging
+        // campaign's sighting (the decision counted that already).
         let subject = if share { c.form.subject.clone() } else { None };
+        let sightings = if share {
+            crate::clusters::of_report(&c.indicators, &c.digests, crate::trends::kst_day(now))
+        } else {
+            Vec::new()
+        };
         let typology = c.form.kind.typology();
         // The registry's writers wait for this report; decisions do not.
         let writing = self.registry.write_lock();
@@ -773,6 +779,7 @@ impl crate::App {
                 amount,
             })?;
             tx.append_audit(&audit)?;
+            tx.count_reported(&reporting, &sightings)?;
             let rows: Vec<store::IndicatorReport> = pending.iter().map(|p| p.row.clone()).collect();
             if !rows.is_empty() {
                 tx.upsert_reports(&reporting, &rows)?;

@@ -128,3 +128,17 @@ fn private_host(url: &str) -> Option<String> {
     };
     private.then(|| format!("{ip} is not a public address"))
 }
+
+impl App {
+    /// The affiliates with a webhook (the group's safety table excluded): who receives
+    /// alerts of new waves and emerging campaigns.
+    pub(crate) fn subscribers(&self) -> Result<Vec<domain::AffiliateId>, AppError> {
+        let mut out = Vec::new();
+        for a in self.store.affiliates()? {
+            if a.id.as_str() != crate::GROUP && self.store.webhook(&a.id)?.is_some() {
+                out.push(a.id);
+            }
+        }
+        Ok(out)
+    }
+}

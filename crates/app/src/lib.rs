@@ -13,6 +13,7 @@ pub mod access;
 pub mod campaigns;
 pub mod cases;
 pub mod changes;
+pub mod clusters;
 mod delivery;
 pub mod effect;
 pub mod health;
@@ -412,7 +413,14 @@ impl App {
     /// An affiliate's live state rebuilt from the store, deciding with `snap`.
     pub(crate) fn recover_tenant(&self, a: &AffiliateId, snap: engine::Snapshot) -> Result<Arc<Tenant>, AppError> {
         let shared = self.shared.is_some();
-        let t = Tenant::recover(a.clone(), snap, self.store.as_ref(), Arc::clone(&self.analyzer), shared)?;
+        let t = Tenant::recover(
+            a.clone(),
+            snap,
+            self.store.as_ref(),
+            Arc::clone(&self.analyzer),
+            Arc::clone(&self.registry),
+            shared,
+        )?;
         for e in self.enrolling_for(a)? {
             t.adopt_campaign(e);
         }

@@ -59,6 +59,9 @@ pub(crate) struct Tenant {
     pub(crate) rules: SnapshotCell,
     /// The stage-1 detectors, for replay.
     analyzer: Detectors,
+    /// The group's registry: its key makes the digests a protective decision counts in the
+    /// indicator rollup.
+    registry: Arc<crate::registry::Registry>,
     /// Features are counted in a store the nodes share, not here.
     shared: bool,
     inner: Mutex<Inner>,
@@ -157,6 +160,7 @@ impl Tenant {
         snap: Snapshot,
         store: &dyn Store,
         analyzer: Detectors,
+        registry: Arc<crate::registry::Registry>,
         shared: bool,
     ) -> Result<Tenant, AppError> {
         let inner = restore(&id, &snap, store, &analyzer, shared)?;
@@ -164,6 +168,7 @@ impl Tenant {
             id,
             rules: SnapshotCell::new(snap),
             analyzer,
+            registry,
             shared,
             inner: Mutex::new(inner),
             protecting: Mutex::new(()),
@@ -242,6 +247,7 @@ impl Tenant {
         let tag = xxh3_64(format!("{}\0{}", self.id, event.id).as_bytes());
         let decision_json = serde_json::to_string(&decision).unwrap_or_default();
         let trend = crate::trends::key(&event, &decision);
+        let clusters = crate::clusters::of_decision(&event, &decision, &self.registry);
         metrics.record(&decision);
         let record = store::EventRecord {
             seq: 0,
@@ -273,7 +279,7 @@ impl Tenant {
         let (tx, rx) = oneshot::channel();
         // Sent under the lock, so the writer receives this affiliate's events in seq order.
         writer.send(Job::Write {
-            write: store::Write { affiliate: self.id.clone(), tag, record, outbox, trend: Some(trend) },
+            write: store::Write { affiliate: self.id.clone(), tag, record, outbox, trend: Some(trend), clusters },
             decided,
             tenant: Arc::clone(self) as Arc<dyn Settle>,
             reply: tx,

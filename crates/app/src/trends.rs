@@ -355,7 +355,8 @@ impl App {
 
     /// Queues a `trend.alert` action for every affiliate with a webhook, for each wave in the
     /// group's decisions still going on (alerting yesterday or today, Korea time, and first
-    /// seen in the last week), so prevention content can go out while it is still rising. Idempotent: one action id per wave and affiliate, so
+    /// seen in the last week), so prevention content can go out while it is still rising.
+    /// Idempotent: one action id per wave and affiliate, so
     /// running it again (every few minutes, on any node) adds nothing; with several nodes the
     /// one leading `trends` does it. Returns the actions queued or already queued.
     pub fn announce_trend_alerts(&self, now_ms: i64) -> Result<usize, AppError> {
@@ -368,12 +369,7 @@ impl App {
         if alerts.is_empty() {
             return Ok(0);
         }
-        let mut subscribers = Vec::new();
-        for a in self.store.affiliates()? {
-            if a.id.as_str() != GROUP && self.store.webhook(&a.id)?.is_some() {
-                subscribers.push(a.id);
-            }
-        }
+        let subscribers = self.subscribers()?;
         let mut actions = Vec::new();
         for al in &alerts {
             let payload = serde_json::json!({

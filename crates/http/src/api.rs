@@ -803,6 +803,7 @@ fn api_router() -> OpenApiRouter<S> {
         .routes(routes!(registry_totals))
         .routes(routes!(crate::trends::get_trends))
         .routes(routes!(crate::trends::get_trend_alerts))
+        .routes(routes!(crate::trends::get_clusters))
         .routes(routes!(crate::campaigns::post_campaign, crate::campaigns::list_campaigns))
         .routes(routes!(crate::campaigns::get_campaign))
         .routes(routes!(crate::campaigns::stop_campaign))

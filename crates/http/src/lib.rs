@@ -137,7 +137,8 @@ pub async fn serve_with(
 /// The background work of a serving process until `stop` turns true: hold and block decisions
 /// in the outbox become case work and users seen in a campaign's segment are enrolled (the
 /// treated ones' notices become `campaign.notice` actions), new waves in the trends become
-/// `trend.alert` actions, and follow-up actions are delivered to the affiliates' webhooks. Returns when all have stopped.
+/// `trend.alert` actions and emerging campaigns by indicator `trend.cluster` actions, and
+/// follow-up actions are delivered to the affiliates' webhooks. Returns when all have stopped.
 pub async fn workers(app: Arc<App>, stop: tokio::sync::watch::Receiver<bool>) {
     let outbox = {
         let (app, mut stop) = (Arc::clone(&app), stop.clone());
@@ -162,15 +163,21 @@ pub async fn workers(app: Arc<App>, stop: tokio::sync::watch::Receiver<bool>) {
             }
         })
     };
-    // New waves in the trends go out to the subscribed affiliates; every few minutes, since
-    // a wave is judged on whole days and its actions are idempotent.
+    // New waves in the trends and emerging campaigns by indicator go out to the subscribed
+    // affiliates; every few minutes, since both are judged on whole days and their actions
+    // are idempotent.
     let waves = {
         let (app, mut stop) = (Arc::clone(&app), stop.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(300));
             while next_tick(&mut tick, &mut stop).await {
                 let a = Arc::clone(&app);
-                match tokio::task::spawn_blocking(move || a.announce_trend_alerts(app::now_ms())).await {
+                let announce = move || {
+                    let now = app::now_ms();
+                    a.announce_trend_alerts(now)?;
+                    a.announce_clusters(now)
+                };
+                match tokio::task::spawn_blocking(announce).await {
                     Ok(Err(e)) => tracing::warn!(error = %e, "announcing waves failed; will retry"),
                     Err(e) => tracing::warn!(error = %e, "wave announcement task failed"),
                     Ok(Ok(_)) => {}

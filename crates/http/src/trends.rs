@@ -212,3 +212,89 @@ pub(crate) async fn get_trend_alerts(
             .collect(),
     }))
 }
+
+/// Query of `GET /v1/trends/clusters`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClusterQuery {
+    to: Option<String>,
+    days: Option<i64>,
+}
+
+/// Emerging campaigns by indicator.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClusterList {
+    /// Most sightings first.
+    pub clusters: Vec<ClusterBody>,
+}
+
+/// One indicator seen far more in the last days than in the four weeks before.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClusterBody {
+    /// `account`, `phone`, `profile`, `device`, `domain` (a family of link domains, digits as
+    /// `#`) or `phrase`.
+    pub kind: String,
+    /// An account's, phone's, profile's or device's HMAC digest under the group key (hex, as
+    /// the shield and the registry know it); a domain family's or phrase's text.
+    pub value: String,
+    /// First Korea-time day it was seen (in the window or the four weeks before), `YYYY-MM-DD`.
+    pub first_seen: String,
+    /// Last day seen, `YYYY-MM-DD`.
+    pub last_seen: String,
+    /// Protective decisions (warn, hold, block, or a flagged message) carrying it in the window.
+    pub decisions: i64,
+    /// Reports naming it in the window.
+    pub reports: i64,
+    /// Sightings in the four weeks before the window.
+    pub before: i64,
+    /// Sightings per affiliate in the window, most first.
+    pub affiliates: Vec<AlertAffiliate>,
+}
+
+/// Emerging campaigns by indicator: a mule account, a phone, a device, a family of link
+/// domains or a phrase seen in protective decisions and reports of the last days far more
+/// than in the four weeks before.
+#[utoipa::path(
+    get, path = "/v1/trends/clusters", tag = "trends",
+    params(
+        ("to" = Option<String>, Query, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description = "Last Korea-time day, YYYY-MM-DD (default: today in Korea)."),
+        ("days" = Option<i64>, Query, minimum = 1, maximum = 31, description = "The window: this many days up to `to` (default 7)."),
+    ),
+    responses(
+        (status = 200, description = "Emerging campaigns, most sightings first.", body = ClusterList),
+        (status = 400, description = "A bad parameter, named.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not read trends.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get_clusters(
+    State(s): State<S>,
+    Caller(p): Caller,
+    ApiQuery(q): ApiQuery<ClusterQuery>,
+) -> Result<Json<ClusterList>, ApiError> {
+    let to = day("to", &q.to)?.unwrap_or_else(|| kst_day(app::now_ms()));
+    let days = q.days.unwrap_or(7);
+    if !(1..=31).contains(&days) {
+        return Err(invalid("days", format!("{days} is not between 1 and 31")));
+    }
+    let list = blocking(&s, move |app| app.cluster_alerts(&p, to, days)).await?;
+    Ok(Json(ClusterList {
+        clusters: list
+            .into_iter()
+            .map(|c| ClusterBody {
+                kind: c.kind,
+                value: c.value,
+                first_seen: day_text(c.first_day),
+                last_seen: day_text(c.last_day),
+                decisions: c.decisions,
+                reports: c.reports,
+                before: c.before,
+                affiliates: c
+                    .affiliates
+                    .into_iter()
+                    .map(|(affiliate, count)| AlertAffiliate { affiliate, count })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}

@@ -320,3 +320,102 @@ async fn a_wave_of_one_typology_raises_one_alert() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v.to_string().contains("days"), "{v}");
 }
+
+/// One mule account collecting from many subjects at two affiliates, and named in a victim's
+/// report, is an emerging campaign in `GET /v1/trends/clusters`: counted once per protective
+/// decision (allowed transfers to it do not count), under its keyed digest, never the account
+/// number; an affiliate sees its own sightings only, and a `trend.cluster` action goes to the
+/// subscribed affiliate once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mule_account_seen_by_two_affiliates_is_an_emerging_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    for a in ["pay", "bank", "group"] {
+        app.ensure_affiliate(&AffiliateId(a.into()), a, &RULES.replace("NAME", a)).unwrap();
+    }
+    let pay = app.create_key(&AffiliateId("pay".into()), &[Scope::Decide]).unwrap();
+    let bank = app.create_key(&AffiliateId("bank".into()), &[Scope::Decide]).unwrap();
+    let admin = app.create_key(&AffiliateId("group".into()), &[Scope::Admin]).unwrap();
+    store::Store::put_webhook(
+        &**app.store(),
+        &AffiliateId("bank".into()),
+        "https://bank.example/hook",
+        "0123456789abcdef0123",
+        0,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ansim_http::serve_with(
+        Server::new(Arc::clone(&app), Options::default()),
+        listener,
+        None,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let h = Http { addr, client: Client::builder(TokioExecutor::new()).build_http() };
+    let now = Timestamp(app::now_ms() - 60_000).to_kst_rfc3339();
+    let send = |id: String, subject: usize, amount: i64| {
+        json!({
+            "id": id, "kind": "transfer", "at": now, "subject": { "id": format!("u{subject}") },
+            "transfer": { "amount": amount, "counterparty": { "bank": "088", "account": "110-999-000001" } }
+        })
+        .to_string()
+    };
+    // Held (a million or more): 4 at pay, 3 at bank, each from another subject; allowed
+    // transfers to the same account do not count.
+    for i in 0..4 {
+        let (status, v) = h.call(Method::POST, "/v1/events", &pay, send(format!("p{i}"), i, 2_000_000)).await;
+        assert_eq!((status, v["verdict"].as_str()), (StatusCode::OK, Some("hold")), "{v}");
+        h.call(Method::POST, "/v1/events", &pay, send(format!("small{i}"), i, 10_000)).await;
+    }
+    for i in 0..3 {
+        h.call(Method::POST, "/v1/events", &bank, send(format!("b{i}"), 10 + i, 3_000_000)).await;
+    }
+    // A victim reports it through the bank.
+    let report = json!({
+        "kind": "voice_phishing", "description": "검찰 사칭 전화를 받고 송금했습니다", "amount": 2_000_000,
+        "indicators": [{ "kind": "account", "value": "088 110-999-000001" }]
+    });
+    let (status, v) = h.call(Method::POST, "/v1/reports", &bank, report.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    let (status, v) = h.call(Method::GET, "/v1/trends/clusters", &admin, String::new()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let accounts: Vec<&Value> = v["clusters"].as_array().unwrap().iter().filter(|c| c["kind"] == "account").collect();
+    assert_eq!(accounts.len(), 1, "{v}");
+    let c = accounts[0];
+    assert_eq!(
+        (c["decisions"].as_i64(), c["reports"].as_i64(), c["before"].as_i64()),
+        (Some(7), Some(1), Some(0)),
+        "{c}"
+    );
+    assert_eq!(c["affiliates"], json!([{ "affiliate": "bank", "count": 4 }, { "affiliate": "pay", "count": 4 }]));
+    let digest = c["value"].as_str().unwrap();
+    assert!(digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()), "a digest, not the number: {digest}");
+    assert!(!v.to_string().contains("110999000001"), "no raw account anywhere: {v}");
+    // Each affiliate alone saw fewer than the floor of five: pay 4 decisions, bank 3 and a report.
+    let (_, mine) = h.call(Method::GET, "/v1/trends/clusters", &pay, String::new()).await;
+    assert_eq!(
+        mine["clusters"].as_array().map(|a| a.iter().filter(|c| c["kind"] == "account").count()),
+        Some(0),
+        "{mine}"
+    );
+    let (_, mine) = h.call(Method::GET, "/v1/trends/clusters", &bank, String::new()).await;
+    assert_eq!(mine["clusters"], json!([]), "bank's 3 decisions and 1 report: below the floor: {mine}");
+    let (status, bad) = h.call(Method::GET, "/v1/trends/clusters?days=40", &admin, String::new()).await;
+    assert_eq!((status, bad["field"].as_str()), (StatusCode::BAD_REQUEST, Some("days")));
+
+    // The subscribed bank gets one `trend.cluster` action, however often the worker runs.
+    let noon = app::now_ms();
+    app.announce_clusters(noon).unwrap();
+    app.announce_clusters(noon + 60_000).unwrap();
+    let actions: Vec<_> =
+        app.store().actions_due(i64::MAX, 100).unwrap().into_iter().filter(|a| a.kind == "trend.cluster").collect();
+    assert!(!actions.is_empty() && actions.iter().all(|a| a.affiliate.as_str() == "bank"), "{actions:?}");
+    let ids: std::collections::HashSet<&str> = actions.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids.len(), actions.len(), "one action per cluster");
+    assert!(actions.iter().any(|a| a.payload.contains(digest)));
+}

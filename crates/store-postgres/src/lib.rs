@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_event_seq.sql"),
     include_str!("../migrations/0003_trends.sql"),
     include_str!("../migrations/0004_campaigns.sql"),
+    include_str!("../migrations/0005_clusters.sql"),
 ];
 
 /// Most connections a store opens (the writer, decision-path reads, units of work); a caller
@@ -78,6 +79,11 @@ const ADD_TRENDS: &str = "INSERT INTO trend_day (affiliate, day, kind, verdict, 
      $8::bigint[], $9::bigint[])
      ON CONFLICT (affiliate, day, kind, verdict, typology, age_band, amount_band)
      DO UPDATE SET decisions = trend_day.decisions + excluded.decisions, amount = trend_day.amount + excluded.amount";
+/// Adds a batch of cells to the indicator rollup, one array per column (each cell once).
+const ADD_CLUSTERS: &str = "INSERT INTO cluster_day (day, kind, value, affiliate, decisions, reports)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+     ON CONFLICT (day, kind, value, affiliate)
+     DO UPDATE SET decisions = cluster_day.decisions + excluded.decisions, reports = cluster_day.reports + excluded.reports";
 /// A batch of outbox items, one array per column.
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (affiliate, topic, payload, created_ms)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])";
@@ -406,6 +412,21 @@ fn report_row_of(r: &Row) -> Result<ReportRow> {
     })
 }
 
+/// The indicator rollup's columns for [`ADD_CLUSTERS`]: counts as decisions or as reports.
+#[allow(clippy::type_complexity)]
+fn cluster_columns(
+    cells: &[(AffiliateId, store::ClusterKey, i64)],
+    decisions: bool,
+) -> (Vec<i64>, Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>, Vec<i64>) {
+    let days = cells.iter().map(|c| c.1.day).collect();
+    let kinds = cells.iter().map(|c| c.1.kind.as_str()).collect();
+    let values = cells.iter().map(|c| c.1.value.as_str()).collect();
+    let affs = cells.iter().map(|c| c.0.as_str()).collect();
+    let counts: Vec<i64> = cells.iter().map(|c| c.2).collect();
+    let zero = vec![0; cells.len()];
+    if decisions { (days, kinds, values, affs, counts, zero) } else { (days, kinds, values, affs, zero, counts) }
+}
+
 fn campaign_row(r: &Row) -> CampaignRow {
     CampaignRow { id: r.get(0), body: r.get(1), created_ms: r.get(2), updated_ms: r.get(3) }
 }
@@ -620,6 +641,7 @@ impl Store for PgStore {
         let insert = c.prepared(INSERT_EVENTS).map_err(backend)?;
         let outbox = c.prepared(INSERT_OUTBOX).map_err(backend)?;
         let trend = c.prepared(ADD_TRENDS).map_err(backend)?;
+        let clusters = c.prepared(ADD_CLUSTERS).map_err(backend)?;
         // Read committed. An affiliate's counter row is locked from the moment it is advanced
         // to the end of the commit, which orders the commits of one affiliate (across nodes)
         // and makes replay order commit order; that lock is the one thing two nodes wait for,
@@ -749,6 +771,11 @@ impl Store for PgStore {
                             &amount,
                         ],
                     )?;
+                }
+                let cells = store::cluster_deltas(writes, &out);
+                if !cells.is_empty() {
+                    let (days, kinds, values, affs, n, zero) = cluster_columns(&cells, true);
+                    tx.execute(&clusters, &[&days, &kinds, &values, &affs, &n, &zero])?;
                 }
                 Ok(out)
             });
@@ -1204,6 +1231,26 @@ impl Store for PgStore {
         })
     }
 
+    fn cluster_days(&self, from_day: i64, to_day: i64) -> Result<Vec<store::ClusterRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT affiliate, day, kind, value, decisions, reports FROM cluster_day
+                 WHERE day BETWEEN $1 AND $2 ORDER BY day, kind, value, affiliate",
+                &[&from_day, &to_day],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| store::ClusterRow {
+                affiliate: AffiliateId(r.get(0)),
+                key: store::ClusterKey { day: r.get(1), kind: r.get(2), value: r.get(3) },
+                decisions: r.get(4),
+                reports: r.get(5),
+            })
+            .collect())
+    }
+
     fn campaigns(&self) -> Result<Vec<CampaignRow>> {
         let rows =
             self.conn()?.query(&format!("SELECT {CAMPAIGN_COLS} FROM campaign ORDER BY id"), &[]).map_err(backend)?;
@@ -1375,6 +1422,22 @@ impl CaseRepo for PgTx<'_, '_> {
             &[&case_id],
         );
         self.pg(r)?.iter().map(report_row_of).collect()
+    }
+
+    fn count_reported(&mut self, a: &AffiliateId, keys: &[store::ClusterKey]) -> Result<()> {
+        // One row per cell: the same indicator named twice counts twice.
+        let mut cells: std::collections::BTreeMap<&store::ClusterKey, i64> = Default::default();
+        for k in keys {
+            *cells.entry(k).or_default() += 1;
+        }
+        let cells: Vec<_> = cells.into_iter().map(|(k, n)| (a.clone(), k.clone(), n)).collect();
+        if cells.is_empty() {
+            return Ok(());
+        }
+        let (days, kinds, values, affs, zero, n) = cluster_columns(&cells, false);
+        let r = self.tx.execute(ADD_CLUSTERS, &[&days, &kinds, &values, &affs, &zero, &n]);
+        self.pg(r)?;
+        Ok(())
     }
 }
 

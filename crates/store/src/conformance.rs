@@ -33,7 +33,7 @@ pub fn record(seq: i64, event_id: &str) -> EventRecord {
 /// A write of event `id`; its sequence number and decision id are left for the store.
 pub fn write(a: &AffiliateId, id: &str) -> Write {
     let record = EventRecord { seq: 0, decision_id: String::new(), ..record(0, id) };
-    Write { affiliate: a.clone(), tag: tag(id), record, outbox: vec![], trend: None }
+    Write { affiliate: a.clone(), tag: tag(id), record, outbox: vec![], trend: None, clusters: vec![] }
 }
 
 /// The outcome of the suite's write of `id` stored as `seq`.
@@ -58,7 +58,42 @@ pub fn run_all(s: &dyn Store) {
     rulesets_publish_in_units_of_work(s);
     actions_and_webhooks(s);
     trend_rollup(s);
+    cluster_rollup(s);
     campaigns(s);
+}
+
+/// The indicator rollup counts each stored write's indicators once (a repeat, stored before or
+/// twice in one batch, counts once), reports apart from decisions, per affiliate and day.
+fn cluster_rollup(s: &dyn Store) {
+    let (a, b) = (aff("cluster-a"), aff("cluster-b"));
+    let key = |day: i64, kind: &str, value: &str| crate::ClusterKey { day, kind: kind.into(), value: value.into() };
+    let w = |aff: &AffiliateId, id: &str, keys: Vec<crate::ClusterKey>| Write { clusters: keys, ..write(aff, id) };
+    let mule = key(30_000, "account", "ab12");
+    let family = key(30_000, "domain", "cj-delivery#.xyz");
+    s.commit(&[w(&a, "c1", vec![mule.clone(), family.clone()]), w(&a, "c2", vec![mule.clone()])]).unwrap();
+    s.commit(&[w(&a, "c1", vec![mule.clone()]), w(&a, "c3", vec![mule.clone()]), w(&a, "c3", vec![mule.clone()])])
+        .unwrap();
+    s.commit(&[w(&b, "c1", vec![mule.clone()]), w(&b, "c9", vec![key(30_002, "account", "ab12")])]).unwrap();
+    in_transaction(s, |tx| tx.count_reported(&b, &[mule.clone(), mule.clone(), key(30_001, "phone", "cd34")])).unwrap();
+    let got: Vec<(String, i64, String, String, i64, i64)> = s
+        .cluster_days(30_000, 30_001)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.affiliate.0, r.key.day, r.key.kind, r.key.value, r.decisions, r.reports))
+        .collect();
+    let row = |a: &str, day: i64, kind: &str, value: &str, d: i64, r: i64| {
+        (a.to_string(), day, kind.to_string(), value.to_string(), d, r)
+    };
+    assert_eq!(
+        got,
+        vec![
+            row("cluster-a", 30_000, "account", "ab12", 3, 0),
+            row("cluster-b", 30_000, "account", "ab12", 1, 2),
+            row("cluster-a", 30_000, "domain", "cj-delivery#.xyz", 1, 0),
+            row("cluster-b", 30_001, "phone", "cd34", 0, 1),
+        ],
+        "by day, kind, value and affiliate; repeats once; the day after the range left out"
+    );
 }
 
 fn trend_rollup(s: &dyn Store) {

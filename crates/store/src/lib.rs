@@ -160,6 +160,50 @@ pub struct Write {
     /// Where the decision counts in the trend rollups, and the amount it moves (won, 0 when
     /// none); counted only with a stored event.
     pub trend: Option<(TrendKey, i64)>,
+    /// The indicators of a protective decision (its counterparty's account and phone, the
+    /// device, a message's link domain family and phrase), counted in the indicator rollup
+    /// that finds emerging campaigns; counted only with a stored event.
+    pub clusters: Vec<ClusterKey>,
+}
+
+/// A cell of the daily indicator rollup: how often one indicator (a keyed digest for personal
+/// ones, the text itself for a domain family or a phrase) was seen in one affiliate's
+/// protective decisions and reports on one Korea-time day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClusterKey {
+    /// Korea-time day: days since 1970-01-01 in KST.
+    pub day: i64,
+    /// `account`, `phone`, `device`, `domain` (a family of link domains) or `phrase`.
+    pub kind: String,
+    /// The indicator's HMAC digest (hex) under the group key, or the family or phrase text.
+    pub value: String,
+}
+
+/// One cell of the indicator rollup with its counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterRow {
+    /// Whose decisions and reports.
+    pub affiliate: AffiliateId,
+    /// The cell.
+    pub key: ClusterKey,
+    /// Protective decisions that carried the indicator.
+    pub decisions: i64,
+    /// Reports that named it.
+    pub reports: i64,
+}
+
+/// The indicator rollup's increments for the writes of a commit that were stored, one per
+/// cell, in cell order.
+pub fn cluster_deltas(writes: &[Write], outcomes: &[Committed]) -> Vec<(AffiliateId, ClusterKey, i64)> {
+    let mut cells: std::collections::BTreeMap<(&AffiliateId, &ClusterKey), i64> = Default::default();
+    for (w, o) in writes.iter().zip(outcomes) {
+        if matches!(o, Committed::Stored { .. }) {
+            for k in &w.clusters {
+                *cells.entry((&w.affiliate, k)).or_default() += 1;
+            }
+        }
+    }
+    cells.into_iter().map(|((a, k), n)| (a.clone(), k.clone(), n)).collect()
 }
 
 /// A cell of the daily trend rollup: decisions of one Korea-time day with the same kind,
@@ -635,6 +679,10 @@ pub trait Store: Send + Sync {
     /// Marks side effects delivered.
     fn outbox_done(&self, ids: &[i64], now_ms: i64) -> Result<()>;
 
+    /// The indicator rollup's cells of every affiliate from `from_day` to `to_day` (Korea-time
+    /// days, inclusive), by day, kind, value, affiliate.
+    fn cluster_days(&self, from_day: i64, to_day: i64) -> Result<Vec<ClusterRow>>;
+
     /// Every campaign, by id.
     fn campaigns(&self) -> Result<Vec<CampaignRow>>;
     /// The subjects `a` has enrolled in `campaign`, in no order.
@@ -664,6 +712,8 @@ pub trait CaseRepo {
     fn insert_report(&mut self, report: &ReportRow) -> Result<()>;
     /// The reports of a case, oldest first.
     fn case_reports(&mut self, case_id: i64) -> Result<Vec<ReportRow>>;
+    /// Counts a report of `a`'s naming these indicators in the indicator rollup.
+    fn count_reported(&mut self, a: &AffiliateId, keys: &[ClusterKey]) -> Result<()>;
 }
 
 /// The hash-chained audit log, inside a unit of work.

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_typed_cases.sql"),
     include_str!("../migrations/sqlite/0006_trends.sql"),
     include_str!("../migrations/sqlite/0007_campaigns.sql"),
+    include_str!("../migrations/sqlite/0008_clusters.sql"),
 ];
 
 /// Readers kept open for concurrent reads.
@@ -222,6 +223,25 @@ fn report_row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
         subject: r.get(8)?,
         amount: r.get(9)?,
     })
+}
+
+/// Adds counts to the indicator rollup: as decisions (`decisions`) or as reports.
+fn add_clusters(c: &Connection, cells: &[(AffiliateId, crate::ClusterKey, i64)], decisions: bool) -> Result<()> {
+    if cells.is_empty() {
+        return Ok(());
+    }
+    let mut st = c
+        .prepare_cached(
+            "INSERT INTO cluster_day (day, kind, value, affiliate, decisions, reports) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (day, kind, value, affiliate)
+             DO UPDATE SET decisions = decisions + excluded.decisions, reports = reports + excluded.reports",
+        )
+        .map_err(backend)?;
+    for (a, k, n) in cells {
+        let (d, r) = if decisions { (*n, 0) } else { (0, *n) };
+        st.execute(params![k.day, k.kind, k.value, a.as_str(), d, r]).map_err(backend)?;
+    }
+    Ok(())
 }
 
 fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignRow> {
@@ -538,9 +558,31 @@ impl Store for SqliteStore {
                     ])
                     .map_err(backend)?;
             }
+            add_clusters(&tx, &crate::cluster_deltas(writes, &out), true)?;
         }
         tx.commit().map_err(backend)?;
         Ok(out)
+    }
+
+    fn cluster_days(&self, from_day: i64, to_day: i64) -> Result<Vec<crate::ClusterRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(
+                "SELECT affiliate, day, kind, value, decisions, reports FROM cluster_day
+                 WHERE day BETWEEN ?1 AND ?2 ORDER BY day, kind, value, affiliate",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![from_day, to_day], |r| {
+                Ok(crate::ClusterRow {
+                    affiliate: AffiliateId(r.get(0)?),
+                    key: crate::ClusterKey { day: r.get(1)?, kind: r.get(2)?, value: r.get(3)? },
+                    decisions: r.get(4)?,
+                    reports: r.get(5)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
     }
 
     fn trend_days(&self, a: Option<&AffiliateId>, from_day: i64, to_day: i64) -> Result<Vec<crate::TrendRow>> {
@@ -1162,6 +1204,11 @@ impl CaseRepo for SqliteTx<'_> {
 
     fn case_reports(&mut self, case_id: i64) -> Result<Vec<ReportRow>> {
         case_reports(self.0, case_id)
+    }
+
+    fn count_reported(&mut self, a: &AffiliateId, keys: &[crate::ClusterKey]) -> Result<()> {
+        let cells: Vec<_> = keys.iter().map(|k| (a.clone(), k.clone(), 1)).collect();
+        add_clusters(self.0, &cells, false)
     }
 }
 
