@@ -100,6 +100,28 @@ pub struct Intake {
     pub refunds_paid: i64,
 }
 
+/// How many of the year's campaigns by indicator the report lists.
+pub const TOP_CLUSTERS: usize = 10;
+
+/// One indicator's sightings over the year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearCluster {
+    /// `account`, `phone`, `profile`, `device`, `domain` or `phrase`.
+    pub kind: String,
+    /// Keyed digest (hex) or text.
+    pub value: String,
+    /// First and last Korea-time day seen in the year.
+    pub first_day: i64,
+    /// Last day.
+    pub last_day: i64,
+    /// Protective decisions carrying it.
+    pub decisions: i64,
+    /// Reports naming it.
+    pub reports: i64,
+    /// Affiliates that saw it.
+    pub affiliates: usize,
+}
+
 /// Everything the yearly report shows, with where each part came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct YearFigures {
@@ -122,6 +144,9 @@ pub struct YearFigures {
     pub affiliates: Vec<(String, Totals)>,
     /// Waves found in the year, in time order.
     pub waves: Vec<crate::trends::TrendAlert>,
+    /// The year's largest campaigns by indicator (a mule account, a phone, a link-domain
+    /// family, a phrase), most sightings first, at most [`TOP_CLUSTERS`].
+    pub clusters: Vec<YearCluster>,
     /// Cases and how fast they were acted on.
     pub intake: Intake,
     /// Prevention campaigns that enrolled during the year, with their measured effect.
@@ -213,6 +238,33 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
     intake.median_first_action_minutes = waits.get(waits.len() / 2).copied();
     intake.typologies = by_typology.into_iter().collect();
     intake.typologies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // The year's largest campaigns by indicator.
+    let mut by: BTreeMap<(String, String), (YearCluster, std::collections::BTreeSet<String>)> = BTreeMap::new();
+    for r in store.cluster_days(start, end - 1)? {
+        let (c, affs) = by.entry((r.key.kind.clone(), r.key.value.clone())).or_insert_with(|| {
+            let c = YearCluster {
+                kind: r.key.kind.clone(),
+                value: r.key.value.clone(),
+                first_day: r.key.day,
+                last_day: r.key.day,
+                decisions: 0,
+                reports: 0,
+                affiliates: 0,
+            };
+            (c, Default::default())
+        });
+        c.first_day = c.first_day.min(r.key.day);
+        c.last_day = c.last_day.max(r.key.day);
+        c.decisions += r.decisions;
+        c.reports += r.reports;
+        affs.insert(r.affiliate.0);
+    }
+    let mut clusters: Vec<YearCluster> =
+        by.into_values().map(|(c, affs)| YearCluster { affiliates: affs.len(), ..c }).collect();
+    clusters.sort_by(|a, b| {
+        (b.decisions + b.reports).cmp(&(a.decisions + a.reports)).then(a.kind.cmp(&b.kind)).then(a.value.cmp(&b.value))
+    });
+    clusters.truncate(TOP_CLUSTERS);
     // Campaigns whose enrolment overlapped the year.
     let mut campaigns = Vec::new();
     for c in crate::campaigns::stored(store)? {
@@ -268,6 +320,12 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
             ),
         ),
         (
+            "clusters",
+            format!(
+                "SELECT kind, value, MIN(day), MAX(day), SUM(decisions), SUM(reports), COUNT(DISTINCT affiliate) FROM cluster_day WHERE {this} GROUP BY 1, 2 ORDER BY SUM(decisions) + SUM(reports) DESC LIMIT {TOP_CLUSTERS}"
+            ),
+        ),
+        (
             "campaigns",
             format!(
                 "campaigns with starts_ms < {} and enrolment ending after {}; arms: SELECT affiliate, control, COUNT(*) FROM campaign_member WHERE campaign = :id GROUP BY 1, 2; outcomes up to the end of follow-up: {}",
@@ -297,6 +355,7 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
         kinds: kinds.into_iter().collect(),
         affiliates: affiliates.into_iter().collect(),
         waves,
+        clusters,
         intake,
         campaigns,
         national: {
@@ -381,6 +440,31 @@ mod tests {
         put(&s, "bank", "2026-12-31", "hold", "impersonation", "70s", (1, 7_000_000));
         // 2027 is outside the year.
         put(&s, "bank", "2027-01-01", "block", "impersonation", "60s", (9, 1));
+        // Indicators: one mule account at two affiliates (and once the year before), one
+        // link-domain family, and a report naming the account.
+        let sighting = |day: &str, kind: &str, value: &str| store::ClusterKey {
+            day: parse_day(day).unwrap(),
+            kind: kind.into(),
+            value: value.into(),
+        };
+        let seen = |a: &str, id: &str, keys: Vec<store::ClusterKey>| Write {
+            clusters: keys,
+            ..store::conformance::write(&AffiliateId(a.into()), id)
+        };
+        s.commit(&[
+            seen("bank", "k0", vec![sighting("2025-12-31", "account", "ab")]),
+            seen("bank", "k1", vec![sighting("2026-02-01", "account", "ab")]),
+            seen(
+                "pay",
+                "k2",
+                vec![sighting("2026-02-03", "account", "ab"), sighting("2026-02-03", "domain", "cj#.xyz")],
+            ),
+        ])
+        .unwrap();
+        store::in_transaction(&s, |tx| {
+            tx.count_reported(&AffiliateId("pay".into()), &[sighting("2026-02-04", "account", "ab")])
+        })
+        .unwrap();
 
         // Cases: one confirmed and acted on in 30 minutes (deadline 60), one not fraud acted on
         // in 90 (late), one still waiting; one of the year before.
@@ -505,7 +589,23 @@ mod tests {
             vec![("bank", 4), ("messenger", 5), ("pay", 0)]
         );
         assert!(f.waves.is_empty(), "single days with no history make no wave: {:?}", f.waves);
-        assert_eq!(f.sources.len(), 10, "every figure names its query");
+        let cluster = |kind: &str, value: &str, first: &str, last: &str, decisions, reports, affiliates| YearCluster {
+            kind: kind.into(),
+            value: value.into(),
+            first_day: parse_day(first).unwrap(),
+            last_day: parse_day(last).unwrap(),
+            decisions,
+            reports,
+            affiliates,
+        };
+        assert_eq!(
+            f.clusters,
+            vec![
+                cluster("account", "ab", "2026-02-01", "2026-02-04", 2, 1, 2),
+                cluster("domain", "cj#.xyz", "2026-02-03", "2026-02-03", 1, 0, 1),
+            ]
+        );
+        assert_eq!(f.sources.len(), 11, "every figure names its query");
     }
 
     /// Campaigns of the year with their arms and outcomes, worked out by hand.

@@ -91,6 +91,13 @@ fn the_yearly_report_reads_as_a_report_in_both_languages() {
         put(&s, "messenger", "2026-09-16", "warn", "parcel_smishing", 30, 0);
         put(&s, "pay", "2026-10-01", "allow", "", 1_000, 20_000);
         campaign(&s);
+        // A family of delivery look-alike domains at two affiliates.
+        let day = app::trends::parse_day("2026-09-16").unwrap();
+        let seen = |a: &str, id: &str| Write {
+            clusters: vec![store::ClusterKey { day, kind: "domain".into(), value: "cj-delivery#.xyz".into() }],
+            ..store::conformance::write(&AffiliateId(a.into()), id)
+        };
+        s.commit(&[seen("messenger", "d1"), seen("messenger", "d2"), seen("pay", "d3")]).unwrap();
     }
     let out = dir.path().join("report");
     let run = Command::new(env!("CARGO_BIN_EXE_ansim"))
@@ -118,6 +125,13 @@ fn the_yearly_report_reads_as_a_report_in_both_languages() {
     assert!(ko.contains("신고 방법") && ko.contains("1332"), "how to report, in Korean");
     assert!(ko.contains("신속한 접수와 후속 조치") && en.contains("Rapid intake and follow-up"));
     assert!(ko.contains("환급 결정") && en.contains("Refunded / claimed (won)"), "relief and refunds");
+    assert!(ko.contains("올해 가장 많이 나타난 사기 지표") && en.contains("most frequent fraud indicators"));
+    for page in [&ko, &en] {
+        assert!(
+            page.contains("domain cj-delivery#.xyz</td><td>2026-09-16 – 2026-09-16</td><td>3</td><td>0</td><td>2</td>"),
+            "the family's row"
+        );
+    }
     assert!(
         ko.contains("전국 현황") && en.contains("8,545") && en.contains("newdaily.co.kr"),
         "cited national figures"

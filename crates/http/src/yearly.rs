@@ -41,6 +41,11 @@ struct Words {
     protected: &'static str,
     waves: &'static str,
     waves_none: &'static str,
+    clusters: &'static str,
+    clusters_lead: &'static str,
+    indicator: &'static str,
+    reports_col: &'static str,
+    affiliates_col: &'static str,
     national: &'static str,
     national_lead: &'static str,
     police: &'static str,
@@ -125,6 +130,11 @@ const KO: Words = Words {
     protected: "보호",
     waves: "올해 나타난 사기 물결",
     waves_none: "올해는 탐지된 급증이 없습니다.",
+    clusters: "올해 가장 많이 나타난 사기 지표",
+    clusters_lead: "보호 판단(경고·보류·차단)과 신고에 가장 자주 나타난 지표입니다. 계좌·전화번호·프로필·기기는 그룹 키로 만든 가명(다이제스트)으로만 집계하며, 링크 도메인은 숫자만 다른 것을 한 묶음(#)으로 셉니다.",
+    indicator: "지표",
+    reports_col: "신고",
+    affiliates_col: "계열사 수",
     national: "전국 현황",
     national_lead: "경찰과 금융감독원이 발표한 전화금융사기(보이스피싱) 통계입니다. 두 기관은 집계 기준이 다릅니다.",
     police: "경찰청 국가수사본부: 발생 건수와 피해액",
@@ -217,6 +227,11 @@ const EN: Words = Words {
     protected: "Protected",
     waves: "Waves of the year",
     waves_none: "No spike was detected this year.",
+    clusters: "The year's most frequent fraud indicators",
+    clusters_lead: "The indicators seen most often in protective decisions (warn, hold, block) and reports. Accounts, phones, profiles and devices are counted only as keyed pseudonyms (digests under the group key); link domains that differ only in digits count as one family (#).",
+    indicator: "Indicator",
+    reports_col: "Reports",
+    affiliates_col: "Affiliates",
     national: "National context",
     national_lead: "Voice-phishing figures published by the police and the Financial Supervisory Service; the two count differently.",
     police: "National Police Agency (National Office of Investigation): cases and damage",
@@ -515,6 +530,33 @@ code{{font-size:.8rem;white-space:pre-wrap;word-break:break-all}}nav{{text-align
                 esc(&wave.kind),
                 num(wave.count),
                 num(wave.expected.round() as i64)
+            );
+        }
+        h.push_str("</table>");
+    }
+    // The year's campaigns by indicator.
+    if !f.clusters.is_empty() {
+        let _ = write!(
+            h,
+            "<h3>{}</h3><p>{}</p><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            w.clusters, w.clusters_lead, w.indicator, w.period, w.decisions, w.reports_col, w.affiliates_col
+        );
+        for c in &f.clusters {
+            // A digest is shown by its first twelve hex digits: enough to look it up.
+            let shown = if matches!(c.kind.as_str(), "domain" | "phrase") {
+                esc(&c.value)
+            } else {
+                format!("<code>{}…</code>", esc(&c.value.chars().take(12).collect::<String>()))
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{} {shown}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.kind),
+                day_text(c.first_day),
+                day_text(c.last_day),
+                num(c.decisions),
+                num(c.reports),
+                c.affiliates
             );
         }
         h.push_str("</table>");
