@@ -2,7 +2,8 @@
 //! number behind many calls, a family of look-alike delivery domains, one phrase in many texts.
 //!
 //! Each protective decision (warn, hold or block — or a message the analysis flags) counts its
-//! indicators in the daily indicator rollup as it commits: the counterparty's account, phone
+//! indicators in the daily indicator rollup once committed (the writer adds them every few
+//! seconds): the counterparty's account, phone
 //! and profile and the device, as keyed digests under the group key (never raw personal data),
 //! and a message's link domains by family (digits folded, so `cj-delivery12.xyz` and
 //! `cj-delivery7.xyz` are one family) and its strongest typology phrase, as text. A person's
@@ -205,6 +206,7 @@ impl App {
             return Ok(0);
         }
         let today = crate::trends::kst_day(now_ms);
+        self.writer.flush();
         let rows = self.store.cluster_days(today - 7 + 1 - BASELINE_DAYS, today)?;
         let clusters: Vec<ClusterAlert> =
             alerts(&rows, today, 7).into_iter().filter(|c| c.last_day >= today - 1).collect();
@@ -252,6 +254,8 @@ impl App {
         crate::access::authorize(p, crate::access::Action::ReadRules)?;
         let group = p.affiliate.as_str() == GROUP && p.scopes.contains(&crate::Scope::Admin);
         let days = days.clamp(1, 31);
+        // The writer adds sightings every few seconds: take the latest in.
+        self.writer.flush();
         let mut rows = self.store.cluster_days(to_day - days + 1 - BASELINE_DAYS, to_day)?;
         if !group {
             rows.retain(|r| r.affiliate == p.affiliate);

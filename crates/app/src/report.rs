@@ -372,6 +372,8 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
 impl crate::App {
     /// The yearly report's figures for `year`, from this application's store.
     pub fn year_figures(&self, year: i32) -> Result<YearFigures, crate::AppError> {
+        // The writer adds indicator sightings every few seconds: take the latest in.
+        self.writer.flush();
         Ok(year_figures(&*self.store, year)?)
     }
 }
@@ -451,7 +453,7 @@ mod tests {
             clusters: keys,
             ..store::conformance::write(&AffiliateId(a.into()), id)
         };
-        s.commit(&[
+        let writes = [
             seen("bank", "k0", vec![sighting("2025-12-31", "account", "ab")]),
             seen("bank", "k1", vec![sighting("2026-02-01", "account", "ab")]),
             seen(
@@ -459,8 +461,9 @@ mod tests {
                 "k2",
                 vec![sighting("2026-02-03", "account", "ab"), sighting("2026-02-03", "domain", "cj#.xyz")],
             ),
-        ])
-        .unwrap();
+        ];
+        let out = s.commit(&writes).unwrap();
+        s.add_sightings(&store::cluster_deltas(&writes, &out)).unwrap();
         store::in_transaction(&s, |tx| {
             tx.count_reported(&AffiliateId("pay".into()), &[sighting("2026-02-04", "account", "ab")])
         })

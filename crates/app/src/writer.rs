@@ -6,6 +6,12 @@
 //! made ([`Writer::has_room`]), so a store slower than the traffic costs a `503` with
 //! `Retry-After`, never unbounded memory. After a failed commit the writer rebuilds the
 //! affected affiliates' state from the store on its own thread, off the async executor.
+//!
+//! The stored writes' indicator sightings (emerging campaigns, `crate::clusters`) are summed
+//! here and added to the store every [`SIGHTINGS_EVERY`] (and on a flush or a stop), in a
+//! transaction of their own: their keys are random digests, and writing them in every commit
+//! doubled the bytes each commit logged. A crash loses at most that many seconds of
+//! sightings, never a decision.
 
 use crate::{AppError, Decided, Metrics};
 use std::collections::HashMap;
@@ -15,6 +21,52 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use store::Store;
 use tokio::sync::oneshot;
+
+/// How often summed sightings go to the store.
+pub(crate) const SIGHTINGS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Most distinct sighting cells kept before they go to the store early.
+const SIGHTINGS_MAX: usize = 100_000;
+
+/// Sightings of stored writes not yet in the store.
+#[derive(Default)]
+struct Sightings {
+    cells: std::collections::BTreeMap<(domain::AffiliateId, store::ClusterKey), i64>,
+    since: Option<std::time::Instant>,
+}
+
+impl Sightings {
+    fn add(&mut self, writes: &[store::Write], outcomes: &[store::Committed]) {
+        for (a, k, n) in store::cluster_deltas(writes, outcomes) {
+            *self.cells.entry((a, k)).or_default() += n;
+        }
+        if !self.cells.is_empty() && self.since.is_none() {
+            self.since = Some(std::time::Instant::now());
+        }
+    }
+
+    /// How long the writer may wait for a job before these are due.
+    fn due_in(&self) -> Option<std::time::Duration> {
+        self.since.map(|t| SIGHTINGS_EVERY.saturating_sub(t.elapsed()))
+    }
+
+    /// Adds them to the store when due (or `now`); kept for the next try if that fails.
+    fn flush(&mut self, store: &dyn Store, now: bool) {
+        let due = self.cells.len() >= SIGHTINGS_MAX || self.due_in().is_some_and(|d| d.is_zero());
+        if self.cells.is_empty() || !(now || due) {
+            return;
+        }
+        let cells: Vec<_> = self.cells.iter().map(|((a, k), n)| (a.clone(), k.clone(), *n)).collect();
+        match store.add_sightings(&cells) {
+            Ok(()) => {
+                self.cells.clear();
+                self.since = None;
+            }
+            // The store is failing: its commits fail too and say so; these wait for the next try.
+            Err(_) => self.since = Some(std::time::Instant::now()),
+        }
+    }
+}
 
 /// What the writer tells whoever queued a write (an affiliate's live state).
 pub(crate) trait Settle: Send + Sync {
@@ -91,7 +143,22 @@ impl Writer {
 fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &AtomicUsize, metrics: &Metrics) {
     // Each affiliate's last committed sequence number, for the snapshots.
     let mut last_seq: HashMap<domain::AffiliateId, i64> = HashMap::new();
-    while let Ok(first) = rx.recv() {
+    let mut sightings = Sightings::default();
+    loop {
+        let first = match sightings.due_in() {
+            Some(wait) => match rx.recv_timeout(wait) {
+                Ok(j) => j,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    sightings.flush(store, true);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => break,
+            },
+        };
         let mut jobs = vec![first];
         while jobs.len() < max_batch {
             match rx.try_recv() {
@@ -137,6 +204,7 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
                     metrics.commits.fetch_add(1, Relaxed);
                     metrics.committed_writes.fetch_add(writes.len() as u64, Relaxed);
                 }
+                sightings.add(&writes, outcomes);
                 // Walk the writes in order, saving each snapshot once the writes queued before
                 // it are numbered.
                 let mut snapshots = snapshots.into_iter().peekable();
@@ -179,8 +247,41 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
         for t in failed {
             t.rebuild(store);
         }
+        // A flush means "everything so far is in the store": sightings too.
+        sightings.flush(store, !flushes.is_empty());
         for f in flushes {
             let _ = f.send(());
         }
+    }
+    sightings.flush(store, true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::AffiliateId;
+
+    /// Sightings of stored writes are summed and reach the store when due or asked for, not
+    /// with every commit; a repeat's sightings are not counted.
+    #[test]
+    fn sightings_are_summed_and_added_when_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let a = AffiliateId("pay".into());
+        let mule = store::ClusterKey { day: 20_000, kind: "account".into(), value: "ab".into() };
+        let w = |id: &str| store::Write { clusters: vec![mule.clone()], ..store::conformance::write(&a, id) };
+        let mut sightings = Sightings::default();
+        for ids in [["e1", "e2"], ["e2", "e3"]] {
+            let writes = [w(ids[0]), w(ids[1])];
+            let out = s.commit(&writes).unwrap();
+            sightings.add(&writes, &out);
+        }
+        sightings.flush(&s, false);
+        assert!(s.cluster_days(20_000, 20_000).unwrap().is_empty(), "not due yet");
+        assert!(sightings.due_in().is_some_and(|d| d <= SIGHTINGS_EVERY));
+        sightings.flush(&s, true);
+        let rows = s.cluster_days(20_000, 20_000).unwrap();
+        assert_eq!(rows.iter().map(|r| r.decisions).collect::<Vec<_>>(), [3], "e1, e2, e3 once each");
+        assert_eq!(sightings.due_in(), None, "nothing left");
     }
 }

@@ -97,7 +97,9 @@ fn the_yearly_report_reads_as_a_report_in_both_languages() {
             clusters: vec![store::ClusterKey { day, kind: "domain".into(), value: "cj-delivery#.xyz".into() }],
             ..store::conformance::write(&AffiliateId(a.into()), id)
         };
-        s.commit(&[seen("messenger", "d1"), seen("messenger", "d2"), seen("pay", "d3")]).unwrap();
+        let writes = [seen("messenger", "d1"), seen("messenger", "d2"), seen("pay", "d3")];
+        let out = s.commit(&writes).unwrap();
+        s.add_sightings(&store::cluster_deltas(&writes, &out)).unwrap();
     }
     let out = dir.path().join("report");
     let run = Command::new(env!("CARGO_BIN_EXE_ansim"))

@@ -641,7 +641,6 @@ impl Store for PgStore {
         let insert = c.prepared(INSERT_EVENTS).map_err(backend)?;
         let outbox = c.prepared(INSERT_OUTBOX).map_err(backend)?;
         let trend = c.prepared(ADD_TRENDS).map_err(backend)?;
-        let clusters = c.prepared(ADD_CLUSTERS).map_err(backend)?;
         // Read committed. An affiliate's counter row is locked from the moment it is advanced
         // to the end of the commit, which orders the commits of one affiliate (across nodes)
         // and makes replay order commit order; that lock is the one thing two nodes wait for,
@@ -771,11 +770,6 @@ impl Store for PgStore {
                             &amount,
                         ],
                     )?;
-                }
-                let cells = store::cluster_deltas(writes, &out);
-                if !cells.is_empty() {
-                    let (days, kinds, values, affs, n, zero) = cluster_columns(&cells, true);
-                    tx.execute(&clusters, &[&days, &kinds, &values, &affs, &n, &zero])?;
                 }
                 Ok(out)
             });
@@ -1229,6 +1223,15 @@ impl Store for PgStore {
             }
             Ok(())
         })
+    }
+
+    fn add_sightings(&self, cells: &[(AffiliateId, store::ClusterKey, i64)]) -> Result<()> {
+        if cells.is_empty() {
+            return Ok(());
+        }
+        let (days, kinds, values, affs, n, zero) = cluster_columns(cells, true);
+        self.conn()?.execute(ADD_CLUSTERS, &[&days, &kinds, &values, &affs, &n, &zero]).map_err(backend)?;
+        Ok(())
     }
 
     fn cluster_days(&self, from_day: i64, to_day: i64) -> Result<Vec<store::ClusterRow>> {

@@ -62,18 +62,26 @@ pub fn run_all(s: &dyn Store) {
     campaigns(s);
 }
 
-/// The indicator rollup counts each stored write's indicators once (a repeat, stored before or
-/// twice in one batch, counts once), reports apart from decisions, per affiliate and day.
+/// The indicator rollup adds sightings as decisions and reports apart, per affiliate and day;
+/// a commit leaves it alone (its caller adds the stored writes' sightings, see
+/// [`crate::cluster_deltas`]).
 fn cluster_rollup(s: &dyn Store) {
     let (a, b) = (aff("cluster-a"), aff("cluster-b"));
     let key = |day: i64, kind: &str, value: &str| crate::ClusterKey { day, kind: kind.into(), value: value.into() };
-    let w = |aff: &AffiliateId, id: &str, keys: Vec<crate::ClusterKey>| Write { clusters: keys, ..write(aff, id) };
     let mule = key(30_000, "account", "ab12");
     let family = key(30_000, "domain", "cj-delivery#.xyz");
-    s.commit(&[w(&a, "c1", vec![mule.clone(), family.clone()]), w(&a, "c2", vec![mule.clone()])]).unwrap();
-    s.commit(&[w(&a, "c1", vec![mule.clone()]), w(&a, "c3", vec![mule.clone()]), w(&a, "c3", vec![mule.clone()])])
-        .unwrap();
-    s.commit(&[w(&b, "c1", vec![mule.clone()]), w(&b, "c9", vec![key(30_002, "account", "ab12")])]).unwrap();
+    let w = |aff: &AffiliateId, id: &str, keys: Vec<crate::ClusterKey>| Write { clusters: keys, ..write(aff, id) };
+    // A repeat (stored before, or twice in one batch) adds nothing.
+    let writes = [w(&a, "c1", vec![mule.clone(), family.clone()]), w(&a, "c2", vec![mule.clone()])];
+    let out = s.commit(&writes).unwrap();
+    assert!(s.cluster_days(30_000, 30_000).unwrap().is_empty(), "a commit writes no sighting");
+    s.add_sightings(&crate::cluster_deltas(&writes, &out)).unwrap();
+    let writes = [w(&a, "c1", vec![mule.clone()]), w(&a, "c3", vec![mule.clone()]), w(&a, "c3", vec![mule.clone()])];
+    let out = s.commit(&writes).unwrap();
+    s.add_sightings(&crate::cluster_deltas(&writes, &out)).unwrap();
+    let writes = [w(&b, "c1", vec![mule.clone()]), w(&b, "c9", vec![key(30_002, "account", "ab12")])];
+    let out = s.commit(&writes).unwrap();
+    s.add_sightings(&crate::cluster_deltas(&writes, &out)).unwrap();
     in_transaction(s, |tx| tx.count_reported(&b, &[mule.clone(), mule.clone(), key(30_001, "phone", "cd34")])).unwrap();
     let got: Vec<(String, i64, String, String, i64, i64)> = s
         .cluster_days(30_000, 30_001)

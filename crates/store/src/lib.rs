@@ -161,8 +161,10 @@ pub struct Write {
     /// none); counted only with a stored event.
     pub trend: Option<(TrendKey, i64)>,
     /// The indicators of a protective decision (its counterparty's account and phone, the
-    /// device, a message's link domain family and phrase), counted in the indicator rollup
-    /// that finds emerging campaigns; counted only with a stored event.
+    /// device, a message's link domain family and phrase), for the indicator rollup that finds
+    /// emerging campaigns. [`Store::commit`] does not write them: the caller adds those of the
+    /// stored writes ([`cluster_deltas`]) with [`Store::add_sightings`], batched over seconds,
+    /// since random keys written in every commit would double its log.
     pub clusters: Vec<ClusterKey>,
 }
 
@@ -682,6 +684,8 @@ pub trait Store: Send + Sync {
     /// The indicator rollup's cells of every affiliate from `from_day` to `to_day` (Korea-time
     /// days, inclusive), by day, kind, value, affiliate.
     fn cluster_days(&self, from_day: i64, to_day: i64) -> Result<Vec<ClusterRow>>;
+    /// Adds protective decisions' sightings to the indicator rollup (one transaction).
+    fn add_sightings(&self, cells: &[(AffiliateId, ClusterKey, i64)]) -> Result<()>;
 
     /// Every campaign, by id.
     fn campaigns(&self) -> Result<Vec<CampaignRow>>;

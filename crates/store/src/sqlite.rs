@@ -558,10 +558,16 @@ impl Store for SqliteStore {
                     ])
                     .map_err(backend)?;
             }
-            add_clusters(&tx, &crate::cluster_deltas(writes, &out), true)?;
         }
         tx.commit().map_err(backend)?;
         Ok(out)
+    }
+
+    fn add_sightings(&self, cells: &[(AffiliateId, crate::ClusterKey, i64)]) -> Result<()> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        add_clusters(&tx, cells, true)?;
+        tx.commit().map_err(backend)
     }
 
     fn cluster_days(&self, from_day: i64, to_day: i64) -> Result<Vec<crate::ClusterRow>> {

@@ -9,4 +9,4 @@ CREATE TABLE cluster_day (
     decisions  INTEGER NOT NULL,
     reports    INTEGER NOT NULL,
     PRIMARY KEY (day, kind, value, affiliate)
-) STRICT;
+) STRICT, WITHOUT ROWID;
