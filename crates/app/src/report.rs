@@ -100,6 +100,9 @@ pub struct Intake {
     pub refunds_paid: i64,
 }
 
+/// How many of the year's most matched rules the report lists.
+pub const TOP_RULES: usize = 10;
+
 /// How many of the year's campaigns by indicator the report lists.
 pub const TOP_CLUSTERS: usize = 10;
 
@@ -149,6 +152,12 @@ pub struct YearFigures {
     pub clusters: Vec<YearCluster>,
     /// Cases and how fast they were acted on.
     pub intake: Intake,
+    /// The rules that matched most decisions in the year: id, decisions, affiliates; at most
+    /// [`TOP_RULES`], most first.
+    pub rules: Vec<(String, i64, usize)>,
+    /// The built-in detectors' models: name and what each was trained on and measured at
+    /// (the model file's own description).
+    pub models: Vec<(&'static str, String)>,
     /// Prevention campaigns that enrolled during the year, with their measured effect.
     pub campaigns: Vec<(crate::campaigns::Campaign, crate::campaigns::CampaignEffect)>,
     /// National figures of the years up to this one, with their sources.
@@ -238,6 +247,16 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
     intake.median_first_action_minutes = waits.get(waits.len() / 2).copied();
     intake.typologies = by_typology.into_iter().collect();
     intake.typologies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // The year's most matched rules.
+    let mut hits: BTreeMap<String, (i64, std::collections::BTreeSet<String>)> = BTreeMap::new();
+    for r in store.rule_days(start, end - 1)? {
+        let h = hits.entry(r.rule).or_default();
+        h.0 += r.hits;
+        h.1.insert(r.affiliate.0);
+    }
+    let mut rules: Vec<(String, i64, usize)> = hits.into_iter().map(|(r, (n, a))| (r, n, a.len())).collect();
+    rules.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    rules.truncate(TOP_RULES);
     // The year's largest campaigns by indicator.
     let mut by: BTreeMap<(String, String), (YearCluster, std::collections::BTreeSet<String>)> = BTreeMap::new();
     for r in store.cluster_days(start, end - 1)? {
@@ -320,6 +339,16 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
             ),
         ),
         (
+            "rules",
+            format!(
+                "SELECT rule, SUM(hits), COUNT(DISTINCT affiliate) FROM rule_day WHERE {this} GROUP BY 1 ORDER BY 2 DESC LIMIT {TOP_RULES}"
+            ),
+        ),
+        (
+            "models",
+            "the description each built-in model file carries (crates/detect/models/*.bin; its training command in crates/detect/models/README.md)".into(),
+        ),
+        (
             "clusters",
             format!(
                 "SELECT kind, value, MIN(day), MAX(day), SUM(decisions), SUM(reports), COUNT(DISTINCT affiliate) FROM cluster_day WHERE {this} GROUP BY 1, 2 ORDER BY SUM(decisions) + SUM(reports) DESC LIMIT {TOP_CLUSTERS}"
@@ -355,6 +384,11 @@ pub fn year_figures(store: &dyn Store, year: i32) -> Result<YearFigures, store::
         kinds: kinds.into_iter().collect(),
         affiliates: affiliates.into_iter().collect(),
         waves,
+        rules,
+        models: vec![
+            ("messages", detect::text::builtin_ref().meta.clone()),
+            ("urls", detect::links::builtin_ref().meta.clone()),
+        ],
         clusters,
         intake,
         campaigns,
@@ -442,6 +476,21 @@ mod tests {
         put(&s, "bank", "2026-12-31", "hold", "impersonation", "70s", (1, 7_000_000));
         // 2027 is outside the year.
         put(&s, "bank", "2027-01-01", "block", "impersonation", "60s", (9, 1));
+        // Rules: "big" matched two decisions at the bank and one at pay, "small" one; one of
+        // the year before.
+        let ruled = |a: &str, id: &str, day: &str, rules: &[&str]| {
+            let mut w = store::conformance::write(&AffiliateId(a.into()), id);
+            w.record.at_ms = parse_day(day).unwrap() * 86_400_000;
+            w.rules = rules.iter().map(|r| r.to_string()).collect();
+            w
+        };
+        s.commit(&[
+            ruled("bank", "h1", "2026-04-01", &["big"]),
+            ruled("bank", "h2", "2026-04-02", &["big", "small"]),
+            ruled("pay", "h3", "2026-04-02", &["big"]),
+            ruled("pay", "h0", "2025-04-02", &["small"]),
+        ])
+        .unwrap();
         // Indicators: one mule account at two affiliates (and once the year before), one
         // link-domain family, and a report naming the account.
         let sighting = |day: &str, kind: &str, value: &str| store::ClusterKey {
@@ -608,7 +657,9 @@ mod tests {
                 cluster("domain", "cj#.xyz", "2026-02-03", "2026-02-03", 1, 0, 1),
             ]
         );
-        assert_eq!(f.sources.len(), 11, "every figure names its query");
+        assert_eq!(f.sources.len(), 13, "every figure names its query");
+        assert_eq!(f.rules, vec![("big".to_string(), 3, 2), ("small".to_string(), 1, 1)]);
+        assert!(f.models.iter().any(|(name, meta)| *name == "urls" && meta.contains("cv accuracy")), "{:?}", f.models);
     }
 
     /// Campaigns of the year with their arms and outcomes, worked out by hand.

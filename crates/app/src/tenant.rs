@@ -248,6 +248,7 @@ impl Tenant {
         let decision_json = serde_json::to_string(&decision).unwrap_or_default();
         let trend = crate::trends::key(&event, &decision);
         let clusters = crate::clusters::of_decision(&event, &decision, &self.registry);
+        let rules_hit: Vec<String> = decision.reasons.iter().map(|r| r.rule.to_string()).collect();
         metrics.record(&decision);
         let record = store::EventRecord {
             seq: 0,
@@ -279,7 +280,15 @@ impl Tenant {
         let (tx, rx) = oneshot::channel();
         // Sent under the lock, so the writer receives this affiliate's events in seq order.
         writer.send(Job::Write {
-            write: store::Write { affiliate: self.id.clone(), tag, record, outbox, trend: Some(trend), clusters },
+            write: store::Write {
+                affiliate: self.id.clone(),
+                tag,
+                record,
+                outbox,
+                trend: Some(trend),
+                clusters,
+                rules: rules_hit,
+            },
             decided,
             tenant: Arc::clone(self) as Arc<dyn Settle>,
             reply: tx,

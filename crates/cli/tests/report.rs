@@ -128,6 +128,7 @@ fn the_yearly_report_reads_as_a_report_in_both_languages() {
     assert!(ko.contains("신속한 접수와 후속 조치") && en.contains("Rapid intake and follow-up"));
     assert!(ko.contains("환급 결정") && en.contains("Refunded / claimed (won)"), "relief and refunds");
     assert!(ko.contains("올해 가장 많이 나타난 사기 지표") && en.contains("most frequent fraud indicators"));
+    assert!(ko.contains("탐지 모델과 측정된 품질") && en.contains("5-fold cv accuracy 0.95"), "the models' quality");
     for page in [&ko, &en] {
         assert!(
             page.contains("domain cj-delivery#.xyz</td><td>2026-09-16 – 2026-09-16</td><td>3</td><td>0</td><td>2</td>"),

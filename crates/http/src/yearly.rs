@@ -41,6 +41,10 @@ struct Words {
     protected: &'static str,
     waves: &'static str,
     waves_none: &'static str,
+    top_rules: &'static str,
+    rule: &'static str,
+    models: &'static str,
+    models_lead: &'static str,
     clusters: &'static str,
     clusters_lead: &'static str,
     indicator: &'static str,
@@ -130,6 +134,10 @@ const KO: Words = Words {
     protected: "보호",
     waves: "올해 나타난 사기 물결",
     waves_none: "올해는 탐지된 급증이 없습니다.",
+    top_rules: "가장 많이 작동한 규칙",
+    rule: "규칙",
+    models: "탐지 모델과 측정된 품질",
+    models_lead: "판단에 쓰인 내장 모델이 무엇으로 학습되었고 어떻게 측정되었는지, 모델 파일에 기록된 그대로입니다. 한국어 사기 문자의 출처별 교차검증 결과는 BENCHMARKS.md 7장에 있습니다.",
     clusters: "올해 가장 많이 나타난 사기 지표",
     clusters_lead: "보호 판단(경고·보류·차단)과 신고에 가장 자주 나타난 지표입니다. 계좌·전화번호·프로필·기기는 그룹 키로 만든 가명(다이제스트)으로만 집계하며, 링크 도메인은 숫자만 다른 것을 한 묶음(#)으로 셉니다.",
     indicator: "지표",
@@ -227,6 +235,10 @@ const EN: Words = Words {
     protected: "Protected",
     waves: "Waves of the year",
     waves_none: "No spike was detected this year.",
+    top_rules: "Rules that matched most",
+    rule: "Rule",
+    models: "Detectors and their measured quality",
+    models_lead: "What the built-in models that decided were trained on and how they measured, as each model file records it. The source-grouped cross-validation on real Korean scam texts is in BENCHMARKS.md, section 7.",
     clusters: "The year's most frequent fraud indicators",
     clusters_lead: "The indicators seen most often in protective decisions (warn, hold, block) and reports. Accounts, phones, profiles and devices are counted only as keyed pseudonyms (digests under the group key); link domains that differ only in digits count as one family (#).",
     indicator: "Indicator",
@@ -510,6 +522,23 @@ code{{font-size:.8rem;white-space:pre-wrap;word-break:break-all}}nav{{text-align
     // Defence.
     let _ = write!(h, "<h2>{}</h2>", w.defence);
     totals_table(&mut h, w, w.affiliate, &f.affiliates);
+    if !f.rules.is_empty() {
+        let _ = write!(
+            h,
+            "<h3>{}</h3><table><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+            w.top_rules, w.rule, w.decisions, w.affiliates_col
+        );
+        for (rule, hits, affiliates) in &f.rules {
+            let _ =
+                write!(h, "<tr><td><code>{}</code></td><td>{}</td><td>{affiliates}</td></tr>", esc(rule), num(*hits));
+        }
+        h.push_str("</table>");
+    }
+    let _ = write!(h, "<h3>{}</h3><p>{}</p><ul>", w.models, w.models_lead);
+    for (name, meta) in &f.models {
+        let _ = write!(h, "<li><b>{name}</b>: <small>{}</small></li>", esc(meta));
+    }
+    h.push_str("</ul>");
     // Waves.
     let _ = write!(h, "<h2>{}</h2>", w.waves);
     if f.waves.is_empty() {

@@ -38,12 +38,16 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_trends.sql"),
     include_str!("../migrations/0004_campaigns.sql"),
     include_str!("../migrations/0005_clusters.sql"),
+    include_str!("../migrations/0006_rules.sql"),
 ];
 
 /// Most connections a store opens (the writer, decision-path reads, units of work); a caller
 /// past it waits for one to come back instead of opening another, since opening a PostgreSQL
 /// connection costs milliseconds and the server's own limit is shared by every node.
 pub const POOL: usize = 16;
+
+/// The schema version this program's migrations bring a database to.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// How long a caller waits for a connection when all [`POOL`] are busy.
 const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -79,6 +83,10 @@ const ADD_TRENDS: &str = "INSERT INTO trend_day (affiliate, day, kind, verdict, 
      $8::bigint[], $9::bigint[])
      ON CONFLICT (affiliate, day, kind, verdict, typology, age_band, amount_band)
      DO UPDATE SET decisions = trend_day.decisions + excluded.decisions, amount = trend_day.amount + excluded.amount";
+/// Adds a batch of cells to the rule rollup, one array per column (each cell once).
+const ADD_RULES: &str = "INSERT INTO rule_day (day, rule, affiliate, hits)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])
+     ON CONFLICT (day, rule, affiliate) DO UPDATE SET hits = rule_day.hits + excluded.hits";
 /// Adds a batch of cells to the indicator rollup, one array per column (each cell once).
 const ADD_CLUSTERS: &str = "INSERT INTO cluster_day (day, kind, value, affiliate, decisions, reports)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
@@ -641,6 +649,7 @@ impl Store for PgStore {
         let insert = c.prepared(INSERT_EVENTS).map_err(backend)?;
         let outbox = c.prepared(INSERT_OUTBOX).map_err(backend)?;
         let trend = c.prepared(ADD_TRENDS).map_err(backend)?;
+        let rules = c.prepared(ADD_RULES).map_err(backend)?;
         // Read committed. An affiliate's counter row is locked from the moment it is advanced
         // to the end of the commit, which orders the commits of one affiliate (across nodes)
         // and makes replay order commit order; that lock is the one thing two nodes wait for,
@@ -770,6 +779,14 @@ impl Store for PgStore {
                             &amount,
                         ],
                     )?;
+                }
+                let hits = store::rule_deltas(writes, &out);
+                if !hits.is_empty() {
+                    let affs: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
+                    let days: Vec<i64> = hits.iter().map(|h| h.1).collect();
+                    let names: Vec<&str> = hits.iter().map(|h| h.2.as_str()).collect();
+                    let n: Vec<i64> = hits.iter().map(|h| h.3).collect();
+                    tx.execute(&rules, &[&days, &names, &affs, &n])?;
                 }
                 Ok(out)
             });
@@ -1223,6 +1240,20 @@ impl Store for PgStore {
             }
             Ok(())
         })
+    }
+
+    fn rule_days(&self, from_day: i64, to_day: i64) -> Result<Vec<store::RuleRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT affiliate, day, rule, hits FROM rule_day WHERE day BETWEEN $1 AND $2 ORDER BY day, rule, affiliate",
+                &[&from_day, &to_day],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| store::RuleRow { affiliate: AffiliateId(r.get(0)), day: r.get(1), rule: r.get(2), hits: r.get(3) })
+            .collect())
     }
 
     fn add_sightings(&self, cells: &[(AffiliateId, store::ClusterKey, i64)]) -> Result<()> {

@@ -33,7 +33,7 @@ pub fn record(seq: i64, event_id: &str) -> EventRecord {
 /// A write of event `id`; its sequence number and decision id are left for the store.
 pub fn write(a: &AffiliateId, id: &str) -> Write {
     let record = EventRecord { seq: 0, decision_id: String::new(), ..record(0, id) };
-    Write { affiliate: a.clone(), tag: tag(id), record, outbox: vec![], trend: None, clusters: vec![] }
+    Write { affiliate: a.clone(), tag: tag(id), record, outbox: vec![], trend: None, clusters: vec![], rules: vec![] }
 }
 
 /// The outcome of the suite's write of `id` stored as `seq`.
@@ -59,6 +59,7 @@ pub fn run_all(s: &dyn Store) {
     actions_and_webhooks(s);
     trend_rollup(s);
     cluster_rollup(s);
+    rule_rollup(s);
     campaigns(s);
 }
 
@@ -102,6 +103,36 @@ fn cluster_rollup(s: &dyn Store) {
         ],
         "by day, kind, value and affiliate; repeats once; the day after the range left out"
     );
+}
+
+/// The rule rollup counts each stored write's rules once (a repeat adds nothing), on its
+/// event's Korea-time day, per affiliate.
+fn rule_rollup(s: &dyn Store) {
+    let (a, b) = (aff("rule-a"), aff("rule-b"));
+    let w = |aff: &AffiliateId, id: &str, day: i64, rules: &[&str]| {
+        let mut x = write(aff, id);
+        // 20:00 Korea time of `day`: 11:00 UTC.
+        x.record.at_ms = day * 86_400_000 + 11 * 3_600_000;
+        x.rules = rules.iter().map(|r| r.to_string()).collect();
+        x
+    };
+    s.commit(&[w(&a, "r1", 40_000, &["mule", "new-payee"]), w(&a, "r2", 40_000, &["mule"])]).unwrap();
+    s.commit(&[w(&a, "r1", 40_000, &["mule"]), w(&a, "r3", 40_001, &["mule"]), w(&b, "r1", 40_000, &["mule"])])
+        .unwrap();
+    let got: Vec<(String, i64, String, i64)> =
+        s.rule_days(40_000, 40_001).unwrap().into_iter().map(|r| (r.affiliate.0, r.day, r.rule, r.hits)).collect();
+    let row = |a: &str, day: i64, rule: &str, hits: i64| (a.to_string(), day, rule.to_string(), hits);
+    assert_eq!(
+        got,
+        vec![
+            row("rule-a", 40_000, "mule", 2),
+            row("rule-b", 40_000, "mule", 1),
+            row("rule-a", 40_000, "new-payee", 1),
+            row("rule-a", 40_001, "mule", 1),
+        ],
+        "by day, rule and affiliate; a repeat once"
+    );
+    assert_eq!(s.rule_days(40_001, 40_001).unwrap().len(), 1);
 }
 
 fn trend_rollup(s: &dyn Store) {

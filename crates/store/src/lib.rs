@@ -166,6 +166,38 @@ pub struct Write {
     /// stored writes ([`cluster_deltas`]) with [`Store::add_sightings`], batched over seconds,
     /// since random keys written in every commit would double its log.
     pub clusters: Vec<ClusterKey>,
+    /// The rules that matched (and any reason the user's own protection added), counted in
+    /// the daily rule rollup on the event's Korea-time day; counted only with a stored event.
+    pub rules: Vec<String>,
+}
+
+/// One cell of the daily rule rollup: how often one rule matched one affiliate's decisions on
+/// one Korea-time day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRow {
+    /// Whose decisions.
+    pub affiliate: AffiliateId,
+    /// Korea-time day.
+    pub day: i64,
+    /// The rule's id.
+    pub rule: String,
+    /// Decisions it matched.
+    pub hits: i64,
+}
+
+/// The rule rollup's increments for the writes of a commit that were stored, one per
+/// (affiliate, day, rule), in that order; the day is the event's in Korea time.
+pub fn rule_deltas(writes: &[Write], outcomes: &[Committed]) -> Vec<(AffiliateId, i64, String, i64)> {
+    let mut cells: std::collections::BTreeMap<(&AffiliateId, i64, &str), i64> = Default::default();
+    for (w, o) in writes.iter().zip(outcomes) {
+        if matches!(o, Committed::Stored { .. }) {
+            let day = (w.record.at_ms + 9 * 3_600_000).div_euclid(86_400_000);
+            for r in &w.rules {
+                *cells.entry((&w.affiliate, day, r.as_str())).or_default() += 1;
+            }
+        }
+    }
+    cells.into_iter().map(|((a, d, r), n)| (a.clone(), d, r.to_string(), n)).collect()
 }
 
 /// A cell of the daily indicator rollup: how often one indicator (a keyed digest for personal
@@ -684,6 +716,9 @@ pub trait Store: Send + Sync {
     /// The indicator rollup's cells of every affiliate from `from_day` to `to_day` (Korea-time
     /// days, inclusive), by day, kind, value, affiliate.
     fn cluster_days(&self, from_day: i64, to_day: i64) -> Result<Vec<ClusterRow>>;
+    /// The rule rollup's cells of every affiliate from `from_day` to `to_day` (inclusive), by
+    /// day, rule, affiliate.
+    fn rule_days(&self, from_day: i64, to_day: i64) -> Result<Vec<RuleRow>>;
     /// Adds protective decisions' sightings to the indicator rollup (one transaction).
     fn add_sightings(&self, cells: &[(AffiliateId, ClusterKey, i64)]) -> Result<()>;
 

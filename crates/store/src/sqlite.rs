@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0006_trends.sql"),
     include_str!("../migrations/sqlite/0007_campaigns.sql"),
     include_str!("../migrations/sqlite/0008_clusters.sql"),
+    include_str!("../migrations/sqlite/0009_rules.sql"),
 ];
 
 /// Readers kept open for concurrent reads.
@@ -558,9 +559,38 @@ impl Store for SqliteStore {
                     ])
                     .map_err(backend)?;
             }
+            let mut rules = tx
+                .prepare_cached(
+                    "INSERT INTO rule_day (day, rule, affiliate, hits) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (day, rule, affiliate) DO UPDATE SET hits = hits + excluded.hits",
+                )
+                .map_err(backend)?;
+            for (a, day, rule, n) in crate::rule_deltas(writes, &out) {
+                rules.execute(params![day, rule, a.as_str(), n]).map_err(backend)?;
+            }
         }
         tx.commit().map_err(backend)?;
         Ok(out)
+    }
+
+    fn rule_days(&self, from_day: i64, to_day: i64) -> Result<Vec<crate::RuleRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(
+                "SELECT affiliate, day, rule, hits FROM rule_day WHERE day BETWEEN ?1 AND ?2 ORDER BY day, rule, affiliate",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![from_day, to_day], |r| {
+                Ok(crate::RuleRow {
+                    affiliate: AffiliateId(r.get(0)?),
+                    day: r.get(1)?,
+                    rule: r.get(2)?,
+                    hits: r.get(3)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
     }
 
     fn add_sightings(&self, cells: &[(AffiliateId, crate::ClusterKey, i64)]) -> Result<()> {
