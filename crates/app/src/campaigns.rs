@@ -599,24 +599,19 @@ impl App {
             let notice = (!control).then(|| {
                 let tag = xxhash_rust::xxh3::xxh3_64(format!("{}\0{a}\0{}", c.id, s.subject).as_bytes());
                 let now = now_ms();
-                ActionRow {
-                    id: format!("act_campaign_{tag:016x}"),
-                    affiliate: a.clone(),
-                    kind: NOTICE_KIND.into(),
-                    payload: serde_json::json!({
+                ActionRow::queued(
+                    format!("act_campaign_{tag:016x}"),
+                    a.clone(),
+                    NOTICE_KIND,
+                    serde_json::json!({
                         "campaign": c.id,
                         "subject": s.subject,
                         "ko": c.ko,
                         "en": c.en,
                     })
                     .to_string(),
-                    created_ms: now,
-                    attempts: 0,
-                    next_ms: now,
-                    delivered_ms: None,
-                    dead_ms: None,
-                    last_error: None,
-                }
+                    now,
+                )
             });
             todo.push((member, notice));
         }

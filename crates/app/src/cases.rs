@@ -587,18 +587,7 @@ fn follow_ups(
     let mut out = Vec::new();
     let mut push = |affiliate: AffiliateId, kind: &str, target: &str, payload: serde_json::Value| {
         let tag = xxhash_rust::xxh3::xxh3_64(format!("{affiliate}\0{kind}\0{target}").as_bytes());
-        out.push(ActionRow {
-            id: format!("act_{id}_{tag:016x}"),
-            affiliate,
-            kind: kind.into(),
-            payload: payload.to_string(),
-            created_ms: now,
-            attempts: 0,
-            next_ms: now,
-            delivered_ms: None,
-            dead_ms: None,
-            last_error: None,
-        });
+        out.push(ActionRow::queued(format!("act_{id}_{tag:016x}"), affiliate, kind, payload.to_string(), now));
     };
     for ind in &body.indicators {
         let (key, kind) = match ind.kind.as_str() {

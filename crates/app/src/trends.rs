@@ -386,18 +386,13 @@ impl App {
                 let tag = xxhash_rust::xxh3::xxh3_64(
                     format!("{a}\0{}\0{}\0{}", al.kind, al.typology, al.first_day).as_bytes(),
                 );
-                actions.push(store::ActionRow {
-                    id: format!("act_trend_{tag:016x}"),
-                    affiliate: a.clone(),
-                    kind: "trend.alert".into(),
-                    payload: payload.clone(),
-                    created_ms: now_ms,
-                    attempts: 0,
-                    next_ms: now_ms,
-                    delivered_ms: None,
-                    dead_ms: None,
-                    last_error: None,
-                });
+                actions.push(store::ActionRow::queued(
+                    format!("act_trend_{tag:016x}"),
+                    a.clone(),
+                    "trend.alert",
+                    payload.clone(),
+                    now_ms,
+                ));
             }
         }
         store::in_transaction(&*self.store, |tx| tx.queue_actions(&actions))?;

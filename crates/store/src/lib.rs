@@ -543,6 +543,24 @@ pub struct ActionRow {
     pub last_error: Option<String>,
 }
 
+impl ActionRow {
+    /// A new action, due now: not yet attempted.
+    pub fn queued(id: String, affiliate: AffiliateId, kind: &str, payload: String, now_ms: i64) -> ActionRow {
+        ActionRow {
+            id,
+            affiliate,
+            kind: kind.into(),
+            payload,
+            created_ms: now_ms,
+            attempts: 0,
+            next_ms: now_ms,
+            delivered_ms: None,
+            dead_ms: None,
+            last_error: None,
+        }
+    }
+}
+
 /// The SHA-256 chain hash of an audit row.
 pub fn audit_hash(prev: &[u8], seq: i64, e: &AuditEntry) -> [u8; 32] {
     use sha2::{Digest, Sha256};
