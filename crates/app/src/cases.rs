@@ -1054,6 +1054,8 @@ impl crate::App {
             contact: None,
             subject: None,
         };
-        self.file(&Reporter::Affiliate(a.clone()), form, false, now_ms()).map(|_| ())
+        // Opened when the event was held, not when the outbox was drained: a backlog (or a
+        // seeded history) keeps its cases in the months they happened. Never in the future.
+        self.file(&Reporter::Affiliate(a.clone()), form, false, rec.at_ms.min(now_ms())).map(|_| ())
     }
 }

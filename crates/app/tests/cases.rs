@@ -341,3 +341,36 @@ fn a_webhook_needs_a_host_and_a_secret_of_16_characters() {
     }
     app.set_webhook(&admin, "https://hooks.example.com/a", &"가".repeat(16)).unwrap();
 }
+
+/// A hold decision's case is opened at the time of the event it held, not when the outbox was
+/// drained: a backlog (or a seeded history) keeps its cases in the months they happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_event_opens_its_case_at_the_event_s_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path())).unwrap();
+    let pay = aff("pay");
+    app.ensure_affiliate(&pay, "Pay", include_str!("../../../test_data/rulesets/velocity.toml")).unwrap();
+    // Three transfers in an hour, ten days ago: the third is held.
+    let at = app::now_ms() - 10 * 86_400_000;
+    let mut held = None;
+    for i in 0..3 {
+        let t = Timestamp(at + i * 60_000).to_kst_rfc3339();
+        let e = domain::Event::from_json(
+            &format!(
+                r#"{{"id":"h{i}","affiliate":"pay","kind":"transfer","at":"{t}","subject":{{"id":"u1"}},
+                   "transfer":{{"amount":10000,"counterparty":{{"bank":"088","account":"110123456789"}}}}}}"#
+            ),
+            None,
+        )
+        .unwrap();
+        let d = app.decide(&pay, e).await.unwrap();
+        if d.decision.verdict == domain::Verdict::Hold {
+            held = Some(at + i * 60_000);
+        }
+    }
+    let held = held.expect("the third transfer is held");
+    while app.process_outbox(100).unwrap() > 0 {}
+    let cases = app.store().cases_opened(0, i64::MAX).unwrap();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(cases[0].opened_ms, held, "opened when the transfer was held");
+}
