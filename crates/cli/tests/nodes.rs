@@ -552,9 +552,14 @@ fn a_campaign_created_on_one_node_enrols_from_the_other() {
         let json: serde_json::Value = serde_json::from_str(&v[v.find("\r\n\r\n").unwrap() + 4..]).unwrap();
         json["effect"]["treated"]["users"].as_u64().unwrap() + json["effect"]["control"]["users"].as_u64().unwrap()
     };
-    // Users seen only by node B are enrolled (by whichever node leads the outbox): node B
-    // learnt of the campaign from node A.
+    // Node B learns of the campaign from node A (over NATS, within moments); it enrols from
+    // its next decision after that.
     let started = std::time::Instant::now();
+    while !send(c.addr(1), &c.key, "GET", "/v1/campaigns/nodes", "application/json", "").starts_with("HTTP/1.1 200") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "node B never learnt of the campaign");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Users seen only by node B are enrolled (by whichever node leads the outbox).
     for i in 0..5 {
         let sent = post(c.addr(1), &c.key, &transfer(&format!("cb-{i}"), &format!("s{i}")));
         assert!(sent.starts_with("HTTP/1.1 200"), "{sent}");
