@@ -30,6 +30,7 @@ use store::{
     CampaignRow, CaseRepo, CaseRow, Committed, EventRecord, IndicatorReport, MemberOutcome, MemberRow, OutboxItem,
     RegistryRepo, ReportRow, Result, RulesetRepo, RulesetVersion, Scope, Store, StoreError, Tx, Write, audit_hash,
 };
+use store::{People, PersonRow, SessionRow};
 
 /// Migrations, applied in order; the `ansim_schema` table records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_campaigns.sql"),
     include_str!("../migrations/0005_clusters.sql"),
     include_str!("../migrations/0006_rules.sql"),
+    include_str!("../migrations/0007_people.sql"),
 ];
 
 /// Most connections a store opens (the writer, decision-path reads, units of work); a caller
@@ -1591,5 +1593,160 @@ mod tests {
         assert!(super::EVENT_BY_ID.contains(super::EVENT_COLS));
         assert!(super::EVENTS_BY_IDS.contains(&format!("{},\n     affiliate FROM", super::EVENT_COLS)));
         assert_eq!(super::EVENT_COLS.split(", ").count(), super::EVENT_FIELDS);
+    }
+}
+
+const PERSON_COLS: &str =
+    "username, affiliate, role, password_hash, disabled, failed_logins, locked_until_ms, created_ms, updated_ms";
+
+fn person_row(r: &Row) -> PersonRow {
+    PersonRow {
+        username: r.get(0),
+        affiliate: AffiliateId(r.get(1)),
+        role: r.get(2),
+        password_hash: r.get(3),
+        disabled: r.get(4),
+        failed_logins: r.get(5),
+        locked_until_ms: r.get(6),
+        created_ms: r.get(7),
+        updated_ms: r.get(8),
+    }
+}
+
+impl People for PgStore {
+    fn insert_person(&self, p: &PersonRow) -> Result<bool> {
+        let n = self
+            .conn()?
+            .execute(
+                &format!(
+                    "INSERT INTO person ({PERSON_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (username) DO NOTHING"
+                ),
+                &[
+                    &p.username,
+                    &p.affiliate.as_str(),
+                    &p.role,
+                    &p.password_hash,
+                    &p.disabled,
+                    &p.failed_logins,
+                    &p.locked_until_ms,
+                    &p.created_ms,
+                    &p.updated_ms,
+                ],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn person(&self, username: &str) -> Result<Option<PersonRow>> {
+        let row = self
+            .conn()?
+            .query_opt(&format!("SELECT {PERSON_COLS} FROM person WHERE username = $1"), &[&username])
+            .map_err(backend)?;
+        Ok(row.as_ref().map(person_row))
+    }
+
+    fn people(&self, a: Option<&AffiliateId>) -> Result<Vec<PersonRow>> {
+        let a = a.map(|a| a.as_str().to_string());
+        let rows = self
+            .conn()?
+            .query(
+                &format!("SELECT {PERSON_COLS} FROM person WHERE $1::TEXT IS NULL OR affiliate = $1 ORDER BY username"),
+                &[&a],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(person_row).collect())
+    }
+
+    fn update_person(&self, p: &PersonRow) -> Result<()> {
+        let n = self
+            .conn()?
+            .execute(
+                "UPDATE person SET role = $2, password_hash = $3, disabled = $4, updated_ms = $5 WHERE username = $1",
+                &[&p.username, &p.role, &p.password_hash, &p.disabled, &p.updated_ms],
+            )
+            .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("person {}", p.username)));
+        }
+        Ok(())
+    }
+
+    fn login_failed(&self, username: &str, lock_until: &dyn Fn(i64) -> i64) -> Result<i64> {
+        self.in_tx(false, |tx| {
+            let Some(row) = tx.query_opt(
+                "UPDATE person SET failed_logins = failed_logins + 1 WHERE username = $1 RETURNING failed_logins",
+                &[&username],
+            )?
+            else {
+                return Ok(0);
+            };
+            let failed: i64 = row.get(0);
+            tx.execute(
+                "UPDATE person SET locked_until_ms = $2 WHERE username = $1",
+                &[&username, &lock_until(failed)],
+            )?;
+            Ok(failed)
+        })
+    }
+
+    fn login_succeeded(&self, username: &str) -> Result<()> {
+        self.conn()?
+            .execute("UPDATE person SET failed_logins = 0, locked_until_ms = 0 WHERE username = $1", &[&username])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn insert_session(&self, s: &SessionRow) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO console_session (token_hash, username, csrf, created_ms, seen_ms) VALUES ($1, $2, $3, $4, $5)",
+                &[&&s.token_hash[..], &s.username, &s.csrf, &s.created_ms, &s.seen_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn session(&self, token_hash: &[u8; 32]) -> Result<Option<SessionRow>> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT token_hash, username, csrf, created_ms, seen_ms FROM console_session WHERE token_hash = $1",
+                &[&&token_hash[..]],
+            )
+            .map_err(backend)?;
+        Ok(row.map(|r| {
+            let h: Vec<u8> = r.get(0);
+            SessionRow {
+                token_hash: h.try_into().unwrap_or([0; 32]),
+                username: r.get(1),
+                csrf: r.get(2),
+                created_ms: r.get(3),
+                seen_ms: r.get(4),
+            }
+        }))
+    }
+
+    fn touch_session(&self, token_hash: &[u8; 32], seen_ms: i64) -> Result<()> {
+        self.conn()?
+            .execute(
+                "UPDATE console_session SET seen_ms = GREATEST(seen_ms, $2) WHERE token_hash = $1",
+                &[&&token_hash[..], &seen_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()> {
+        self.conn()?
+            .execute("DELETE FROM console_session WHERE token_hash = $1", &[&&token_hash[..]])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn delete_sessions(&self, username: &str) -> Result<usize> {
+        let n =
+            self.conn()?.execute("DELETE FROM console_session WHERE username = $1", &[&username]).map_err(backend)?;
+        Ok(n as usize)
     }
 }

@@ -61,6 +61,7 @@ pub fn run_all(s: &dyn Store) {
     cluster_rollup(s);
     rule_rollup(s);
     campaigns(s);
+    people_and_sessions(s);
 }
 
 /// The indicator rollup adds sightings as decisions and reports apart, per affiliate and day;
@@ -713,4 +714,83 @@ fn campaigns(s: &dyn Store) {
     assert_eq!(seen, [("bank", "u1", false, 2, 750_000), ("pay", "u1", true, 1, 70_000)]);
     assert!(s.campaign_outcomes("c-b", 10_000).unwrap().iter().all(|o| o.subject == "u1" && o.reports == 2));
     assert!(s.campaign_outcomes("c-a", 2_500).unwrap().iter().all(|o| o.reports == 1), "the window's end is exclusive");
+}
+
+fn person(name: &str, a: &str) -> crate::PersonRow {
+    crate::PersonRow {
+        username: name.into(),
+        affiliate: aff(a),
+        role: "analyst".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        disabled: false,
+        failed_logins: 0,
+        locked_until_ms: 0,
+        created_ms: 1_000,
+        updated_ms: 1_000,
+    }
+}
+
+/// People: a user name is taken once, an update changes role, hash and state but not the
+/// login counters, failures count atomically with the lock the caller computes, a success
+/// clears them, and people are listed per affiliate. Sessions are found by token hash, touched
+/// forward only, and ended one by one or all of a person's at once.
+fn people_and_sessions(s: &dyn Store) {
+    assert!(s.insert_person(&person("p-kim", "people-bank")).unwrap());
+    assert!(s.insert_person(&person("p-lee", "people-pay")).unwrap());
+    assert!(!s.insert_person(&person("p-kim", "people-pay")).unwrap(), "a user name is taken once");
+    assert_eq!(s.person("p-kim").unwrap().unwrap().affiliate, aff("people-bank"));
+    assert_eq!(s.person("p-none").unwrap(), None);
+
+    let lock = |failed: i64| if failed >= 3 { 10_000 * failed } else { 0 };
+    assert_eq!(s.login_failed("p-kim", &lock).unwrap(), 1);
+    assert_eq!(s.login_failed("p-kim", &lock).unwrap(), 2);
+    assert_eq!(s.person("p-kim").unwrap().unwrap().locked_until_ms, 0);
+    assert_eq!(s.login_failed("p-kim", &lock).unwrap(), 3);
+    let kim = s.person("p-kim").unwrap().unwrap();
+    assert_eq!((kim.failed_logins, kim.locked_until_ms), (3, 30_000));
+    assert_eq!(s.login_failed("p-none", &lock).unwrap(), 0, "no such person: nothing counted");
+
+    let mut changed = kim.clone();
+    changed.role = "affiliate_admin".into();
+    changed.password_hash = "$argon2id$new".into();
+    changed.disabled = true;
+    changed.updated_ms = 2_000;
+    s.update_person(&changed).unwrap();
+    let got = s.person("p-kim").unwrap().unwrap();
+    assert_eq!(
+        (got.role.as_str(), got.password_hash.as_str(), got.disabled),
+        ("affiliate_admin", "$argon2id$new", true)
+    );
+    assert_eq!((got.failed_logins, got.locked_until_ms, got.created_ms, got.updated_ms), (3, 30_000, 1_000, 2_000));
+    s.login_succeeded("p-kim").unwrap();
+    let got = s.person("p-kim").unwrap().unwrap();
+    assert_eq!((got.failed_logins, got.locked_until_ms), (0, 0));
+    let missing = s.update_person(&person("p-none", "people-bank"));
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+
+    let names = |a: Option<&AffiliateId>| -> Vec<String> {
+        s.people(a).unwrap().into_iter().map(|p| p.username).filter(|n| n.starts_with("p-")).collect()
+    };
+    assert_eq!(names(Some(&aff("people-bank"))), ["p-kim"]);
+    assert_eq!(names(None), ["p-kim", "p-lee"]);
+
+    let session = |n: u8, who: &str| crate::SessionRow {
+        token_hash: [n; 32],
+        username: who.into(),
+        csrf: format!("csrf-{n}"),
+        created_ms: 5_000,
+        seen_ms: 5_000,
+    };
+    for (n, who) in [(1, "p-kim"), (2, "p-kim"), (3, "p-lee")] {
+        s.insert_session(&session(n, who)).unwrap();
+    }
+    assert!(s.insert_session(&session(1, "p-lee")).is_err(), "a token hash is one session");
+    assert_eq!(s.session(&[1; 32]).unwrap(), Some(session(1, "p-kim")));
+    s.touch_session(&[1; 32], 9_000).unwrap();
+    s.touch_session(&[1; 32], 7_000).unwrap();
+    assert_eq!(s.session(&[1; 32]).unwrap().unwrap().seen_ms, 9_000, "touched forward only");
+    s.delete_session(&[3; 32]).unwrap();
+    assert_eq!(s.session(&[3; 32]).unwrap(), None);
+    assert_eq!(s.delete_sessions("p-kim").unwrap(), 2);
+    assert_eq!((s.session(&[1; 32]).unwrap(), s.session(&[2; 32]).unwrap()), (None, None));
 }

@@ -7,6 +7,7 @@
 //! friendly transactions, and the same schema maps one-to-one onto PostgreSQL later.
 
 use crate::columns::{ACTION_COLS, CAMPAIGN_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
+use crate::people::{People, PersonRow, SessionRow};
 use crate::{
     ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, ArmSize, AuditEntry, AuditRepo, AuditRow, CampaignRepo,
     CampaignRow, CaseRepo, CaseRow, Committed, EventRecord, IndicatorReport, MemberOutcome, MemberRow, OutboxItem,
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_campaigns.sql"),
     include_str!("../migrations/sqlite/0008_clusters.sql"),
     include_str!("../migrations/sqlite/0009_rules.sql"),
+    include_str!("../migrations/sqlite/0010_people.sql"),
 ];
 
 /// Readers kept open for concurrent reads.
@@ -1373,4 +1375,156 @@ fn holder(c: &Connection, key: &str) -> Result<Option<AffiliateId>> {
     c.query_row("SELECT affiliate FROM holder WHERE key = ?1", params![key], |r| Ok(AffiliateId(r.get(0)?)))
         .optional()
         .map_err(backend)
+}
+
+const PERSON_COLS: &str =
+    "username, affiliate, role, password_hash, disabled, failed_logins, locked_until_ms, created_ms, updated_ms";
+
+fn person_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRow> {
+    Ok(PersonRow {
+        username: r.get(0)?,
+        affiliate: AffiliateId(r.get(1)?),
+        role: r.get(2)?,
+        password_hash: r.get(3)?,
+        disabled: r.get::<_, i64>(4)? != 0,
+        failed_logins: r.get(5)?,
+        locked_until_ms: r.get(6)?,
+        created_ms: r.get(7)?,
+        updated_ms: r.get(8)?,
+    })
+}
+
+impl People for SqliteStore {
+    fn insert_person(&self, p: &PersonRow) -> Result<bool> {
+        let n = lock(&self.writer)
+            .execute(
+                &format!(
+                    "INSERT INTO person ({PERSON_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (username) DO NOTHING"
+                ),
+                params![
+                    p.username,
+                    p.affiliate.as_str(),
+                    p.role,
+                    p.password_hash,
+                    i64::from(p.disabled),
+                    p.failed_logins,
+                    p.locked_until_ms,
+                    p.created_ms,
+                    p.updated_ms
+                ],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn person(&self, username: &str) -> Result<Option<PersonRow>> {
+        let c = self.read();
+        let mut st =
+            c.prepare_cached(&format!("SELECT {PERSON_COLS} FROM person WHERE username = ?1")).map_err(backend)?;
+        st.query_row(params![username], person_row).optional().map_err(backend)
+    }
+
+    fn people(&self, a: Option<&AffiliateId>) -> Result<Vec<PersonRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {PERSON_COLS} FROM person WHERE ?1 IS NULL OR affiliate = ?1 ORDER BY username"
+            ))
+            .map_err(backend)?;
+        let rows = st.query_map(params![a.map(|a| a.as_str())], person_row).map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn update_person(&self, p: &PersonRow) -> Result<()> {
+        let n = lock(&self.writer)
+            .execute(
+                "UPDATE person SET role = ?2, password_hash = ?3, disabled = ?4, updated_ms = ?5 WHERE username = ?1",
+                params![p.username, p.role, p.password_hash, i64::from(p.disabled), p.updated_ms],
+            )
+            .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("person {}", p.username)));
+        }
+        Ok(())
+    }
+
+    fn login_failed(&self, username: &str, lock_until: &dyn Fn(i64) -> i64) -> Result<i64> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction().map_err(backend)?;
+        let failed: Option<i64> = tx
+            .query_row(
+                "UPDATE person SET failed_logins = failed_logins + 1 WHERE username = ?1 RETURNING failed_logins",
+                params![username],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        let Some(failed) = failed else { return Ok(0) };
+        tx.execute("UPDATE person SET locked_until_ms = ?2 WHERE username = ?1", params![username, lock_until(failed)])
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(failed)
+    }
+
+    fn login_succeeded(&self, username: &str) -> Result<()> {
+        lock(&self.writer)
+            .execute("UPDATE person SET failed_logins = 0, locked_until_ms = 0 WHERE username = ?1", params![username])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn insert_session(&self, s: &SessionRow) -> Result<()> {
+        lock(&self.writer)
+            .execute(
+                "INSERT INTO console_session (token_hash, username, csrf, created_ms, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![&s.token_hash[..], s.username, s.csrf, s.created_ms, s.seen_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn session(&self, token_hash: &[u8; 32]) -> Result<Option<SessionRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(
+                "SELECT token_hash, username, csrf, created_ms, seen_ms FROM console_session WHERE token_hash = ?1",
+            )
+            .map_err(backend)?;
+        st.query_row(params![&token_hash[..]], |r| {
+            let h: Vec<u8> = r.get(0)?;
+            Ok(SessionRow {
+                token_hash: h.try_into().unwrap_or([0; 32]),
+                username: r.get(1)?,
+                csrf: r.get(2)?,
+                created_ms: r.get(3)?,
+                seen_ms: r.get(4)?,
+            })
+        })
+        .optional()
+        .map_err(backend)
+    }
+
+    fn touch_session(&self, token_hash: &[u8; 32], seen_ms: i64) -> Result<()> {
+        lock(&self.writer)
+            .execute(
+                "UPDATE console_session SET seen_ms = MAX(seen_ms, ?2) WHERE token_hash = ?1",
+                params![&token_hash[..], seen_ms],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()> {
+        lock(&self.writer)
+            .execute("DELETE FROM console_session WHERE token_hash = ?1", params![&token_hash[..]])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn delete_sessions(&self, username: &str) -> Result<usize> {
+        lock(&self.writer)
+            .execute("DELETE FROM console_session WHERE username = ?1", params![username])
+            .map_err(backend)
+    }
 }

@@ -1,0 +1,23 @@
+-- People who log in to the console (passwords as argon2id PHC strings only) and their sessions
+-- (tokens as SHA-256 only).
+CREATE TABLE person (
+    username         TEXT PRIMARY KEY,
+    affiliate        TEXT NOT NULL,
+    role             TEXT NOT NULL,
+    password_hash    TEXT NOT NULL,
+    disabled         BOOLEAN NOT NULL DEFAULT FALSE,
+    failed_logins    BIGINT NOT NULL DEFAULT 0,
+    locked_until_ms  BIGINT NOT NULL DEFAULT 0,
+    created_ms       BIGINT NOT NULL,
+    updated_ms       BIGINT NOT NULL
+);
+CREATE INDEX person_affiliate ON person (affiliate, username);
+
+CREATE TABLE console_session (
+    token_hash  BYTEA PRIMARY KEY,
+    username    TEXT NOT NULL REFERENCES person (username),
+    csrf        TEXT NOT NULL,
+    created_ms  BIGINT NOT NULL,
+    seen_ms     BIGINT NOT NULL
+);
+CREATE INDEX console_session_username ON console_session (username);
