@@ -33,6 +33,9 @@ pub enum Action {
     RunCampaigns,
     /// Per-affiliate registry totals and dead letters: the group's administrators only.
     GroupAdmin,
+    /// Add, disable and reset the passwords of the affiliate's people (the group's admins:
+    /// every affiliate's).
+    ManagePeople,
 }
 
 impl Action {
@@ -43,7 +46,7 @@ impl Action {
             Action::Decide | Action::Report | Action::Protection => (&[Scope::Decide], false),
             Action::ReadRules => (&[Scope::Decide, Scope::RulesWrite], false),
             Action::ConfirmIndicator | Action::EditRules | Action::RunCampaigns => (&[Scope::RulesWrite], false),
-            Action::ManageWebhook | Action::ManageKeys => (&[Scope::Admin], false),
+            Action::ManageWebhook | Action::ManageKeys | Action::ManagePeople => (&[Scope::Admin], false),
             Action::WorkCases => (&[Scope::Cases], true),
             Action::GroupAdmin => (&[Scope::Admin], true),
         }

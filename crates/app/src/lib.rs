@@ -21,6 +21,7 @@ mod keys;
 mod lookups;
 mod metrics;
 mod outbox;
+pub mod people;
 pub mod protection;
 pub mod registry;
 pub mod relief;
