@@ -187,6 +187,11 @@ pub(crate) fn random_hex(n: usize) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A new random password (20 hex digits, 80 bits) for people added without one.
+pub fn new_password() -> String {
+    random_hex(10)
+}
+
 /// The argon2id PHC string of `password` with a fresh random salt.
 pub fn hash_password(password: &str) -> String {
     let mut salt = [0u8; 16];
@@ -363,6 +368,11 @@ impl App {
         authorize(p, Action::ManagePeople)?;
         let scope = (p.affiliate.as_str() != GROUP).then_some(&p.affiliate);
         self.store.people(scope)?.iter().map(Person::of).collect()
+    }
+
+    /// Every person of every affiliate (the operator's list at the command line).
+    pub fn all_people(&self) -> Result<Vec<Person>, AppError> {
+        self.store.people(None)?.iter().map(Person::of).collect()
     }
 
     /// Logs a person in at `now`: a new session with fresh tokens, or why not. Every outcome

@@ -1,5 +1,5 @@
 //! `ansim demo`: five affiliates with the sample ruleset, one all-scopes key each (written to
-//! `demo-keys.json`), self-protection for some bank customers, and a traffic generator that sends simulated normal traffic and Korean
+//! `demo-keys.json`), console users with their passwords (`demo-users.json`), self-protection for some bank customers, and a traffic generator that sends simulated normal traffic and Korean
 //! scam stories through the application at a steady rate, re-timed to the wall clock so the
 //! live page shows "now".
 
@@ -49,7 +49,40 @@ pub fn setup(app: &App, dir: &Path) -> Result<BTreeMap<String, String>, String> 
     let path = dir.join("demo-keys.json");
     let json = serde_json::to_string_pretty(&keys).unwrap_or_default();
     std::fs::write(&path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    setup_people(app, dir)?;
     Ok(keys)
+}
+
+/// The demo's console users: (user name, affiliate, role).
+pub const PEOPLE: [(&str, &str, app::people::Role); 5] = [
+    ("analyst", app::GROUP, app::people::Role::Analyst),
+    ("admin", app::GROUP, app::people::Role::GroupAdmin),
+    ("bank.admin", "bank", app::people::Role::AffiliateAdmin),
+    ("bank.analyst", "bank", app::people::Role::Analyst),
+    ("pay.analyst", "pay", app::people::Role::Analyst),
+];
+
+/// Adds the demo's console users (or gives existing ones a new password) and writes
+/// `dir/demo-users.json`: `{"analyst": {"password", "affiliate", "role"}, ...}`.
+fn setup_people(app: &App, dir: &Path) -> Result<(), String> {
+    use app::people::Actor;
+    let mut users = serde_json::Map::new();
+    for (name, affiliate, role) in PEOPLE {
+        let password = app::people::new_password();
+        let a = AffiliateId(affiliate.into());
+        let done = match app.add_person(Actor::Operator, name, &a, role, &password) {
+            Err(AppError::Conflict(_)) => app.set_password(Actor::Operator, name, &password),
+            other => other.map(|_| ()),
+        };
+        done.map_err(|e| format!("console user {name}: {e}"))?;
+        users.insert(
+            name.into(),
+            serde_json::json!({"password": password, "affiliate": affiliate, "role": role.as_str()}),
+        );
+    }
+    let path = dir.join("demo-users.json");
+    let json = serde_json::to_string_pretty(&users).unwrap_or_default();
+    std::fs::write(&path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Every this many bank customers of the simulation turned on self-protection.

@@ -98,6 +98,9 @@ enum Command {
     /// Manage affiliates (tenants).
     #[command(subcommand)]
     Affiliates(AffiliatesCommand),
+    /// Manage the people who log in to the console.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Work with the group's indicator registry.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
@@ -303,6 +306,69 @@ enum KeysCommand {
     },
 }
 
+/// Where a command finds the data and its configuration.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// Data directory [default: from the configuration, else ansim-data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Configuration file (TOML).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a person. The password is read from the first line of standard input with
+    /// `--password-stdin`; otherwise a random one is printed once.
+    Add {
+        /// Login name: 3 to 64 lowercase letters, digits, '.', '_' or '-'.
+        username: String,
+        /// The affiliate the person works for.
+        #[arg(long, value_name = "ID")]
+        affiliate: String,
+        /// analyst, affiliate_admin or group_admin (the latter in the affiliate `group` only).
+        #[arg(long, value_parser = parse_role)]
+        role: app::people::Role,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        at: DataArgs,
+    },
+    /// Set a person's password (read as for `add`); every session of theirs ends.
+    Passwd {
+        /// Login name.
+        username: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        at: DataArgs,
+    },
+    /// Disable a person: no login, every session ends (`--enable` undoes it).
+    Disable {
+        /// Login name.
+        username: String,
+        /// Enable the person again instead.
+        #[arg(long)]
+        enable: bool,
+        #[command(flatten)]
+        at: DataArgs,
+    },
+    /// List people: name, affiliate, role, state.
+    List {
+        #[command(flatten)]
+        at: DataArgs,
+    },
+}
+
+fn parse_role(s: &str) -> Result<app::people::Role, String> {
+    app::people::Role::parse(s).ok_or_else(|| {
+        format!("unknown role {s:?}; use one of {}", app::people::Role::ALL.map(|r| r.as_str()).join(", "))
+    })
+}
+
 #[derive(Subcommand)]
 enum AffiliatesCommand {
     /// Create an affiliate and publish its first ruleset (if it has none yet).
@@ -343,6 +409,7 @@ fn main() -> ExitCode {
             create_key(data, &affiliate, scopes, config)
         }
         Command::Keys(KeysCommand::List { data, affiliate, config }) => list_keys(data, &affiliate, config),
+        Command::Users(cmd) => users(cmd),
         Command::Keys(KeysCommand::Revoke { prefix, data, affiliate, config }) => {
             revoke_key(data, &affiliate, &prefix, config)
         }
@@ -678,6 +745,71 @@ fn create_key(
     );
     println!("{key}");
     Ok(())
+}
+
+/// A password from the first line of standard input, or a new random one (`None`).
+fn password_input(from_stdin: bool) -> Result<Option<String>, String> {
+    if !from_stdin {
+        return Ok(None);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(Some(line.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+/// `ansim users ...`.
+fn users(cmd: UsersCommand) -> Result<(), String> {
+    use app::people::Actor;
+    let at = match &cmd {
+        UsersCommand::Add { at, .. }
+        | UsersCommand::Passwd { at, .. }
+        | UsersCommand::Disable { at, .. }
+        | UsersCommand::List { at } => at,
+    };
+    let c = config(at.config.clone(), None, at.data.clone())?;
+    existing_store(&c)?;
+    let app = open_app(&c)?;
+    let out = match cmd {
+        UsersCommand::Add { username, affiliate, role, password_stdin, .. } => {
+            let given = password_input(password_stdin)?;
+            let password = given.clone().unwrap_or_else(app::people::new_password);
+            app.add_person(Actor::Operator, &username, &AffiliateId(affiliate.clone()), role, &password).map(|_| {
+                eprintln!("added {username} ({}) at {affiliate}", role.as_str());
+                if given.is_none() {
+                    eprintln!("password (shown only once):");
+                    println!("{password}");
+                }
+            })
+        }
+        UsersCommand::Passwd { username, password_stdin, .. } => {
+            let given = password_input(password_stdin)?;
+            let password = given.clone().unwrap_or_else(app::people::new_password);
+            app.set_password(Actor::Operator, &username, &password).map(|()| {
+                eprintln!("password of {username} changed; their sessions ended");
+                if given.is_none() {
+                    eprintln!("new password (shown only once):");
+                    println!("{password}");
+                }
+            })
+        }
+        UsersCommand::Disable { username, enable, .. } => app
+            .set_disabled(Actor::Operator, &username, !enable)
+            .map(|()| eprintln!("{username} {}", if enable { "enabled" } else { "disabled; their sessions ended" })),
+        UsersCommand::List { .. } => app.all_people().map(|people| {
+            for p in people {
+                let state = if p.disabled {
+                    "disabled"
+                } else if p.locked_until_ms > app::now_ms() {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!("{:<24} {:<12} {:<16} {state}", p.username, p.affiliate, p.role.as_str());
+            }
+        }),
+    };
+    app.shutdown();
+    out.map_err(|e| e.to_string())
 }
 
 /// The affiliate's administrator, as the command line acts: the operator of the data directory.

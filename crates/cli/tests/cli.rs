@@ -631,3 +631,59 @@ fn keys_are_listed_and_revoked_from_the_command_line() {
     assert_eq!(after, 401, "revoked next to the server, refused by it within a second");
     assert!(stdout(&ansim(&["keys", "list", "--data", data_s, "--affiliate", "pay"])).contains("revoked"));
 }
+
+/// `ansim users`: a person added with a password from standard input or a generated one, the
+/// password never echoed when given, a bad role refused by clap and a bad name by field, the
+/// list showing role and state, and disable/enable and passwd changing what the store holds.
+#[test]
+fn users_are_added_listed_disabled_and_given_passwords_from_the_command_line() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    assert!(ansim(&["affiliates", "add", "bank", "--data", data_s]).status.success());
+    let with_stdin = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ansim"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = with_stdin(
+        &["users", "add", "kim", "--affiliate", "bank", "--role", "analyst", "--password-stdin", "--data", data_s],
+        "a secret of mine\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("secret") && !stderr(&o).contains("secret"), "a given password is not echoed");
+    let o = ansim(&["users", "add", "lee", "--affiliate", "bank", "--role", "affiliate_admin", "--data", data_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim().len(), 20, "a generated password is printed once: {}", stdout(&o));
+    let o = ansim(&["users", "add", "park", "--affiliate", "bank", "--role", "root", "--data", data_s]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e =
+        one_line_error(&ansim(&["users", "add", "P", "--affiliate", "bank", "--role", "analyst", "--data", data_s]));
+    assert!(e.contains("username"), "{e}");
+    let e =
+        one_line_error(&ansim(&["users", "add", "kim", "--affiliate", "bank", "--role", "analyst", "--data", data_s]));
+    assert!(e.contains("taken"), "{e}");
+
+    assert!(ansim(&["users", "disable", "kim", "--data", data_s]).status.success());
+    let list = stdout(&ansim(&["users", "list", "--data", data_s]));
+    let line = |name: &str| list.lines().find(|l| l.starts_with(name)).unwrap_or_default().to_string();
+    assert!(line("kim ").contains("analyst") && line("kim ").ends_with("disabled"), "{list}");
+    assert!(line("lee ").contains("affiliate_admin") && line("lee ").ends_with("active"), "{list}");
+    assert!(ansim(&["users", "disable", "kim", "--enable", "--data", data_s]).status.success());
+    assert!(
+        stdout(&ansim(&["users", "list", "--data", data_s]))
+            .lines()
+            .any(|l| l.starts_with("kim ") && l.ends_with("active"))
+    );
+    let o = with_stdin(&["users", "passwd", "kim", "--password-stdin", "--data", data_s], "short\n");
+    assert!(!o.status.success() && stderr(&o).contains("password"), "{}", stderr(&o));
+    let e = one_line_error(&ansim(&["users", "passwd", "nobody", "--data", data_s]));
+    assert!(e.contains("nobody"), "{e}");
+}
