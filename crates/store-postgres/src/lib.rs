@@ -25,6 +25,7 @@ use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use store::columns::{ACTION_COLS, CAMPAIGN_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
+use store::desk::Desk;
 use store::{
     ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, ArmSize, AuditEntry, AuditRepo, AuditRow, CampaignRepo,
     CampaignRow, CaseRepo, CaseRow, Committed, EventRecord, IndicatorReport, MemberOutcome, MemberRow, OutboxItem,
@@ -1748,5 +1749,50 @@ impl People for PgStore {
         let n =
             self.conn()?.execute("DELETE FROM console_session WHERE username = $1", &[&username]).map_err(backend)?;
         Ok(n as usize)
+    }
+}
+
+impl Desk for PgStore {
+    fn recent_reports(&self, n: usize) -> Result<Vec<ReportRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!("SELECT {REPORT_COLS} FROM report ORDER BY created_ms DESC, receipt DESC LIMIT $1"),
+                &[&limit(n)],
+            )
+            .map_err(backend)?;
+        rows.iter().map(report_row_of).collect()
+    }
+
+    fn actions_with_prefix(&self, prefix: &str, n: usize) -> Result<Vec<ActionRow>> {
+        // LIKE with the prefix escaped: byte-wise whatever the database's collation (a range
+        // over `id` would follow a locale's order). It uses the key's index under the C
+        // collation; under another it scans the action table.
+        let pattern: String = prefix
+            .chars()
+            .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+            .chain(['%'])
+            .collect();
+        let rows = self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {ACTION_COLS} FROM action WHERE id LIKE $1 ESCAPE '\\' ORDER BY id COLLATE \"C\" LIMIT $2"
+                ),
+                &[&pattern, &limit(n)],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(action_row).collect())
+    }
+
+    fn requeue_action(&self, id: &str, now_ms: i64) -> Result<bool> {
+        let n = self
+            .conn()?
+            .execute(
+                "UPDATE action SET dead_ms = NULL, attempts = 0, next_ms = $2 WHERE id = $1 AND dead_ms IS NOT NULL",
+                &[&id, &now_ms],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
     }
 }

@@ -62,6 +62,7 @@ pub fn run_all(s: &dyn Store) {
     rule_rollup(s);
     campaigns(s);
     people_and_sessions(s);
+    desk(s);
 }
 
 /// The indicator rollup adds sightings as decisions and reports apart, per affiliate and day;
@@ -793,4 +794,68 @@ fn people_and_sessions(s: &dyn Store) {
     assert_eq!(s.session(&[3; 32]).unwrap(), None);
     assert_eq!(s.delete_sessions("p-kim").unwrap(), 2);
     assert_eq!((s.session(&[1; 32]).unwrap(), s.session(&[2; 32]).unwrap()), (None, None));
+}
+
+/// The desk: reports newest first, a case's actions by id prefix (an `_` in the prefix is a
+/// character, not a wildcard; `act_1_` does not take `act_10_...`), and a dead letter back in
+/// the queue, only once and only if dead.
+fn desk(s: &dyn Store) {
+    let before = s.recent_reports(1_000).unwrap().len();
+    let report = |receipt: &str, at: i64| crate::ReportRow {
+        receipt: receipt.into(),
+        secret_hash: [0; 32],
+        source: "public".into(),
+        kind: "other".into(),
+        case_id: 0,
+        priority: 1,
+        body: "{}".into(),
+        created_ms: at,
+        subject: None,
+        amount: 0,
+    };
+    in_transaction(s, |tx| {
+        let case = tx.insert_case(&crate::CaseRow {
+            id: 0,
+            state: CaseState::New,
+            outcome: None,
+            priority: 1,
+            assignee: None,
+            typology: None,
+            money_at_risk: 0,
+            reporting: vec![],
+            holding: vec![],
+            linked_case: None,
+            opened_ms: 1,
+            updated_ms: 1,
+            sla_due_ms: 2,
+            first_action_ms: None,
+            closed_ms: None,
+            body: "{}".into(),
+        })?;
+        for (r, at) in [("desk-1", 4_000_000_000_000), ("desk-2", 4_000_000_000_002), ("desk-3", 4_000_000_000_001)] {
+            tx.insert_report(&crate::ReportRow { case_id: case, ..report(r, at) })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let newest: Vec<String> = s.recent_reports(2).unwrap().into_iter().map(|r| r.receipt).collect();
+    assert_eq!(newest, ["desk-2", "desk-3"]);
+    assert_eq!(s.recent_reports(1_000).unwrap().len(), before + 3);
+
+    let action = |id: &str| crate::ActionRow::queued(id.into(), aff("desk-bank"), "hold_account", "{}".into(), 1_000);
+    in_transaction(s, |tx| {
+        tx.queue_actions(&[action("act_1_b"), action("act_1_a"), action("act_10_a"), action("act_1xa")])
+    })
+    .unwrap();
+    let ids: Vec<String> = s.actions_with_prefix("act_1_", 10).unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(ids, ["act_1_a", "act_1_b"]);
+    assert_eq!(s.actions_with_prefix("act_1_", 1).unwrap().len(), 1);
+
+    assert!(!s.requeue_action("act_1_a", 5_000).unwrap(), "not dead: nothing to requeue");
+    s.action_attempted("act_1_a", crate::ActionOutcome::Dead { error: "gone".into() }, 2_000).unwrap();
+    assert!(s.requeue_action("act_1_a", 5_000).unwrap());
+    assert!(!s.requeue_action("act_1_a", 5_000).unwrap());
+    let a = s.action("act_1_a").unwrap().unwrap();
+    assert_eq!((a.dead_ms, a.attempts, a.next_ms), (None, 0, 5_000));
+    assert!(s.actions_due(5_000, 100).unwrap().iter().any(|x| x.id == "act_1_a"));
 }

@@ -18,9 +18,11 @@
 //! store on its writer thread or on blocking threads, never on the async executor.
 
 pub mod conformance;
+pub mod desk;
 pub mod people;
 pub mod sqlite;
 
+pub use desk::Desk;
 pub use people::{People, PersonRow, SessionRow};
 
 use domain::{AffiliateId, CaseOutcome, CaseState};
@@ -603,7 +605,7 @@ pub fn verify_audit(rows: &[AuditRow]) -> std::result::Result<usize, (i64, Strin
 
 /// Storage for everything ansim keeps. Every method that touches tenant data takes the
 /// affiliate; implementations must filter by it in the query itself.
-pub trait Store: People + Send + Sync {
+pub trait Store: People + Desk + Send + Sync {
     /// Runs `work` in one transaction: it commits if `work` returns `Ok`, and nothing `work`
     /// wrote remains otherwise. Transactions are serialisable: two units of work never see each
     /// other's half-done writes. A backend may run `work` again after a serialisation failure.

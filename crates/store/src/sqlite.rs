@@ -7,6 +7,7 @@
 //! friendly transactions, and the same schema maps one-to-one onto PostgreSQL later.
 
 use crate::columns::{ACTION_COLS, CAMPAIGN_COLS, CASE_COLS, EVENT_COLS, REPORT_COLS};
+use crate::desk::{Desk, prefix_end};
 use crate::people::{People, PersonRow, SessionRow};
 use crate::{
     ActionOutcome, ActionRepo, ActionRow, Affiliate, ApiKey, ArmSize, AuditEntry, AuditRepo, AuditRow, CampaignRepo,
@@ -1526,5 +1527,40 @@ impl People for SqliteStore {
         lock(&self.writer)
             .execute("DELETE FROM console_session WHERE username = ?1", params![username])
             .map_err(backend)
+    }
+}
+
+impl Desk for SqliteStore {
+    fn recent_reports(&self, limit: usize) -> Result<Vec<ReportRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {REPORT_COLS} FROM report ORDER BY created_ms DESC, receipt DESC LIMIT ?1"
+            ))
+            .map_err(backend)?;
+        let rows = st.query_map(params![limit as i64], report_row_of).map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn actions_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<ActionRow>> {
+        let c = self.read();
+        let end = prefix_end(prefix).unwrap_or_else(|| "\u{10ffff}".into());
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {ACTION_COLS} FROM action WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"
+            ))
+            .map_err(backend)?;
+        let rows = st.query_map(params![prefix, end, limit as i64], action_row).map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn requeue_action(&self, id: &str, now_ms: i64) -> Result<bool> {
+        let n = lock(&self.writer)
+            .execute(
+                "UPDATE action SET dead_ms = NULL, attempts = 0, next_ms = ?2 WHERE id = ?1 AND dead_ms IS NOT NULL",
+                params![id, now_ms],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
     }
 }

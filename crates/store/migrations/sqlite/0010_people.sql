@@ -1,5 +1,5 @@
--- People who log in to the console (passwords as argon2id PHC strings only) and their sessions
--- (tokens as SHA-256 only).
+-- People who log in to the console (passwords as argon2id PHC strings only), their sessions
+-- (tokens as SHA-256 only), and the index of the report inbox.
 CREATE TABLE person (
     username         TEXT PRIMARY KEY,
     affiliate        TEXT NOT NULL,
@@ -21,3 +21,6 @@ CREATE TABLE console_session (
     seen_ms     INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX console_session_username ON console_session (username);
+
+-- The console's report inbox reads the newest reports first.
+CREATE INDEX report_by_created ON report (created_ms);
