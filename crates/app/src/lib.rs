@@ -15,6 +15,7 @@ pub mod cases;
 pub mod changes;
 pub mod clusters;
 mod delivery;
+pub mod desk;
 pub mod effect;
 pub mod health;
 mod keys;

@@ -107,6 +107,23 @@ struct Contribution {
     last_ms: i64,
 }
 
+/// One affiliate's contribution to an indicator, as the console shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContributionView {
+    /// The reporting affiliate.
+    pub affiliate: AffiliateId,
+    /// Its typology.
+    pub typology: String,
+    /// Reported, confirmed or cleared.
+    pub status: Status,
+    /// Its reports.
+    pub reports: i64,
+    /// First report, ms.
+    pub first_ms: i64,
+    /// Latest report, ms.
+    pub last_ms: i64,
+}
+
 /// An indicator's kind and every affiliate's contribution to it, by digest.
 type Entries = HashMap<[u8; 32], (IndicatorKind, Vec<Contribution>)>;
 
@@ -457,6 +474,28 @@ impl Registry {
             .collect();
         v.sort_by(|a, b| a.affiliate.cmp(&b.affiliate));
         v
+    }
+
+    /// Every affiliate's contribution to a raw indicator, by affiliate (group-internal: the
+    /// console shows an affiliate only its own).
+    pub fn contributions(&self, kind: IndicatorKind, raw: &str) -> Result<Vec<ContributionView>, AppError> {
+        let digest = self.digest(kind, raw)?;
+        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<ContributionView> = map
+            .get(&digest)
+            .map_or(&[][..], |e| &e.1[..])
+            .iter()
+            .map(|c| ContributionView {
+                affiliate: c.affiliate.clone(),
+                typology: c.typology.clone(),
+                status: c.status,
+                reports: c.reports,
+                first_ms: c.first_ms,
+                last_ms: c.last_ms,
+            })
+            .collect();
+        v.sort_by(|a, b| a.affiliate.cmp(&b.affiliate));
+        Ok(v)
     }
 
     /// What the registry says about a digest at `now_ms`.
