@@ -14,6 +14,7 @@ pub mod conn;
 pub mod contract;
 pub mod error;
 mod extract;
+pub mod html;
 pub mod import;
 pub mod live;
 pub mod metrics;

@@ -570,21 +570,7 @@ pub(crate) async fn dead_actions(State(s): State<S>, Caller(p): Caller) -> Resul
 
 // ---------------------------------------------------------------- the HTML form
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::html::escape;
 
 /// The form page's language.
 #[derive(Debug, Default, Deserialize)]
@@ -963,10 +949,5 @@ mod tests {
         }
         assert_ne!(contact_key("010-4444-0001"), k);
         assert_eq!(contact_key("Kim@Example.com "), contact_key("kim@example.com"));
-    }
-
-    #[test]
-    fn escaping() {
-        assert_eq!(escape("<script>\"x\"&'"), "&lt;script&gt;&quot;x&quot;&amp;&#39;");
     }
 }

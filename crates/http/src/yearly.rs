@@ -296,23 +296,7 @@ const EN: Words = Words {
     won: "won",
 };
 
-/// Escapes text for HTML.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// 1,234,567.
-fn num(n: i64) -> String {
-    let s = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
+use crate::html::{escape as esc, num};
 
 /// A change against last year, as a signed percentage (— when last year had none).
 fn change(now: i64, before: i64) -> String {
