@@ -60,3 +60,72 @@ impl App {
         self.unit_of_work(|tx| Ok(tx.append_audit(std::slice::from_ref(&entry))?))
     }
 }
+
+/// The console's dashboard: the caller's affiliate, or every affiliate for the group's people.
+#[derive(Debug, Clone, Default)]
+pub struct Dashboard {
+    /// Today (Korea time) so far.
+    pub today: crate::trends::Totals,
+    /// The last [`Dashboard::DAYS`] days, oldest first: (day, totals).
+    pub days: Vec<(i64, crate::trends::Totals)>,
+    /// Rules that matched most over those days: (rule, hits), most first.
+    pub top_rules: Vec<(String, i64)>,
+    /// Overdue case work (the group's case workers only).
+    pub alerts: Vec<crate::cases::Alert>,
+    /// Open cases (the group's case workers only).
+    pub open_cases: usize,
+    /// Waves in the trends over the last week.
+    pub waves: Vec<crate::trends::TrendAlert>,
+    /// Dead letters (the group's admins only).
+    pub dead_letters: usize,
+}
+
+impl Dashboard {
+    /// Days the dashboard looks back over.
+    pub const DAYS: i64 = 14;
+}
+
+impl App {
+    /// The dashboard at `now`.
+    pub fn dashboard(&self, p: &Principal, now: i64) -> Result<Dashboard, AppError> {
+        authorize(p, Action::ReadRules).or_else(|_| authorize(p, Action::WorkCases))?;
+        let group = p.affiliate.as_str() == GROUP;
+        let to = crate::trends::kst_day(now);
+        let from = to - Dashboard::DAYS + 1;
+        let mut d = Dashboard::default();
+        let mut by_day: std::collections::BTreeMap<i64, crate::trends::Totals> =
+            (from..=to).map(|x| (x, Default::default())).collect();
+        for r in self.store.trend_days(if group { None } else { Some(&p.affiliate) }, from, to)? {
+            by_day.entry(r.key.day).or_default().add(&r);
+        }
+        d.today = by_day.get(&to).copied().unwrap_or_default();
+        d.days = by_day.into_iter().collect();
+        let mut rules: std::collections::HashMap<String, i64> = Default::default();
+        for r in self.store.rule_days(from, to)? {
+            if group || r.affiliate == p.affiliate {
+                *rules.entry(r.rule).or_default() += r.hits;
+            }
+        }
+        d.top_rules = rules.into_iter().collect();
+        d.top_rules.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        d.top_rules.truncate(10);
+        if authorize(p, Action::WorkCases).is_ok() {
+            d.alerts = self.alerts(p, now)?;
+            d.open_cases = self.store.open_cases(100_000)?.len();
+        }
+        d.waves = self.alerts_in(if group { None } else { Some(&p.affiliate) }, to, 7)?;
+        if authorize(p, Action::GroupAdmin).is_ok() {
+            d.dead_letters = self.store.dead_actions(10_000)?.len();
+        }
+        Ok(d)
+    }
+}
+
+impl App {
+    /// Appends one entry to the audit log under the caller (what the console does beyond the
+    /// use cases that audit themselves: rulesets, indicator status, keys).
+    pub fn audit(&self, p: &Principal, action: &str, detail: String) -> Result<(), AppError> {
+        let entry = AuditEntry { at_ms: now_ms(), actor: p.actor(), case_id: None, action: action.into(), detail };
+        self.unit_of_work(|tx| Ok(tx.append_audit(std::slice::from_ref(&entry))?))
+    }
+}

@@ -401,7 +401,7 @@ impl App {
 
     /// Spikes first seen in the `days` days up to `to_day` in one affiliate's series or
     /// (`None`) the group's.
-    fn alerts_in(
+    pub(crate) fn alerts_in(
         &self,
         scope: Option<&domain::AffiliateId>,
         to_day: i64,

@@ -847,6 +847,7 @@ pub fn router(server: &S) -> axum::Router {
             async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }
         }),
     )
+    .merge(crate::console::router())
     .route("/", get(live_page))
     .route("/yearly", get(yearly_page))
     .route(

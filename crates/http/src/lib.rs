@@ -11,6 +11,7 @@ pub mod api;
 pub mod backtest;
 pub mod campaigns;
 pub mod conn;
+pub mod console;
 pub mod contract;
 pub mod error;
 mod extract;
