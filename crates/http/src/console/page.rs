@@ -216,7 +216,7 @@ pub fn table(caption: &str, head: &[&str], rows: &[Vec<String>]) -> String {
 /// A bar chart as inline SVG: one labelled bar per value, with a text alternative.
 pub fn bars(title: &str, items: &[(String, i64)]) -> String {
     let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
-    let (w, bar_h, gap, label_w) = (560.0, 18.0, 6.0, 170.0);
+    let (w, bar_h, gap, label_w) = (640.0, 18.0, 6.0, 250.0);
     let h = items.len() as f64 * (bar_h + gap) + gap;
     let mut s = format!(
         "<figure><svg role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {w} {h}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\">",
