@@ -207,7 +207,7 @@ impl Browser {
     /// Runs axe-core (its source given) on the page; returns the serious and critical
     /// violations as `id: help (targets)`.
     pub fn axe(&mut self, axe_source: &str) -> Vec<String> {
-        if self.eval("typeof window.axe") != Value::from("object") {
+        if self.eval("typeof window.axe") != "object" {
             self.eval(axe_source);
         }
         let v = self.eval(
