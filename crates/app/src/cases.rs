@@ -978,9 +978,14 @@ impl crate::App {
         authorize(p, Action::WorkCases)?;
         let cal = crate::relief::Calendar::korea();
         let mut out = Vec::new();
-        for c in self.store.open_cases(1_000)? {
+        for c in self.store.attention_cases(now, 5_000)? {
             if c.first_action_ms.is_none() && now > c.sla_due_ms {
                 out.push(Alert { case_id: c.id, what: "first_action".into(), due_ms: c.sla_due_ms });
+            }
+            // Relief moves a case to the relief state (and only closing moves it on), so no
+            // other open case has relief deadlines: only those bodies are read.
+            if c.state != CaseState::Relief {
+                continue;
             }
             let body = CaseBody::parse(c.id, &c.body)?;
             if let Some(r) = &body.relief {

@@ -5,7 +5,9 @@
 use crate::access::{Action, authorize};
 use crate::registry::{Aggregate, ContributionView};
 use crate::{App, AppError, GROUP, Principal, now_ms};
+use domain::AffiliateId;
 use indicators::IndicatorKind;
+use std::collections::HashMap;
 use store::{ActionRow, AuditEntry, ReportRow};
 
 /// An indicator as the lookup page shows it.
@@ -22,6 +24,12 @@ impl App {
     pub fn report_inbox(&self, p: &Principal, limit: usize) -> Result<Vec<ReportRow>, AppError> {
         authorize(p, Action::WorkCases)?;
         Ok(self.store.recent_reports(limit.min(500))?)
+    }
+
+    /// How many cases are open.
+    pub fn open_case_count(&self, p: &Principal) -> Result<i64, AppError> {
+        authorize(p, Action::WorkCases)?;
+        Ok(self.store.open_case_count()?)
     }
 
     /// The follow-up actions a case queued, with their delivery state, by id.
@@ -85,7 +93,79 @@ impl Dashboard {
     pub const DAYS: i64 = 14;
 }
 
+/// Day-judged results (waves, emerging indicators) per scope and day, each kept for a
+/// minute: they change with whole days, and every console page view would otherwise read two
+/// months of rollup.
+#[derive(Default)]
+pub(crate) struct DayJudged {
+    waves: Kept<Vec<crate::trends::TrendAlert>>,
+    clusters: Kept<Vec<crate::clusters::ClusterAlert>>,
+}
+
+/// Results by (scope: an affiliate or the group, Korea-time day), with when each was computed.
+type Kept<V> = std::sync::Mutex<HashMap<(Option<AffiliateId>, i64), (i64, V)>>;
+
+/// How long a day-judged result is reused, ms.
+const DAY_JUDGED_MS: i64 = 60_000;
+
+fn cached<V: Clone>(
+    map: &Kept<V>,
+    key: (Option<AffiliateId>, i64),
+    now: i64,
+    compute: impl FnOnce() -> Result<V, AppError>,
+) -> Result<V, AppError> {
+    if let Some((at, v)) = map.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+        && now - at < DAY_JUDGED_MS
+    {
+        return Ok(v.clone());
+    }
+    let v = compute()?;
+    let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+    m.retain(|_, (at, _)| now - *at < DAY_JUDGED_MS);
+    m.insert(key, (now, v.clone()));
+    Ok(v)
+}
+
+impl DayJudged {
+    fn waves(
+        &self,
+        scope: Option<AffiliateId>,
+        day: i64,
+        now: i64,
+        compute: impl FnOnce() -> Result<Vec<crate::trends::TrendAlert>, AppError>,
+    ) -> Result<Vec<crate::trends::TrendAlert>, AppError> {
+        cached(&self.waves, (scope, day), now, compute)
+    }
+}
+
 impl App {
+    /// Decisions per Korea-time day over the last [`Dashboard::DAYS`] days up to `now`,
+    /// oldest first: the caller's affiliate, or every affiliate for the group's people.
+    pub fn daily(&self, p: &Principal, now: i64) -> Result<Vec<(i64, crate::trends::Totals)>, AppError> {
+        authorize(p, Action::ReadRules).or_else(|_| authorize(p, Action::WorkCases))?;
+        let group = p.affiliate.as_str() == GROUP;
+        let to = crate::trends::kst_day(now);
+        let from = to - Dashboard::DAYS + 1;
+        let mut by_day: std::collections::BTreeMap<i64, crate::trends::Totals> =
+            (from..=to).map(|x| (x, Default::default())).collect();
+        for r in self.store.trend_days(if group { None } else { Some(&p.affiliate) }, from, to)? {
+            by_day.entry(r.key.day).or_default().add(&r);
+        }
+        Ok(by_day.into_iter().collect())
+    }
+
+    /// Emerging indicators of the last week for the console, reused for a minute (see
+    /// [`App::cluster_alerts`]).
+    pub fn recent_clusters(&self, p: &Principal, now: i64) -> Result<Vec<crate::clusters::ClusterAlert>, AppError> {
+        authorize(p, Action::ReadRules).or_else(|_| authorize(p, Action::WorkCases))?;
+        let group = p.affiliate.as_str() == GROUP;
+        let day = crate::trends::kst_day(now);
+        // The group's people read as its administrators do: every affiliate's indicators.
+        let reader = if group { Principal { scopes: vec![store::Scope::Admin], ..p.clone() } } else { p.clone() };
+        let scope = (!group).then(|| p.affiliate.clone());
+        cached(&self.day_judged.clusters, (scope, day), now, || self.cluster_alerts(&reader, day, 7))
+    }
+
     /// The dashboard at `now`.
     pub fn dashboard(&self, p: &Principal, now: i64) -> Result<Dashboard, AppError> {
         authorize(p, Action::ReadRules).or_else(|_| authorize(p, Action::WorkCases))?;
@@ -111,11 +191,14 @@ impl App {
         d.top_rules.truncate(10);
         if authorize(p, Action::WorkCases).is_ok() {
             d.alerts = self.alerts(p, now)?;
-            d.open_cases = self.store.open_cases(100_000)?.len();
+            d.open_cases = self.store.open_case_count()? as usize;
         }
-        d.waves = self.alerts_in(if group { None } else { Some(&p.affiliate) }, to, 7)?;
+        let scope = if group { None } else { Some(p.affiliate.clone()) };
+        d.waves = self
+            .day_judged
+            .waves(scope, to, now, || self.alerts_in(if group { None } else { Some(&p.affiliate) }, to, 7))?;
         if authorize(p, Action::GroupAdmin).is_ok() {
-            d.dead_letters = self.store.dead_actions(10_000)?.len();
+            d.dead_letters = self.store.dead_action_count()? as usize;
         }
         Ok(d)
     }

@@ -243,6 +243,9 @@ pub struct App {
     lookups: Arc<lookups::Lookups>,
     /// Every prevention campaign, by id (tenants hold the ones reaching their users).
     campaigns: RwLock<Vec<Arc<campaigns::Campaign>>>,
+    /// Waves and emerging indicators per scope, judged on whole days, kept a minute for the
+    /// console's pages.
+    day_judged: desk::DayJudged,
 }
 
 /// What a node shares with the other nodes beyond the store.
@@ -340,6 +343,7 @@ impl App {
             health: health::Health::default(),
             lookups: Arc::default(),
             campaigns: RwLock::new(Vec::new()),
+            day_judged: desk::DayJudged::default(),
         };
         *app.campaigns.write().unwrap_or_else(|p| p.into_inner()) = app.load_campaigns()?;
         for a in app.store.affiliates()? {

@@ -1586,17 +1586,6 @@ impl RulesetRepo for PgTx<'_, '_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn event_statements_read_the_shared_columns() {
-        // `event_row` reads the columns in the order `EVENT_COLS` names them.
-        assert!(super::EVENT_BY_ID.contains(super::EVENT_COLS));
-        assert!(super::EVENTS_BY_IDS.contains(&format!("{},\n     affiliate FROM", super::EVENT_COLS)));
-        assert_eq!(super::EVENT_COLS.split(", ").count(), super::EVENT_FIELDS);
-    }
-}
-
 const PERSON_COLS: &str =
     "username, affiliate, role, password_hash, disabled, failed_logins, locked_until_ms, created_ms, updated_ms";
 
@@ -1794,5 +1783,43 @@ impl Desk for PgStore {
             )
             .map_err(backend)?;
         Ok(n == 1)
+    }
+
+    fn attention_cases(&self, now_ms: i64, n: usize) -> Result<Vec<CaseRow>> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {CASE_COLS} FROM fraud_case WHERE state <> 'closed' AND first_action_ms IS NULL AND sla_due_ms < $1
+                     UNION ALL SELECT {CASE_COLS} FROM fraud_case WHERE state = 'relief'
+                     ORDER BY sla_due_ms, id LIMIT $2"
+                ),
+                &[&now_ms, &limit(n)],
+            )
+            .map_err(backend)?;
+        rows.iter().map(case_row).collect()
+    }
+
+    fn open_case_count(&self) -> Result<i64> {
+        let row =
+            self.conn()?.query_one("SELECT COUNT(*) FROM fraud_case WHERE state <> 'closed'", &[]).map_err(backend)?;
+        Ok(row.get(0))
+    }
+
+    fn dead_action_count(&self) -> Result<i64> {
+        let row =
+            self.conn()?.query_one("SELECT COUNT(*) FROM action WHERE dead_ms IS NOT NULL", &[]).map_err(backend)?;
+        Ok(row.get(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_statements_read_the_shared_columns() {
+        // `event_row` reads the columns in the order `EVENT_COLS` names them.
+        assert!(super::EVENT_BY_ID.contains(super::EVENT_COLS));
+        assert!(super::EVENTS_BY_IDS.contains(&format!("{},\n     affiliate FROM", super::EVENT_COLS)));
+        assert_eq!(super::EVENT_COLS.split(", ").count(), super::EVENT_FIELDS);
     }
 }

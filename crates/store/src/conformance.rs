@@ -858,4 +858,46 @@ fn desk(s: &dyn Store) {
     let a = s.action("act_1_a").unwrap().unwrap();
     assert_eq!((a.dead_ms, a.attempts, a.next_ms), (None, 0, 5_000));
     assert!(s.actions_due(5_000, 100).unwrap().iter().any(|x| x.id == "act_1_a"));
+    let dead = s.dead_action_count().unwrap();
+    s.action_attempted("act_1_b", crate::ActionOutcome::Dead { error: "gone".into() }, 2_000).unwrap();
+    assert_eq!(s.dead_action_count().unwrap(), dead + 1);
+    assert_eq!(s.open_case_count().unwrap(), s.open_cases(1_000_000).unwrap().len() as i64);
+
+    // Attention: open cases without a first action past due, and cases in relief.
+    let case = |state: CaseState, due: i64, first: Option<i64>| crate::CaseRow {
+        id: 0,
+        state,
+        outcome: None,
+        priority: 1,
+        assignee: None,
+        typology: None,
+        money_at_risk: 0,
+        reporting: vec![],
+        holding: vec![],
+        linked_case: None,
+        opened_ms: 1,
+        updated_ms: 1,
+        sla_due_ms: due,
+        first_action_ms: first,
+        closed_ms: None,
+        body: "{}".into(),
+    };
+    let ids = in_transaction(s, |tx| {
+        Ok([
+            tx.insert_case(&case(CaseState::New, 9_000_000_000_000, None))?,
+            tx.insert_case(&case(CaseState::New, 9_000_000_000_500, Some(5)))?,
+            tx.insert_case(&case(CaseState::Relief, 9_000_000_000_300, Some(5)))?,
+            tx.insert_case(&case(CaseState::Closed, 9_000_000_000_100, None))?,
+            tx.insert_case(&case(CaseState::Triaged, 9_000_000_000_900, None))?,
+        ])
+    })
+    .unwrap();
+    let got: Vec<i64> = s
+        .attention_cases(9_000_000_000_800, 1_000_000)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .filter(|id| ids.contains(id))
+        .collect();
+    assert_eq!(got, [ids[0], ids[2]], "overdue without a first action, and in relief, most overdue first");
 }

@@ -14,6 +14,13 @@ pub trait Desk {
     /// Puts a dead letter back in the queue, due at `now_ms` with no attempts counted; `false`
     /// when no dead action has the id.
     fn requeue_action(&self, id: &str, now_ms: i64) -> Result<bool>;
+    /// Open cases that may need attention at `now_ms`: no first action and past its due
+    /// time, or in relief (whose steps have deadlines), most overdue first, at most `limit`.
+    fn attention_cases(&self, now_ms: i64, limit: usize) -> Result<Vec<crate::CaseRow>>;
+    /// How many cases are open (not closed).
+    fn open_case_count(&self) -> Result<i64>;
+    /// How many actions were given up on (dead letters).
+    fn dead_action_count(&self) -> Result<i64>;
 }
 
 /// The smallest string greater than every string starting with `prefix` (its last byte

@@ -1563,4 +1563,29 @@ impl Desk for SqliteStore {
             .map_err(backend)?;
         Ok(n == 1)
     }
+
+    fn attention_cases(&self, now_ms: i64, limit: usize) -> Result<Vec<CaseRow>> {
+        let c = self.read();
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {CASE_COLS} FROM fraud_case WHERE state <> 'closed' AND first_action_ms IS NULL AND sla_due_ms < ?1
+                 UNION ALL SELECT {CASE_COLS} FROM fraud_case WHERE state = 'relief'
+                 ORDER BY sla_due_ms, id LIMIT ?2"
+            ))
+            .map_err(backend)?;
+        let rows = st.query_map(params![now_ms, limit as i64], case_row).map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn open_case_count(&self) -> Result<i64> {
+        self.read()
+            .query_row("SELECT COUNT(*) FROM fraud_case WHERE state <> 'closed'", [], |r| r.get(0))
+            .map_err(backend)
+    }
+
+    fn dead_action_count(&self) -> Result<i64> {
+        self.read()
+            .query_row("SELECT COUNT(*) FROM action WHERE dead_ms IS NOT NULL", [], |r| r.get(0))
+            .map_err(backend)
+    }
 }

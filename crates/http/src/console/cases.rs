@@ -17,6 +17,11 @@ use std::fmt::Write;
 
 type Params = Query<HashMap<String, String>>;
 
+/// Cases the queue reads (highest priority first) and filters.
+const QUEUE_READ: usize = 1_000;
+/// Rows the queue shows.
+const QUEUE_SHOWN: usize = 200;
+
 /// A state's label.
 fn state_label(lang: Lang, s: CaseState) -> &'static str {
     match s {
@@ -137,7 +142,9 @@ pub async fn queue(State(s): State<S>, headers: HeaderMap, Query(q): Params) -> 
     let lang = me.lang;
     let p = me.principal();
     let now = app::now_ms();
-    let (cases, alerts) = run(&s, lang, move |app| Ok((app.case_queue(&p, 1_000)?, app.alerts(&p, now)?))).await?;
+    let (cases, alerts, open) =
+        run(&s, lang, move |app| Ok((app.case_queue(&p, QUEUE_READ)?, app.alerts(&p, now)?, app.open_case_count(&p)?)))
+            .await?;
     let overdue: std::collections::HashSet<i64> = alerts.iter().map(|a| a.case_id).collect();
     let state = q.get("state").filter(|v| !v.is_empty()).cloned();
     let only_overdue = q.get("overdue").is_some_and(|v| v == "1");
@@ -151,6 +158,8 @@ pub async fn queue(State(s): State<S>, headers: HeaderMap, Query(q): Params) -> 
         .collect();
     // Overdue first, then the store's order (priority, then oldest).
     shown.sort_by_key(|c| !overdue.contains(&c.id));
+    let matching = shown.len();
+    shown.truncate(QUEUE_SHOWN);
     let mut page = me.page(("사건 대기열", "Case queue"), "cases");
     let csrf = page.csrf_field();
     let _ = write!(page.body(), "<h1>{}</h1>", t(lang, "사건 대기열", "Case queue"));
@@ -202,8 +211,23 @@ pub async fn queue(State(s): State<S>, headers: HeaderMap, Query(q): Params) -> 
             ]
         })
         .collect();
+    let caption = match lang {
+        Lang::Ko => format!(
+            "열린 사건 {}건 중 우선순위 상위 {}건에서 {}건 표시",
+            num(open),
+            num(cases.len() as i64),
+            num(rows.len() as i64)
+        ),
+        Lang::En => format!(
+            "{} shown of {} matching among the top {} of {} open cases",
+            num(rows.len() as i64),
+            num(matching as i64),
+            num(cases.len() as i64),
+            num(open)
+        ),
+    };
     page.push(&table(
-        &format!("{} {}", num(rows.len() as i64), t(lang, "건", "cases")),
+        &caption,
         &[
             t(lang, "선택", "Select"),
             t(lang, "사건", "Case"),
@@ -750,12 +774,7 @@ pub async fn trends(State(s): State<S>, headers: HeaderMap) -> Result<Response> 
     let lang = me.lang;
     let p = me.principal();
     let now = app::now_ms();
-    let (d, clusters) = run(&s, lang, move |app| {
-        let d = app.dashboard(&p, now)?;
-        let clusters = app.cluster_alerts(&p, app::trends::kst_day(now), 7).unwrap_or_default();
-        Ok((d, clusters))
-    })
-    .await?;
+    let (days, clusters) = run(&s, lang, move |app| Ok((app.daily(&p, now)?, app.recent_clusters(&p, now)?))).await?;
     let mut page = me.page(("추이", "Trends"), "trends");
     let _ = write!(
         page.body(),
@@ -763,8 +782,7 @@ pub async fn trends(State(s): State<S>, headers: HeaderMap) -> Result<Response> 
         t(lang, "추이", "Trends"),
         t(lang, "연간 금융안전 보고서 보기", "Open the yearly financial-safety report")
     );
-    let rows: Vec<Vec<String>> = d
-        .days
+    let rows: Vec<Vec<String>> = days
         .iter()
         .rev()
         .map(|(day, x)| {

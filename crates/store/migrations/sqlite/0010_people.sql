@@ -1,5 +1,5 @@
 -- People who log in to the console (passwords as argon2id PHC strings only), their sessions
--- (tokens as SHA-256 only), and the index of the report inbox.
+-- (tokens as SHA-256 only), and the indexes of the report inbox and of overdue cases.
 CREATE TABLE person (
     username         TEXT PRIMARY KEY,
     affiliate        TEXT NOT NULL,
@@ -24,3 +24,6 @@ CREATE INDEX console_session_username ON console_session (username);
 
 -- The console's report inbox reads the newest reports first.
 CREATE INDEX report_by_created ON report (created_ms);
+
+-- Open cases whose first action is overdue (the console's alerts).
+CREATE INDEX case_first_action_due ON fraud_case (sla_due_ms) WHERE first_action_ms IS NULL AND state <> 'closed';
