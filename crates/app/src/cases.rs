@@ -344,6 +344,9 @@ pub struct Note {
     pub text: String,
 }
 
+/// Cases that may need attention read for [`App::alerts`], most overdue first.
+pub const ATTENTION_READ: usize = 5_000;
+
 /// Something overdue on a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
@@ -975,10 +978,17 @@ impl crate::App {
     /// What is overdue across open cases: a first action past its SLA, and relief deadlines
     /// that passed (written request, holder notice, refund decision, ...).
     pub fn alerts(&self, p: &Principal, now: i64) -> Result<Vec<Alert>, AppError> {
+        Ok(self.attention(p, now, ATTENTION_READ)?.0)
+    }
+
+    /// [`App::alerts`] over the `limit` most overdue cases that may need attention, with
+    /// those cases (the console's queue shows them first).
+    pub fn attention(&self, p: &Principal, now: i64, limit: usize) -> Result<(Vec<Alert>, Vec<CaseRow>), AppError> {
         authorize(p, Action::WorkCases)?;
         let cal = crate::relief::Calendar::korea();
         let mut out = Vec::new();
-        for c in self.store.attention_cases(now, 5_000)? {
+        let cases = self.store.attention_cases(now, limit)?;
+        for c in &cases {
             if c.first_action_ms.is_none() && now > c.sla_due_ms {
                 out.push(Alert { case_id: c.id, what: "first_action".into(), due_ms: c.sla_due_ms });
             }
@@ -1002,7 +1012,7 @@ impl crate::App {
             }
         }
         out.sort_by_key(|a| (a.due_ms, a.case_id));
-        Ok(out)
+        Ok((out, cases))
     }
 
     /// Checks the audit log's hash chain: the number of rows, or the first bad row and why.

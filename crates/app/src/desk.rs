@@ -88,6 +88,9 @@ pub struct Dashboard {
     pub dead_letters: usize,
 }
 
+/// Overdue cases the dashboard reads (it shows "1,000+" past that).
+pub const DASHBOARD_ATTENTION: usize = 1_000;
+
 impl Dashboard {
     /// Days the dashboard looks back over.
     pub const DAYS: i64 = 14;
@@ -190,7 +193,7 @@ impl App {
         d.top_rules.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         d.top_rules.truncate(10);
         if authorize(p, Action::WorkCases).is_ok() {
-            d.alerts = self.alerts(p, now)?;
+            d.alerts = self.attention(p, now, DASHBOARD_ATTENTION)?.0;
             d.open_cases = self.store.open_case_count()? as usize;
         }
         let scope = if group { None } else { Some(p.affiliate.clone()) };

@@ -606,6 +606,7 @@ async fn demo_main(c: &Config, rate: f64, seed_year: bool) -> Result<(), String>
         demo::AFFILIATES.map(|a| a.0).join(", ")
     );
     println!("  live page   http://{addr}/");
+    println!("  console     http://{addr}/console   (users and passwords in {dir}/demo-users.json)");
     println!("  API         http://{addr}/openapi.json   http://{addr}/metrics (the group's admin key)");
     println!("  data        {dir}   (keys with every scope in {dir}/demo-keys.json)");
     println!("  traffic     {rate} events/s, normal use with scam stories; Ctrl-C stops");

@@ -61,6 +61,12 @@ pub async fn dashboard(State(s): State<S>, headers: HeaderMap) -> Result<Respons
         esc(who.affiliate.as_str())
     );
     let per_minute = s.live.rate() * 60.0;
+    let cases_late = d.alerts.iter().map(|a| a.case_id).collect::<std::collections::HashSet<_>>().len();
+    let overdue_text = if cases_late >= app::desk::DASHBOARD_ATTENTION {
+        format!("{}+", num(d.alerts.len() as i64))
+    } else {
+        num(d.alerts.len() as i64)
+    };
     let today = d.today;
     let cards = [
         (t(lang, "분당 결정 (최근 10초)", "Decisions per minute (last 10 s)"), num(per_minute.round() as i64)),
@@ -70,7 +76,7 @@ pub async fn dashboard(State(s): State<S>, headers: HeaderMap) -> Result<Respons
         (t(lang, "오늘 차단", "Blocked today"), num(today.blocked)),
         (t(lang, "보류·차단 금액", "Held and blocked amount"), won(lang, today.stopped_amount)),
         (t(lang, "열린 사건", "Open cases"), num(d.open_cases as i64)),
-        (t(lang, "기한 초과", "Overdue (SLA)"), num(d.alerts.len() as i64)),
+        (t(lang, "기한 초과", "Overdue (SLA)"), overdue_text),
         (t(lang, "전달 실패", "Dead letters"), num(d.dead_letters as i64)),
     ];
     page.push("<section aria-labelledby=\"figures\"><h2 id=\"figures\">");
@@ -142,9 +148,15 @@ pub async fn queue(State(s): State<S>, headers: HeaderMap, Query(q): Params) -> 
     let lang = me.lang;
     let p = me.principal();
     let now = app::now_ms();
-    let (cases, alerts, open) =
-        run(&s, lang, move |app| Ok((app.case_queue(&p, QUEUE_READ)?, app.alerts(&p, now)?, app.open_case_count(&p)?)))
-            .await?;
+    let (cases, alerts, open) = run(&s, lang, move |app| {
+        let (alerts, late) = app.attention(&p, now, QUEUE_SHOWN)?;
+        let mut cases = app.case_queue(&p, QUEUE_READ)?;
+        // The most overdue come first even when their priority is low.
+        let loaded: std::collections::HashSet<i64> = cases.iter().map(|c| c.id).collect();
+        cases.extend(late.into_iter().filter(|c| !loaded.contains(&c.id)));
+        Ok((cases, alerts, app.open_case_count(&p)?))
+    })
+    .await?;
     let overdue: std::collections::HashSet<i64> = alerts.iter().map(|a| a.case_id).collect();
     let state = q.get("state").filter(|v| !v.is_empty()).cloned();
     let only_overdue = q.get("overdue").is_some_and(|v| v == "1");

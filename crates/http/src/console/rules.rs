@@ -76,12 +76,13 @@ pub fn diff(old: &str, new: &str) -> Vec<(char, String)> {
             out.push((' ', a[i].to_string()));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push(('+', b[j].to_string()));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removed lines before added ones, as diffs are read.
             out.push(('-', a[i].to_string()));
             i += 1;
+        } else {
+            out.push(('+', b[j].to_string()));
+            j += 1;
         }
     }
     out
