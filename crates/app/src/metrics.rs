@@ -39,7 +39,8 @@ pub struct Metrics {
     /// Decisions made in a degraded mode (a shared service unreachable).
     pub degraded: AtomicU64,
     rule_hits: Mutex<HashMap<String, u64>>,
-    shadow_hits: Mutex<HashMap<String, u64>>,
+    /// Would-be hits per (affiliate, shadow rule).
+    shadow_hits: Mutex<HashMap<(String, String), u64>>,
 }
 
 /// One outside service's calls: how many, how long in all (µs), how many failed.
@@ -76,7 +77,7 @@ pub struct Dependencies {
 }
 
 impl Metrics {
-    pub(crate) fn record(&self, d: &Decision) {
+    pub(crate) fn record(&self, affiliate: &domain::AffiliateId, d: &Decision) {
         self.decisions.fetch_add(1, Relaxed);
         let i = Verdict::ALL.iter().position(|v| *v == d.verdict).unwrap_or(0);
         self.verdicts[i].fetch_add(1, Relaxed);
@@ -94,13 +95,14 @@ impl Metrics {
         if !d.shadow.is_empty() {
             let mut hits = self.shadow_hits.lock().unwrap_or_else(|p| p.into_inner());
             for r in &d.shadow {
-                *hits.entry(r.to_string()).or_default() += 1;
+                *hits.entry((affiliate.to_string(), r.to_string())).or_default() += 1;
             }
         }
     }
 
-    /// Would-be hits per shadow rule id, sorted by id (never acted on).
-    pub fn shadow_hits(&self) -> Vec<(String, u64)> {
+    /// Would-be hits per affiliate and shadow rule id, sorted (never acted on), in this
+    /// process since it started.
+    pub fn shadow_hits(&self) -> Vec<((String, String), u64)> {
         let mut v: Vec<_> =
             self.shadow_hits.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, n)| (k.clone(), *n)).collect();
         v.sort();

@@ -249,7 +249,7 @@ impl Tenant {
         let trend = crate::trends::key(&event, &decision);
         let clusters = crate::clusters::of_decision(&event, &decision, &self.registry);
         let rules_hit: Vec<String> = decision.reasons.iter().map(|r| r.rule.to_string()).collect();
-        metrics.record(&decision);
+        metrics.record(&self.id, &decision);
         let record = store::EventRecord {
             seq: 0,
             event_id: event.id.0.clone(),

@@ -803,7 +803,7 @@ async fn shadow_rules_are_recorded_and_drafts_are_backtested_over_http() {
         assert_ne!(d["verdict"], "block", "a shadow rule never acts: {d}");
     }
     let m = h.http.get("/metrics", Some(&group_admin(&h.app))).await.text();
-    assert!(m.contains("ansim_shadow_hits_total{rule=\"try-block\"} 4"), "{m}");
+    assert!(m.contains("ansim_shadow_hits_total{affiliate=\"pay\",rule=\"try-block\"} 4"), "{m}");
 
     // A draft without the velocity hold: the stored events replay through both.
     let draft = with_shadow.replace("verdict = \"hold\"\nscore = 40", "verdict = \"warn\"\nscore = 40");

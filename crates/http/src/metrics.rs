@@ -144,8 +144,13 @@ pub fn render(http: &HttpMetrics, conns: &crate::conn::ConnMetrics, app: &Metric
         "counter",
         "Times each shadow rule would have matched (never acted on).",
     );
-    for (rule, n) in app.shadow_hits() {
-        let _ = writeln!(out, "ansim_shadow_hits_total{{rule=\"{}\"}} {n}", label(&rule));
+    for ((affiliate, rule), n) in app.shadow_hits() {
+        let _ = writeln!(
+            out,
+            "ansim_shadow_hits_total{{affiliate=\"{}\",rule=\"{}\"}} {n}",
+            label(&affiliate),
+            label(&rule)
+        );
     }
     for (name, help, v) in [
         ("ansim_commits_total", "Store transactions committed (group commits).", &app.commits),

@@ -315,3 +315,34 @@ async fn roles_and_affiliates_bound_what_a_person_sees() {
     let log = w.app.store().audit_log().unwrap();
     assert!(log.iter().any(|r| r.entry.action == "person.disabled" && r.entry.actor == "bank/bank.admin"));
 }
+
+/// The rules page shows what the affiliate's shadow rules would have done, and only its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_page_shows_the_affiliate_s_shadow_results() {
+    let w = world().await;
+    let shadow = "\n[[rule]]\nid = \"trial-block\"\nwhen = \"event.kind == 'transfer'\"\nverdict = \"block\"\nshadow = true\nreason = { ko = \"시험\", en = \"Trial\" }\n";
+    for a in ["bank", "pay"] {
+        let src = format!("{}{}", RULES.replace("NAME", a), shadow.replace("trial-block", &format!("trial-{a}")));
+        w.app.publish(&AffiliateId(a.into()), Some(&src)).unwrap();
+    }
+    // Three of the bank's transfers and one of the pay's.
+    for (i, a) in ["bank", "bank", "bank", "pay"].into_iter().enumerate() {
+        let a = AffiliateId(a.into());
+        let e = domain::Event::from_json(
+            &format!(
+                r#"{{"id":"t{i}","kind":"transfer","at":"2026-11-26T10:00:00+09:00","subject":{{"id":"u1"}},"transfer":{{"amount":10000,"counterparty":{{"bank":"088","account":"110000000001"}}}}}}"#
+            ),
+            Some(&a),
+        )
+        .unwrap();
+        let d = w.app.decide(&a, e).await.unwrap();
+        assert_ne!(d.decision.verdict, domain::Verdict::Block, "a shadow rule never acts");
+    }
+    assert!(w.app.metrics().shadow_hits().iter().any(|((a, r), n)| a == "pay" && r == "trial-pay" && *n == 1));
+    let mut b = Browser::new(w.addr);
+    b.login("bank.admin", PASSWORD).await;
+    let page = b.get("/console/rules").await.body;
+    let at = page.find("<code>trial-bank</code>").expect("the bank's shadow rule is listed");
+    assert!(page[at..].starts_with("<code>trial-bank</code></td><td>3</td>"), "{}", &page[at..at + 60]);
+    assert!(!page.contains("trial-pay"), "another affiliate's shadow rule is not shown");
+}

@@ -166,6 +166,25 @@ async fn render(
     if let Some(b) = backtest {
         page.push(&b);
     }
+    // Shadow rules are evaluated on every decision and never act: what they would have done.
+    let mine = me.session.person.affiliate.as_str();
+    let shadow: Vec<Vec<String>> = s
+        .app
+        .metrics()
+        .shadow_hits()
+        .into_iter()
+        .filter(|((a, _), _)| a == mine)
+        .map(|((_, rule), n)| vec![format!("<code>{}</code>", esc(&rule)), num(n as i64)])
+        .collect();
+    page.push(&table(
+        t(
+            lang,
+            "섀도 규칙 결과 (이 서버 시작 이후, 실제 판정에는 반영 안 됨)",
+            "Shadow rules: would-be hits since this server started (never acted on)",
+        ),
+        &[t(lang, "규칙", "Rule"), t(lang, "맞았을 결정", "Would have matched")],
+        &shadow,
+    ));
     let rows: Vec<Vec<String>> = history
         .iter()
         .map(|r| {
