@@ -64,6 +64,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "signals-redis",
             // The relief calendar's holiday list is TOML.
             "toml",
+            // Console passwords: argon2id hashes (pure Rust, no default features).
+            "argon2",
             // Optional (`openapi`): the request types derive their OpenAPI schemas, so the HTTP
             // document describes the types that parse; derives only.
             "utoipa",
