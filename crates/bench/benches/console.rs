@@ -30,23 +30,6 @@ fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn seed(app: &Arc<App>, decisions: usize, cases: usize) {
     let store = app.store();
     let affiliates = ["messenger", "pay", "bank", "securities", "insurance"];
@@ -67,7 +50,7 @@ fn seed(app: &Arc<App>, decisions: usize, cases: usize) {
         drop(d);
         rec
     };
-    let mut rng = Rng(7);
+    let mut rng = model::Rng::new(7);
     let verdicts = [("allow", 900), ("warn", 50), ("hold", 30), ("block", 20)];
     let rules = [
         "scam-message",
@@ -81,7 +64,7 @@ fn seed(app: &Arc<App>, decisions: usize, cases: usize) {
     let mut sightings = Vec::new();
     for i in 0..decisions {
         let a = AffiliateId(affiliates[i % affiliates.len()].into());
-        let at = now - (rng.below(365 * 86_400_000)) as i64;
+        let at = now - rng.below(365 * 86_400_000) as i64;
         let day = app::trends::kst_day(at);
         let mut pick = rng.below(1000);
         let verdict = verdicts
@@ -116,7 +99,7 @@ fn seed(app: &Arc<App>, decisions: usize, cases: usize) {
         };
         batch.push(Write {
             affiliate: a.clone(),
-            tag: rng.next(),
+            tag: rng.next_u64(),
             record,
             outbox: Vec::new(),
             trend: Some((
@@ -152,7 +135,7 @@ fn seed(app: &Arc<App>, decisions: usize, cases: usize) {
         let n = (cases - id).min(1_000);
         in_transaction(store.as_ref(), |tx| {
             for k in 0..n {
-                let opened = now - (rng.below(365 * 86_400_000)) as i64;
+                let opened = now - rng.below(365 * 86_400_000) as i64;
                 let open = rng.below(5) == 0;
                 let state = if open {
                     [CaseState::New, CaseState::Triaged, CaseState::Investigating][k % 3]

@@ -12,12 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-fn chromium() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("ANSIM_CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.exists())
-}
+mod cdp;
+
+use cdp::chromium;
 
 /// The DOM after Chromium loaded and rendered `url`.
 fn dump_dom(browser: &PathBuf, url: &str, profile: &std::path::Path) -> String {

@@ -9,12 +9,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use store::{Store, TrendKey, Write};
 
-fn chromium() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("ANSIM_CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.exists())
-}
+mod cdp;
+
+use cdp::chromium;
 
 fn put(s: &dyn Store, affiliate: &str, day: &str, verdict: &str, typology: &str, n: usize, amount: i64) {
     let key = TrendKey {

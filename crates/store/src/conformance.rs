@@ -813,25 +813,26 @@ fn desk(s: &dyn Store) {
         subject: None,
         amount: 0,
     };
+    let case = |state: CaseState, due: i64, first: Option<i64>| crate::CaseRow {
+        id: 0,
+        state,
+        outcome: None,
+        priority: 1,
+        assignee: None,
+        typology: None,
+        money_at_risk: 0,
+        reporting: vec![],
+        holding: vec![],
+        linked_case: None,
+        opened_ms: 1,
+        updated_ms: 1,
+        sla_due_ms: due,
+        first_action_ms: first,
+        closed_ms: None,
+        body: "{}".into(),
+    };
     in_transaction(s, |tx| {
-        let case = tx.insert_case(&crate::CaseRow {
-            id: 0,
-            state: CaseState::New,
-            outcome: None,
-            priority: 1,
-            assignee: None,
-            typology: None,
-            money_at_risk: 0,
-            reporting: vec![],
-            holding: vec![],
-            linked_case: None,
-            opened_ms: 1,
-            updated_ms: 1,
-            sla_due_ms: 2,
-            first_action_ms: None,
-            closed_ms: None,
-            body: "{}".into(),
-        })?;
+        let case = tx.insert_case(&case(CaseState::New, 2, Some(1)))?;
         for (r, at) in [("desk-1", 4_000_000_000_000), ("desk-2", 4_000_000_000_002), ("desk-3", 4_000_000_000_001)] {
             tx.insert_report(&crate::ReportRow { case_id: case, ..report(r, at) })?;
         }
@@ -864,24 +865,6 @@ fn desk(s: &dyn Store) {
     assert_eq!(s.open_case_count().unwrap(), s.open_cases(1_000_000).unwrap().len() as i64);
 
     // Attention: open cases without a first action past due, and cases in relief.
-    let case = |state: CaseState, due: i64, first: Option<i64>| crate::CaseRow {
-        id: 0,
-        state,
-        outcome: None,
-        priority: 1,
-        assignee: None,
-        typology: None,
-        money_at_risk: 0,
-        reporting: vec![],
-        holding: vec![],
-        linked_case: None,
-        opened_ms: 1,
-        updated_ms: 1,
-        sla_due_ms: due,
-        first_action_ms: first,
-        closed_ms: None,
-        body: "{}".into(),
-    };
     let ids = in_transaction(s, |tx| {
         Ok([
             tx.insert_case(&case(CaseState::New, 9_000_000_000_000, None))?,

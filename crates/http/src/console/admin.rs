@@ -3,7 +3,7 @@
 //! one, list and revoke the affiliate's API keys).
 
 use super::page::{Lang, esc, num, t, table, when};
-use super::{ConsoleError, Failure, Form, Result, authed, run};
+use super::{ConsoleError, Failure, Result, authed, posted, run};
 use crate::extract::S;
 use app::people::{Actor, Role};
 use axum::extract::State;
@@ -76,9 +76,7 @@ pub async fn deliveries(State(s): State<S>, headers: HeaderMap) -> Result<Respon
 
 /// `POST /console/deliveries/redeliver`.
 pub async fn redeliver(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/deliveries").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, form) = posted(&s, &headers, "/console/deliveries", &body).await?;
     let id = form.text("id").ok_or_else(|| invalid(me.lang, "id", "required"))?.to_string();
     let p = me.principal();
     run(&s, me.lang, move |app| app.redeliver(&p, &id)).await?;
@@ -182,10 +180,8 @@ pub async fn people(State(s): State<S>, headers: HeaderMap) -> Result<Response> 
 
 /// `POST /console/people/add`.
 pub async fn add_person(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/people").await?;
+    let (me, form) = posted(&s, &headers, "/console/people", &body).await?;
     let lang = me.lang;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
     let username = form.text("username").unwrap_or_default().to_string();
     let affiliate = AffiliateId(form.text("affiliate").unwrap_or_default().to_string());
     let role = Role::parse(form.get("role").unwrap_or_default())
@@ -198,9 +194,7 @@ pub async fn add_person(State(s): State<S>, headers: HeaderMap, body: axum::body
 
 /// `POST /console/people/state`: disable or enable a person.
 pub async fn person_state(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/people").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, form) = posted(&s, &headers, "/console/people", &body).await?;
     let username = form.text("username").ok_or_else(|| invalid(me.lang, "username", "required"))?.to_string();
     let disabled = form.get("disabled") == Some("1");
     let p = me.principal();
@@ -210,9 +204,7 @@ pub async fn person_state(State(s): State<S>, headers: HeaderMap, body: axum::bo
 
 /// `POST /console/keys/revoke`.
 pub async fn revoke_key(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/people").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, form) = posted(&s, &headers, "/console/people", &body).await?;
     let prefix = form.text("prefix").ok_or_else(|| invalid(me.lang, "prefix", "required"))?.to_string();
     let p = me.principal();
     run(&s, me.lang, move |app| {

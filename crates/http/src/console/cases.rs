@@ -5,7 +5,7 @@
 //! clear), self-protection lookup, trends and prevention campaigns.
 
 use super::page::{Lang, bars, esc, num, sparkline, t, table, url_encode, when, won};
-use super::{ConsoleError, Failure, Form, Result, authed, run};
+use super::{ConsoleError, Failure, Result, authed, posted, run};
 use crate::extract::S;
 use app::cases::{CaseBody, Change, ReportForm};
 use axum::extract::{Path, Query, State};
@@ -267,9 +267,7 @@ pub async fn queue(State(s): State<S>, headers: HeaderMap, Query(q): Params) -> 
 
 /// `POST /console/cases/bulk`: assign the selected cases to me, or mark them triaged.
 pub async fn bulk(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/cases").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, form) = posted(&s, &headers, "/console/cases", &body).await?;
     let ids: Vec<i64> = form.all("case").iter().filter_map(|v| v.parse().ok()).collect();
     let change = match form.get("do") {
         Some("assign") => Change { assignee: Some(me.principal().actor()), ..Change::default() },
@@ -493,9 +491,7 @@ pub async fn change(
     Path(id): Path<i64>,
     body: axum::body::Bytes,
 ) -> Result<Response> {
-    let me = authed(&s, &headers, &format!("/console/cases/{id}")).await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, form) = posted(&s, &headers, &format!("/console/cases/{id}"), &body).await?;
     let change = Change {
         state: form.text("state").map(str::to_string),
         outcome: form.text("outcome").map(str::to_string),
@@ -664,10 +660,8 @@ pub async fn indicators(State(s): State<S>, headers: HeaderMap, Query(q): Params
 
 /// `POST /console/indicators`: report, confirm or clear the affiliate's own report.
 pub async fn indicator_change(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/indicators").await?;
+    let (me, form) = posted(&s, &headers, "/console/indicators", &body).await?;
     let lang = me.lang;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
     let bad = |field: &str, message: &str| {
         Failure(ConsoleError::App(app::AppError::Invalid { field: field.into(), message: message.into() }), lang)
     };

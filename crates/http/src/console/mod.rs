@@ -211,6 +211,15 @@ pub(crate) async fn authed(s: &S, headers: &HeaderMap, here: &str) -> Result<Aut
     }
 }
 
+/// A form posted by a logged-in person with this session's CSRF token: the one way a console
+/// handler reads a form, so none can forget the check (403 and nothing changed without it).
+pub(crate) async fn posted(s: &S, headers: &HeaderMap, here: &str, body: &[u8]) -> Result<(Authed, Form)> {
+    let me = authed(s, headers, here).await?;
+    let form = Form::parse(body);
+    me.check_csrf(&form)?;
+    Ok((me, form))
+}
+
 /// Runs a use case on a blocking thread; its error becomes the console's.
 pub(crate) async fn run<T: Send + 'static>(
     s: &S,
@@ -376,9 +385,7 @@ async fn login_submit(State(s): State<S>, headers: HeaderMap, body: axum::body::
 }
 
 async fn logout(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, _) = posted(&s, &headers, "/console", &body).await?;
     let token = cookie(&headers, SESSION_COOKIE).unwrap_or_default().to_string();
     run(&s, me.lang, move |app| app.logout(&token)).await?;
     let mut res = Redirect::to("/console/login").into_response();
@@ -387,9 +394,7 @@ async fn logout(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes)
 }
 
 async fn logout_everywhere(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, _) = posted(&s, &headers, "/console", &body).await?;
     let session = me.session.clone();
     run(&s, me.lang, move |app| app.logout_everywhere(&session)).await?;
     let mut res = Redirect::to("/console/login").into_response();

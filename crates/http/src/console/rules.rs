@@ -4,7 +4,7 @@
 //! publish, roll back, and the history with each version's diff against the one before.
 
 use super::page::{Lang, esc, num, t, table, when};
-use super::{Authed, ConsoleError, Failure, Form, Result, authed, run};
+use super::{Authed, ConsoleError, Failure, Form, Result, authed, posted, run};
 use crate::extract::S;
 use app::access::{Action, authorize};
 use axum::extract::{Query, State};
@@ -16,17 +16,7 @@ use std::fmt::Write;
 
 /// Line and column (from 1) of a diagnostic.
 fn line_col(source: &str, d: &Diagnostic) -> (usize, usize) {
-    if let Some(lc) = d.line_col {
-        return lc;
-    }
-    let mut at = d.span.start.min(source.len());
-    while !source.is_char_boundary(at) {
-        at -= 1;
-    }
-    let before = &source[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
+    d.line_col.unwrap_or_else(|| rules::diag::line_col(source, d.span.start))
 }
 
 /// The diagnostics as HTML: each with its place, the offending line and a caret under the
@@ -248,9 +238,7 @@ fn source_of(form: &Form, lang: Lang) -> Result<String> {
 
 /// `POST /console/rules/check`: the draft's diagnostics as JSON (the editor's script).
 pub async fn check(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/rules").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, form) = posted(&s, &headers, "/console/rules", &body).await?;
     may(&me, Action::ReadRules)?;
     let src = source_of(&form, me.lang)?;
     let s2 = src.clone();
@@ -272,9 +260,7 @@ pub async fn check(State(s): State<S>, headers: HeaderMap, body: axum::body::Byt
 
 /// `POST /console/rules/draft`: save the draft and show its diagnostics.
 pub async fn save(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/rules").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, form) = posted(&s, &headers, "/console/rules", &body).await?;
     may(&me, Action::EditRules)?;
     let src = source_of(&form, me.lang)?;
     let (p, s2) = (me.principal(), src.clone());
@@ -289,10 +275,8 @@ pub async fn save(State(s): State<S>, headers: HeaderMap, body: axum::body::Byte
 
 /// `POST /console/rules/backtest`: save the draft and replay stored events through it.
 pub async fn backtest(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/rules").await?;
+    let (me, form) = posted(&s, &headers, "/console/rules", &body).await?;
     let lang = me.lang;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
     may(&me, Action::EditRules)?;
     let src = source_of(&form, lang)?;
     let (p, s2) = (me.principal(), src.clone());
@@ -342,9 +326,7 @@ pub async fn backtest(State(s): State<S>, headers: HeaderMap, body: axum::body::
 
 /// `POST /console/rules/publish`: publish the submitted draft as the next version.
 pub async fn publish(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/rules").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, form) = posted(&s, &headers, "/console/rules", &body).await?;
     may(&me, Action::EditRules)?;
     let src = source_of(&form, me.lang)?;
     let (p, s2) = (me.principal(), src.clone());
@@ -372,9 +354,7 @@ pub async fn publish(State(s): State<S>, headers: HeaderMap, body: axum::body::B
 
 /// `POST /console/rules/rollback`: make an earlier version active again.
 pub async fn rollback(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
-    let me = authed(&s, &headers, "/console/rules").await?;
-    let form = Form::parse(&body);
-    me.check_csrf(&form)?;
+    let (me, form) = posted(&s, &headers, "/console/rules", &body).await?;
     may(&me, Action::EditRules)?;
     let version: i64 = form.get("version").and_then(|v| v.parse().ok()).ok_or_else(|| {
         Failure(
