@@ -19,17 +19,8 @@ use cdp::chromium;
 /// The DOM after Chromium loaded and rendered `url`.
 fn dump_dom(browser: &PathBuf, url: &str, profile: &std::path::Path) -> String {
     let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=1000",
-        ])
+        .args(cdp::FLAGS)
+        .arg("--virtual-time-budget=1000")
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
         .arg(url)

@@ -14,6 +14,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Headless Chromium that reaches nothing but the page it is given.
+pub const FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// Debian's Chromium, or `ANSIM_CHROMIUM`.
 pub fn chromium() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("ANSIM_CHROMIUM") {
@@ -49,19 +61,8 @@ impl Browser {
         let (r, w) = (cmd_read.into_raw_fd(), out_write.into_raw_fd());
         let mut command = Command::new(binary);
         command
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-extensions",
-                "--remote-debugging-pipe",
-                "--lang=ko-KR",
-            ])
+            .args(FLAGS)
+            .args(["--disable-extensions", "--remote-debugging-pipe", "--lang=ko-KR"])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
             .stdin(Stdio::null())
