@@ -64,8 +64,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "signals-redis",
             // The relief calendar's holiday list is TOML.
             "toml",
-            // Console passwords: argon2id hashes (pure Rust, no default features).
+            // Console passwords: argon2id hashes (pure Rust, no default features); the optional
+            // second factor: TOTP is HMAC-SHA1 (RFC 6238).
             "argon2",
+            "hmac",
+            "sha1",
             // Optional (`openapi`): the request types derive their OpenAPI schemas, so the HTTP
             // document describes the types that parse; derives only.
             "utoipa",

@@ -92,6 +92,8 @@ pub struct Person {
     pub failed_logins: i64,
     /// Locked out until, ms (0: not locked).
     pub locked_until_ms: i64,
+    /// The TOTP second factor is on.
+    pub totp: bool,
     /// Added, ms.
     pub created_ms: i64,
 }
@@ -108,6 +110,7 @@ impl Person {
             disabled: row.disabled,
             failed_logins: row.failed_logins,
             locked_until_ms: row.locked_until_ms,
+            totp: row.totp_secret.is_some(),
             created_ms: row.created_ms,
         })
     }
@@ -313,6 +316,8 @@ impl App {
             disabled: false,
             failed_logins: 0,
             locked_until_ms: 0,
+            totp_secret: None,
+            totp_step: 0,
             created_ms: now,
             updated_ms: now,
         };
@@ -377,7 +382,11 @@ impl App {
 
     /// Logs a person in at `now`: a new session with fresh tokens, or why not. Every outcome
     /// is in the audit log.
-    pub fn login(&self, username: &str, password: &str, now: i64) -> Result<LoggedIn, LoginError> {
+    ///
+    /// A person with a second factor must also give the one-time code of the current 30-second
+    /// step (or the one before or after, for clock drift); each code works once. A wrong or
+    /// missing code counts as a failed login, like a wrong password.
+    pub fn login(&self, username: &str, password: &str, code: Option<&str>, now: i64) -> Result<LoggedIn, LoginError> {
         let row = if username.len() <= 64 { self.store.person(username)? } else { None };
         let Some(row) = row.filter(|r| !r.disabled) else {
             // The same work as a real check, so timing does not tell which names exist.
@@ -394,7 +403,14 @@ impl App {
             self.audit_people(&actor, "console.login_locked", format!("{{\"until_ms\":{}}}", row.locked_until_ms))?;
             return Err(LoginError::Locked { until_ms: row.locked_until_ms });
         }
-        if !verify_password(password, &row.password_hash) {
+        let second = match &row.totp_secret {
+            None => true,
+            Some(secret) => match code.and_then(|c| totp::matching_step(secret, c, now)) {
+                Some(step) => self.store.use_totp_step(username, step)?,
+                None => false,
+            },
+        };
+        if !verify_password(password, &row.password_hash) || !second {
             let failed = self.store.login_failed(username, &|n| lock_until(n, now))?;
             let until = lock_until(failed, now);
             self.audit_people(
@@ -463,6 +479,115 @@ impl App {
     }
 }
 
+/// Time-based one-time passwords (RFC 6238: HMAC-SHA1, 30-second steps, six digits), the
+/// console's optional second factor, and the base32 its secrets are shown in.
+pub mod totp {
+    use hmac::{Hmac, KeyInit, Mac};
+
+    /// One step, ms.
+    pub const STEP_MS: i64 = 30_000;
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+    /// The six-digit code of `secret` at time step `step`.
+    pub fn code(secret: &[u8], step: i64) -> u32 {
+        let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(secret).expect("HMAC takes a key of any length");
+        mac.update(&step.to_be_bytes());
+        let h = mac.finalize().into_bytes();
+        let at = usize::from(h[h.len() - 1] & 0x0f);
+        let bin = u32::from_be_bytes([h[at] & 0x7f, h[at + 1], h[at + 2], h[at + 3]]);
+        bin % 1_000_000
+    }
+
+    /// The step (now, or one either side) whose code `typed` is, for a base32 `secret`.
+    pub fn matching_step(secret: &str, typed: &str, now_ms: i64) -> Option<i64> {
+        let key = decode(secret)?;
+        let typed: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+        if typed.len() != 6 || !typed.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let typed: u32 = typed.parse().ok()?;
+        let now = now_ms.div_euclid(STEP_MS);
+        [now, now - 1, now + 1].into_iter().find(|s| code(&key, *s) == typed)
+    }
+
+    /// RFC 4648 base32 without padding.
+    pub fn encode(bytes: &[u8]) -> String {
+        let (mut out, mut acc, mut bits) = (String::new(), 0u32, 0);
+        for &b in bytes {
+            acc = (acc << 8) | u32::from(b);
+            bits += 8;
+            while bits >= 5 {
+                bits -= 5;
+                out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
+            }
+        }
+        if bits > 0 {
+            out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize] as char);
+        }
+        out
+    }
+
+    /// Reads base32 (any case, spaces and padding ignored); `None` on another character.
+    pub fn decode(text: &str) -> Option<Vec<u8>> {
+        let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
+        for c in text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
+            let v = ALPHABET.iter().position(|a| *a == c.to_ascii_uppercase())? as u32;
+            acc = (acc << 5) | v;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+/// A new second factor to confirm: the secret in base32 and the `otpauth://` address an
+/// authenticator app reads.
+#[derive(Debug, Clone)]
+pub struct TotpOffer {
+    /// Base32 secret (also typed by hand).
+    pub secret: String,
+    /// `otpauth://totp/ansim:NAME?secret=...&issuer=ansim`.
+    pub uri: String,
+}
+
+impl App {
+    /// A fresh secret for the session's person to add to an authenticator app; nothing is
+    /// stored until [`App::enable_totp`] confirms a code of it.
+    pub fn offer_totp(&self, s: &Session) -> TotpOffer {
+        let mut bytes = [0u8; 20];
+        getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
+        let secret = totp::encode(&bytes);
+        let uri = format!("otpauth://totp/ansim:{0}?secret={secret}&issuer=ansim", s.person.username);
+        TotpOffer { secret, uri }
+    }
+
+    /// Turns on the second factor with `secret` once `code` shows the person's app has it.
+    pub fn enable_totp(&self, s: &Session, secret: &str, code: &str, now: i64) -> Result<(), AppError> {
+        let step = totp::matching_step(secret, code, now).ok_or_else(|| AppError::Invalid {
+            field: "code".into(),
+            message: "not the code of this secret now".into(),
+        })?;
+        let mut row = self.person_row(Actor::Operator, &s.person.username)?;
+        row.totp_secret = Some(secret.trim().to_ascii_uppercase());
+        row.updated_ms = now;
+        self.store.update_person(&row)?;
+        self.store.use_totp_step(&row.username, step)?;
+        self.audit_people(&s.principal().actor(), "person.totp_enabled", "{}".into())
+    }
+
+    /// Turns a person's second factor off (a lost phone): the operator, or an admin over them.
+    pub fn reset_totp(&self, actor: Actor<'_>, username: &str) -> Result<(), AppError> {
+        let mut row = self.person_row(actor, username)?;
+        row.totp_secret = None;
+        row.updated_ms = now_ms();
+        self.store.update_person(&row)?;
+        self.audit_people(&actor.name(), "person.totp_reset", format!("{{\"username\":\"{username}\"}}"))
+    }
+}
+
 /// A valid argon2id hash of a random password, checked against when the user name is unknown.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlzYWx0ZHVtbXk$0VkQz3m2oUuVdIbx4r4bQ1b9oN7oS5hGJm0rQ9m7n2c";
@@ -509,8 +634,8 @@ mod tests {
         assert!(!stored.password_hash.contains("a long password"), "never in clear");
 
         let t0 = 1_800_000_000_000;
-        let a = app.login("kim.analyst", "a long password 1", t0).unwrap();
-        let b = app.login("kim.analyst", "a long password 1", t0).unwrap();
+        let a = app.login("kim.analyst", "a long password 1", None, t0).unwrap();
+        let b = app.login("kim.analyst", "a long password 1", None, t0).unwrap();
         assert_ne!(a.token, b.token, "each login draws a new session token");
         assert_ne!(a.session.csrf, b.session.csrf);
         let s = app.console_session(&a.token, t0 + 1_000).unwrap().unwrap();
@@ -518,16 +643,19 @@ mod tests {
         assert_eq!(app.console_session("cs_forged", t0).unwrap().map(|s| s.csrf), None);
 
         for _ in 0..4 {
-            assert!(matches!(app.login("kim.analyst", "wrong password", t0), Err(LoginError::Wrong)));
+            assert!(matches!(app.login("kim.analyst", "wrong password", None, t0), Err(LoginError::Wrong)));
         }
         assert!(
-            matches!(app.login("kim.analyst", "wrong password", t0), Err(LoginError::Locked { until_ms }) if until_ms == t0 + 30_000)
+            matches!(app.login("kim.analyst", "wrong password", None, t0), Err(LoginError::Locked { until_ms }) if until_ms == t0 + 30_000)
         );
         // Locked: even the right password is not checked until the lock ends.
-        assert!(matches!(app.login("kim.analyst", "a long password 1", t0 + 29_000), Err(LoginError::Locked { .. })));
-        assert!(app.login("kim.analyst", "a long password 1", t0 + 30_001).is_ok());
+        assert!(matches!(
+            app.login("kim.analyst", "a long password 1", None, t0 + 29_000),
+            Err(LoginError::Locked { .. })
+        ));
+        assert!(app.login("kim.analyst", "a long password 1", None, t0 + 30_001).is_ok());
         // An unknown name gets the same answer as a wrong password.
-        assert!(matches!(app.login("nobody", "a long password 1", t0), Err(LoginError::Wrong)));
+        assert!(matches!(app.login("nobody", "a long password 1", None, t0), Err(LoginError::Wrong)));
         let log = app.store.audit_log().unwrap();
         assert!(log.iter().any(|r| r.entry.action == "console.login_locked" && r.entry.actor == "bank/kim.analyst"));
         assert!(log.iter().all(|r| !r.entry.detail.contains("password 1")), "passwords never reach the log");
@@ -539,7 +667,7 @@ mod tests {
         let bank = AffiliateId("bank".into());
         app.add_person(Actor::Operator, "lee", &bank, Role::Analyst, "a long password 2").unwrap();
         let t0 = 1_800_000_000_000;
-        let login = |t| app.login("lee", "a long password 2", t).unwrap().token;
+        let login = |t| app.login("lee", "a long password 2", None, t).unwrap().token;
 
         let idle = login(t0);
         assert!(app.console_session(&idle, t0 + IDLE_MS - 1).unwrap().is_some());
@@ -566,10 +694,10 @@ mod tests {
         let four = login(t0);
         app.set_password(Actor::Operator, "lee", "another long one").unwrap();
         assert!(app.console_session(&four, t0).unwrap().is_none(), "a new password ends sessions");
-        let five = app.login("lee", "another long one", t0).unwrap().token;
+        let five = app.login("lee", "another long one", None, t0).unwrap().token;
         app.set_disabled(Actor::Operator, "lee", true).unwrap();
         assert!(app.console_session(&five, t0).unwrap().is_none());
-        assert!(matches!(app.login("lee", "another long one", t0), Err(LoginError::Wrong)));
+        assert!(matches!(app.login("lee", "another long one", None, t0), Err(LoginError::Wrong)));
     }
 
     #[test]
@@ -607,5 +735,65 @@ mod tests {
         app.set_disabled(Actor::Principal(&by(&root)), "pay.analyst", true).unwrap();
         let log = app.store.audit_log().unwrap();
         assert!(log.iter().any(|r| r.entry.action == "person.disabled" && r.entry.actor == "group/root"));
+    }
+}
+
+#[cfg(test)]
+mod totp_tests {
+    use super::*;
+    use crate::AppConfig;
+
+    #[test]
+    fn codes_follow_rfc_6238() {
+        // RFC 6238 appendix B, SHA-1: the eight-digit codes' last six digits.
+        let key = b"12345678901234567890";
+        for (t, eight) in
+            [(59, 94_287_082), (1_111_111_109, 7_081_804), (1_234_567_890, 89_005_924), (2_000_000_000, 69_279_037)]
+        {
+            assert_eq!(totp::code(key, t / 30), eight % 1_000_000, "t = {t}");
+        }
+        assert_eq!(totp::encode(key), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(totp::decode("gezdgnbvgy3tqojqgezdgnbvgy3tqojq").unwrap(), key);
+        assert_eq!(totp::decode("not base32!"), None);
+    }
+
+    #[test]
+    fn a_second_factor_is_confirmed_then_required_and_each_code_works_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::open(AppConfig::new(dir.path().join("data"))).unwrap();
+        let bank = AffiliateId("bank".into());
+        app.ensure_affiliate(&bank, "bank", "[ruleset]\nname = \"bank\"\nversion = 1\n").unwrap();
+        app.add_person(Actor::Operator, "choi", &bank, Role::Analyst, "a long password 9").unwrap();
+        let t0 = 1_800_000_000_000;
+        let s = app.login("choi", "a long password 9", None, t0).unwrap().session;
+        let offer = app.offer_totp(&s);
+        assert!(offer.uri.starts_with("otpauth://totp/ansim:choi?secret="), "{}", offer.uri);
+        let key = totp::decode(&offer.secret).unwrap();
+        let code_at = |ms: i64| format!("{:06}", totp::code(&key, ms / totp::STEP_MS));
+        let wrong = app.enable_totp(&s, &offer.secret, "000000", t0);
+        assert!(
+            matches!(wrong, Err(AppError::Invalid { ref field, .. }) if field == "code") || code_at(t0) == "000000"
+        );
+        app.enable_totp(&s, &offer.secret, &code_at(t0), t0).unwrap();
+
+        // The password alone no longer logs in; the code of the step used to confirm does not
+        // either (used once); the next step's code does, once.
+        let t1 = t0 + totp::STEP_MS;
+        assert!(matches!(app.login("choi", "a long password 9", None, t1), Err(LoginError::Wrong)));
+        assert!(matches!(app.login("choi", "a long password 9", Some(&code_at(t0)), t0), Err(LoginError::Wrong)));
+        assert!(app.login("choi", "a long password 9", Some(&code_at(t1)), t1).is_ok());
+        assert!(matches!(app.login("choi", "a long password 9", Some(&code_at(t1)), t1), Err(LoginError::Wrong)));
+        assert!(matches!(
+            app.login("choi", "wrong password 9", Some(&code_at(t1 + totp::STEP_MS)), t1),
+            Err(LoginError::Wrong)
+        ));
+        // Since the one success: the reused code and the wrong password.
+        assert_eq!(app.store.person("choi").unwrap().unwrap().failed_logins, 2, "a reused code counts as a failure");
+
+        app.reset_totp(Actor::Operator, "choi").unwrap();
+        assert!(app.login("choi", "a long password 9", None, t1 + 10 * totp::STEP_MS).is_ok());
+        let log = app.store.audit_log().unwrap();
+        assert!(log.iter().any(|r| r.entry.action == "person.totp_enabled" && r.entry.actor == "bank/choi"));
+        assert!(log.iter().all(|r| !r.entry.detail.contains(&offer.secret)), "the secret is not logged");
     }
 }

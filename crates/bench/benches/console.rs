@@ -247,7 +247,7 @@ fn main() {
         .unwrap();
     }
     seed(&app, decisions, cases);
-    let token = app.login("admin", PASSWORD, app::now_ms()).unwrap().token;
+    let token = app.login("admin", PASSWORD, None, app::now_ms()).unwrap().token;
     let case_ids: Vec<i64> = app.store().open_cases(2_000).unwrap().iter().map(|c| c.id).collect();
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

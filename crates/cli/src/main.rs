@@ -356,6 +356,14 @@ enum UsersCommand {
         #[command(flatten)]
         at: DataArgs,
     },
+    /// Turn a person's TOTP second factor off (a lost phone); they can turn it on again from
+    /// their account page.
+    ResetTotp {
+        /// Login name.
+        username: String,
+        #[command(flatten)]
+        at: DataArgs,
+    },
     /// List people: name, affiliate, role, state.
     List {
         #[command(flatten)]
@@ -765,6 +773,7 @@ fn users(cmd: UsersCommand) -> Result<(), String> {
         UsersCommand::Add { at, .. }
         | UsersCommand::Passwd { at, .. }
         | UsersCommand::Disable { at, .. }
+        | UsersCommand::ResetTotp { at, .. }
         | UsersCommand::List { at } => at,
     };
     let c = config(at.config.clone(), None, at.data.clone())?;
@@ -796,6 +805,9 @@ fn users(cmd: UsersCommand) -> Result<(), String> {
         UsersCommand::Disable { username, enable, .. } => app
             .set_disabled(Actor::Operator, &username, !enable)
             .map(|()| eprintln!("{username} {}", if enable { "enabled" } else { "disabled; their sessions ended" })),
+        UsersCommand::ResetTotp { username, .. } => {
+            app.reset_totp(Actor::Operator, &username).map(|()| eprintln!("the second factor of {username} is off"))
+        }
         UsersCommand::List { .. } => app.all_people().map(|people| {
             for p in people {
                 let state = if p.disabled {
@@ -805,7 +817,8 @@ fn users(cmd: UsersCommand) -> Result<(), String> {
                 } else {
                     "active"
                 };
-                println!("{:<24} {:<12} {:<16} {state}", p.username, p.affiliate, p.role.as_str());
+                let totp = if p.totp { "totp" } else { "" };
+                println!("{:<24} {:<12} {:<16} {totp:<5} {state}", p.username, p.affiliate, p.role.as_str());
             }
         }),
     };

@@ -346,3 +346,52 @@ async fn the_rules_page_shows_the_affiliate_s_shadow_results() {
     assert!(page[at..].starts_with("<code>trial-bank</code></td><td>3</td>"), "{}", &page[at..at + 60]);
     assert!(!page.contains("trial-pay"), "another affiliate's shadow rule is not shown");
 }
+
+/// The second factor over HTTP: turned on from the account page with a code of the offered
+/// secret, then required at login (without the code: refused), and reset by an admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_factor_is_turned_on_from_the_account_page_and_required_at_login() {
+    use app::people::totp;
+    let w = world().await;
+    let mut b = Browser::new(w.addr);
+    b.login("bank.analyst", PASSWORD).await;
+    let page = b.get("/console/account").await;
+    let at = page.body.find("id=\"totp-secret\">").expect("a secret offered") + 17;
+    let secret = page.body[at..].split('<').next().unwrap().to_string();
+    let key = totp::decode(&secret).unwrap();
+    let code = |step_offset: i64| format!("{:06}", totp::code(&key, app::now_ms() / totp::STEP_MS + step_offset));
+    let csrf = page.csrf();
+    let p = b.post("/console/account/totp", &[("csrf", &csrf), ("secret", &secret), ("code", "12345")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "a malformed code is refused");
+    let p = b.post("/console/account/totp", &[("csrf", &csrf), ("secret", &secret), ("code", &code(0))]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert!(b.get("/console/account").await.body.contains("id=\"totp-state\""));
+
+    // Password alone: refused. Password and the next step's code (the current one was used to
+    // confirm): in.
+    let mut other = Browser::new(w.addr);
+    assert_eq!(other.login("bank.analyst", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    let form = other.get("/console/login").await;
+    let csrf = form.csrf();
+    let p = other
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf),
+                ("next", "/console"),
+                ("username", "bank.analyst"),
+                ("password", PASSWORD),
+                ("code", &code(1)),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+
+    // The bank's admin resets it; the password alone works again.
+    let mut admin = Browser::new(w.addr);
+    admin.login("bank.admin", PASSWORD).await;
+    let csrf = admin.get("/console/people").await.csrf();
+    let p = admin.post("/console/people/totp-reset", &[("csrf", &csrf), ("username", "bank.analyst")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(Browser::new(w.addr).login("bank.analyst", PASSWORD).await.status, StatusCode::SEE_OTHER);
+}

@@ -1,4 +1,5 @@
--- People who log in to the console (passwords as argon2id PHC strings only), their sessions
+-- People who log in to the console (passwords as argon2id PHC strings only; an optional TOTP
+-- secret with the last time step used, so a code is accepted once), their sessions
 -- (tokens as SHA-256 only), and the indexes of the report inbox and of overdue cases.
 CREATE TABLE person (
     username         TEXT PRIMARY KEY,
@@ -8,6 +9,8 @@ CREATE TABLE person (
     disabled         BOOLEAN NOT NULL DEFAULT FALSE,
     failed_logins    BIGINT NOT NULL DEFAULT 0,
     locked_until_ms  BIGINT NOT NULL DEFAULT 0,
+    totp_secret      TEXT,
+    totp_step        BIGINT NOT NULL DEFAULT 0,
     created_ms       BIGINT NOT NULL,
     updated_ms       BIGINT NOT NULL
 );

@@ -1587,7 +1587,8 @@ impl RulesetRepo for PgTx<'_, '_> {
 }
 
 const PERSON_COLS: &str =
-    "username, affiliate, role, password_hash, disabled, failed_logins, locked_until_ms, created_ms, updated_ms";
+    "username, affiliate, role, password_hash, disabled, failed_logins, locked_until_ms, created_ms,
+     updated_ms, totp_secret, totp_step";
 
 fn person_row(r: &Row) -> PersonRow {
     PersonRow {
@@ -1600,6 +1601,8 @@ fn person_row(r: &Row) -> PersonRow {
         locked_until_ms: r.get(6),
         created_ms: r.get(7),
         updated_ms: r.get(8),
+        totp_secret: r.get(9),
+        totp_step: r.get(10),
     }
 }
 
@@ -1609,7 +1612,7 @@ impl People for PgStore {
             .conn()?
             .execute(
                 &format!(
-                    "INSERT INTO person ({PERSON_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                    "INSERT INTO person ({PERSON_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                      ON CONFLICT (username) DO NOTHING"
                 ),
                 &[
@@ -1622,6 +1625,8 @@ impl People for PgStore {
                     &p.locked_until_ms,
                     &p.created_ms,
                     &p.updated_ms,
+                    &p.totp_secret,
+                    &p.totp_step,
                 ],
             )
             .map_err(backend)?;
@@ -1652,8 +1657,9 @@ impl People for PgStore {
         let n = self
             .conn()?
             .execute(
-                "UPDATE person SET role = $2, password_hash = $3, disabled = $4, updated_ms = $5 WHERE username = $1",
-                &[&p.username, &p.role, &p.password_hash, &p.disabled, &p.updated_ms],
+                "UPDATE person SET role = $2, password_hash = $3, disabled = $4, updated_ms = $5, totp_secret = $6
+                 WHERE username = $1",
+                &[&p.username, &p.role, &p.password_hash, &p.disabled, &p.updated_ms, &p.totp_secret],
             )
             .map_err(backend)?;
         if n == 0 {
@@ -1685,6 +1691,14 @@ impl People for PgStore {
             .execute("UPDATE person SET failed_logins = 0, locked_until_ms = 0 WHERE username = $1", &[&username])
             .map_err(backend)?;
         Ok(())
+    }
+
+    fn use_totp_step(&self, username: &str, step: i64) -> Result<bool> {
+        let n = self
+            .conn()?
+            .execute("UPDATE person SET totp_step = $2 WHERE username = $1 AND totp_step < $2", &[&username, &step])
+            .map_err(backend)?;
+        Ok(n == 1)
     }
 
     fn insert_session(&self, s: &SessionRow) -> Result<()> {

@@ -728,6 +728,8 @@ fn person(name: &str, a: &str) -> crate::PersonRow {
         locked_until_ms: 0,
         created_ms: 1_000,
         updated_ms: 1_000,
+        totp_secret: None,
+        totp_step: 0,
     }
 }
 

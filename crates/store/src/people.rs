@@ -23,6 +23,10 @@ pub struct PersonRow {
     pub failed_logins: i64,
     /// No login is tried before this time, ms (0: not locked).
     pub locked_until_ms: i64,
+    /// The base32 secret of the person's TOTP second factor, once they turned it on.
+    pub totp_secret: Option<String>,
+    /// The last TOTP time step a login used (a code is accepted once).
+    pub totp_step: i64,
     /// When the person was added, ms.
     pub created_ms: i64,
     /// When role, password or state last changed, ms.
@@ -52,14 +56,18 @@ pub trait People {
     fn person(&self, username: &str) -> Result<Option<PersonRow>>;
     /// The people of one affiliate, or (`None`) of every affiliate, by user name.
     fn people(&self, a: Option<&AffiliateId>) -> Result<Vec<PersonRow>>;
-    /// Saves role, password hash, disabled and update time ([`crate::StoreError::NotFound`]
-    /// when no person has the name). Login counters are left as they are.
+    /// Saves role, password hash, disabled, TOTP secret and update time
+    /// ([`crate::StoreError::NotFound`] when no person has the name). Login counters and the
+    /// last TOTP step are left as they are.
     fn update_person(&self, p: &PersonRow) -> Result<()>;
     /// Counts a failed login atomically and locks the person until `lock(failed)` ms (0: no
     /// lock), where `failed` is the new count; returns it (0 when no person has the name).
     fn login_failed(&self, username: &str, lock: &dyn Fn(i64) -> i64) -> Result<i64>;
     /// A successful login: the failure count and the lock are cleared.
     fn login_succeeded(&self, username: &str) -> Result<()>;
+    /// Records that a login used TOTP time step `step`, atomically: `false` (nothing changed)
+    /// when that step or a later one was used already, so one code works once.
+    fn use_totp_step(&self, username: &str, step: i64) -> Result<bool>;
 
     /// Stores a new session.
     fn insert_session(&self, s: &SessionRow) -> Result<()>;

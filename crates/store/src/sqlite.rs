@@ -1379,7 +1379,8 @@ fn holder(c: &Connection, key: &str) -> Result<Option<AffiliateId>> {
 }
 
 const PERSON_COLS: &str =
-    "username, affiliate, role, password_hash, disabled, failed_logins, locked_until_ms, created_ms, updated_ms";
+    "username, affiliate, role, password_hash, disabled, failed_logins, locked_until_ms, created_ms,
+     updated_ms, totp_secret, totp_step";
 
 fn person_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRow> {
     Ok(PersonRow {
@@ -1392,6 +1393,8 @@ fn person_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRow> {
         locked_until_ms: r.get(6)?,
         created_ms: r.get(7)?,
         updated_ms: r.get(8)?,
+        totp_secret: r.get(9)?,
+        totp_step: r.get(10)?,
     })
 }
 
@@ -1400,7 +1403,7 @@ impl People for SqliteStore {
         let n = lock(&self.writer)
             .execute(
                 &format!(
-                    "INSERT INTO person ({PERSON_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    "INSERT INTO person ({PERSON_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                      ON CONFLICT (username) DO NOTHING"
                 ),
                 params![
@@ -1412,7 +1415,9 @@ impl People for SqliteStore {
                     p.failed_logins,
                     p.locked_until_ms,
                     p.created_ms,
-                    p.updated_ms
+                    p.updated_ms,
+                    p.totp_secret,
+                    p.totp_step
                 ],
             )
             .map_err(backend)?;
@@ -1440,8 +1445,9 @@ impl People for SqliteStore {
     fn update_person(&self, p: &PersonRow) -> Result<()> {
         let n = lock(&self.writer)
             .execute(
-                "UPDATE person SET role = ?2, password_hash = ?3, disabled = ?4, updated_ms = ?5 WHERE username = ?1",
-                params![p.username, p.role, p.password_hash, i64::from(p.disabled), p.updated_ms],
+                "UPDATE person SET role = ?2, password_hash = ?3, disabled = ?4, updated_ms = ?5, totp_secret = ?6
+                 WHERE username = ?1",
+                params![p.username, p.role, p.password_hash, i64::from(p.disabled), p.updated_ms, p.totp_secret],
             )
             .map_err(backend)?;
         if n == 0 {
@@ -1473,6 +1479,13 @@ impl People for SqliteStore {
             .execute("UPDATE person SET failed_logins = 0, locked_until_ms = 0 WHERE username = ?1", params![username])
             .map_err(backend)?;
         Ok(())
+    }
+
+    fn use_totp_step(&self, username: &str, step: i64) -> Result<bool> {
+        let n = lock(&self.writer)
+            .execute("UPDATE person SET totp_step = ?2 WHERE username = ?1 AND totp_step < ?2", params![username, step])
+            .map_err(backend)?;
+        Ok(n == 1)
     }
 
     fn insert_session(&self, s: &SessionRow) -> Result<()> {

@@ -111,7 +111,26 @@ pub async fn people(State(s): State<S>, headers: HeaderMap) -> Result<Response> 
                 if x.disabled { "0" } else { "1" },
                 if x.disabled { t(lang, "다시 사용", "Enable") } else { t(lang, "사용 중지", "Disable") },
             );
-            vec![esc(&x.username), esc(x.affiliate.as_str()), t(lang, ko, en).into(), state.into(), esc(&when(x.created_ms)), toggle]
+            let reset = if x.totp {
+                format!(
+                    " <form method=\"post\" action=\"/console/people/totp-reset\" class=\"inline\">{csrf}<input type=\"hidden\" name=\"username\" value=\"{}\">\
+                     <button type=\"submit\" data-confirm=\"{}\">{}</button></form>",
+                    esc(&x.username),
+                    t(lang, "2단계 인증을 초기화할까요?", "Reset the second factor?"),
+                    t(lang, "2단계 인증 초기화", "Reset second factor"),
+                )
+            } else {
+                String::new()
+            };
+            vec![
+                esc(&x.username),
+                esc(x.affiliate.as_str()),
+                t(lang, ko, en).into(),
+                state.into(),
+                if x.totp { "TOTP".into() } else { String::new() },
+                esc(&when(x.created_ms)),
+                toggle + &reset,
+            ]
         })
         .collect();
     page.push(&table(
@@ -212,5 +231,80 @@ pub async fn revoke_key(State(s): State<S>, headers: HeaderMap, body: axum::body
         app.audit(&p, "key.revoked", serde_json::json!({"prefix": prefix}).to_string())
     })
     .await?;
+    Ok(Redirect::to("/console/people").into_response())
+}
+
+/// `GET /console/account`: the person's own account: role, sessions, and the second factor
+/// (a new secret to add to an authenticator app and confirm with one of its codes).
+pub async fn account(State(s): State<S>, headers: HeaderMap) -> Result<Response> {
+    let me = authed(&s, &headers, "/console/account").await?;
+    let lang = me.lang;
+    let mut page = me.page(("내 계정", "My account"), "account");
+    let csrf = page.csrf_field();
+    let who = &me.session.person;
+    let (ko, en) = who.role.labels();
+    let _ = write!(
+        page.body(),
+        "<h1>{}</h1><dl class=\"facts\"><div><dt>{}</dt><dd>{}</dd></div><div><dt>{}</dt><dd>{}</dd></div><div><dt>{}</dt><dd>{}</dd></div></dl>",
+        t(lang, "내 계정", "My account"),
+        t(lang, "사용자 이름", "User name"),
+        esc(&who.username),
+        t(lang, "계열사", "Affiliate"),
+        esc(who.affiliate.as_str()),
+        t(lang, "역할", "Role"),
+        t(lang, ko, en),
+    );
+    if who.totp {
+        let _ = write!(
+            page.body(),
+            "<p id=\"totp-state\">{}</p>",
+            t(
+                lang,
+                "2단계 인증이 켜져 있습니다. 휴대전화를 잃어버렸다면 관리자에게 초기화를 요청하세요.",
+                "The second factor is on. If you lost your phone, ask an administrator to reset it."
+            )
+        );
+    } else {
+        let offer = s.app.offer_totp(&me.session);
+        let _ = write!(
+            page.body(),
+            "<section aria-labelledby=\"totp\"><h2 id=\"totp\">{}</h2><p id=\"totp-state\">{}</p>\
+             <p>{}: <code id=\"totp-secret\">{}</code></p><p><code>{}</code></p>\
+             <form method=\"post\" action=\"/console/account/totp\">{csrf}<input type=\"hidden\" name=\"secret\" value=\"{}\">\
+             <label for=\"totp-code\">{}</label><input id=\"totp-code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"8\" required>\
+             <button type=\"submit\">{}</button></form></section>",
+            t(lang, "2단계 인증 (TOTP)", "Second factor (TOTP)"),
+            t(
+                lang,
+                "꺼져 있습니다. 인증 앱에 아래 비밀키를 추가한 뒤 앱이 보여 주는 코드를 입력하세요.",
+                "Off. Add the secret below to an authenticator app, then enter the code it shows."
+            ),
+            t(lang, "비밀키", "Secret"),
+            esc(&offer.secret),
+            esc(&offer.uri),
+            esc(&offer.secret),
+            t(lang, "앱의 6자리 코드", "The app's six-digit code"),
+            t(lang, "켜기", "Turn on"),
+        );
+    }
+    Ok(page.finish())
+}
+
+/// `POST /console/account/totp`: turn the second factor on with a confirmed code.
+pub async fn enable_totp(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
+    let (me, form) = posted(&s, &headers, "/console/account", &body).await?;
+    let secret = form.text("secret").ok_or_else(|| invalid(me.lang, "secret", "required"))?.to_string();
+    let code = form.text("code").ok_or_else(|| invalid(me.lang, "code", "required"))?.to_string();
+    let session = me.session.clone();
+    run(&s, me.lang, move |app| app.enable_totp(&session, &secret, &code, app::now_ms())).await?;
+    Ok(Redirect::to("/console/account").into_response())
+}
+
+/// `POST /console/people/totp-reset`: turn a person's second factor off (a lost phone).
+pub async fn reset_totp(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
+    let (me, form) = posted(&s, &headers, "/console/people", &body).await?;
+    let username = form.text("username").ok_or_else(|| invalid(me.lang, "username", "required"))?.to_string();
+    let p = me.principal();
+    run(&s, me.lang, move |app| app.reset_totp(Actor::Principal(&p), &username)).await?;
     Ok(Redirect::to("/console/people").into_response())
 }

@@ -71,6 +71,9 @@ pub fn router() -> Router<Arc<Server>> {
         .route("/console/people/add", post(admin::add_person))
         .route("/console/people/state", post(admin::person_state))
         .route("/console/keys/revoke", post(admin::revoke_key))
+        .route("/console/account", get(admin::account))
+        .route("/console/account/totp", post(admin::enable_totp))
+        .route("/console/people/totp-reset", post(admin::reset_totp))
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -324,10 +327,13 @@ fn login_page(lang: Lang, token: &str, next: &str, problem: Option<&str>, status
          <input type=\"hidden\" name=\"next\" value=\"{next}\">\
          <label for=\"username\">{user}</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required>\
          <label for=\"password\">{pass}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <label for=\"code\">{code}</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"8\" aria-describedby=\"code-help\"><small id=\"code-help\">{code_help}</small>\
          <button type=\"submit\">{go}</button></form>",
         next = page::esc(next),
         user = t(lang, "사용자 이름", "User name"),
         pass = t(lang, "비밀번호", "Password"),
+        code = t(lang, "일회용 코드", "One-time code"),
+        code_help = t(lang, "2단계 인증을 켠 경우에만", "Only if you turned on the second factor"),
         go = t(lang, "로그인", "Log in"),
     ));
     let mut res = (status, p.finish()).into_response();
@@ -350,7 +356,9 @@ async fn login_submit(State(s): State<S>, headers: HeaderMap, body: axum::body::
     let username = form.get("username").unwrap_or_default().trim().to_string();
     let password = form.get("password").unwrap_or_default().to_string();
     let app = Arc::clone(&s.app);
-    let outcome = tokio::task::spawn_blocking(move || app.login(&username, &password, app::now_ms())).await;
+    let code = form.text("code").map(str::to_string);
+    let outcome =
+        tokio::task::spawn_blocking(move || app.login(&username, &password, code.as_deref(), app::now_ms())).await;
     let fresh = app::people::new_password() + &app::people::new_password();
     match outcome {
         Ok(Ok(logged_in)) => {

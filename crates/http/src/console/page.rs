@@ -82,6 +82,7 @@ const NAV: &[(&str, &str, &str, &str, Shown)] = &[
     ("/console/campaigns", "campaigns", "예방 캠페인", "Campaigns", |_, _| true),
     ("/console/deliveries", "deliveries", "전달", "Deliveries", |r, _| r != Role::Analyst),
     ("/console/people", "people", "사용자·키", "People & keys", |r, _| r != Role::Analyst),
+    ("/console/account", "account", "내 계정", "My account", |_, _| true),
 ];
 
 impl Page {
