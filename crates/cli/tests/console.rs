@@ -228,6 +228,7 @@ fn drive(
         ("campaigns", "/console/campaigns".into()),
         ("deliveries", "/console/deliveries".into()),
         ("people", "/console/people".into()),
+        ("account", "/console/account".into()),
     ];
     for lang in ["ko", "en"] {
         b.open(&format!("{base}/console/lang/{lang}?next=/console"));

@@ -349,19 +349,26 @@ pub async fn detail(State(s): State<S>, headers: HeaderMap, Path(id): Path<Strin
     if case.state.is_open() {
         let _ = write!(
             page.body(),
-            "<section aria-labelledby=\"work\"><h2 id=\"work\">{}</h2>\
-             <form method=\"post\" action=\"/console/cases/{id}\" class=\"inline-form\">{csrf}<input type=\"hidden\" name=\"outcome\" value=\"confirmed_fraud\">\
-             <button type=\"submit\" id=\"confirm-fraud\" data-confirm=\"{ask}\">{}</button></form>\
+            "<section aria-labelledby=\"work\"><h2 id=\"work\">{}</h2>{confirm}\
              <form method=\"post\" action=\"/console/cases/{id}\">{csrf}<label for=\"c-state\">{}</label><select id=\"c-state\" name=\"state\"><option value=\"\">—</option>",
             t(lang, "사건 처리", "Work the case"),
-            t(lang, "사기 확정", "Confirm fraud"),
             t(lang, "다음 상태", "Next state"),
             csrf = csrf,
-            ask = t(
-                lang,
-                "사기로 확정하고 모든 계열사에 후속 조치를 보낼까요?",
-                "Confirm fraud and send follow-up actions to every affiliate?"
-            ),
+            // Confirming is once: a confirmed case offers the rest of the work only.
+            confirm = if case.outcome == Some(domain::CaseOutcome::ConfirmedFraud) {
+                String::new()
+            } else {
+                format!(
+                    "<form method=\"post\" action=\"/console/cases/{id}\" class=\"inline-form\">{csrf}<input type=\"hidden\" name=\"outcome\" value=\"confirmed_fraud\">\
+                     <button type=\"submit\" id=\"confirm-fraud\" data-confirm=\"{}\">{}</button></form>",
+                    t(
+                        lang,
+                        "사기로 확정하고 모든 계열사에 후속 조치를 보낼까요?",
+                        "Confirm fraud and send follow-up actions to every affiliate?"
+                    ),
+                    t(lang, "사기 확정", "Confirm fraud"),
+                )
+            },
         );
         for st in CaseState::ALL.into_iter().filter(|st| case.state.can_move_to(*st)) {
             let _ = write!(page.body(), "<option value=\"{}\">{}</option>", st.as_str(), state_label(lang, st));
