@@ -470,8 +470,6 @@ impl App {
         if stopped.stopped_ms.is_none() {
             stopped.stopped_ms = Some(now);
             let body = serde_json::to_string(&stopped).map_err(|e| AppError::Unavailable(e.to_string()))?;
-            let created_ms = self.store.campaigns()?.iter().find(|c| c.id == id).map_or(now, |c| c.created_ms);
-            let row = CampaignRow { id: id.to_string(), body, created_ms, updated_ms: now };
             let audit = store::AuditEntry {
                 at_ms: now,
                 actor: p.actor(),
@@ -480,7 +478,7 @@ impl App {
                 detail: serde_json::json!({ "campaign": id }).to_string(),
             };
             self.unit_of_work(|tx| {
-                tx.update_campaign(&row)?;
+                tx.update_campaign(id, &body, now)?;
                 Ok(tx.append_audit(std::slice::from_ref(&audit))?)
             })?;
             self.adopt_campaign(Arc::new(stopped.clone()))?;

@@ -199,6 +199,22 @@ static MISSED: std::sync::Mutex<std::collections::VecDeque<Victim>> =
     std::sync::Mutex::new(std::collections::VecDeque::new());
 
 impl Victim {
+    /// The victim's report of the transfer: by the public channel (`subject` none) or filed by
+    /// their affiliate for its user `subject`.
+    fn report(self, subject: Option<String>) -> app::cases::ReportForm {
+        app::cases::ReportForm {
+            kind: app::cases::ReportKind::VoicePhishing,
+            description: "기관을 사칭한 연락을 받고 안내받은 계좌로 송금했습니다.".into(),
+            amount: Some(domain::Krw(self.amount)),
+            transferred_at: Some(Timestamp(self.at_ms).to_kst_rfc3339()),
+            contact_ongoing: false,
+            age: self.age,
+            indicators: vec![app::cases::ReportedIndicator { kind: "account".into(), value: self.account }],
+            contact: None,
+            subject,
+        }
+    }
+
     fn of(l: &sim::Labeled) -> Option<Victim> {
         let domain::EventBody::Transfer(t) = &l.event.body else { return None };
         if !l.is_scam() {
@@ -243,18 +259,7 @@ pub async fn casework(server: Arc<Server>, rate: f64, mut stop: watch::Receiver<
         let analyst = analyst.clone();
         let done = tokio::task::spawn_blocking(move || -> Result<(), AppError> {
             if let Some(v) = victim {
-                let form = app::cases::ReportForm {
-                    kind: app::cases::ReportKind::VoicePhishing,
-                    description: "기관을 사칭한 전화를 받고 안내받은 계좌로 송금했습니다.".into(),
-                    amount: Some(domain::Krw(v.amount)),
-                    transferred_at: Some(Timestamp(v.at_ms).to_kst_rfc3339()),
-                    contact_ongoing: false,
-                    age: v.age,
-                    indicators: vec![app::cases::ReportedIndicator { kind: "account".into(), value: v.account }],
-                    contact: None,
-                    subject: None,
-                };
-                app.file_report(&app::cases::Reporter::Public { ip: "127.0.0.1".into() }, form)?;
+                app.file_report(&app::cases::Reporter::Public { ip: "127.0.0.1".into() }, v.report(None))?;
             }
             // Urgent cases (a victim's report: money, minutes, age) are confirmed, whatever
             // their state; new ones below that are triaged.
@@ -552,18 +557,8 @@ fn seed_reports(
         if averted {
             continue;
         }
-        let form = app::cases::ReportForm {
-            kind: app::cases::ReportKind::VoicePhishing,
-            description: "기관을 사칭한 연락을 받고 안내받은 계좌로 송금했습니다.".into(),
-            amount: Some(domain::Krw(v.amount)),
-            transferred_at: Some(Timestamp(v.at_ms).to_kst_rfc3339()),
-            contact_ongoing: false,
-            age: v.age,
-            indicators: vec![app::cases::ReportedIndicator { kind: "account".into(), value: v.account }],
-            contact: None,
-            subject: Some(subject),
-        };
-        app.file_report_at(&app::cases::Reporter::Affiliate(a), form, v.at_ms + 2 * 3_600_000)
+        let at = v.at_ms + 2 * 3_600_000;
+        app.file_report_at(&app::cases::Reporter::Affiliate(a), v.report(Some(subject)), at)
             .map_err(|e| format!("seeded report: {e}"))?;
         filed += 1;
     }

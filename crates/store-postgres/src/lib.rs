@@ -1546,12 +1546,11 @@ impl CampaignRepo for PgTx<'_, '_> {
         Ok(self.pg(r)? == 1)
     }
 
-    fn update_campaign(&mut self, c: &CampaignRow) -> Result<()> {
-        let r = self
-            .tx
-            .execute("UPDATE campaign SET body = $2, updated_ms = $3 WHERE id = $1", &[&c.id, &c.body, &c.updated_ms]);
+    fn update_campaign(&mut self, id: &str, body: &str, updated_ms: i64) -> Result<()> {
+        let r =
+            self.tx.execute("UPDATE campaign SET body = $2, updated_ms = $3 WHERE id = $1", &[&id, &body, &updated_ms]);
         if self.pg(r)? == 0 {
-            return Err(StoreError::NotFound(format!("campaign {}", c.id)));
+            return Err(StoreError::NotFound(format!("campaign {id}")));
         }
         Ok(())
     }

@@ -653,8 +653,8 @@ fn campaigns(s: &dyn Store) {
     changed.updated_ms = 2_000;
     // An id taken is not overwritten by an insert; an update changes body and time only.
     assert!(!in_transaction(s, |tx| tx.insert_campaign(&campaign("c-a", 1_500))).unwrap());
-    in_transaction(s, |tx| tx.update_campaign(&changed)).unwrap();
-    let missing = in_transaction(s, |tx| tx.update_campaign(&campaign("c-none", 1)));
+    in_transaction(s, |tx| tx.update_campaign(&changed.id, &changed.body, changed.updated_ms)).unwrap();
+    let missing = in_transaction(s, |tx| tx.update_campaign("c-none", "{}", 1));
     assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
     let rows = s.campaigns().unwrap();
     let ours: Vec<_> = rows.iter().filter(|c| c.id.starts_with("c-")).collect();

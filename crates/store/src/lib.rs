@@ -803,8 +803,8 @@ pub trait CampaignRepo {
     /// Stores a new campaign; `false` when one with its id exists (nothing is changed).
     fn insert_campaign(&mut self, c: &CampaignRow) -> Result<bool>;
     /// Saves a changed campaign's body and update time ([`StoreError::NotFound`] when none
-    /// has its id).
-    fn update_campaign(&mut self, c: &CampaignRow) -> Result<()>;
+    /// has its id); its creation time stays.
+    fn update_campaign(&mut self, id: &str, body: &str, updated_ms: i64) -> Result<()>;
     /// Enrols a member; `false` when the subject was already enrolled in the campaign at that
     /// affiliate (the stored arm and time stand).
     fn enroll(&mut self, m: &MemberRow) -> Result<bool>;

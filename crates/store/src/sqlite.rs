@@ -1310,16 +1310,13 @@ impl CampaignRepo for SqliteTx<'_> {
         Ok(n == 1)
     }
 
-    fn update_campaign(&mut self, c: &CampaignRow) -> Result<()> {
+    fn update_campaign(&mut self, id: &str, body: &str, updated_ms: i64) -> Result<()> {
         let n = self
             .0
-            .execute(
-                "UPDATE campaign SET body = ?2, updated_ms = ?3 WHERE id = ?1",
-                params![c.id, c.body, c.updated_ms],
-            )
+            .execute("UPDATE campaign SET body = ?2, updated_ms = ?3 WHERE id = ?1", params![id, body, updated_ms])
             .map_err(backend)?;
         if n == 0 {
-            return Err(StoreError::NotFound(format!("campaign {}", c.id)));
+            return Err(StoreError::NotFound(format!("campaign {id}")));
         }
         Ok(())
     }
