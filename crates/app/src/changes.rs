@@ -70,7 +70,7 @@ impl Report {
     /// The change's form of a stored row.
     pub fn from_row(r: &store::IndicatorReport) -> Report {
         Report {
-            digest: r.digest.iter().map(|b| format!("{b:02x}")).collect(),
+            digest: crate::hex(&r.digest),
             kind: r.kind.clone(),
             affiliate: r.affiliate.clone(),
             typology: r.typology.clone(),

@@ -45,10 +45,6 @@ pub fn family(domain: &str) -> String {
     out
 }
 
-fn hex(d: &[u8; 32]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The indicators a decision counts in the rollup: none unless it protected someone (warned,
 /// held, blocked) or flagged a message.
 pub(crate) fn of_decision(event: &Event, decision: &Decision, registry: &Registry) -> Vec<ClusterKey> {
@@ -60,7 +56,7 @@ pub(crate) fn of_decision(event: &Event, decision: &Decision, registry: &Registr
     let mut out = Vec::new();
     let mut digest = |kind: IndicatorKind, raw: &str| {
         if let Ok(d) = registry.digest(kind, raw) {
-            out.push(ClusterKey { day, kind: kind.as_str().into(), value: hex(&d) });
+            out.push(ClusterKey { day, kind: kind.as_str().into(), value: crate::hex(&d) });
         }
     };
     if let Some(cp) = event.counterparty() {
@@ -106,7 +102,7 @@ pub(crate) fn of_report(indicators: &[(IndicatorKind, String)], digests: &[[u8; 
                     .unwrap_or_else(|_| value.clone());
                 ClusterKey { day, kind: "domain".into(), value: family(&domain) }
             }
-            k => ClusterKey { day, kind: k.as_str().into(), value: hex(d) },
+            k => ClusterKey { day, kind: k.as_str().into(), value: crate::hex(d) },
         })
         .collect()
 }

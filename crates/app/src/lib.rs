@@ -34,7 +34,7 @@ mod tenant;
 pub mod trends;
 mod writer;
 
-pub use keys::{generate_key, hash_key};
+pub use keys::{generate_key, hash_key, hex};
 pub use metrics::Metrics;
 pub use store::{Scope, Store};
 

@@ -187,7 +187,7 @@ pub(crate) fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     // The OS random source failing is not recoverable for tokens.
     getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&bytes)
 }
 
 /// A new random password (20 hex digits, 80 bits) for people added without one.
