@@ -80,3 +80,27 @@ fn cases_of_schema_4_gain_their_typed_columns() {
     reporting.sort();
     assert_eq!(reporting, ["bank", "public"]);
 }
+
+/// A group commit that fails part-way leaves nothing of the batch, and the next commit runs
+/// (the failed one's transaction was rolled back, not left open).
+#[test]
+fn a_failed_commit_leaves_nothing_and_the_next_one_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ansim.db");
+    let s = SqliteStore::open(&path).unwrap();
+    let a = domain::AffiliateId("pay".into());
+    // Another connection makes one event id fail to insert.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER fail_boom BEFORE INSERT ON event WHEN NEW.event_id = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'boom refused'); END;",
+        )
+        .unwrap();
+    let batch = [store::conformance::write(&a, "ok-1"), store::conformance::write(&a, "boom")];
+    assert!(s.commit(&batch).is_err());
+    assert_eq!(s.event_by_id(&a, "ok-1").unwrap(), None, "nothing of the failed batch remains");
+    assert_eq!(s.event_count(&a).unwrap(), 0);
+    let out = s.commit(&[store::conformance::write(&a, "ok-2")]).unwrap();
+    assert_eq!(out, vec![store::conformance::stored(1, "ok-2")], "numbering starts again at 1");
+}
