@@ -101,6 +101,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             // The listener's own accept loop: connection cap, idle and header timeouts.
             "hyper",
             "tower",
+            // The console's form bodies (already in the tree under axum).
+            "form_urlencoded",
         ],
     ),
     // The command line: the binary, configuration, the terminal, and what the commands run.

@@ -58,14 +58,7 @@ impl App {
         if !self.store.requeue_action(id, now)? {
             return Err(AppError::NotFound(format!("dead letter {id}")));
         }
-        let entry = AuditEntry {
-            at_ms: now,
-            actor: p.actor(),
-            case_id: None,
-            action: "action.redelivered".into(),
-            detail: serde_json::json!({ "action": id }).to_string(),
-        };
-        self.unit_of_work(|tx| Ok(tx.append_audit(std::slice::from_ref(&entry))?))
+        self.audit(p, "action.redelivered", serde_json::json!({ "action": id }).to_string())
     }
 }
 
@@ -129,18 +122,6 @@ fn cached<V: Clone>(
     Ok(v)
 }
 
-impl DayJudged {
-    fn waves(
-        &self,
-        scope: Option<AffiliateId>,
-        day: i64,
-        now: i64,
-        compute: impl FnOnce() -> Result<Vec<crate::trends::TrendAlert>, AppError>,
-    ) -> Result<Vec<crate::trends::TrendAlert>, AppError> {
-        cached(&self.waves, (scope, day), now, compute)
-    }
-}
-
 impl App {
     /// Decisions per Korea-time day over the last [`Dashboard::DAYS`] days up to `now`,
     /// oldest first: the caller's affiliate, or every affiliate for the group's people.
@@ -175,14 +156,8 @@ impl App {
         let group = p.affiliate.as_str() == GROUP;
         let to = crate::trends::kst_day(now);
         let from = to - Dashboard::DAYS + 1;
-        let mut d = Dashboard::default();
-        let mut by_day: std::collections::BTreeMap<i64, crate::trends::Totals> =
-            (from..=to).map(|x| (x, Default::default())).collect();
-        for r in self.store.trend_days(if group { None } else { Some(&p.affiliate) }, from, to)? {
-            by_day.entry(r.key.day).or_default().add(&r);
-        }
-        d.today = by_day.get(&to).copied().unwrap_or_default();
-        d.days = by_day.into_iter().collect();
+        let mut d = Dashboard { days: self.daily(p, now)?, ..Dashboard::default() };
+        d.today = d.days.last().map(|x| x.1).unwrap_or_default();
         let mut rules: std::collections::HashMap<String, i64> = Default::default();
         for r in self.store.rule_days(from, to)? {
             if group || r.affiliate == p.affiliate {
@@ -196,10 +171,8 @@ impl App {
             d.alerts = self.attention(p, now, DASHBOARD_ATTENTION)?.0;
             d.open_cases = self.store.open_case_count()? as usize;
         }
-        let scope = if group { None } else { Some(p.affiliate.clone()) };
-        d.waves = self
-            .day_judged
-            .waves(scope, to, now, || self.alerts_in(if group { None } else { Some(&p.affiliate) }, to, 7))?;
+        let scope = (!group).then(|| p.affiliate.clone());
+        d.waves = cached(&self.day_judged.waves, (scope.clone(), to), now, || self.alerts_in(scope.as_ref(), to, 7))?;
         if authorize(p, Action::GroupAdmin).is_ok() {
             d.dead_letters = self.store.dead_action_count()? as usize;
         }
@@ -211,7 +184,13 @@ impl App {
     /// Appends one entry to the audit log under the caller (what the console does beyond the
     /// use cases that audit themselves: rulesets, indicator status, keys).
     pub fn audit(&self, p: &Principal, action: &str, detail: String) -> Result<(), AppError> {
-        let entry = AuditEntry { at_ms: now_ms(), actor: p.actor(), case_id: None, action: action.into(), detail };
+        self.audit_as(&p.actor(), action, detail)
+    }
+
+    /// Appends one entry to the audit log under `actor` (`public`, `operator/cli`, a person).
+    pub(crate) fn audit_as(&self, actor: &str, action: &str, detail: String) -> Result<(), AppError> {
+        let entry =
+            AuditEntry { at_ms: now_ms(), actor: actor.to_string(), case_id: None, action: action.into(), detail };
         self.unit_of_work(|tx| Ok(tx.append_audit(std::slice::from_ref(&entry))?))
     }
 }

@@ -13,7 +13,7 @@ use crate::access::{Action, authorize};
 use crate::{App, AppError, GROUP, Principal, hash_key, now_ms};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use domain::AffiliateId;
-use store::{AuditEntry, PersonRow, Scope, SessionRow};
+use store::{PersonRow, Scope, SessionRow};
 
 /// A session unused this long ends (30 minutes).
 pub const IDLE_MS: i64 = 30 * 60_000;
@@ -270,12 +270,6 @@ impl Actor<'_> {
 }
 
 impl App {
-    fn audit_people(&self, actor: &str, action: &str, detail: String) -> Result<(), AppError> {
-        let entry =
-            AuditEntry { at_ms: now_ms(), actor: actor.to_string(), case_id: None, action: action.into(), detail };
-        self.unit_of_work(|tx| Ok(tx.append_audit(std::slice::from_ref(&entry))?))
-    }
-
     /// Adds a person with a password; refuses a taken user name, an unknown affiliate, a group
     /// admin outside the group and a short password.
     pub fn add_person(
@@ -324,7 +318,7 @@ impl App {
         if !self.store.insert_person(&row)? {
             return Err(AppError::Conflict(format!("the user name {username} is taken")));
         }
-        self.audit_people(
+        self.audit_as(
             &actor.name(),
             "person.added",
             format!("{{\"username\":\"{username}\",\"affiliate\":\"{affiliate}\",\"role\":\"{}\"}}", role.as_str()),
@@ -350,7 +344,7 @@ impl App {
         self.store.update_person(&row)?;
         self.store.login_succeeded(username)?;
         let ended = self.store.delete_sessions(username)?;
-        self.audit_people(
+        self.audit_as(
             &actor.name(),
             "person.password",
             format!("{{\"username\":\"{username}\",\"sessions_ended\":{ended}}}"),
@@ -365,7 +359,7 @@ impl App {
         self.store.update_person(&row)?;
         let ended = if disabled { self.store.delete_sessions(username)? } else { 0 };
         let action = if disabled { "person.disabled" } else { "person.enabled" };
-        self.audit_people(&actor.name(), action, format!("{{\"username\":\"{username}\",\"sessions_ended\":{ended}}}"))
+        self.audit_as(&actor.name(), action, format!("{{\"username\":\"{username}\",\"sessions_ended\":{ended}}}"))
     }
 
     /// The people the caller manages: an affiliate admin its affiliate's, the group's admin all.
@@ -391,16 +385,12 @@ impl App {
         let Some(row) = row.filter(|r| !r.disabled) else {
             // The same work as a real check, so timing does not tell which names exist.
             let _ = verify_password(password, DUMMY_HASH);
-            self.audit_people(
-                "public",
-                "console.login_failed",
-                format!("{{\"known\":false,\"len\":{}}}", username.len()),
-            )?;
+            self.audit_as("public", "console.login_failed", format!("{{\"known\":false,\"len\":{}}}", username.len()))?;
             return Err(LoginError::Wrong);
         };
         let actor = format!("{}/{}", row.affiliate, row.username);
         if row.locked_until_ms > now {
-            self.audit_people(&actor, "console.login_locked", format!("{{\"until_ms\":{}}}", row.locked_until_ms))?;
+            self.audit_as(&actor, "console.login_locked", format!("{{\"until_ms\":{}}}", row.locked_until_ms))?;
             return Err(LoginError::Locked { until_ms: row.locked_until_ms });
         }
         let second = match &row.totp_secret {
@@ -413,7 +403,7 @@ impl App {
         if !verify_password(password, &row.password_hash) || !second {
             let failed = self.store.login_failed(username, &|n| lock_until(n, now))?;
             let until = lock_until(failed, now);
-            self.audit_people(
+            self.audit_as(
                 &actor,
                 "console.login_failed",
                 format!("{{\"failed\":{failed},\"locked_until_ms\":{until}}}"),
@@ -430,7 +420,7 @@ impl App {
             seen_ms: now,
         };
         self.store.insert_session(&session)?;
-        self.audit_people(&actor, "console.login", "{}".into())?;
+        self.audit_as(&actor, "console.login", "{}".into())?;
         let mut person = Person::of(&row)?;
         person.failed_logins = 0;
         person.locked_until_ms = 0;
@@ -466,7 +456,7 @@ impl App {
                 Some(p) => format!("{}/{}", p.affiliate, p.username),
                 None => s.username,
             };
-            self.audit_people(&actor, "console.logout", "{}".into())?;
+            self.audit_as(&actor, "console.logout", "{}".into())?;
         }
         Ok(())
     }
@@ -474,7 +464,7 @@ impl App {
     /// Ends every session of the session's person (logout everywhere); returns how many.
     pub fn logout_everywhere(&self, s: &Session) -> Result<usize, AppError> {
         let n = self.store.delete_sessions(&s.person.username)?;
-        self.audit_people(&s.principal().actor(), "console.logout_everywhere", format!("{{\"sessions\":{n}}}"))?;
+        self.audit_as(&s.principal().actor(), "console.logout_everywhere", format!("{{\"sessions\":{n}}}"))?;
         Ok(n)
     }
 }
@@ -575,7 +565,7 @@ impl App {
         row.updated_ms = now;
         self.store.update_person(&row)?;
         self.store.use_totp_step(&row.username, step)?;
-        self.audit_people(&s.principal().actor(), "person.totp_enabled", "{}".into())
+        self.audit_as(&s.principal().actor(), "person.totp_enabled", "{}".into())
     }
 
     /// Turns a person's second factor off (a lost phone): the operator, or an admin over them.
@@ -584,7 +574,7 @@ impl App {
         row.totp_secret = None;
         row.updated_ms = now_ms();
         self.store.update_person(&row)?;
-        self.audit_people(&actor.name(), "person.totp_reset", format!("{{\"username\":\"{username}\"}}"))
+        self.audit_as(&actor.name(), "person.totp_reset", format!("{{\"username\":\"{username}\"}}"))
     }
 }
 

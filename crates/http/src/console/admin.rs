@@ -2,8 +2,8 @@
 //! admins, dead letters with redelivery) and people and keys (add a person, disable or enable
 //! one, list and revoke the affiliate's API keys).
 
-use super::page::{Lang, esc, num, t, table, when};
-use super::{ConsoleError, Failure, Result, authed, posted, run};
+use super::page::{esc, num, t, table, when};
+use super::{Result, authed, invalid, posted, run};
 use crate::extract::S;
 use app::people::{Actor, Role};
 use axum::extract::State;
@@ -11,10 +11,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::AffiliateId;
 use std::fmt::Write;
-
-fn invalid(lang: Lang, field: &str, message: &str) -> Failure {
-    Failure(ConsoleError::App(app::AppError::Invalid { field: field.into(), message: message.into() }), lang)
-}
 
 /// `GET /console/deliveries`.
 pub async fn deliveries(State(s): State<S>, headers: HeaderMap) -> Result<Response> {

@@ -5,7 +5,7 @@
 //! clear), self-protection lookup, trends and prevention campaigns.
 
 use super::page::{Lang, bars, esc, num, sparkline, t, table, url_encode, when, won};
-use super::{ConsoleError, Failure, Result, authed, posted, run};
+use super::{ConsoleError, Failure, Result, authed, invalid, posted, run};
 use crate::extract::S;
 use app::cases::{CaseBody, Change, ReportForm};
 use axum::extract::{Path, Query, State};
@@ -272,12 +272,7 @@ pub async fn bulk(State(s): State<S>, headers: HeaderMap, body: axum::body::Byte
     let change = match form.get("do") {
         Some("assign") => Change { assignee: Some(me.principal().actor()), ..Change::default() },
         Some("triage") => Change { state: Some("triaged".into()), ..Change::default() },
-        _ => {
-            return Err(Failure(
-                ConsoleError::App(app::AppError::Invalid { field: "do".into(), message: "assign or triage".into() }),
-                me.lang,
-            ));
-        }
+        _ => return Err(invalid(me.lang, "do", "assign or triage")),
     };
     let p = me.principal();
     run(&s, me.lang, move |app| {
@@ -306,7 +301,7 @@ pub async fn detail(State(s): State<S>, headers: HeaderMap, Path(id): Path<Strin
         )
     })?;
     let p = me.principal();
-    let (case, reports, actions, shields) = run(&s, lang, move |app| {
+    let (case, body, reports, actions, shields) = run(&s, lang, move |app| {
         let (case, reports) = app.case_detail(&p, id)?;
         let actions = app.case_actions(&p, id)?;
         let body = CaseBody::parse(id, &case.body)?;
@@ -318,10 +313,9 @@ pub async fn detail(State(s): State<S>, headers: HeaderMap, Path(id): Path<Strin
                 (i.clone(), agg)
             })
             .collect();
-        Ok((case, reports, actions, shields))
+        Ok((case, body, reports, actions, shields))
     })
     .await?;
-    let body = CaseBody::parse(id, &case.body).map_err(|e| Failure(ConsoleError::App(e), lang))?;
     let mut page = me.page(("사건", "Case"), "cases");
     let csrf = page.csrf_field();
     let _ = write!(
@@ -566,12 +560,7 @@ pub async fn indicators(State(s): State<S>, headers: HeaderMap, Query(q): Params
     let value = q.get("value").map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let view = match &value {
         Some(v) => {
-            let k = indicators::IndicatorKind::parse(&kind).ok_or_else(|| {
-                Failure(
-                    ConsoleError::App(app::AppError::Invalid { field: "kind".into(), message: KINDS.join(", ") }),
-                    lang,
-                )
-            })?;
+            let k = indicators::IndicatorKind::parse(&kind).ok_or_else(|| invalid(lang, "kind", &KINDS.join(", ")))?;
             let (p, v) = (me.principal(), v.clone());
             Some(run(&s, lang, move |app| app.indicator_view(&p, k, &v)).await?)
         }
@@ -669,9 +658,7 @@ pub async fn indicators(State(s): State<S>, headers: HeaderMap, Query(q): Params
 pub async fn indicator_change(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
     let (me, form) = posted(&s, &headers, "/console/indicators", &body).await?;
     let lang = me.lang;
-    let bad = |field: &str, message: &str| {
-        Failure(ConsoleError::App(app::AppError::Invalid { field: field.into(), message: message.into() }), lang)
-    };
+    let bad = |field: &str, message: &str| invalid(lang, field, message);
     let kind_text = form.get("kind").unwrap_or_default().to_string();
     let kind = indicators::IndicatorKind::parse(&kind_text).ok_or_else(|| bad("kind", &KINDS.join(", ")))?;
     let value = form.text("value").ok_or_else(|| bad("value", "required"))?.to_string();

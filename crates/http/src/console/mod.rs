@@ -198,6 +198,11 @@ impl IntoResponse for Failure {
     }
 }
 
+/// Bad input in a form or query, refused by field name.
+pub(crate) fn invalid(lang: Lang, field: &str, message: &str) -> Failure {
+    Failure(ConsoleError::App(AppError::Invalid { field: field.into(), message: message.into() }), lang)
+}
+
 /// The console's result type.
 pub(crate) type Result<T> = std::result::Result<T, Failure>;
 
@@ -244,7 +249,7 @@ pub(crate) struct Form(pub Vec<(String, String)>);
 impl Form {
     /// Parses `application/x-www-form-urlencoded` text.
     pub fn parse(body: &[u8]) -> Form {
-        Form(form_urlencoded_pairs(body))
+        Form(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
     }
 
     /// The first value of `name`.
@@ -261,40 +266,6 @@ impl Form {
     pub fn text(&self, name: &str) -> Option<&str> {
         self.get(name).map(str::trim).filter(|v| !v.is_empty())
     }
-}
-
-fn form_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
-    fn decode(s: &[u8]) -> String {
-        let mut out = Vec::with_capacity(s.len());
-        let mut i = 0;
-        while i < s.len() {
-            match s[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < s.len() => {
-                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                    match hex {
-                        Some(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    body.split(|&b| b == b'&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let mut it = kv.splitn(2, |&b| b == b'=');
-            let k = decode(it.next().unwrap_or_default());
-            let v = decode(it.next().unwrap_or_default());
-            (k, v)
-        })
-        .collect()
 }
 
 /// A cookie header value with the console's flags.

@@ -4,7 +4,7 @@
 //! publish, roll back, and the history with each version's diff against the one before.
 
 use super::page::{Lang, esc, num, t, table, when};
-use super::{Authed, ConsoleError, Failure, Form, Result, authed, posted, run};
+use super::{Authed, ConsoleError, Failure, Form, Result, authed, invalid, posted, run};
 use crate::extract::S;
 use app::access::{Action, authorize};
 use axum::extract::{Query, State};
@@ -228,10 +228,7 @@ async fn render(
 fn source_of(form: &Form, lang: Lang) -> Result<String> {
     let src = form.get("source").unwrap_or_default().replace("\r\n", "\n");
     if src.len() > 512 * 1024 {
-        return Err(Failure(
-            ConsoleError::App(app::AppError::Invalid { field: "source".into(), message: "at most 512 KiB".into() }),
-            lang,
-        ));
+        return Err(invalid(lang, "source", "at most 512 KiB"));
     }
     Ok(src)
 }
@@ -356,12 +353,10 @@ pub async fn publish(State(s): State<S>, headers: HeaderMap, body: axum::body::B
 pub async fn rollback(State(s): State<S>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
     let (me, form) = posted(&s, &headers, "/console/rules", &body).await?;
     may(&me, Action::EditRules)?;
-    let version: i64 = form.get("version").and_then(|v| v.parse().ok()).ok_or_else(|| {
-        Failure(
-            ConsoleError::App(app::AppError::Invalid { field: "version".into(), message: "a version number".into() }),
-            me.lang,
-        )
-    })?;
+    let version: i64 = form
+        .get("version")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| invalid(me.lang, "version", "a version number"))?;
     let p = me.principal();
     run(&s, me.lang, move |app| {
         app.rollback(&p.affiliate, version)?;
