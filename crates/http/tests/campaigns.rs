@@ -3,7 +3,9 @@
 //! events posted to `POST /v1/events`, the arms and effect in `GET /v1/campaigns/{id}`, an
 //! affiliate seeing only the campaigns reaching its users, and a stop.
 
-use ansim_http::{Options, Server};
+mod common;
+
+use ansim_http::Options;
 use app::{App, AppConfig, Scope};
 use axum::body::Bytes;
 use axum::http::{Method, Request, StatusCode};
@@ -13,7 +15,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 struct Http {
     addr: std::net::SocketAddr,
@@ -91,17 +92,7 @@ async fn a_campaign_enrols_its_segment_and_shows_its_arms() {
     let pay = app.create_key(&AffiliateId("pay".into()), &[Scope::Decide]).unwrap();
     let bank = app.create_key(&AffiliateId("bank".into()), &[Scope::Admin]).unwrap();
     let group = app.create_key(&AffiliateId("group".into()), &[Scope::RulesWrite]).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ansim_http::serve_with(
-        Server::new(Arc::clone(&app), Options::default()),
-        listener,
-        None,
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let (addr, _stop) = common::serve(&app, Options::default()).await;
     let h = Http { addr, client: Client::builder(TokioExecutor::new()).build_http() };
 
     // A typo in the segment: refused, naming the field, the position and the name.

@@ -5,7 +5,9 @@
 //! case from the console flags its account for every affiliate, queues the holder's action and
 //! names the person in the audit log.
 
-use ansim_http::{Options, Server};
+mod common;
+
+use ansim_http::Options;
 use app::cases::{ReportForm, ReportKind, ReportedIndicator, Reporter};
 use app::people::{Actor, Role};
 use app::{App, AppConfig};
@@ -137,17 +139,7 @@ async fn world() -> World {
     ] {
         app.add_person(Actor::Operator, name, &AffiliateId(a.into()), role, PASSWORD).unwrap();
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ansim_http::serve_with(
-        Server::new(Arc::clone(&app), Options::default()),
-        listener,
-        None,
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let (addr, stop) = common::serve(&app, Options::default()).await;
     World { _dir: dir, app, addr, _stop: stop }
 }
 

@@ -3,7 +3,9 @@
 //! event id (a repeat does not count again); an affiliate sees only its own decisions, the
 //! group's administrator sees every affiliate's; bad parameters are refused by name.
 
-use ansim_http::{Options, Server};
+mod common;
+
+use ansim_http::Options;
 use app::{App, AppConfig, Scope};
 use axum::body::Bytes;
 use axum::http::{Method, Request, StatusCode};
@@ -77,18 +79,8 @@ async fn decisions_show_up_in_trends_by_period_and_dimension() {
     let pay = app.create_key(&AffiliateId("pay".into()), &[Scope::Decide]).unwrap();
     let bank = app.create_key(&AffiliateId("bank".into()), &[Scope::Decide]).unwrap();
     let admin = app.create_key(&AffiliateId("group".into()), &[Scope::Admin]).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
     // The live page is on (as in the demo), and with it the yearly report page.
-    tokio::spawn(ansim_http::serve_with(
-        Server::new(Arc::clone(&app), Options { live_page: true, ..Options::default() }),
-        listener,
-        None,
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let (addr, _stop) = common::serve(&app, Options { live_page: true, ..Options::default() }).await;
     let h = Http { addr, client: Client::builder(TokioExecutor::new()).build_http() };
 
     // Two Korean days on either side of a week's start: Sunday 2026-11-29 and Monday
@@ -269,17 +261,7 @@ async fn a_wave_of_one_typology_raises_one_alert() {
     }
     let pay = app.create_key(&AffiliateId("pay".into()), &[Scope::Decide]).unwrap();
     let admin = app.create_key(&AffiliateId("group".into()), &[Scope::Admin]).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ansim_http::serve_with(
-        Server::new(Arc::clone(&app), Options::default()),
-        listener,
-        None,
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let (addr, _stop) = common::serve(&app, Options::default()).await;
     let h = Http { addr, client: Client::builder(TokioExecutor::new()).build_http() };
 
     let (status, v) = h.call(Method::GET, "/v1/trends/alerts?to=2026-11-30", &admin, String::new()).await;
@@ -344,17 +326,7 @@ async fn a_mule_account_seen_by_two_affiliates_is_an_emerging_campaign() {
         0,
     )
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ansim_http::serve_with(
-        Server::new(Arc::clone(&app), Options::default()),
-        listener,
-        None,
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let (addr, _stop) = common::serve(&app, Options::default()).await;
     let h = Http { addr, client: Client::builder(TokioExecutor::new()).build_http() };
     let now = Timestamp(app::now_ms() - 60_000).to_kst_rfc3339();
     let send = |id: String, subject: usize, amount: i64| {
