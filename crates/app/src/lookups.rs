@@ -103,6 +103,12 @@ mod tests {
             let want = (i % 2 == 0 && i / 2 < 100).then(|| (i64::from(i / 2 + 1), format!("e{}", i / 2)));
             assert_eq!(got, want, "lookup {i}");
         }
+        // The answering task sends the last answers, then finds the queue empty and stops:
+        // it may still be between the two when the last answer arrives here.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while lookups.queue.lock().unwrap().1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         assert!(!lookups.queue.lock().unwrap().1, "no task is left answering an empty queue");
     }
 }
