@@ -688,10 +688,11 @@ const FAMILY_SMS_TEXTS: [&str; 3] =
     ["엄마 이번 주말에 내려갈게요", "아버지 약 챙겨 드셨어요?", "김장김치 택배로 보냈다 받으면 연락해라"];
 
 /// The scam texts of the sourced corpus, compiled in.
-const CORPUS: [&str; 3] = [
+const CORPUS: [&str; 4] = [
     include_str!("../../../test_data/messages/korean-real/scam-smishing.tsv"),
     include_str!("../../../test_data/messages/korean-real/scam-impersonation.tsv"),
     include_str!("../../../test_data/messages/korean-real/scam-extra.tsv"),
+    include_str!("../../../test_data/messages/korean-real/scam-more.tsv"),
 ];
 
 /// Whether a corpus row's licence is non-commercial: such rows are for evaluation only and
@@ -2217,7 +2218,11 @@ mod tests {
         }
         // Every evaluation-only text of the corpus (all files, ordinary messages included).
         let mut banned = HashSet::new();
-        for file in CORPUS.iter().chain([&include_str!("../../../test_data/messages/korean-real/ham.tsv")]) {
+        let ham = [
+            include_str!("../../../test_data/messages/korean-real/ham.tsv"),
+            include_str!("../../../test_data/messages/korean-real/ham-more.tsv"),
+        ];
+        for file in CORPUS.iter().chain(&ham) {
             for line in file.lines().skip(1) {
                 let f: Vec<&str> = line.split('\t').collect();
                 if f.len() >= 5 && evaluation_only(f[4]) {
