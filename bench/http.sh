@@ -7,7 +7,8 @@
 # alternate A B A B so both see the same machine. `--campaigns "0 2"` runs each binary once per
 # count of prevention campaigns running (created through the API before the load; every
 # transfer is in their segment, which reads a feature; `--segment TEXT` gives another segment), in
-# the same alternation.
+# the same alternation. The wrk events line also gives what one request cost the server: its CPU
+# time and bytes written (from /proc) and the mean decisions per group commit (from /metrics).
 #
 #   bench/http.sh [--rounds N] [--connections C] [--seconds S] [--events E] [--campaigns "0 2"]
 #                 [--segment TEXT] BIN [BIN ...]
@@ -53,14 +54,27 @@ PY
     done
     label="$(basename "$bin")$([ "$ncamp" = 0 ] || echo " (campaigns $ncamp)")"
     load=$("$bin" load --addr "127.0.0.1:$port" --keys "$data/demo-keys.json" --events "$events" --connections "$conns" 2>/dev/null | tail -1)
+    # The server's CPU time (user + system, in clock ticks), bytes written and group commits,
+    # read around the wrk run: what one decision costs the server, whatever the client took.
+    counters() {
+      local m
+      m=$(curl -sf -H "Authorization: Bearer $group" "http://127.0.0.1:$port/metrics")
+      echo "$(awk '{print $14 + $15}' "/proc/$pid/stat") $(awk '/^write_bytes/ {print $2}' "/proc/$pid/io")" \
+        "$(echo "$m" | awk '/^ansim_commits_total/ {print $2}') $(echo "$m" | awk '/^ansim_committed_writes_total/ {print $2}')"
+    }
+    read -r cpu0 bytes0 commits0 writes0 < <(counters)
     events_wrk=$(ANSIM_KEY=$key ANSIM_PREFIX="r$r" wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/events.lua" "http://127.0.0.1:$port" 2>&1)
+    read -r cpu1 bytes1 commits1 writes1 < <(counters)
+    n=$(echo "$events_wrk" | awk '/requests in/ {print $1}')
+    cost=$(awk -v c=$((cpu1 - cpu0)) -v b=$((bytes1 - bytes0)) -v k=$((commits1 - commits0)) -v w=$((writes1 - writes0)) \
+      -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "server CPU %.1f µs, %.1f KB written per request, %.1f decisions per commit", c * 1e6 / hz / n, b / 1024 / n, w / (k ? k : 1) }')
     health=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/healthz" 2>&1)
     kill -INT "$pid"; wait "$pid" || true
     rps() { awk '/Requests\/sec/ {print $2}'; }
     p99() { awk '$1=="99%" {print $2}'; }
     non2xx() { awk '/Non-2xx/ {print $NF}'; }
     echo "round $r $label: ansim load: $load"
-    echo "round $r $label: wrk events: $(echo "$events_wrk" | rps) req/s, p99 $(echo "$events_wrk" | p99), non-2xx $(echo "$events_wrk" | non2xx)"
+    echo "round $r $label: wrk events: $(echo "$events_wrk" | rps) req/s, p99 $(echo "$events_wrk" | p99), non-2xx $(echo "$events_wrk" | non2xx); $cost"
     echo "round $r $label: wrk healthz: $(echo "$health" | rps) req/s, p99 $(echo "$health" | p99)"
     rm -rf "$data"
   done
