@@ -65,8 +65,13 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
     rows
 }
 
+/// A file's text, without the byte-order mark a spreadsheet or a Windows editor puts first.
 fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 /// One message of a file: its text and label and, when the file has them, its typology,
@@ -697,6 +702,29 @@ mod tests {
         let bad = dir.path().join("bad.tsv");
         std::fs::write(&bad, "Text\tLabel\nx\tspam\n").unwrap();
         assert!(read_messages(&bad).unwrap_err().contains("Label<TAB>SMS"));
+    }
+
+    /// A file saved by a spreadsheet or a Windows editor starts with a byte-order mark and ends
+    /// its lines with CR LF; it reads like the same file without them.
+    #[test]
+    fn a_byte_order_mark_and_crlf_lines_read_like_a_plain_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.tsv");
+        let marked = dir.path().join("marked.tsv");
+        std::fs::write(&plain, "Label\tSMS\ttypology\nspam\t택배 주소 확인\tparcel_smishing\nham\t안녕\tfamily_chat\n")
+            .unwrap();
+        std::fs::write(
+            &marked,
+            "\u{feff}Label\tSMS\ttypology\r\nspam\t택배 주소 확인\tparcel_smishing\r\nham\t안녕\tfamily_chat\r\n",
+        )
+        .unwrap();
+        assert_eq!(read_messages(&marked).unwrap(), read_messages(&plain).unwrap());
+        let csv = dir.path().join("b.csv");
+        std::fs::write(&csv, "\u{feff}Q,A,label\r\n안녕,응,0\r\n").unwrap();
+        assert_eq!(read_messages(&csv).unwrap()[0].text, "안녕");
+        let urls = dir.path().join("u.csv");
+        std::fs::write(&urls, "\u{feff}url,status\r\nhttps://a.example/x,phishing\r\n").unwrap();
+        assert_eq!(labelled_urls(&urls).unwrap(), vec![("https://a.example/x".to_string(), true)]);
     }
 
     #[test]
