@@ -1109,7 +1109,7 @@ fn has_placeholder(text: &str, keyword: bool) -> bool {
                 }
             }
         }
-        let addressy = token.contains("://") || token.contains('.') || token.contains('/');
+        let addressy = token.contains("://") || token.contains('/') || has_address_dot(token);
         if addressy && token.bytes().any(|c| c.is_ascii_alphabetic()) {
             let masked = token.contains("**") || token.contains("xxx") || token.contains("＊＊");
             if masked {
@@ -1118,6 +1118,13 @@ fn has_placeholder(text: &str, keyword: bool) -> bool {
         }
     }
     false
+}
+
+/// A dot between two characters of an address (`xxx.xx`, `****.com`), not one that ends a
+/// sentence after a masked word (`XXX.`).
+fn has_address_dot(token: &str) -> bool {
+    let part = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '＊' | '-'));
+    token.char_indices().any(|(i, c)| c == '.' && part(token[..i].chars().next_back()) && part(token[i + 1..].chars().next()))
 }
 
 /// `(an amount with a currency, an amount in a foreign currency)`: a number next to `원`,
@@ -1213,6 +1220,18 @@ mod tests {
         assert!(signs("팀뷰어 있어? 링크 보내줄게").contains(&"remote_control"));
         assert!(signs("이 앱 설치하고 기다려").contains(&"app_install"));
         assert!(!signs("curl the urls from the docs").contains(&"link_placeholder"));
+    }
+
+    /// A masked word at the end of a sentence ("XXX.", "***.") is not a masked address: the
+    /// dot of an address stands between two of its characters.
+    #[test]
+    fn masked_words_before_a_full_stop_are_not_masked_addresses() {
+        for t in ["저 XXX. 자기가 존버하자 해놓고 혼자 빼네. X같은 XX야.", "그 ***. 다시는 안 본다", "xxx, 정말 너무하네."] {
+            assert!(!signs(t).contains(&"link_placeholder"), "{t}");
+        }
+        for t in ["미결제 요금 발생. 즉시 납부 필요 http://xxx.xx", "확인 ****.com", "접속 www.xxx.kr 에서 확인", "xxx.xx/a 확인"] {
+            assert!(signs(t).contains(&"link_placeholder"), "{t}");
+        }
     }
 
     #[test]
