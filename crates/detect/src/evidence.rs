@@ -1124,7 +1124,9 @@ fn has_placeholder(text: &str, keyword: bool) -> bool {
 /// sentence after a masked word (`XXX.`).
 fn has_address_dot(token: &str) -> bool {
     let part = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '＊' | '-'));
-    token.char_indices().any(|(i, c)| c == '.' && part(token[..i].chars().next_back()) && part(token[i + 1..].chars().next()))
+    token
+        .char_indices()
+        .any(|(i, c)| c == '.' && part(token[..i].chars().next_back()) && part(token[i + 1..].chars().next()))
 }
 
 /// `(an amount with a currency, an amount in a foreign currency)`: a number next to `원`,
@@ -1226,10 +1228,17 @@ mod tests {
     /// dot of an address stands between two of its characters.
     #[test]
     fn masked_words_before_a_full_stop_are_not_masked_addresses() {
-        for t in ["저 XXX. 자기가 존버하자 해놓고 혼자 빼네. X같은 XX야.", "그 ***. 다시는 안 본다", "xxx, 정말 너무하네."] {
+        for t in
+            ["저 XXX. 자기가 존버하자 해놓고 혼자 빼네. X같은 XX야.", "그 ***. 다시는 안 본다", "xxx, 정말 너무하네."]
+        {
             assert!(!signs(t).contains(&"link_placeholder"), "{t}");
         }
-        for t in ["미결제 요금 발생. 즉시 납부 필요 http://xxx.xx", "확인 ****.com", "접속 www.xxx.kr 에서 확인", "xxx.xx/a 확인"] {
+        for t in [
+            "미결제 요금 발생. 즉시 납부 필요 http://xxx.xx",
+            "확인 ****.com",
+            "접속 www.xxx.kr 에서 확인",
+            "xxx.xx/a 확인",
+        ] {
             assert!(signs(t).contains(&"link_placeholder"), "{t}");
         }
     }
