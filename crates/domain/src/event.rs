@@ -711,7 +711,12 @@ fn normalise_counterparty(field: &str, c: &mut Counterparty) -> Result<(), Event
             ));
         }
         *account = digits;
-        c.account_key = Some(format!("{}:{account}", c.bank.as_deref().unwrap_or("")));
+        let bank = c.bank.as_deref().unwrap_or("");
+        let mut key = String::with_capacity(bank.len() + 1 + account.len());
+        key.push_str(bank);
+        key.push(':');
+        key.push_str(account);
+        c.account_key = Some(key);
     }
     for (name, value) in [("phone", &c.phone), ("profile", &c.profile), ("name", &c.name)] {
         if let Some(v) = value {

@@ -176,7 +176,12 @@ pub(crate) fn account(bank: &str, account: &str) -> Result<String, String> {
     if !(6..=20).contains(&digits.len()) {
         return Err(format!("the account number must have 6 to 20 digits, got {}", digits.len()));
     }
-    Ok(format!("{bank}:{digits}"))
+    // `bank:digits`, joined without the formatting machinery (once per transfer decided).
+    let mut out = String::with_capacity(bank.len() + 1 + digits.len());
+    out.push_str(bank);
+    out.push(':');
+    out.push_str(&digits);
+    Ok(out)
 }
 
 /// Invisible characters that make two equal-looking names differ: zero-width space, joiners,
