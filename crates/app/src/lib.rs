@@ -34,7 +34,8 @@ mod tenant;
 pub mod trends;
 mod writer;
 
-pub use keys::{generate_key, hash_key, hex};
+pub use domain::hex;
+pub use keys::{generate_key, hash_key};
 pub use metrics::Metrics;
 pub use store::{Scope, Store};
 
@@ -263,6 +264,16 @@ const CLAIM_LIFE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long a repeat waits for the node that claimed its id to commit.
 const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// xxh3 of `a`, a NUL and `b`, streamed: the value of `xxh3_64(format!("{a}\0{b}"))` without
+/// the string built (a decision's tag, protection's subject-and-payee digest; both per decision).
+pub(crate) fn xxh3_pair(a: &str, b: &str) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(a.as_bytes());
+    h.update(b"\0");
+    h.update(b.as_bytes());
+    h.digest()
+}
 
 /// Milliseconds since the epoch by the server clock (for bookkeeping, never for decisions).
 pub fn now_ms() -> i64 {
@@ -863,5 +874,15 @@ mod tests {
     fn version_line_is_replaced_in_the_header_only() {
         let src = "[ruleset]\nname = \"x\"\nversion = 3 # old\n\n[[rule]]\nversion = 1\n";
         assert_eq!(super::with_version(src, 7), "[ruleset]\nname = \"x\"\nversion = 7\n\n[[rule]]\nversion = 1\n");
+    }
+
+    /// Decision tags and payee digests are stored (in decision ids and snapshots): the streamed
+    /// digest is the one of the joined text they were made from before.
+    #[test]
+    fn a_streamed_pair_digest_is_the_joined_texts() {
+        let long = "e".repeat(300);
+        for (a, b) in [("pay", "w-1-1"), ("bank", ""), ("", "x"), ("messenger", long.as_str())] {
+            assert_eq!(super::xxh3_pair(a, b), xxhash_rust::xxh3::xxh3_64(format!("{a}\0{b}").as_bytes()), "{a}");
+        }
     }
 }

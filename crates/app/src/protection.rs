@@ -215,12 +215,7 @@ fn payee_key(c: &Counterparty) -> Option<String> {
 }
 
 fn pair(subject: &str, payee: &str) -> u64 {
-    // xxh3 of "subject \0 payee", streamed: the same value without a string built.
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(subject.as_bytes());
-    h.update(b"\0");
-    h.update(payee.as_bytes());
-    h.digest()
+    crate::xxh3_pair(subject, payee)
 }
 
 fn kst_day(ms: i64) -> i64 {

@@ -244,14 +244,7 @@ impl Tenant {
         g.decided_any = true;
         // The store numbers the event when it commits; the tag, a digest of affiliate and
         // event id, is the decision id's second half.
-        let tag = {
-            // xxh3 of "affiliate \0 event id", streamed: the same value without a string built.
-            let mut h = xxhash_rust::xxh3::Xxh3::new();
-            h.update(self.id.as_str().as_bytes());
-            h.update(b"\0");
-            h.update(event.id.as_str().as_bytes());
-            h.digest()
-        };
+        let tag = crate::xxh3_pair(self.id.as_str(), event.id.as_str());
         let decision_json = serde_json::to_string(&decision).unwrap_or_default();
         let trend = crate::trends::key(&event, &decision);
         let clusters = crate::clusters::of_decision(&event, &decision, &self.registry);

@@ -8,6 +8,7 @@ mod analysis;
 mod case;
 mod decision;
 mod event;
+mod hex;
 mod money;
 pub mod strict;
 mod time;
@@ -20,5 +21,6 @@ pub use event::{
     EventBody, EventError, EventId, EventKind, IpInfo, LoanApplication, Login, MAX_ID_LEN, Merchant, Message, Payment,
     Subject, SubjectId, Transfer,
 };
+pub use hex::{hex, push_hex};
 pub use money::{Krw, MAX_KRW};
 pub use time::{Timestamp, TimestampError};

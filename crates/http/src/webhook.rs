@@ -85,8 +85,6 @@ pub const DEFAULT_TOLERANCE_MS: i64 = 5 * 60 * 1_000;
 
 type HmacSha256 = Hmac<Sha256>;
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 fn mac(secret: &str, timestamp_ms: i64, body: &[u8]) -> HmacSha256 {
     let mut m = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     m.update(timestamp_ms.to_string().as_bytes());
@@ -101,10 +99,7 @@ pub fn sign(secret: &str, timestamp_ms: i64, body: &[u8]) -> String {
     let tag = mac(secret, timestamp_ms, body).finalize().into_bytes();
     let mut s = String::with_capacity(3 + 2 * tag.len());
     s.push_str("v1=");
-    for b in tag {
-        s.push(HEX[usize::from(b >> 4)] as char);
-        s.push(HEX[usize::from(b & 0x0f)] as char);
-    }
+    domain::push_hex(&mut s, &tag);
     s
 }
 

@@ -310,21 +310,18 @@ pub enum Committed {
 /// number finds the row, the tag must match.
 pub fn decision_id(seq: i64, tag: u64) -> String {
     // `dec_{seq:x}_{tag:016x}`, written without the formatting machinery (one per decision).
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(4 + 16 + 1 + 16);
-    out.push_str("dec_");
     if seq < 0 {
         // Never stored (numbers start at 1); kept exact all the same.
         return format!("dec_{seq:x}_{tag:016x}");
     }
-    let digits = (64 - (seq as u64).leading_zeros()).div_ceil(4).max(1);
-    for i in (0..digits).rev() {
-        out.push(char::from(HEX[((seq as u64) >> (4 * i) & 0xf) as usize]));
-    }
+    let mut out = String::with_capacity(4 + 16 + 1 + 16);
+    out.push_str("dec_");
+    domain::push_hex(&mut out, &seq.to_be_bytes());
+    // `{seq:x}` has no leading zeros (and one digit for 0).
+    let zeros = out[4..].bytes().take(15).take_while(|&b| b == b'0').count();
+    out.drain(4..4 + zeros);
     out.push('_');
-    for i in (0..16).rev() {
-        out.push(char::from(HEX[(tag >> (4 * i) & 0xf) as usize]));
-    }
+    domain::push_hex(&mut out, &tag.to_be_bytes());
     out
 }
 
