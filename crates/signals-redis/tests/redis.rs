@@ -1,5 +1,5 @@
 //! The feature conformance suite on Redis: every `test_data/features` scenario gives the same
-//! answers from the Redis script as its expectations and as the in-memory state, a long random
+//! answers from Redis as its expectations and as the in-memory state, a long random
 //! stream (late events, more values than a set keeps, filters, read keys) gives the same answer
 //! for every event and feature, and a claimed event id is counted once. Needs a server:
 //! `ANSIM_TEST_REDIS` (for example `redis://127.0.0.1:6379`, which `.ci/run` sets); skipped with
@@ -279,7 +279,7 @@ async fn each_feature_of_one_key_expires_on_its_own() {
         .await
         .unwrap();
     let ttl: i64 =
-        redis::cmd("PTTL").arg(format!("ansim:f2:{affiliate}:{:016x}", 42)).query_async(&mut c).await.unwrap();
+        redis::cmd("PTTL").arg(format!("ansim:f3:{affiliate}:{:016x}", 42)).query_async(&mut c).await.unwrap();
     assert!(ttl > 50_000 && ttl <= 60_000, "the key lives as long as its longest-lived feature: {ttl}");
     clean(&affiliate).await;
 }
@@ -324,5 +324,44 @@ async fn concurrent_calls_are_batched_yet_each_counted_in_turn() {
     counts.sort();
     assert_eq!(counts, (1..=60).collect::<Vec<_>>(), "each count seen once");
     assert_eq!(refused, 1, "the repeated id is refused");
+    clean(&affiliate).await;
+}
+
+/// Two nodes (two connections, each batching its own calls) counting one key at the same
+/// time: each node reads, computes and writes back, and a write whose key the other node
+/// changed meanwhile is computed again from the new state, so every count from 1 to 240 is
+/// seen exactly once and none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_counting_one_key_lose_no_update() {
+    let Some(a) = server("two_nodes_counting_one_key_lose_no_update").await else { return };
+    let b = RedisFeatures::connect(&std::env::var("ANSIM_TEST_REDIS").unwrap()).await.unwrap();
+    let affiliate = fresh_affiliate("race");
+    let op = signals::Op {
+        kind: signals::FeatureKind::Count,
+        fingerprint: 0x4444_0000_0000_0000,
+        update: Some(9),
+        read: None,
+        answer_from_update: true,
+        bucket: 100,
+        buckets: 10,
+        late: 0,
+        add: Some(1),
+        value: None,
+        keep_ms: 60_000,
+    };
+    let mut calls = Vec::new();
+    for i in 0..240 {
+        let (r, affiliate) = (if i % 2 == 0 { a.clone() } else { b.clone() }, affiliate.clone());
+        calls.push(tokio::spawn(async move { r.observe(&affiliate, &[op], None, None).await }));
+    }
+    let mut counts = Vec::new();
+    for c in calls {
+        match c.await.unwrap().unwrap() {
+            Observed::Counted(v, _) => counts.push(v[0].unwrap()),
+            other => panic!("no claim was asked for, got {other:?}"),
+        }
+    }
+    counts.sort();
+    assert_eq!(counts, (1..=240).collect::<Vec<_>>(), "each count seen once across both nodes");
     clean(&affiliate).await;
 }

@@ -605,24 +605,7 @@ fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, key: u64, 
                 return read_window(m.get(&key), b0, nb, late);
             }
             let fresh = !m.contains_key(&key);
-            let k = m.entry(key).or_default();
-            let b = place(&mut k.newest, b0, late, fresh);
-            let pos = k.buckets.iter().rposition(|x| x.id <= b);
-            match pos {
-                Some(i) if k.buckets[i].id == b => k.buckets[i].v = k.buckets[i].v.saturating_add(add),
-                Some(i) => k.buckets.insert(i + 1, Bucket { id: b, v: add }),
-                None => {
-                    // Most keys see one event: start with room for exactly one bucket.
-                    if k.buckets.capacity() == 0 {
-                        k.buckets.reserve_exact(1);
-                    }
-                    k.buckets.insert(0, Bucket { id: b, v: add })
-                }
-            }
-            let floor = k.newest.saturating_sub(nb + late);
-            let dead = k.buckets.iter().take_while(|x| x.id <= floor && floor > 0).count();
-            k.buckets.drain(..dead);
-            window_sum(&k.buckets, b, nb)
+            Some(window_add(m.entry(key).or_default(), fresh, b0, nb, late, add))
         }
         Table::Set(m) => {
             let Some(v) = def.value_hash(event) else {
@@ -641,30 +624,126 @@ fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, key: u64, 
                 });
             }
             let fresh = !m.contains_key(&key);
-            let k = m.entry(key).or_default();
-            let b = place(&mut k.newest, b0, late, fresh);
-            let first = !k.values.iter().any(|s| s.value == v && s.bucket + nb > b);
-            match k.values.iter_mut().find(|s| s.value == v) {
-                Some(s) => s.bucket = s.bucket.max(b),
-                None => {
-                    if k.values.len() >= MAX_SET {
-                        // Forget the value seen least recently.
-                        if let Some(i) = (0..k.values.len()).min_by_key(|&i| k.values[i].bucket) {
-                            k.values.swap_remove(i);
-                        }
-                    }
-                    if k.values.capacity() == 0 {
-                        k.values.reserve_exact(1);
-                    }
-                    k.values.push(Seen { value: v, bucket: b });
+            Some(set_add(m.entry(key).or_default(), def.kind, fresh, b0, nb, late, v))
+        }
+    }
+}
+
+/// Adds `add` to a window key's bucket for `b0` (a late bucket clamped to the tolerance edge),
+/// drops the buckets no window can read any more, and answers the window's sum at the event.
+/// The one update of `count` and `sum`, in memory and in a shared store alike.
+fn window_add(k: &mut WindowKey, fresh: bool, b0: u32, nb: u32, late: u32, add: i64) -> i64 {
+    let b = place(&mut k.newest, b0, late, fresh);
+    let pos = k.buckets.iter().rposition(|x| x.id <= b);
+    match pos {
+        Some(i) if k.buckets[i].id == b => k.buckets[i].v = k.buckets[i].v.saturating_add(add),
+        Some(i) => k.buckets.insert(i + 1, Bucket { id: b, v: add }),
+        None => {
+            // Most keys see one event: start with room for exactly one bucket.
+            if k.buckets.capacity() == 0 {
+                k.buckets.reserve_exact(1);
+            }
+            k.buckets.insert(0, Bucket { id: b, v: add })
+        }
+    }
+    let floor = k.newest.saturating_sub(nb + late);
+    let dead = k.buckets.iter().take_while(|x| x.id <= floor && floor > 0).count();
+    k.buckets.drain(..dead);
+    window_sum(&k.buckets, b, nb).unwrap_or(0)
+}
+
+/// Records value `v` in a set key at `b0` (least recently seen value forgotten when full) and
+/// answers `first_seen` (1 when `v` was not seen in the window before) or `distinct` (values
+/// in the window). The one update of both, in memory and in a shared store alike.
+fn set_add(k: &mut SetKey, kind: FeatureKind, fresh: bool, b0: u32, nb: u32, late: u32, v: u32) -> i64 {
+    let b = place(&mut k.newest, b0, late, fresh);
+    let first = !k.values.iter().any(|s| s.value == v && s.bucket + nb > b);
+    match k.values.iter_mut().find(|s| s.value == v) {
+        Some(s) => s.bucket = s.bucket.max(b),
+        None => {
+            if k.values.len() >= MAX_SET {
+                // Forget the value seen least recently.
+                if let Some(i) = (0..k.values.len()).min_by_key(|&i| k.values[i].bucket) {
+                    k.values.swap_remove(i);
                 }
             }
-            let floor = k.newest.saturating_sub(nb + late);
-            k.values.retain(|s| s.bucket > floor || floor == 0);
-            Some(match def.kind {
-                FeatureKind::FirstSeen => i64::from(first),
-                _ => k.values.iter().filter(|s| s.bucket + nb > b).count() as i64,
-            })
+            if k.values.capacity() == 0 {
+                k.values.reserve_exact(1);
+            }
+            k.values.push(Seen { value: v, bucket: b });
+        }
+    }
+    let floor = k.newest.saturating_sub(nb + late);
+    k.values.retain(|s| s.bucket > floor || floor == 0);
+    match kind {
+        FeatureKind::FirstSeen => i64::from(first),
+        _ => k.values.iter().filter(|s| s.bucket + nb > b).count() as i64,
+    }
+}
+
+/// One key's state of one feature, as a store outside this process keeps it (a shared store
+/// holds each key's state apart and runs [`Op::run`] on it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyState {
+    /// `count` and `sum`.
+    Window(WindowKey),
+    /// `distinct` and `first_seen`.
+    Set(SetKey),
+}
+
+impl Op {
+    /// Runs this op's update (`update`) or its read on one key's state (`None`: the key has
+    /// none), exactly as [`FeatureState::observe`] runs the feature on that key: the answer,
+    /// and whether the state changed (and must be kept). A state of the other family (which a
+    /// fingerprint rules out) counts as none.
+    pub fn run(&self, state: &mut Option<KeyState>, update: bool) -> (Option<i64>, bool) {
+        let (b0, nb, late) = (self.bucket, self.buckets, self.late);
+        match self.kind {
+            FeatureKind::Count | FeatureKind::Sum => {
+                let current = match state {
+                    Some(KeyState::Window(k)) => Some(&*k),
+                    _ => None,
+                };
+                let add = match self.add {
+                    Some(add) if update => add,
+                    _ => return (read_window(current, b0, nb, late), false),
+                };
+                let fresh = current.is_none();
+                if fresh {
+                    *state = Some(KeyState::Window(WindowKey::default()));
+                }
+                let Some(KeyState::Window(k)) = state else { unreachable!("a window state was just made") };
+                (Some(window_add(k, fresh, b0, nb, late, add)), true)
+            }
+            FeatureKind::Distinct | FeatureKind::FirstSeen => {
+                let current = match state {
+                    Some(KeyState::Set(k)) => Some(&*k),
+                    _ => None,
+                };
+                let Some(v) = self.value else {
+                    return match self.kind {
+                        FeatureKind::Distinct => (Some(current.map_or(0, |k| set_count(k, b0, nb, late))), false),
+                        _ => (None, false),
+                    };
+                };
+                if !update {
+                    return (
+                        Some(match self.kind {
+                            FeatureKind::FirstSeen => {
+                                i64::from(current.is_none_or(|k| !set_contains(k, v, b0, nb, late)))
+                            }
+                            _ => current.map_or(0, |k| set_count(k, b0, nb, late)),
+                        }),
+                        false,
+                    );
+                }
+                let fresh = current.is_none();
+                if fresh {
+                    *state = Some(KeyState::Set(SetKey::default()));
+                }
+                let Some(KeyState::Set(k)) = state else { unreachable!("a set state was just made") };
+                (Some(set_add(k, self.kind, fresh, b0, nb, late, v)), true)
+            }
         }
     }
 }

@@ -9,7 +9,7 @@
 
 pub mod features;
 
-pub use features::{FeatureDef, FeatureKind, FeatureState, KeyPart, Op, Window, plan};
+pub use features::{FeatureDef, FeatureKind, FeatureState, KeyPart, KeyState, Op, Window, plan};
 
 use domain::Event;
 use rules::Type;
