@@ -102,6 +102,44 @@ const ADD_CLUSTERS: &str = "INSERT INTO cluster_day (day, kind, value, affiliate
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (affiliate, topic, payload, created_ms)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])";
 
+/// A whole commit in one statement, so in one round trip and one implicit transaction: the
+/// affiliates' counters advanced by their number of new events ($1, $2, in affiliate order, so
+/// two commits cannot wait for each other's rows), the events inserted with their numbers
+/// counted back from the new counter (`back`: 0 for an affiliate's last event of the batch)
+/// and their decision ids made from those numbers as [`store::decision_id`] makes them
+/// (`dec_` + the number in hex + `_` + the tag in hex, which the caller sends), and the outbox
+/// and the daily rollups written. The counter rows stay locked only while PostgreSQL runs it
+/// and flushes the commit, never across a round trip to the node.
+const COMMIT_AT_ONCE: &str = "WITH s AS (
+       INSERT INTO event_seq (affiliate, last) SELECT * FROM unnest($1::text[], $2::bigint[])
+       ON CONFLICT (affiliate) DO UPDATE SET last = event_seq.last + excluded.last
+       RETURNING affiliate, last
+     ), e AS (
+       INSERT INTO event (affiliate, seq, event_id, decision_id, at_ms, kind, verdict, score, ruleset, event_json,
+         decision_json, decided_ms)
+       SELECT r.affiliate, s.last - r.back, r.event_id, 'dec_' || to_hex(s.last - r.back) || r.tag, r.at_ms, r.kind,
+         r.verdict, r.score, r.ruleset, r.event_json, r.decision_json, r.decided_ms
+       FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[],
+         $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[])
+         AS r(affiliate, back, event_id, tag, at_ms, kind, verdict, score, ruleset, event_json, decision_json,
+           decided_ms)
+       JOIN s USING (affiliate)
+     ), o AS (
+       INSERT INTO outbox (affiliate, topic, payload, created_ms)
+       SELECT * FROM unnest($15::text[], $16::text[], $17::text[], $18::bigint[])
+     ), t AS (
+       INSERT INTO trend_day (affiliate, day, kind, verdict, typology, age_band, amount_band, decisions, amount)
+       SELECT * FROM unnest($19::text[], $20::bigint[], $21::text[], $22::text[], $23::text[], $24::text[],
+         $25::text[], $26::bigint[], $27::bigint[])
+       ON CONFLICT (affiliate, day, kind, verdict, typology, age_band, amount_band)
+       DO UPDATE SET decisions = trend_day.decisions + excluded.decisions, amount = trend_day.amount + excluded.amount
+     ), u AS (
+       INSERT INTO rule_day (day, rule, affiliate, hits)
+       SELECT * FROM unnest($28::bigint[], $29::text[], $30::text[], $31::bigint[])
+       ON CONFLICT (day, rule, affiliate) DO UPDATE SET hits = rule_day.hits + excluded.hits
+     )
+     SELECT affiliate, last FROM s";
+
 /// The distinct affiliates and the distinct ids of (affiliate, id) pairs: the arguments of
 /// [`EVENTS_BY_IDS`].
 fn id_lists<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> (Vec<&'a str>, Vec<&'a str>) {
@@ -111,6 +149,132 @@ fn id_lists<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> (Vec<&'a str
         v.dedup();
     }
     (affs, ids)
+}
+
+/// [`COMMIT_AT_ONCE`] for `writes`, taking every id not repeated within the batch as new: a
+/// stored one fails the statement on the unique index (and nothing is written).
+fn commit_at_once(c: &mut Conn<'_>, writes: &[Write]) -> std::result::Result<Vec<Committed>, postgres::Error> {
+    let st = c.prepared(COMMIT_AT_ONCE)?;
+    // Each write's first occurrence in the batch (itself unless it repeats an id).
+    let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(writes.len());
+    let first: Vec<usize> = writes
+        .iter()
+        .enumerate()
+        .map(|(i, w)| *first_of.entry((w.affiliate.as_str(), w.record.event_id.as_str())).or_insert(i))
+        .collect();
+    // New events per affiliate, in affiliate order, and each new event's place from its
+    // affiliate's last.
+    let mut counts: Vec<(&str, i64)> = Vec::new();
+    for (i, w) in writes.iter().enumerate() {
+        if first[i] == i {
+            match counts.iter_mut().find(|(a, _)| *a == w.affiliate.as_str()) {
+                Some(c) => c.1 += 1,
+                None => counts.push((w.affiliate.as_str(), 1)),
+            }
+        }
+    }
+    counts.sort_unstable();
+    let mut left: Vec<i64> = counts.iter().map(|c| c.1).collect();
+    let mut rows = EventColumns::default();
+    let mut back: Vec<i64> = Vec::with_capacity(writes.len());
+    let mut tags: Vec<String> = Vec::with_capacity(writes.len());
+    let mut ob: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+    // Outcomes as far as they are known before the numbers are: each new write stored.
+    let mut out: Vec<Committed> = Vec::with_capacity(writes.len());
+    for (i, w) in writes.iter().enumerate() {
+        if first[i] != i {
+            out.push(Committed::Duplicate(Box::new(w.record.clone())));
+            continue;
+        }
+        let slot = counts.iter().position(|c| c.0 == w.affiliate.as_str()).unwrap_or_default();
+        left[slot] -= 1;
+        back.push(left[slot]);
+        let mut tag = String::with_capacity(17);
+        tag.push('_');
+        domain::push_hex(&mut tag, &w.tag.to_be_bytes());
+        tags.push(tag);
+        rows.push(w, 0, "");
+        for (topic, payload) in &w.outbox {
+            ob.0.push(w.affiliate.as_str());
+            ob.1.push(topic);
+            ob.2.push(payload);
+            ob.3.push(w.record.decided_ms);
+        }
+        out.push(Committed::Stored { seq: 0, decision_id: String::new() });
+    }
+    let cells = store::trend_deltas(writes, &out);
+    let col = |f: fn(&store::TrendKey) -> &str| cells.iter().map(|c| f(&c.1)).collect::<Vec<&str>>();
+    let trend_affs: Vec<&str> = cells.iter().map(|c| c.0.as_str()).collect();
+    let days: Vec<i64> = cells.iter().map(|c| c.1.day).collect();
+    let (n, amount): (Vec<i64>, Vec<i64>) = cells.iter().map(|c| (c.2, c.3)).unzip();
+    let hits = store::rule_deltas(writes, &out);
+    let rule_days: Vec<i64> = hits.iter().map(|h| h.1).collect();
+    let names: Vec<&str> = hits.iter().map(|h| h.2.as_str()).collect();
+    let rule_affs: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
+    let rule_hits: Vec<i64> = hits.iter().map(|h| h.3).collect();
+    let (count_affs, count_n): (Vec<&str>, Vec<i64>) = counts.iter().copied().unzip();
+    let last: Vec<(String, i64)> = c
+        .query(
+            &st,
+            &[
+                &count_affs,
+                &count_n,
+                &rows.affiliate,
+                &back,
+                &rows.event_id,
+                &tags,
+                &rows.at_ms,
+                &rows.kind,
+                &rows.verdict,
+                &rows.score,
+                &rows.ruleset,
+                &rows.event_json,
+                &rows.decision_json,
+                &rows.decided_ms,
+                &ob.0,
+                &ob.1,
+                &ob.2,
+                &ob.3,
+                &trend_affs,
+                &days,
+                &col(|k| &k.kind),
+                &col(|k| &k.verdict),
+                &col(|k| &k.typology),
+                &col(|k| &k.age_band),
+                &col(|k| &k.amount_band),
+                &n,
+                &amount,
+                &rule_days,
+                &names,
+                &rule_affs,
+                &rule_hits,
+            ],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    // The numbers: each affiliate's new last, counted back.
+    let mut left: Vec<i64> = counts.iter().map(|c| c.1).collect();
+    for (i, w) in writes.iter().enumerate() {
+        if first[i] != i {
+            continue;
+        }
+        let slot = counts.iter().position(|c| c.0 == w.affiliate.as_str()).unwrap_or_default();
+        let newest = last.iter().find(|l| l.0 == w.affiliate.as_str()).map_or(0, |l| l.1);
+        left[slot] -= 1;
+        let seq = newest - left[slot];
+        out[i] = Committed::Stored { seq, decision_id: store::decision_id(seq, w.tag) };
+    }
+    // A repeat within the batch answers with its first's number.
+    for i in 0..writes.len() {
+        if first[i] != i {
+            let Committed::Stored { seq, decision_id } = &out[first[i]] else { continue };
+            let (seq, decision_id) = (*seq, decision_id.clone());
+            out[i] =
+                Committed::Duplicate(Box::new(EventRecord { seq, decision_id, ..writes[first[i]].record.clone() }));
+        }
+    }
+    Ok(out)
 }
 
 /// A batch of events to insert, column by column.
@@ -677,7 +841,15 @@ impl Store for PgStore {
         // same (by another node, or earlier), the insert fails on the unique index and the
         // batch is done again with the lookup under the lock, where no other commit can store
         // an id of these affiliates.
-        let mut locked_lookup = false;
+        // The common case: no id is stored yet, and the commit is one statement.
+        let mut locked_lookup = match commit_at_once(&mut c, writes) {
+            Ok(out) => return Ok(out),
+            // An id was stored after all (by another node, or earlier): done again below
+            // with the lookup under the lock.
+            Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => true,
+            Err(e) if is_retryable(&e) => false,
+            Err(e) => return Err(backend(e)),
+        };
         loop {
             let r = self.run_tx(&mut c, false, |tx| {
                 // Counters are taken in affiliate order, so two batches of several affiliates

@@ -568,12 +568,18 @@ fn tenants_are_isolated(s: &dyn Store) {
 fn replay_order(s: &dyn Store) {
     let a = aff("replay");
     let writes: Vec<Write> = (1..=50).rev().map(|i| write(&a, &format!("r{i}"))).collect();
-    s.commit(&writes).unwrap();
+    let out = s.commit(&writes).unwrap();
     let page1 = s.events_after(&a, 0, 20).unwrap();
     let page2 = s.events_after(&a, 20, 100).unwrap();
     let got: Vec<(i64, String)> = page1.iter().chain(&page2).map(|r| (r.seq, r.event_id.clone())).collect();
     let want: Vec<(i64, String)> = (1..=50).map(|s| (s, format!("r{}", 51 - s))).collect();
     assert_eq!(got, want, "events come back in commit order, paged");
+    // The decision ids answered and stored are `decision_id`'s, numbers of two hex digits too.
+    let answered: Vec<Committed> = (1..=50).map(|s| stored(s, &format!("r{}", 51 - s))).collect();
+    assert_eq!(out, answered, "a commit answers each event's number and decision id");
+    let read: Vec<String> = page1.iter().chain(&page2).map(|r| r.decision_id.clone()).collect();
+    let want: Vec<String> = (1..=50).map(|s| crate::decision_id(s, tag(&format!("r{}", 51 - s)))).collect();
+    assert_eq!(read, want, "the stored decision ids are the answered ones");
     let ids = s.event_ids(&a, 45, 100).unwrap();
     assert_eq!(ids, (46..=50).map(|i| (i, format!("r{}", 51 - i))).collect::<Vec<_>>());
 }
