@@ -153,3 +153,30 @@ fn one_node_leads_a_role_until_it_goes() {
     drop(b);
     drop_schema(&config, &schema);
 }
+
+/// Commits run on a connection of their own; when the server drops it, the next commit opens
+/// another and nothing is lost or numbered twice.
+#[test]
+fn a_commit_after_its_connection_was_dropped_reconnects() {
+    let Some((s, config, schema)) = fresh("committer") else { return };
+    let pay = domain::AffiliateId("pay".into());
+    let w = |id: &str| store::conformance::write(&pay, id);
+    assert_eq!(s.commit(&[w("e1")]).unwrap(), vec![store::conformance::stored(1, "e1")]);
+    let mut admin = config.connect(postgres::NoTls).unwrap();
+    let dropped: i64 = admin
+        .query_one(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE pid <> pg_backend_pid() AND query LIKE 'WITH s AS (%' AND query LIKE '%INSERT INTO event_seq%') t",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(dropped, 1, "the committer's connection was found and dropped");
+    // The server takes a moment to close it; the first commit after may meet it still open.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(s.commit(&[w("e2")]).unwrap(), vec![store::conformance::stored(2, "e2")]);
+    assert_eq!(s.commit(&[w("e3")]).unwrap(), vec![store::conformance::stored(3, "e3")]);
+    assert_eq!(s.event_count(&pay).unwrap(), 3);
+    drop(s);
+    drop_schema(&config, &schema);
+}
