@@ -158,7 +158,11 @@ fn one_node_leads_a_role_until_it_goes() {
 /// another and nothing is lost or numbered twice.
 #[test]
 fn a_commit_after_its_connection_was_dropped_reconnects() {
-    let Some((s, config, schema)) = fresh("committer") else { return };
+    let Some((s, mut config, schema)) = fresh("committer") else { return };
+    // This store's connections are told apart from other tests' by their application name.
+    drop(s);
+    config.application_name(&schema);
+    let s = PgStore::with_config(config.clone()).unwrap();
     let pay = domain::AffiliateId("pay".into());
     let w = |id: &str| store::conformance::write(&pay, id);
     assert_eq!(s.commit(&[w("e1")]).unwrap(), vec![store::conformance::stored(1, "e1")]);
@@ -166,8 +170,9 @@ fn a_commit_after_its_connection_was_dropped_reconnects() {
     let dropped: i64 = admin
         .query_one(
             "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE pid <> pg_backend_pid() AND query LIKE 'WITH s AS (%' AND query LIKE '%INSERT INTO event_seq%') t",
-            &[],
+             WHERE pid <> pg_backend_pid() AND application_name = $1 AND query LIKE 'WITH s AS (%'
+               AND query LIKE '%INSERT INTO event_seq%') t",
+            &[&schema],
         )
         .unwrap()
         .get(0);
