@@ -202,23 +202,15 @@ fn commit_at_once(p: &mut Pooled, writes: &[Write]) -> std::result::Result<Vec<C
         }
         out.push(Committed::Stored { seq: 0, decision_id: String::new() });
     }
-    let cells = store::trend_deltas(writes, &out);
-    let col = |f: fn(&store::TrendKey) -> &str| cells.iter().map(|c| f(&c.1)).collect::<Vec<&str>>();
-    let trend_affs: Vec<&str> = cells.iter().map(|c| c.0.as_str()).collect();
-    let days: Vec<i64> = cells.iter().map(|c| c.1.day).collect();
-    let (n, amount): (Vec<i64>, Vec<i64>) = cells.iter().map(|c| (c.2, c.3)).unzip();
-    let hits = store::rule_deltas(writes, &out);
-    let rule_days: Vec<i64> = hits.iter().map(|h| h.1).collect();
-    let names: Vec<&str> = hits.iter().map(|h| h.2.as_str()).collect();
-    let rule_affs: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
-    let rule_hits: Vec<i64> = hits.iter().map(|h| h.3).collect();
+    let rollups = Rollups::of(writes, &out);
+    let (trend, rules) = (rollups.trend(), rollups.rules());
     let (count_affs, count_n): (Vec<&str>, Vec<i64>) = counts.iter().copied().unzip();
     let last: Vec<(String, i64)> = p
         .client
         .query(
             &st,
             &[
-                &count_affs,
+                &count_affs as Param<'_>,
                 &count_n,
                 &rows.affiliate,
                 &back,
@@ -236,20 +228,11 @@ fn commit_at_once(p: &mut Pooled, writes: &[Write]) -> std::result::Result<Vec<C
                 &ob.1,
                 &ob.2,
                 &ob.3,
-                &trend_affs,
-                &days,
-                &col(|k| &k.kind),
-                &col(|k| &k.verdict),
-                &col(|k| &k.typology),
-                &col(|k| &k.age_band),
-                &col(|k| &k.amount_band),
-                &n,
-                &amount,
-                &rule_days,
-                &names,
-                &rule_affs,
-                &rule_hits,
-            ],
+            ]
+            .into_iter()
+            .chain(trend.params())
+            .chain(rules.params())
+            .collect::<Vec<_>>(),
         )?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -276,6 +259,90 @@ fn commit_at_once(p: &mut Pooled, writes: &[Write]) -> std::result::Result<Vec<C
         }
     }
     Ok(out)
+}
+
+/// A parameter of a statement.
+type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
+
+/// A commit's additions to the daily rollups ([`ADD_TRENDS`], [`ADD_RULES`], and the same in
+/// [`COMMIT_AT_ONCE`]): each cell once.
+struct Rollups {
+    cells: Vec<(AffiliateId, store::TrendKey, i64, i64)>,
+    hits: Vec<(AffiliateId, i64, String, i64)>,
+}
+
+/// The trend cells as the statements' arrays, in their order.
+struct TrendColumns<'a> {
+    affiliate: Vec<&'a str>,
+    day: Vec<i64>,
+    kind: Vec<&'a str>,
+    verdict: Vec<&'a str>,
+    typology: Vec<&'a str>,
+    age_band: Vec<&'a str>,
+    amount_band: Vec<&'a str>,
+    decisions: Vec<i64>,
+    amount: Vec<i64>,
+}
+
+/// The rule hits as the statements' arrays, in their order.
+struct RuleColumns<'a> {
+    day: Vec<i64>,
+    rule: Vec<&'a str>,
+    affiliate: Vec<&'a str>,
+    hits: Vec<i64>,
+}
+
+impl Rollups {
+    /// What the stored ones among `writes` (by `out`) add.
+    fn of(writes: &[Write], out: &[Committed]) -> Rollups {
+        Rollups { cells: store::trend_deltas(writes, out), hits: store::rule_deltas(writes, out) }
+    }
+
+    fn trend(&self) -> TrendColumns<'_> {
+        let col = |f: fn(&store::TrendKey) -> &str| self.cells.iter().map(|c| f(&c.1)).collect::<Vec<&str>>();
+        TrendColumns {
+            affiliate: self.cells.iter().map(|c| c.0.as_str()).collect(),
+            day: self.cells.iter().map(|c| c.1.day).collect(),
+            kind: col(|k| &k.kind),
+            verdict: col(|k| &k.verdict),
+            typology: col(|k| &k.typology),
+            age_band: col(|k| &k.age_band),
+            amount_band: col(|k| &k.amount_band),
+            decisions: self.cells.iter().map(|c| c.2).collect(),
+            amount: self.cells.iter().map(|c| c.3).collect(),
+        }
+    }
+
+    fn rules(&self) -> RuleColumns<'_> {
+        RuleColumns {
+            day: self.hits.iter().map(|h| h.1).collect(),
+            rule: self.hits.iter().map(|h| h.2.as_str()).collect(),
+            affiliate: self.hits.iter().map(|h| h.0.as_str()).collect(),
+            hits: self.hits.iter().map(|h| h.3).collect(),
+        }
+    }
+}
+
+impl TrendColumns<'_> {
+    fn params(&self) -> [Param<'_>; 9] {
+        [
+            &self.affiliate,
+            &self.day,
+            &self.kind,
+            &self.verdict,
+            &self.typology,
+            &self.age_band,
+            &self.amount_band,
+            &self.decisions,
+            &self.amount,
+        ]
+    }
+}
+
+impl RuleColumns<'_> {
+    fn params(&self) -> [Param<'_>; 4] {
+        [&self.day, &self.rule, &self.affiliate, &self.hits]
+    }
 }
 
 /// A batch of events to insert, column by column.
@@ -980,34 +1047,12 @@ impl Store for PgStore {
                 if !ob.0.is_empty() {
                     tx.execute(&outbox, &[&ob.0, &ob.1, &ob.2, &ob.3])?;
                 }
-                let cells = store::trend_deltas(writes, &out);
-                if !cells.is_empty() {
-                    let col = |f: fn(&store::TrendKey) -> &str| cells.iter().map(|c| f(&c.1)).collect::<Vec<&str>>();
-                    let affs: Vec<&str> = cells.iter().map(|c| c.0.as_str()).collect();
-                    let days: Vec<i64> = cells.iter().map(|c| c.1.day).collect();
-                    let (n, amount): (Vec<i64>, Vec<i64>) = cells.iter().map(|c| (c.2, c.3)).unzip();
-                    tx.execute(
-                        &trend,
-                        &[
-                            &affs,
-                            &days,
-                            &col(|k| &k.kind),
-                            &col(|k| &k.verdict),
-                            &col(|k| &k.typology),
-                            &col(|k| &k.age_band),
-                            &col(|k| &k.amount_band),
-                            &n,
-                            &amount,
-                        ],
-                    )?;
+                let rollups = Rollups::of(writes, &out);
+                if !rollups.cells.is_empty() {
+                    tx.execute(&trend, &rollups.trend().params())?;
                 }
-                let hits = store::rule_deltas(writes, &out);
-                if !hits.is_empty() {
-                    let affs: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
-                    let days: Vec<i64> = hits.iter().map(|h| h.1).collect();
-                    let names: Vec<&str> = hits.iter().map(|h| h.2.as_str()).collect();
-                    let n: Vec<i64> = hits.iter().map(|h| h.3).collect();
-                    tx.execute(&rules, &[&days, &names, &affs, &n])?;
+                if !rollups.hits.is_empty() {
+                    tx.execute(&rules, &rollups.rules().params())?;
                 }
                 Ok(out)
             });
