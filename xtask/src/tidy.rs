@@ -27,9 +27,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The PostgreSQL backend: the store's trait and conformance suite, the synchronous client
     // (the trait is synchronous and runs on blocking threads), JSON for the case lists.
     ("store-postgres", &["domain", "store", "serde_json", "postgres"]),
-    // Streaming features shared by nodes: the pure features' ops run by a Lua script in Redis
-    // (the client with its tokio connection manager; tokio's channels and a task batch the
-    // calls of concurrent decisions into one script call).
+    // Streaming features shared by nodes: state in Redis, the pure features' ops run in the
+    // node and written back by compare-and-set (the client with its tokio connection manager;
+    // tokio's channels and a task batch the calls of concurrent decisions).
     ("signals-redis", &["signals", "redis", "tokio"]),
     // Shared indicators: normalisation plus keyed digests (HMAC-SHA-256) and the public suffix list; pure.
     ("indicators", &["hmac", "sha2", "psl"]),

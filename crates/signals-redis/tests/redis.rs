@@ -1,7 +1,8 @@
 //! The feature conformance suite on Redis: every `test_data/features` scenario gives the same
 //! answers from Redis as its expectations and as the in-memory state, a long random
 //! stream (late events, more values than a set keeps, filters, read keys) gives the same answer
-//! for every event and feature, and a claimed event id is counted once. Needs a server:
+//! for every event and feature, a claimed event id is counted once, and two nodes counting one
+//! key at the same time lose no update. Needs a server:
 //! `ANSIM_TEST_REDIS` (for example `redis://127.0.0.1:6379`, which `.ci/run` sets); skipped with
 //! a printed reason without it.
 
@@ -284,8 +285,8 @@ async fn each_feature_of_one_key_expires_on_its_own() {
     clean(&affiliate).await;
 }
 
-/// Concurrent calls go to Redis together (one script call for what queued meanwhile), each
-/// event still counted atomically in turn: 60 concurrent counts of one key, each claiming its
+/// Concurrent calls go to Redis together (one read and one compare-and-set for what queued
+/// meanwhile), each event still counted in turn: 60 concurrent counts of one key, each claiming its
 /// own id, see every count from 1 to 60 exactly once, and a repeated id in the same moment is
 /// refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
