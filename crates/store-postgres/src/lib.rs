@@ -155,15 +155,8 @@ fn id_lists<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> (Vec<&'a str
 /// stored one fails the statement on the unique index (and nothing is written).
 fn commit_at_once(p: &mut Pooled, writes: &[Write]) -> std::result::Result<Vec<Committed>, postgres::Error> {
     let st = p.prepared(COMMIT_AT_ONCE)?;
-    // Each write's first occurrence in the batch (itself unless it repeats an id).
-    let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(writes.len());
-    let first: Vec<usize> = writes
-        .iter()
-        .enumerate()
-        .map(|(i, w)| *first_of.entry((w.affiliate.as_str(), w.record.event_id.as_str())).or_insert(i))
-        .collect();
-    // New events per affiliate, in affiliate order, and each new event's place from its
-    // affiliate's last.
+    let (_, first) = first_occurrences(writes);
+    // New events per affiliate, in affiliate order.
     let mut counts: Vec<(&str, i64)> = Vec::new();
     for (i, w) in writes.iter().enumerate() {
         if first[i] == i {
@@ -174,11 +167,13 @@ fn commit_at_once(p: &mut Pooled, writes: &[Write]) -> std::result::Result<Vec<C
         }
     }
     counts.sort_unstable();
+    // Each new event's place counted back from its affiliate's last of the batch.
     let mut left: Vec<i64> = counts.iter().map(|c| c.1).collect();
-    let mut rows = EventColumns::default();
+    let mut back_of: Vec<i64> = vec![0; writes.len()];
     let mut back: Vec<i64> = Vec::with_capacity(writes.len());
+    let mut rows = EventColumns::default();
     let mut tags: Vec<String> = Vec::with_capacity(writes.len());
-    let mut ob: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+    let mut ob = OutboxColumns::default();
     // Outcomes as far as they are known before the numbers are: each new write stored.
     let mut out: Vec<Committed> = Vec::with_capacity(writes.len());
     for (i, w) in writes.iter().enumerate() {
@@ -188,18 +183,14 @@ fn commit_at_once(p: &mut Pooled, writes: &[Write]) -> std::result::Result<Vec<C
         }
         let slot = counts.iter().position(|c| c.0 == w.affiliate.as_str()).unwrap_or_default();
         left[slot] -= 1;
+        back_of[i] = left[slot];
         back.push(left[slot]);
         let mut tag = String::with_capacity(17);
         tag.push('_');
         domain::push_hex(&mut tag, &w.tag.to_be_bytes());
         tags.push(tag);
         rows.push(w, 0, "");
-        for (topic, payload) in &w.outbox {
-            ob.0.push(w.affiliate.as_str());
-            ob.1.push(topic);
-            ob.2.push(payload);
-            ob.3.push(w.record.decided_ms);
-        }
+        ob.push(w);
         out.push(Committed::Stored { seq: 0, decision_id: String::new() });
     }
     let rollups = Rollups::of(writes, &out);
@@ -224,12 +215,9 @@ fn commit_at_once(p: &mut Pooled, writes: &[Write]) -> std::result::Result<Vec<C
                 &rows.event_json,
                 &rows.decision_json,
                 &rows.decided_ms,
-                &ob.0,
-                &ob.1,
-                &ob.2,
-                &ob.3,
             ]
             .into_iter()
+            .chain(ob.params())
             .chain(trend.params())
             .chain(rules.params())
             .collect::<Vec<_>>(),
@@ -237,28 +225,65 @@ fn commit_at_once(p: &mut Pooled, writes: &[Write]) -> std::result::Result<Vec<C
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    // The numbers: each affiliate's new last, counted back.
-    let mut left: Vec<i64> = counts.iter().map(|c| c.1).collect();
+    // The numbers: each affiliate's new last, counted back; a repeat within the batch
+    // answers with its first's.
     for (i, w) in writes.iter().enumerate() {
-        if first[i] != i {
-            continue;
-        }
-        let slot = counts.iter().position(|c| c.0 == w.affiliate.as_str()).unwrap_or_default();
-        let newest = last.iter().find(|l| l.0 == w.affiliate.as_str()).map_or(0, |l| l.1);
-        left[slot] -= 1;
-        let seq = newest - left[slot];
-        out[i] = Committed::Stored { seq, decision_id: store::decision_id(seq, w.tag) };
-    }
-    // A repeat within the batch answers with its first's number.
-    for i in 0..writes.len() {
-        if first[i] != i {
-            let Committed::Stored { seq, decision_id } = &out[first[i]] else { continue };
-            let (seq, decision_id) = (*seq, decision_id.clone());
-            out[i] =
-                Committed::Duplicate(Box::new(EventRecord { seq, decision_id, ..writes[first[i]].record.clone() }));
-        }
+        out[i] = if first[i] == i {
+            let newest = last.iter().find(|l| l.0 == w.affiliate.as_str()).map_or(0, |l| l.1);
+            let seq = newest - back_of[i];
+            Committed::Stored { seq, decision_id: store::decision_id(seq, w.tag) }
+        } else {
+            repeat_of(&out[first[i]], &writes[first[i]].record)
+        };
     }
     Ok(out)
+}
+
+/// Where each (affiliate, event id) of a batch first occurs, and each write's first
+/// occurrence (itself unless it repeats an id earlier in the batch).
+fn first_occurrences(writes: &[Write]) -> (HashMap<(&str, &str), usize>, Vec<usize>) {
+    let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(writes.len());
+    let first = writes
+        .iter()
+        .enumerate()
+        .map(|(i, w)| *first_of.entry((w.affiliate.as_str(), w.record.event_id.as_str())).or_insert(i))
+        .collect();
+    (first_of, first)
+}
+
+/// The answer to a write repeating, within its batch, the id of an earlier one (`first`,
+/// answered `first_out`): what the first was stored as.
+fn repeat_of(first_out: &Committed, first: &EventRecord) -> Committed {
+    let (seq, decision_id) = match first_out {
+        Committed::Stored { seq, decision_id } => (*seq, decision_id.clone()),
+        Committed::Duplicate(old) => (old.seq, old.decision_id.clone()),
+    };
+    Committed::Duplicate(Box::new(EventRecord { seq, decision_id, ..first.clone() }))
+}
+
+/// A batch's outbox items as [`INSERT_OUTBOX`]'s arrays (and the same in [`COMMIT_AT_ONCE`]).
+#[derive(Default)]
+struct OutboxColumns<'a> {
+    affiliate: Vec<&'a str>,
+    topic: Vec<&'a str>,
+    payload: Vec<&'a str>,
+    created_ms: Vec<i64>,
+}
+
+impl<'a> OutboxColumns<'a> {
+    /// Adds a stored write's items.
+    fn push(&mut self, w: &'a Write) {
+        for (topic, payload) in &w.outbox {
+            self.affiliate.push(w.affiliate.as_str());
+            self.topic.push(topic);
+            self.payload.push(payload);
+            self.created_ms.push(w.record.decided_ms);
+        }
+    }
+
+    fn params(&self) -> [Param<'_>; 4] {
+        [&self.affiliate, &self.topic, &self.payload, &self.created_ms]
+    }
 }
 
 /// A parameter of a statement.
@@ -957,13 +982,7 @@ impl Store for PgStore {
                         tx.execute(&advance, &[&a.as_str(), &0i64])?;
                     }
                 }
-                // Each write's first occurrence in the batch (itself unless it repeats an id).
-                let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(writes.len());
-                let first: Vec<usize> = writes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| *first_of.entry((w.affiliate.as_str(), w.record.event_id.as_str())).or_insert(i))
-                    .collect();
+                let (first_of, first) = first_occurrences(writes);
                 // Ids stored before (by another node, or earlier), by the first write naming
                 // them: looked for only once an insert has found one.
                 let mut before: HashMap<usize, EventRecord> = HashMap::new();
@@ -989,27 +1008,16 @@ impl Store for PgStore {
                     }
                 }
                 let mut rows = EventColumns::default();
-                let mut ob: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+                let mut ob = OutboxColumns::default();
                 let mut out: Vec<Committed> = Vec::with_capacity(writes.len());
                 for (i, w) in writes.iter().enumerate() {
-                    let r = &w.record;
                     if !new[i] {
                         if let Some(old) = before.get(&first[i]) {
                             out.push(Committed::Duplicate(Box::new(old.clone())));
                             continue;
                         }
-                        // The same id twice in one batch: the first is stored, the second
-                        // repeats it.
-                        let j = first[i];
-                        let (seq, decision_id) = match &out[j] {
-                            Committed::Stored { seq, decision_id } => (*seq, decision_id.clone()),
-                            Committed::Duplicate(old) => (old.seq, old.decision_id.clone()),
-                        };
-                        out.push(Committed::Duplicate(Box::new(EventRecord {
-                            seq,
-                            decision_id,
-                            ..writes[j].record.clone()
-                        })));
+                        // The same id twice in one batch: the second repeats the first.
+                        out.push(repeat_of(&out[first[i]], &writes[first[i]].record));
                         continue;
                     }
                     let slot = next.iter().position(|(a, _)| *a == &w.affiliate).unwrap_or_default();
@@ -1017,12 +1025,7 @@ impl Store for PgStore {
                     next[slot].1 += 1;
                     let decision_id = store::decision_id(seq, w.tag);
                     rows.push(w, seq, &decision_id);
-                    for (topic, payload) in &w.outbox {
-                        ob.0.push(w.affiliate.as_str());
-                        ob.1.push(topic);
-                        ob.2.push(payload);
-                        ob.3.push(r.decided_ms);
-                    }
+                    ob.push(w);
                     out.push(Committed::Stored { seq, decision_id });
                 }
                 if !rows.seq.is_empty() {
@@ -1044,8 +1047,8 @@ impl Store for PgStore {
                         ],
                     )?;
                 }
-                if !ob.0.is_empty() {
-                    tx.execute(&outbox, &[&ob.0, &ob.1, &ob.2, &ob.3])?;
+                if !ob.affiliate.is_empty() {
+                    tx.execute(&outbox, &ob.params())?;
                 }
                 let rollups = Rollups::of(writes, &out);
                 if !rollups.cells.is_empty() {

@@ -537,6 +537,10 @@ fn commits_are_atomic_and_idempotent(s: &dyn Store) {
     assert_eq!(s.event_by_id(&pay, "e2").unwrap(), Some(record(2, "e2")));
     assert_eq!(s.event_by_seq(&pay, 1).unwrap(), Some(record(1, "e1")));
     assert_eq!(s.last_seq(&pay).unwrap(), 4);
+    // A repeat within a batch of ids none of which is stored answers as its first.
+    let out = s.commit(&[write(&pay, "e5"), write(&pay, "e5"), write(&pay, "e6")]).unwrap();
+    assert_eq!(out, vec![stored(5, "e5"), Committed::Duplicate(Box::new(record(5, "e5"))), stored(6, "e6")]);
+    assert_eq!(s.last_seq(&pay).unwrap(), 6);
 }
 
 fn tenants_are_isolated(s: &dyn Store) {
