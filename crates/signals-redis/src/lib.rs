@@ -240,10 +240,7 @@ impl RedisFeatures {
                 Some(redis::Value::Array(v)) if v.len() == work.cells.len() => v,
                 other => return Err(self.unexpected("the states read", &other)),
             };
-            for (cell, v) in work.cells.iter_mut().zip(values) {
-                cell.load(value_bytes(v).map_err(|v| self.unexpected("a state", &Some(v)))?, now)
-                    .map_err(|why| format!("Redis at {} holds {}: {why}", self.address, cell.key))?;
-            }
+            self.load(&mut work.cells, values, now)?;
         }
         // 2. Every op in the node, event by event; 3. what changed written back, and again
         // for the keys another node changed meanwhile.
@@ -251,26 +248,10 @@ impl RedisFeatures {
         let mut answers: Vec<Vec<Option<i64>>> = batch.iter().map(|r| vec![None; r.ops.len()]).collect();
         let mut seen: Vec<Option<Seen>> =
             batch.iter().map(|r| r.history.map(|_| Seen { first_ms: None, spent: 0 })).collect();
-        let mut todo: Vec<usize> = (0..work.cells.len()).filter(|&i| work.touched(i, &skip)).collect();
-        for _ in 0..TRIES {
-            if todo.is_empty() {
-                break;
-            }
-            for &i in &todo {
-                work.run(i, batch, &skip, now, &mut answers, &mut seen);
-            }
-            let changed = self.compare_and_set(&work.cells, &todo, now).await?;
-            let mut again = Vec::with_capacity(changed.len());
-            for (i, value) in changed {
-                let cell = &mut work.cells[i];
-                cell.load(value, now).map_err(|why| format!("Redis at {} holds {}: {why}", self.address, cell.key))?;
-                again.push(i);
-            }
-            todo = again;
-        }
-        if !todo.is_empty() {
-            return Err(format!("Redis at {}: another node kept changing the same keys; retry", self.address));
-        }
+        // The keys an event that counts has a step on.
+        let todo: Vec<usize> =
+            (0..work.cells.len()).filter(|&i| work.cells[i].steps.iter().any(|s| !skip[s.event()])).collect();
+        self.settle(&mut work.cells, todo, now, |cell, _| cell.run(batch, &skip, now, &mut answers, &mut seen)).await?;
         Ok(batch
             .iter()
             .enumerate()
@@ -316,6 +297,51 @@ impl RedisFeatures {
         Ok(out)
     }
 
+    /// Computes cells `todo` (`compute(cell, index)`) and writes them back by compare-and-set,
+    /// again for those another node changed meanwhile (from their new value), until none is
+    /// left or [`TRIES`] rounds have passed.
+    async fn settle(
+        &self,
+        cells: &mut [Cell],
+        mut todo: Vec<usize>,
+        now: i64,
+        mut compute: impl FnMut(&mut Cell, usize),
+    ) -> Result<(), String> {
+        for _ in 0..TRIES {
+            if todo.is_empty() {
+                return Ok(());
+            }
+            for &i in &todo {
+                compute(&mut cells[i], i);
+            }
+            let changed = self.compare_and_set(cells, &todo, now).await?;
+            todo.clear();
+            for (i, value) in changed {
+                self.load_one(&mut cells[i], value, now)?;
+                todo.push(i);
+            }
+        }
+        if todo.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("Redis at {}: another node kept changing the same keys; retry", self.address))
+        }
+    }
+
+    /// Takes `values` (an `MGET`'s answer) as the cells' current content.
+    fn load(&self, cells: &mut [Cell], values: Vec<redis::Value>, now: i64) -> Result<(), String> {
+        for (cell, v) in cells.iter_mut().zip(values) {
+            let value = value_bytes(v).map_err(|v| self.unexpected("a state", &Some(v)))?;
+            self.load_one(cell, value, now)?;
+        }
+        Ok(())
+    }
+
+    /// Takes `value` as the cell's current content; a state this node cannot read is named.
+    fn load_one(&self, cell: &mut Cell, value: Option<Vec<u8>>, now: i64) -> Result<(), String> {
+        cell.load(value, now).map_err(|why| format!("Redis at {} holds {}: {why}", self.address, cell.key))
+    }
+
     fn unexpected(&self, what: &str, v: &Option<redis::Value>) -> String {
         format!("Redis at {} answered {what} unexpectedly: {v:?}", self.address)
     }
@@ -326,41 +352,24 @@ impl RedisFeatures {
     /// leaves the day's sum.
     pub async fn undo(&self, affiliate: &str, h: &History, seen: &Seen) -> Result<(), String> {
         let now = now_ms();
-        let mut cells = vec![Cell::new(key_name("h2", affiliate, "p:", h.pair), Kind::Pair)];
+        let mut cells = Vec::with_capacity(2);
+        if let Some(pair) = h.pair {
+            cells.push(Cell::new(key_name("h2", affiliate, "p:", pair), Kind::Pair));
+        }
         if h.spend > 0 {
-            cells.push(Cell::new(key_name("h2", affiliate, "s:", Some(h.subject)), Kind::Spend));
+            cells.push(Cell::new(key_name("h2", affiliate, "s:", h.subject), Kind::Spend));
+        }
+        if cells.is_empty() {
+            return Ok(());
         }
         let mut c = self.conn.clone();
         let keys: Vec<&str> = cells.iter().map(|c| c.key.as_str()).collect();
         let values: Vec<redis::Value> = call(redis::cmd("MGET").arg(keys).query_async(&mut c))
             .await
             .map_err(|e| format!("Redis at {}: {e}", self.address))?;
-        for (cell, v) in cells.iter_mut().zip(values) {
-            cell.load(value_bytes(v).map_err(|v| self.unexpected("a state", &Some(v)))?, now)
-                .map_err(|why| format!("Redis at {} holds {}: {why}", self.address, cell.key))?;
-        }
-        let mut todo: Vec<usize> = (0..cells.len()).collect();
-        for _ in 0..TRIES {
-            if todo.is_empty() {
-                return Ok(());
-            }
-            for &i in &todo {
-                cells[i].undo(h, seen);
-            }
-            let changed = self.compare_and_set(&cells, &todo, now).await?;
-            todo.clear();
-            for (i, value) in changed {
-                cells[i]
-                    .load(value, now)
-                    .map_err(|why| format!("Redis at {} holds {}: {why}", self.address, cells[i].key))?;
-                todo.push(i);
-            }
-        }
-        if todo.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("Redis at {}: another node kept changing the payee history; retry", self.address))
-        }
+        self.load(&mut cells, values, now)?;
+        let todo = (0..cells.len()).collect();
+        self.settle(&mut cells, todo, now, |cell, _| cell.undo(h, seen)).await
     }
 }
 
@@ -385,8 +394,8 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// `ansim:<format>:<affiliate>:<what><digest>` (`none` for a transfer without a payee).
-fn key_name(format: &str, affiliate: &str, what: &str, digest: Option<u64>) -> String {
+/// `ansim:<format>:<affiliate>:<what><digest>`.
+fn key_name(format: &str, affiliate: &str, what: &str, digest: u64) -> String {
     let mut k = String::with_capacity(16 + affiliate.len() + what.len() + 16);
     k.push_str("ansim:");
     k.push_str(format);
@@ -394,13 +403,8 @@ fn key_name(format: &str, affiliate: &str, what: &str, digest: Option<u64>) -> S
     k.push_str(affiliate);
     k.push(':');
     k.push_str(what);
-    match digest {
-        Some(d) => {
-            use std::fmt::Write;
-            let _ = write!(k, "{d:016x}");
-        }
-        None => k.push_str("none"),
-    }
+    use std::fmt::Write;
+    let _ = write!(k, "{digest:016x}");
     k
 }
 
@@ -452,6 +456,15 @@ enum Step {
     Read { event: usize, op: usize },
     /// Event `event`'s transfer reads and records its payee (`Pair`) or spending (`Spend`).
     History { event: usize },
+}
+
+impl Step {
+    /// The event the step belongs to.
+    fn event(self) -> usize {
+        match self {
+            Step::Update { event, .. } | Step::Read { event, .. } | Step::History { event } => event,
+        }
+    }
 }
 
 /// One Redis key of a batch: its state as read (and as the batch leaves it).
@@ -587,6 +600,69 @@ impl Cell {
         Save::Write(out, life.max(1))
     }
 
+    /// Runs the cell's steps of the events not skipped on its state as read, writing their
+    /// answers.
+    fn run(
+        &mut self,
+        batch: &[Request],
+        skip: &[bool],
+        now: i64,
+        answers: &mut [Vec<Option<i64>>],
+        seen: &mut [Option<Seen>],
+    ) {
+        self.changed = false;
+        for step in &self.steps {
+            let event = step.event();
+            if skip[event] {
+                continue;
+            }
+            let (update, o) = match *step {
+                Step::Update { op, .. } => (true, op),
+                Step::Read { op, .. } => (false, op),
+                Step::History { .. } => {
+                    let (Some(h), Some(s)) = (&batch[event].history, seen[event].as_mut()) else { continue };
+                    match self.kind {
+                        Kind::Pair => {
+                            s.first_ms = self.pair.map(|p| p.0);
+                            self.pair =
+                                Some(self.pair.map_or((h.at_ms, h.at_ms), |(a, b)| (a.min(h.at_ms), b.max(h.at_ms))));
+                            (self.changed, self.life) = (true, h.forget_ms.max(1));
+                        }
+                        _ => {
+                            s.spent = self.pair.filter(|d| d.0 == h.day).map_or(0, |d| d.1);
+                            if h.spend > 0 {
+                                self.pair = Some((h.day, s.spent + h.spend));
+                                (self.changed, self.life) = (true, SPEND_KEEP_MS);
+                            }
+                        }
+                    }
+                    continue;
+                }
+            };
+            let op = &batch[event].ops[o];
+            let at = self.features.iter().position(|f| f.0 == op.fingerprint);
+            // The feature's state taken out (no copy), run, and put back.
+            let mut state =
+                at.map(|j| std::mem::replace(&mut self.features[j].2, KeyState::Window(WindowKey::default())));
+            let (answer, wrote) = op.run(&mut state, update);
+            if !update || op.answer_from_update {
+                answers[event][o] = answer;
+            }
+            let expires = now + op.keep_ms.max(1);
+            match (at, state) {
+                (Some(j), Some(state)) => {
+                    self.features[j].2 = state;
+                    if wrote {
+                        self.features[j].1 = expires;
+                    }
+                }
+                (None, Some(state)) if wrote => self.features.push((op.fingerprint, expires, state)),
+                _ => {}
+            }
+            self.changed |= wrote;
+        }
+    }
+
     /// Takes a blocked transfer back out of the payee history (see [`RedisFeatures::undo`]).
     fn undo(&mut self, h: &History, seen: &Seen) {
         self.changed = false;
@@ -635,98 +711,21 @@ impl Work {
     fn plan(&mut self, e: usize, r: &Request) {
         for (o, op) in r.ops.iter().enumerate() {
             if let Some(k) = op.update {
-                self.cell(key_name("f3", &r.affiliate, "", Some(k)), Kind::Entity)
+                self.cell(key_name("f3", &r.affiliate, "", k), Kind::Entity)
                     .steps
                     .push(Step::Update { event: e, op: o });
             }
             if let Some(k) = op.read {
-                self.cell(key_name("f3", &r.affiliate, "", Some(k)), Kind::Entity)
-                    .steps
-                    .push(Step::Read { event: e, op: o });
+                self.cell(key_name("f3", &r.affiliate, "", k), Kind::Entity).steps.push(Step::Read { event: e, op: o });
             }
         }
         if let Some(h) = &r.history {
-            if h.pair.is_some() {
-                self.cell(key_name("h2", &r.affiliate, "p:", h.pair), Kind::Pair)
-                    .steps
-                    .push(Step::History { event: e });
+            if let Some(pair) = h.pair {
+                self.cell(key_name("h2", &r.affiliate, "p:", pair), Kind::Pair).steps.push(Step::History { event: e });
             }
-            self.cell(key_name("h2", &r.affiliate, "s:", Some(h.subject)), Kind::Spend)
+            self.cell(key_name("h2", &r.affiliate, "s:", h.subject), Kind::Spend)
                 .steps
                 .push(Step::History { event: e });
-        }
-    }
-
-    /// Whether an event that counts has a step on cell `i`.
-    fn touched(&self, i: usize, skip: &[bool]) -> bool {
-        self.cells[i].steps.iter().any(|s| match *s {
-            Step::Update { event, .. } | Step::Read { event, .. } | Step::History { event } => !skip[event],
-        })
-    }
-
-    /// Runs cell `i`'s steps on its state as read, writing their answers.
-    fn run(
-        &mut self,
-        i: usize,
-        batch: &[Request],
-        skip: &[bool],
-        now: i64,
-        answers: &mut [Vec<Option<i64>>],
-        seen: &mut [Option<Seen>],
-    ) {
-        let cell = &mut self.cells[i];
-        cell.changed = false;
-        for step in &cell.steps {
-            let (event, update, o) = match *step {
-                Step::Update { event, op } => (event, true, op),
-                Step::Read { event, op } => (event, false, op),
-                Step::History { event } => {
-                    if skip[event] {
-                        continue;
-                    }
-                    let (Some(h), Some(s)) = (&batch[event].history, seen[event].as_mut()) else { continue };
-                    match cell.kind {
-                        Kind::Pair => {
-                            s.first_ms = cell.pair.map(|p| p.0);
-                            cell.pair =
-                                Some(cell.pair.map_or((h.at_ms, h.at_ms), |(a, b)| (a.min(h.at_ms), b.max(h.at_ms))));
-                            (cell.changed, cell.life) = (true, h.forget_ms.max(1));
-                        }
-                        _ => {
-                            s.spent = cell.pair.filter(|d| d.0 == h.day).map_or(0, |d| d.1);
-                            if h.spend > 0 {
-                                cell.pair = Some((h.day, s.spent + h.spend));
-                                (cell.changed, cell.life) = (true, SPEND_KEEP_MS);
-                            }
-                        }
-                    }
-                    continue;
-                }
-            };
-            if skip[event] {
-                continue;
-            }
-            let op = &batch[event].ops[o];
-            let at = cell.features.iter().position(|f| f.0 == op.fingerprint);
-            // The feature's state taken out (no copy), run, and put back.
-            let mut state =
-                at.map(|j| std::mem::replace(&mut cell.features[j].2, KeyState::Window(WindowKey::default())));
-            let (answer, wrote) = op.run(&mut state, update);
-            if !update || op.answer_from_update {
-                answers[event][o] = answer;
-            }
-            let expires = now + op.keep_ms.max(1);
-            match (at, state) {
-                (Some(j), Some(state)) => {
-                    cell.features[j].2 = state;
-                    if wrote {
-                        cell.features[j].1 = expires;
-                    }
-                }
-                (None, Some(state)) if wrote => cell.features.push((op.fingerprint, expires, state)),
-                _ => {}
-            }
-            cell.changed |= wrote;
         }
     }
 }
@@ -743,20 +742,26 @@ impl<'a> Reader<'a> {
         self.at += n;
         Ok(s)
     }
+    /// The next `N` bytes.
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let mut a = [0; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
     fn u8(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap_or_default()))
+        self.array().map(u16::from_le_bytes)
     }
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        self.array().map(u32::from_le_bytes)
     }
     fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default()))
+        self.array().map(u64::from_le_bytes)
     }
     fn i64(&mut self) -> Result<i64, String> {
-        Ok(i64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default()))
+        self.array().map(i64::from_le_bytes)
     }
 }
 
