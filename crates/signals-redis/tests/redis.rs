@@ -39,6 +39,23 @@ async fn clean(affiliate: &str) {
     }
 }
 
+/// A `count` op of feature `fingerprint` on key `key`, in bucket 100 of a 10-bucket window.
+fn count_op(fingerprint: u64, key: u64, keep_ms: i64) -> signals::Op {
+    signals::Op {
+        kind: signals::FeatureKind::Count,
+        fingerprint,
+        update: Some(key),
+        read: None,
+        answer_from_update: true,
+        bucket: 100,
+        buckets: 10,
+        late: 0,
+        add: Some(1),
+        value: None,
+        keep_ms,
+    }
+}
+
 async fn counted(r: &RedisFeatures, affiliate: &str, snap: &Snapshot, event: &Event) -> Vec<Option<i64>> {
     match r.observe(affiliate, &signals::plan(&snap.features, event), None, None).await.unwrap() {
         Observed::Counted(v, _) => v,
@@ -248,19 +265,7 @@ async fn payee_history_is_read_recorded_and_undone() {
 async fn each_feature_of_one_key_expires_on_its_own() {
     let Some(r) = server("each_feature_of_one_key_expires_on_its_own").await else { return };
     let affiliate = fresh_affiliate("expiry");
-    let op = |fingerprint: u64, keep_ms: i64| signals::Op {
-        kind: signals::FeatureKind::Count,
-        fingerprint,
-        update: Some(42),
-        read: None,
-        answer_from_update: true,
-        bucket: 100,
-        buckets: 10,
-        late: 0,
-        add: Some(1),
-        value: None,
-        keep_ms,
-    };
+    let op = |fingerprint: u64, keep_ms: i64| count_op(fingerprint, 42, keep_ms);
     let (short, long) = (op(0x1111_0000_0000_0000, 150), op(0x2222_0000_0000_0000, 60_000));
     let count = |v: Observed| match v {
         Observed::Counted(v, _) => v,
@@ -293,19 +298,7 @@ async fn each_feature_of_one_key_expires_on_its_own() {
 async fn concurrent_calls_are_batched_yet_each_counted_in_turn() {
     let Some(r) = server("concurrent_calls_are_batched_yet_each_counted_in_turn").await else { return };
     let affiliate = fresh_affiliate("batch");
-    let op = signals::Op {
-        kind: signals::FeatureKind::Count,
-        fingerprint: 0x3333_0000_0000_0000,
-        update: Some(7),
-        read: None,
-        answer_from_update: true,
-        bucket: 100,
-        buckets: 10,
-        late: 0,
-        add: Some(1),
-        value: None,
-        keep_ms: 60_000,
-    };
+    let op = count_op(0x3333_0000_0000_0000, 7, 60_000);
     let mut calls = Vec::new();
     for i in 0..61 {
         let (r, affiliate) = (r.clone(), affiliate.clone());
@@ -337,19 +330,7 @@ async fn two_nodes_counting_one_key_lose_no_update() {
     let Some(a) = server("two_nodes_counting_one_key_lose_no_update").await else { return };
     let b = RedisFeatures::connect(&std::env::var("ANSIM_TEST_REDIS").unwrap()).await.unwrap();
     let affiliate = fresh_affiliate("race");
-    let op = signals::Op {
-        kind: signals::FeatureKind::Count,
-        fingerprint: 0x4444_0000_0000_0000,
-        update: Some(9),
-        read: None,
-        answer_from_update: true,
-        bucket: 100,
-        buckets: 10,
-        late: 0,
-        add: Some(1),
-        value: None,
-        keep_ms: 60_000,
-    };
+    let op = count_op(0x4444_0000_0000_0000, 9, 60_000);
     let mut calls = Vec::new();
     for i in 0..240 {
         let (r, affiliate) = (if i % 2 == 0 { a.clone() } else { b.clone() }, affiliate.clone());
