@@ -200,27 +200,13 @@ fn commit_at_once(p: &mut Pooled, writes: &[Write]) -> std::result::Result<Vec<C
         .client
         .query(
             &st,
-            &[
-                &count_affs as Param<'_>,
-                &count_n,
-                &rows.affiliate,
-                &back,
-                &rows.event_id,
-                &tags,
-                &rows.at_ms,
-                &rows.kind,
-                &rows.verdict,
-                &rows.score,
-                &rows.ruleset,
-                &rows.event_json,
-                &rows.decision_json,
-                &rows.decided_ms,
-            ]
-            .into_iter()
-            .chain(ob.params())
-            .chain(trend.params())
-            .chain(rules.params())
-            .collect::<Vec<_>>(),
+            &[&count_affs as Param<'_>, &count_n, &rows.affiliate, &back, &rows.event_id, &tags]
+                .into_iter()
+                .chain(rows.record_params())
+                .chain(ob.params())
+                .chain(trend.params())
+                .chain(rules.params())
+                .collect::<Vec<_>>(),
         )?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -388,6 +374,20 @@ struct EventColumns<'a> {
 }
 
 impl<'a> EventColumns<'a> {
+    /// The columns after the number and the decision id, in the statements' order.
+    fn record_params(&self) -> [Param<'_>; 8] {
+        [
+            &self.at_ms,
+            &self.kind,
+            &self.verdict,
+            &self.score,
+            &self.ruleset,
+            &self.event_json,
+            &self.decision_json,
+            &self.decided_ms,
+        ]
+    }
+
     fn push(&mut self, w: &'a Write, seq: i64, decision_id: &str) {
         let r = &w.record;
         self.affiliate.push(w.affiliate.as_str());
@@ -1029,23 +1029,8 @@ impl Store for PgStore {
                     out.push(Committed::Stored { seq, decision_id });
                 }
                 if !rows.seq.is_empty() {
-                    tx.execute(
-                        &insert,
-                        &[
-                            &rows.affiliate,
-                            &rows.seq,
-                            &rows.event_id,
-                            &rows.decision_id,
-                            &rows.at_ms,
-                            &rows.kind,
-                            &rows.verdict,
-                            &rows.score,
-                            &rows.ruleset,
-                            &rows.event_json,
-                            &rows.decision_json,
-                            &rows.decided_ms,
-                        ],
-                    )?;
+                    let head: [Param<'_>; 4] = [&rows.affiliate, &rows.seq, &rows.event_id, &rows.decision_id];
+                    tx.execute(&insert, &head.into_iter().chain(rows.record_params()).collect::<Vec<_>>())?;
                 }
                 if !ob.affiliate.is_empty() {
                     tx.execute(&outbox, &ob.params())?;
