@@ -48,6 +48,8 @@ struct Inner {
     /// Decided but not yet committed, by event id; duplicates arriving now wait here.
     pending: HashMap<String, Pending>,
     since_snapshot: u64,
+    /// When the last snapshot was queued (none since start: one may be taken at once).
+    last_snapshot: Option<std::time::Instant>,
     /// A commit failed after features had counted its events: rebuild from the store first.
     needs_rebuild: bool,
     /// Subjects' self-protection and the payee history it reads.
@@ -95,6 +97,7 @@ fn restore(
         ids,
         pending: HashMap::new(),
         since_snapshot: 0,
+        last_snapshot: None,
         needs_rebuild: false,
         guard,
     };
@@ -294,8 +297,12 @@ impl Tenant {
             reply: tx,
         })?;
         g.since_snapshot += 1;
-        if g.since_snapshot >= config.snapshot_every && !self.shared {
+        if g.since_snapshot >= config.snapshot_every
+            && !self.shared
+            && g.last_snapshot.is_none_or(|t| t.elapsed() >= config.snapshot_min_interval)
+        {
             g.since_snapshot = 0;
+            g.last_snapshot = Some(std::time::Instant::now());
             if let Some(job) = self.snapshot_job(&g) {
                 writer.send(job)?;
             }

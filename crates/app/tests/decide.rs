@@ -69,6 +69,29 @@ async fn decisions_are_durable_idempotent_and_survive_restart() {
     assert_eq!(app.store().event_count(&pay).unwrap(), 7);
 }
 
+/// Snapshots come every `snapshot_every` decisions but at most once per
+/// `snapshot_min_interval`: each one holds the affiliate's decisions while the state is copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_paced_by_time() {
+    for (interval, want) in [(std::time::Duration::ZERO, 6), (std::time::Duration::from_secs(3600), 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = AppConfig::new(dir.path());
+        cfg.snapshot_every = 2;
+        cfg.snapshot_min_interval = interval;
+        let app = App::open(cfg).unwrap();
+        app.ensure_affiliate(&aff("pay"), "Pay", RULES).unwrap();
+        let pay = aff("pay");
+        for i in 0..6 {
+            app.decide(&pay, transfer(&format!("e{i}"), "pay", i)).await.unwrap();
+        }
+        // The writer takes jobs in order: once this one is committed, every snapshot queued
+        // before it is saved.
+        app.decide(&pay, transfer("e6", "pay", 6)).await.unwrap();
+        let (seq, _) = app.store().load_snapshot(&pay).unwrap().expect("the first snapshot is taken at once");
+        assert_eq!(seq, want, "snapshot after {want} decisions with {interval:?} between snapshots");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_duplicates_count_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,7 @@
 //! data = "ansim-data"           # ANSIM_DATA: directory of the store
 //! log = "info"                  # ANSIM_LOG: tracing filter, e.g. "info,tower_http=debug"
 //! snapshot_every = 50000        # ANSIM_SNAPSHOT_EVERY: feature-state snapshot per N decisions
+//! snapshot_min_secs = 60        # ANSIM_SNAPSHOT_MIN_SECS: ... and at most once per this many seconds
 //! max_batch = 1024              # ANSIM_MAX_BATCH: most writes in one group commit
 //! max_batch_events = 1000       # ANSIM_MAX_BATCH_EVENTS: most events per /v1/events:batch
 //! request_timeout_secs = 10     # ANSIM_REQUEST_TIMEOUT_SECS
@@ -46,6 +47,8 @@ pub struct Config {
     pub log: String,
     /// Feature-state snapshot every this many decisions per affiliate.
     pub snapshot_every: u64,
+    /// ... and at most once per this interval (each one pauses the affiliate's decisions).
+    pub snapshot_min_interval: Duration,
     /// Most writes in one transaction.
     pub max_batch: usize,
     /// Most events in one batch request.
@@ -91,6 +94,7 @@ impl Default for Config {
             data: PathBuf::from("ansim-data"),
             log: "info".into(),
             snapshot_every: 50_000,
+            snapshot_min_interval: Duration::from_secs(60),
             max_batch: 1_024,
             max_batch_events: 1_000,
             request_timeout: Duration::from_secs(10),
@@ -121,6 +125,7 @@ struct File {
     data: Option<PathBuf>,
     log: Option<String>,
     snapshot_every: Option<u64>,
+    snapshot_min_secs: Option<u64>,
     max_batch: Option<usize>,
     max_batch_events: Option<usize>,
     request_timeout_secs: Option<u64>,
@@ -142,11 +147,12 @@ struct File {
 }
 
 /// The environment variables read, in the order of the file keys.
-pub const ENV_VARS: [&str; 22] = [
+pub const ENV_VARS: [&str; 23] = [
     "ANSIM_LISTEN",
     "ANSIM_DATA",
     "ANSIM_LOG",
     "ANSIM_SNAPSHOT_EVERY",
+    "ANSIM_SNAPSHOT_MIN_SECS",
     "ANSIM_MAX_BATCH",
     "ANSIM_MAX_BATCH_EVENTS",
     "ANSIM_REQUEST_TIMEOUT_SECS",
@@ -216,6 +222,7 @@ impl Config {
                 "ANSIM_DATA" => f.data = Some(PathBuf::from(v)),
                 "ANSIM_LOG" => f.log = Some(v),
                 "ANSIM_SNAPSHOT_EVERY" => f.snapshot_every = Some(parse(&k, &v)?),
+                "ANSIM_SNAPSHOT_MIN_SECS" => f.snapshot_min_secs = Some(parse(&k, &v)?),
                 "ANSIM_MAX_BATCH" => f.max_batch = Some(parse(&k, &v)?),
                 "ANSIM_MAX_BATCH_EVENTS" => f.max_batch_events = Some(parse(&k, &v)?),
                 "ANSIM_REQUEST_TIMEOUT_SECS" => f.request_timeout_secs = Some(parse(&k, &v)?),
@@ -274,6 +281,9 @@ impl Config {
         }
         if let Some(v) = f.snapshot_every {
             self.snapshot_every = v;
+        }
+        if let Some(v) = f.snapshot_min_secs {
+            self.snapshot_min_interval = Duration::from_secs(v);
         }
         if let Some(v) = f.max_batch {
             self.max_batch = v;
@@ -335,6 +345,7 @@ impl Config {
     pub fn app_config(&self) -> app::AppConfig {
         let mut a = app::AppConfig::new(&self.data);
         a.snapshot_every = self.snapshot_every;
+        a.snapshot_min_interval = self.snapshot_min_interval;
         a.max_batch = self.max_batch;
         a.messages_model = self.messages_model.clone();
         a.urls_model = self.urls_model.clone();
@@ -376,10 +387,12 @@ mod tests {
     fn defaults_then_file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ansim.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nsnapshot_every = 10\n").unwrap();
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nsnapshot_every = 10\nsnapshot_min_secs = 5\n").unwrap();
         let c = Config::load_from(Some(&file), env(&[("ANSIM_SNAPSHOT_EVERY", "20"), ("PATH", "x")])).unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000");
         assert_eq!(c.snapshot_every, 20);
+        assert_eq!(c.snapshot_min_interval, std::time::Duration::from_secs(5));
+        assert_eq!(c.app_config().snapshot_min_interval, std::time::Duration::from_secs(5));
         assert_eq!(c.max_batch_events, 1_000);
         assert_eq!(Config::load_from(None, env(&[])).unwrap(), Config::default());
     }
