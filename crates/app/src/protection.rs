@@ -277,6 +277,22 @@ impl History {
         }
     }
 
+    /// A copy holding only the subjects' and pairs' digests `keep` accepts (one part of a
+    /// snapshot taken in parts).
+    pub(crate) fn part(&self, keep: impl Fn(u64) -> bool) -> History {
+        History {
+            payees: self.payees.iter().filter(|(k, _)| keep(**k)).map(|(k, v)| (*k, *v)).collect(),
+            spent: self.spent.iter().filter(|(k, _)| keep(**k)).map(|(k, v)| (*k, *v)).collect(),
+            added: 0,
+        }
+    }
+
+    /// Adds the entries of another part.
+    pub(crate) fn merge(&mut self, other: History) {
+        self.payees.extend(other.payees);
+        self.spent.extend(other.spent);
+    }
+
     /// Forgets the payee a cancelled transfer introduced (if that transfer was the first).
     fn cancel(&mut self, e: &Event) {
         if let EventBody::Transfer(t) = &e.body
@@ -418,13 +434,21 @@ impl Guard {
     /// Remembers a decided event: payees of transfers that were not blocked, and the day's
     /// spending to non-designated accounts of subjects who designated some.
     pub(crate) fn observe(&mut self, e: &Event, verdict: Verdict) {
+        self.observe_where(e, verdict, |_| true);
+    }
+
+    /// [`Guard::observe`], recording only under the digests `update` accepts (a replay onto a
+    /// snapshot taken in parts).
+    pub(crate) fn observe_where(&mut self, e: &Event, verdict: Verdict, update: impl Fn(u64) -> bool) {
         let EventBody::Transfer(t) = &e.body else { return };
         if t.own_account || verdict == Verdict::Block {
             return;
         }
         let at = e.at.millis();
         let subject = e.subject.id.as_str();
-        if let Some(p) = payee_key(&t.counterparty) {
+        if let Some(p) = payee_key(&t.counterparty)
+            && update(pair(subject, &p))
+        {
             let h = &mut self.history;
             let entry = h.payees.entry(pair(subject, &p)).or_insert_with(|| {
                 h.added += 1;
@@ -444,7 +468,11 @@ impl Guard {
             return;
         }
         let day = kst_day(at);
-        let slot = self.history.spent.entry(xxh3_64(subject.as_bytes())).or_insert((day, 0));
+        let who = xxh3_64(subject.as_bytes());
+        if !update(who) {
+            return;
+        }
+        let slot = self.history.spent.entry(who).or_insert((day, 0));
         if slot.0 != day {
             *slot = (day, 0);
         }

@@ -48,8 +48,10 @@ struct Inner {
     /// Decided but not yet committed, by event id; duplicates arriving now wait here.
     pending: HashMap<String, Pending>,
     since_snapshot: u64,
-    /// When the last snapshot was queued (none since start: one may be taken at once).
+    /// When the last snapshot part was queued (none since start: one may be taken at once).
     last_snapshot: Option<std::time::Instant>,
+    /// The part the next snapshot takes.
+    next_part: u32,
     /// A commit failed after features had counted its events: rebuild from the store first.
     needs_rebuild: bool,
     /// Subjects' self-protection and the payee history it reads.
@@ -78,6 +80,52 @@ pub(crate) struct Tenant {
 /// Events read per page while replaying.
 const PAGE: usize = 10_000;
 
+/// Parts a feature-state snapshot is taken in. Each holds the keys (subject, payee and other
+/// digests) that fall in it and is saved with the number of the last event it covers, so
+/// taking one holds the affiliate's decisions for a sixteenth of the state; a restore merges
+/// the parts and replays each key from its own part's number.
+pub(crate) const SNAPSHOT_PARTS: u32 = 16;
+
+/// The part a key's digest falls in.
+fn part_of(key: u64) -> usize {
+    (key % u64::from(SNAPSHOT_PARTS)) as usize
+}
+
+/// The state a snapshot's parts hold, and the last event each part covers.
+fn assemble(parts: Vec<store::SnapshotPart>) -> ([i64; SNAPSHOT_PARTS as usize], FeatureState, History) {
+    const N: usize = SNAPSHOT_PARTS as usize;
+    let (mut seqs, mut features, mut history) = ([0i64; N], FeatureState::default(), History::default());
+    let mut have = [false; N];
+    let mut whole = None;
+    for p in parts {
+        match p.part {
+            // An earlier version's whole-state snapshot: it stands in for parts not saved yet.
+            None => whole = postcard::from_bytes::<(FeatureState, History)>(&p.state).ok().map(|(f, h)| (p.seq, f, h)),
+            Some(i) => {
+                // A part of another partitioning, or unreadable: its keys are replayed from
+                // the first event (a longer replay, never a wrong state).
+                if let Ok((n, f, h)) = postcard::from_bytes::<(u32, FeatureState, History)>(&p.state)
+                    && n == SNAPSHOT_PARTS
+                    && (i as usize) < N
+                {
+                    features.merge(f);
+                    history.merge(h);
+                    seqs[i as usize] = p.seq;
+                    have[i as usize] = true;
+                }
+            }
+        }
+    }
+    if let Some((seq, f, h)) = whole {
+        for i in (0..N).filter(|&i| !have[i]) {
+            features.merge(f.part(|k| part_of(k) == i));
+            history.merge(h.part(|k| part_of(k) == i));
+            seqs[i] = seq;
+        }
+    }
+    (seqs, features, history)
+}
+
 /// Rebuilds feature state, protection history and the id set from the store: the latest
 /// snapshot, then every later event replayed through the features of `snap` (the rules are not
 /// evaluated; the stored verdict stands) and the protection history, then the user's cancels.
@@ -98,6 +146,7 @@ fn restore(
         pending: HashMap::new(),
         since_snapshot: 0,
         last_snapshot: None,
+        next_part: 0,
         needs_rebuild: false,
         guard,
     };
@@ -105,14 +154,8 @@ fn restore(
         return Ok(live(DecideState::new(), HashSet::new(), guard));
     }
     let analyzer = crate::current(analyzer);
-    let (mut after, features, history) = match store.load_snapshot(a)? {
-        Some((seq, bytes)) => match postcard::from_bytes::<(FeatureState, History)>(&bytes) {
-            Ok((f, h)) => (seq, f, h),
-            // An unreadable snapshot costs a longer replay, never a wrong state.
-            Err(_) => (0, FeatureState::default(), History::default()),
-        },
-        None => (0, FeatureState::default(), History::default()),
-    };
+    let (seqs, features, history) = assemble(store.load_snapshot(a)?);
+    let mut after = seqs.iter().copied().min().unwrap_or(0);
     guard.history = history;
     let mut state = DecideState::from_features(features);
     let mut slots = vec![None; snap.features.len()];
@@ -124,8 +167,10 @@ fn restore(
                     // Features may read the analysis of messages: run it again (with the
                     // models loaded now).
                     analyzer.enrich(&mut e);
-                    state.features.observe(&snap.features, &e, &mut slots);
-                    guard.observe(&e, Verdict::parse(&r.verdict).unwrap_or(Verdict::Allow));
+                    // Each key only with the events its part does not hold yet.
+                    let new = |k: u64| r.seq > seqs[part_of(k)];
+                    state.features.observe_where(&snap.features, &e, &mut slots, new);
+                    guard.observe_where(&e, Verdict::parse(&r.verdict).unwrap_or(Verdict::Allow), new);
                 }
                 Err(e) => return Err(AppError::Unavailable(format!("stored event {} is unreadable: {e}", r.event_id))),
             }
@@ -297,13 +342,17 @@ impl Tenant {
             reply: tx,
         })?;
         g.since_snapshot += 1;
-        if g.since_snapshot >= config.snapshot_every
+        // One part every sixteenth of `snapshot_every` decisions and of the minimum interval:
+        // the whole state as often as before, in pauses a sixteenth as long.
+        if g.since_snapshot >= (config.snapshot_every / u64::from(SNAPSHOT_PARTS)).max(1)
             && !self.shared
-            && g.last_snapshot.is_none_or(|t| t.elapsed() >= config.snapshot_min_interval)
+            && g.last_snapshot.is_none_or(|t| t.elapsed() >= config.snapshot_min_interval / SNAPSHOT_PARTS)
         {
             g.since_snapshot = 0;
             g.last_snapshot = Some(std::time::Instant::now());
-            if let Some(job) = self.snapshot_job(&g) {
+            let part = g.next_part;
+            g.next_part = (part + 1) % SNAPSHOT_PARTS;
+            if let Some(job) = self.snapshot_job(&g, part) {
                 writer.send(job)?;
             }
         }
@@ -470,16 +519,20 @@ impl Tenant {
         if !g.decided_any || self.shared {
             return;
         }
-        if let Some(job) = self.snapshot_job(&g) {
-            let _ = writer.send(job);
+        for part in 0..SNAPSHOT_PARTS {
+            if let Some(job) = self.snapshot_job(&g, part) {
+                let _ = writer.send(job);
+            }
         }
     }
 
-    /// The feature state as it stands after the last event queued, as a snapshot write (the
-    /// writer knows that event's number once it is committed).
-    fn snapshot_job(&self, g: &Inner) -> Option<Job> {
-        let state = postcard::to_stdvec(&(&g.state.features, &g.guard.history)).ok()?;
-        Some(Job::Snapshot { affiliate: self.id.clone(), state })
+    /// One part of the feature state as it stands after the last event queued, as a snapshot
+    /// write (the writer knows that event's number once it is committed).
+    fn snapshot_job(&self, g: &Inner, part: u32) -> Option<Job> {
+        let keep = |k: u64| part_of(k) == part as usize;
+        let state =
+            postcard::to_stdvec(&(SNAPSHOT_PARTS, g.state.features.part(keep), g.guard.history.part(keep))).ok()?;
+        Some(Job::Snapshot { affiliate: self.id.clone(), part, state })
     }
 
     /// Feature values as they stand for `event`, without updating (tests, explanations).
@@ -526,5 +579,56 @@ impl Tenant {
     /// Forgets what a cancelled held transfer taught the protection history.
     pub(crate) fn cancelled(&self, event: &Event) {
         self.lock().guard.cancel(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signals::features::{FeatureTable, Table, WindowKey};
+
+    /// A state of one count feature holding `keys` (each key's newest bucket is the key).
+    fn state(keys: &[u64]) -> FeatureState {
+        let mut m = std::collections::HashMap::default();
+        for &k in keys {
+            m.insert(k, WindowKey { newest: k as u32, buckets: Vec::new() });
+        }
+        FeatureState {
+            tables: vec![FeatureTable { fingerprint: 7, watermark: 0, since_sweep: 0, table: Table::Window(m) }],
+        }
+    }
+
+    fn keys(f: &FeatureState) -> Vec<u64> {
+        let Table::Window(m) = &f.tables[0].table else { unreachable!() };
+        let mut k: Vec<u64> = m.keys().copied().collect();
+        k.sort_unstable();
+        k
+    }
+
+    /// An earlier version's whole-state snapshot stands in for the parts not saved yet, with
+    /// its own number; a saved part replaces its keys; a part of another partitioning is
+    /// ignored, so its keys replay from the first event.
+    #[test]
+    fn parts_and_an_earlier_whole_snapshot_assemble_into_one_state() {
+        let whole = store::SnapshotPart {
+            part: None,
+            seq: 50,
+            state: postcard::to_stdvec(&(state(&[1, 2, 17, 18]), History::default())).unwrap(),
+        };
+        // Part 1 (keys 1 and 17) saved later, without key 17 any more.
+        let one = store::SnapshotPart {
+            part: Some(1),
+            seq: 80,
+            state: postcard::to_stdvec(&(SNAPSHOT_PARTS, state(&[1]), History::default())).unwrap(),
+        };
+        let foreign = store::SnapshotPart {
+            part: Some(2),
+            seq: 90,
+            state: postcard::to_stdvec(&(SNAPSHOT_PARTS * 2, state(&[2]), History::default())).unwrap(),
+        };
+        let (seqs, f, _) = assemble(vec![whole, one, foreign]);
+        assert_eq!(keys(&f), vec![1, 2, 18], "part 1 from its part; parts 2 and 18's from the whole");
+        assert_eq!((seqs[1], seqs[2], seqs[0]), (80, 50, 50));
+        assert!(seqs.iter().all(|&s| s == 50 || s == 80));
     }
 }

@@ -122,7 +122,7 @@ pub(crate) enum Job {
     },
     /// A feature-state snapshot taken after the affiliate's last write queued before it; the
     /// writer saves it with that write's sequence number.
-    Snapshot { affiliate: domain::AffiliateId, state: Vec<u8> },
+    Snapshot { affiliate: domain::AffiliateId, part: u32, state: Vec<u8> },
     /// Answered once everything queued before it is committed.
     Flush(mpsc::Sender<()>),
 }
@@ -204,7 +204,8 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
         queued.fetch_sub(taken, Relaxed);
         let mut writes = Vec::new();
         let mut replies = Vec::new();
-        // A snapshot follows the writes queued before it: `(affiliate, writes before it, state)`.
+        // A snapshot part follows the writes queued before it: `(affiliate, writes before it,
+        // part, state)`.
         let mut snapshots = Vec::new();
         let mut flushes = Vec::new();
         for j in jobs {
@@ -213,11 +214,11 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
                     writes.push(write);
                     replies.push((decided, tenant, reply));
                 }
-                Job::Snapshot { affiliate, state } => snapshots.push((affiliate, writes.len(), state)),
+                Job::Snapshot { affiliate, part, state } => snapshots.push((affiliate, writes.len(), part, state)),
                 Job::Flush(tx) => flushes.push(tx),
             }
         }
-        for (a, _, _) in &snapshots {
+        for (a, _, _, _) in &snapshots {
             if !last_seq.contains_key(a)
                 && let Ok(n) = store.last_seq(a)
             {
@@ -243,9 +244,9 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
                 // it are numbered.
                 let mut snapshots = snapshots.into_iter().peekable();
                 for i in 0..=writes.len() {
-                    while let Some((a, _, state)) = snapshots.next_if(|(_, before, _)| *before == i) {
+                    while let Some((a, _, part, state)) = snapshots.next_if(|(_, before, _, _)| *before == i) {
                         let Some(&seq) = last_seq.get(&a) else { continue };
-                        if seq > 0 && store.save_snapshot(&a, seq, &state, crate::now_ms()).is_ok() {
+                        if seq > 0 && store.save_snapshot(&a, part, seq, &state, crate::now_ms()).is_ok() {
                             metrics.snapshots.fetch_add(1, Relaxed);
                         }
                     }

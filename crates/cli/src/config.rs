@@ -8,7 +8,7 @@
 //! data = "ansim-data"           # ANSIM_DATA: directory of the store
 //! log = "info"                  # ANSIM_LOG: tracing filter, e.g. "info,tower_http=debug"
 //! snapshot_every = 50000        # ANSIM_SNAPSHOT_EVERY: feature-state snapshot per N decisions
-//! snapshot_min_secs = 60        # ANSIM_SNAPSHOT_MIN_SECS: ... and at most once per this many seconds
+//! snapshot_min_secs = 16        # ANSIM_SNAPSHOT_MIN_SECS: ... and at most once per this many seconds
 //! max_batch = 1024              # ANSIM_MAX_BATCH: most writes in one group commit
 //! max_batch_events = 1000       # ANSIM_MAX_BATCH_EVENTS: most events per /v1/events:batch
 //! request_timeout_secs = 10     # ANSIM_REQUEST_TIMEOUT_SECS
@@ -47,7 +47,8 @@ pub struct Config {
     pub log: String,
     /// Feature-state snapshot every this many decisions per affiliate.
     pub snapshot_every: u64,
-    /// ... and at most once per this interval (each one pauses the affiliate's decisions).
+    /// ... and the whole state at most once per this interval (it is taken in parts, each
+    /// of which pauses the affiliate's decisions briefly).
     pub snapshot_min_interval: Duration,
     /// Most writes in one transaction.
     pub max_batch: usize,
@@ -94,7 +95,7 @@ impl Default for Config {
             data: PathBuf::from("ansim-data"),
             log: "info".into(),
             snapshot_every: 50_000,
-            snapshot_min_interval: Duration::from_secs(60),
+            snapshot_min_interval: Duration::from_secs(16),
             max_batch: 1_024,
             max_batch_events: 1_000,
             request_timeout: Duration::from_secs(10),

@@ -23,7 +23,8 @@
 //! [`MAX_SET`] values (8 bytes each: a 32-bit value digest and its bucket; least recently seen
 //! evicted first); buckets that can no
 //! longer be read are pruned on update, and keys idle for longer than window + tolerance are
-//! evicted in an amortised sweep. All state is plain data (serde), so it can be snapshotted or
+//! evicted in a sweep each time the table's clock (its newest bucket) passes another quarter of
+//! that horizon. All state is plain data (serde), so it can be snapshotted or
 //! moved to an external store.
 
 use domain::Event;
@@ -327,7 +328,7 @@ pub struct FeatureTable {
     pub fingerprint: u64,
     /// Newest bucket seen by any key: the clock for idle eviction.
     pub watermark: u32,
-    /// Updates since the last idle sweep.
+    /// Updates since the last idle sweep (sweeps come on the clock: [`FeatureTable::watermark`]).
     pub since_sweep: u64,
     /// Keys and their state.
     pub table: Table,
@@ -396,6 +397,50 @@ impl FeatureState {
             .collect();
     }
 
+    /// A copy holding only the keys `keep` accepts, with every table's bookkeeping: one part
+    /// of a snapshot taken in parts ([`FeatureState::merge`] puts parts together again).
+    pub fn part(&self, keep: impl Fn(u64) -> bool) -> FeatureState {
+        fn pick<V: Clone>(m: &DigestMap<V>, keep: &impl Fn(u64) -> bool) -> DigestMap<V> {
+            m.iter().filter(|(k, _)| keep(**k)).map(|(k, v)| (*k, v.clone())).collect()
+        }
+        let tables = self
+            .tables
+            .iter()
+            .map(|t| FeatureTable {
+                fingerprint: t.fingerprint,
+                watermark: t.watermark,
+                since_sweep: 0,
+                table: match &t.table {
+                    Table::Window(m) => Table::Window(pick(m, &keep)),
+                    Table::Set(m) => Table::Set(pick(m, &keep)),
+                },
+            })
+            .collect();
+        FeatureState { tables }
+    }
+
+    /// Adds the keys of `other` (a part holding keys this one does not): tables are matched by
+    /// their feature's fingerprint, and a table only `other` has is added. A table's clock
+    /// (watermark) becomes the earlier one, the part's a replay starts from: a replay moves it
+    /// on as the events first did ([`FeatureState::observe_where`]), and a clock ahead of the
+    /// replay would evict keys before their later events are replayed.
+    pub fn merge(&mut self, other: FeatureState) {
+        for t in other.tables {
+            match self.tables.iter_mut().find(|x| x.fingerprint == t.fingerprint) {
+                Some(x) => {
+                    x.watermark = x.watermark.min(t.watermark);
+                    match (&mut x.table, t.table) {
+                        (Table::Window(a), Table::Window(b)) => a.extend(b),
+                        (Table::Set(a), Table::Set(b)) => a.extend(b),
+                        // The same fingerprint is the same kind of feature.
+                        _ => {}
+                    }
+                }
+                None => self.tables.push(t),
+            }
+        }
+    }
+
     /// Whether this state was made for exactly `defs`.
     pub fn matches(&self, defs: &[FeatureDef]) -> bool {
         self.tables.len() == defs.len() && self.tables.iter().zip(defs).all(|(t, d)| t.fingerprint == d.fingerprint())
@@ -407,6 +452,19 @@ impl FeatureState {
     /// The state must belong to `defs` ([`FeatureState::new`] or [`FeatureState::adopt`]);
     /// otherwise it is adopted first.
     pub fn observe(&mut self, defs: &[FeatureDef], event: &Event, out: &mut [Option<i64>]) {
+        self.observe_where(defs, event, out, |_| true);
+    }
+
+    /// [`FeatureState::observe`], updating only the keys `update` accepts (the others are
+    /// read): a replay onto parts of a snapshot taken at different events updates each key only
+    /// with the events its part does not hold yet.
+    pub fn observe_where(
+        &mut self,
+        defs: &[FeatureDef],
+        event: &Event,
+        out: &mut [Option<i64>],
+        update: impl Fn(u64) -> bool,
+    ) {
         if !self.matches(defs) {
             self.adopt(defs);
         }
@@ -414,10 +472,17 @@ impl FeatureState {
         for ((def, table), slot) in defs.iter().zip(&mut self.tables).zip(out.iter_mut()) {
             let pass = def.filter.as_ref().is_none_or(|f| f.eval(&ctx));
             let key = def.key_of(event);
+            if pass && key.is_some() {
+                // The table's clock moves with every counted event, whether this key is updated
+                // or not, and idle keys are swept against it.
+                tick(def, table, def.bucket_of(event.at.millis()), &update);
+            }
             *slot = if def.read_key.is_none() {
-                key.and_then(|k| observe_one(def, table, event, k, pass))
+                key.and_then(|k| observe_one(def, table, event, k, pass && update(k)))
             } else {
-                if let (true, Some(k)) = (pass, key) {
+                if let (true, Some(k)) = (pass, key)
+                    && update(k)
+                {
                     observe_one(def, table, event, k, true);
                 }
                 def.read_key_of(event).and_then(|k| observe_one(def, table, event, k, false))
@@ -545,11 +610,36 @@ pub fn plan(defs: &[FeatureDef], event: &Event) -> Vec<Op> {
     defs.iter().map(|d| d.op(event, &ctx)).collect()
 }
 
+/// Buckets of event time between two idle sweeps of a table: a quarter of the horizon (window
+/// plus tolerance), so an idle key is gone at most that long after it can no longer be read.
+fn sweep_period(def: &FeatureDef) -> u32 {
+    (def.window.buckets().saturating_add(def.late_buckets()) / 4).max(1)
+}
+
+/// Advances the table's clock to bucket `b0` and sweeps idle keys when it passes a multiple of
+/// the sweep period. Sweeps fall on the clock, not on a count of updates, so counting the same
+/// events again (a replay after a restart, whatever state it starts from) sweeps at the same
+/// events; `sweepable` says which keys a sweep may evict (during a replay onto a snapshot
+/// taken in parts, only those whose part is being replayed: the others already hold what the
+/// sweeps did up to their part's event).
+fn tick(def: &FeatureDef, t: &mut FeatureTable, b0: u32, sweepable: &impl Fn(u64) -> bool) {
+    let before = t.watermark;
+    t.watermark = t.watermark.max(b0);
+    let p = sweep_period(def);
+    if t.watermark / p != before / p {
+        sweep_where(def, t, sweepable);
+    }
+}
+
 fn sweep(def: &FeatureDef, t: &mut FeatureTable) {
+    sweep_where(def, t, &|_| true);
+}
+
+fn sweep_where(def: &FeatureDef, t: &mut FeatureTable, sweepable: &impl Fn(u64) -> bool) {
     t.since_sweep = 0;
     let horizon = u64::from(def.window.buckets()) + u64::from(def.late_buckets());
     let wm = u64::from(t.watermark);
-    let live = |newest: u32| u64::from(newest) + horizon >= wm;
+    let idle = |newest: u32| u64::from(newest) + horizon < wm;
     // After evicting, give back the map's spare room: a table that once held many keys
     // must not keep their memory forever.
     fn shrink<V>(m: &mut DigestMap<V>) {
@@ -559,11 +649,11 @@ fn sweep(def: &FeatureDef, t: &mut FeatureTable) {
     }
     match &mut t.table {
         Table::Window(m) => {
-            m.retain(|_, k| live(k.newest));
+            m.retain(|key, k| !(idle(k.newest) && sweepable(*key)));
             shrink(m);
         }
         Table::Set(m) => {
-            m.retain(|_, k| live(k.newest));
+            m.retain(|key, k| !(idle(k.newest) && sweepable(*key)));
             shrink(m);
         }
     }
@@ -585,11 +675,8 @@ fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, key: u64, 
     let late = def.late_buckets();
     let b0 = def.bucket_of(event.at.millis());
     if update {
-        t.watermark = t.watermark.max(b0);
+        // The clock and the sweeps are the caller's (`tick`).
         t.since_sweep += 1;
-        if t.since_sweep >= (t.len() as u64).max(1024) {
-            sweep(def, t);
-        }
     }
     match &mut t.table {
         Table::Window(m) => {

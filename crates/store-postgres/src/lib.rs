@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_clusters.sql"),
     include_str!("../migrations/0006_rules.sql"),
     include_str!("../migrations/0007_people.sql"),
+    include_str!("../migrations/0008_snapshot_parts.sql"),
 ];
 
 /// Most connections a store opens (the writer, decision-path reads, units of work); a caller
@@ -1207,23 +1208,37 @@ impl Store for PgStore {
         Ok(rows.iter().map(ruleset_row).collect())
     }
 
-    fn save_snapshot(&self, a: &AffiliateId, seq: i64, state: &[u8], now_ms: i64) -> Result<()> {
+    fn save_snapshot(&self, a: &AffiliateId, part: u32, seq: i64, state: &[u8], now_ms: i64) -> Result<()> {
         self.conn()?
             .execute(
-                "INSERT INTO feature_snapshot (affiliate, seq, state, saved_ms) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (affiliate) DO UPDATE SET seq = excluded.seq, state = excluded.state, saved_ms = excluded.saved_ms",
-                &[&a.as_str(), &seq, &state, &now_ms],
+                "INSERT INTO feature_snapshot_part (affiliate, part, seq, state, saved_ms) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (affiliate, part) DO UPDATE SET seq = excluded.seq, state = excluded.state, saved_ms = excluded.saved_ms",
+                &[&a.as_str(), &i64::from(part), &seq, &state, &now_ms],
             )
             .map_err(backend)?;
         Ok(())
     }
 
-    fn load_snapshot(&self, a: &AffiliateId) -> Result<Option<(i64, Vec<u8>)>> {
-        let row = self
-            .conn()?
+    fn load_snapshot(&self, a: &AffiliateId) -> Result<Vec<store::SnapshotPart>> {
+        let mut c = self.conn()?;
+        let whole = c
             .query_opt("SELECT seq, state FROM feature_snapshot WHERE affiliate = $1", &[&a.as_str()])
             .map_err(backend)?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
+        let mut out: Vec<store::SnapshotPart> =
+            whole.map(|r| store::SnapshotPart { part: None, seq: r.get(0), state: r.get(1) }).into_iter().collect();
+        let rows = c
+            .query(
+                "SELECT part, seq, state FROM feature_snapshot_part WHERE affiliate = $1 ORDER BY part",
+                &[&a.as_str()],
+            )
+            .map_err(backend)?;
+        for r in &rows {
+            let part: i64 = r.get(0);
+            let part = u32::try_from(part)
+                .map_err(|_| StoreError::Backend(format!("snapshot part {part} of {} is out of range", a.as_str())))?;
+            out.push(store::SnapshotPart { part: Some(part), seq: r.get(1), state: r.get(2) });
+        }
+        Ok(out)
     }
 
     fn upsert_report(&self, a: &AffiliateId, r: &IndicatorReport) -> Result<()> {

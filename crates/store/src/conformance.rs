@@ -609,11 +609,17 @@ fn rulesets(s: &dyn Store) {
 
 fn snapshots(s: &dyn Store) {
     let a = aff("snap");
-    assert_eq!(s.load_snapshot(&a).unwrap(), None);
-    s.save_snapshot(&a, 10, b"state-10", 1).unwrap();
-    s.save_snapshot(&a, 20, b"state-20", 2).unwrap();
-    assert_eq!(s.load_snapshot(&a).unwrap(), Some((20, b"state-20".to_vec())));
-    assert_eq!(s.load_snapshot(&aff("pay")).unwrap(), None);
+    assert!(s.load_snapshot(&a).unwrap().is_empty());
+    s.save_snapshot(&a, 3, 10, b"part-3-at-10", 1).unwrap();
+    s.save_snapshot(&a, 0, 12, b"part-0-at-12", 2).unwrap();
+    s.save_snapshot(&a, 3, 20, b"part-3-at-20", 3).unwrap();
+    let part = |p, seq, st: &[u8]| crate::SnapshotPart { part: Some(p), seq, state: st.to_vec() };
+    assert_eq!(
+        s.load_snapshot(&a).unwrap(),
+        vec![part(0, 12, b"part-0-at-12"), part(3, 20, b"part-3-at-20")],
+        "each part's latest, by part"
+    );
+    assert!(s.load_snapshot(&aff("pay")).unwrap().is_empty(), "snapshots are per affiliate");
 }
 
 fn outbox(s: &dyn Store) {

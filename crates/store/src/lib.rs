@@ -616,6 +616,17 @@ pub fn verify_audit(rows: &[AuditRow]) -> std::result::Result<usize, (i64, Strin
     Ok(rows.len())
 }
 
+/// One stored part of an affiliate's feature-state snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotPart {
+    /// Which keys it holds (`None`: all of them, a whole-state snapshot of an earlier version).
+    pub part: Option<u32>,
+    /// The last event it covers.
+    pub seq: i64,
+    /// The serialised state.
+    pub state: Vec<u8>,
+}
+
 /// Storage for everything ansim keeps. Every method that touches tenant data takes the
 /// affiliate; implementations must filter by it in the query itself.
 pub trait Store: People + Desk + Send + Sync {
@@ -684,10 +695,12 @@ pub trait Store: People + Desk + Send + Sync {
     /// Every version, newest first.
     fn ruleset_history(&self, a: &AffiliateId) -> Result<Vec<RulesetVersion>>;
 
-    /// Saves a feature-state snapshot taken after event `seq`.
-    fn save_snapshot(&self, a: &AffiliateId, seq: i64, state: &[u8], now_ms: i64) -> Result<()>;
-    /// The latest snapshot: `(seq, state)`.
-    fn load_snapshot(&self, a: &AffiliateId) -> Result<Option<(i64, Vec<u8>)>>;
+    /// Saves one part of a feature-state snapshot (the keys whose digest falls in `part`),
+    /// taken after event `seq`; it replaces the part saved before.
+    fn save_snapshot(&self, a: &AffiliateId, part: u32, seq: i64, state: &[u8], now_ms: i64) -> Result<()>;
+    /// Every saved part, by part number; first a whole-state snapshot an earlier version saved
+    /// (`part` `None`), if there is one.
+    fn load_snapshot(&self, a: &AffiliateId) -> Result<Vec<SnapshotPart>>;
 
     /// Creates or replaces `a`'s report on one indicator digest. Only the reporting affiliate
     /// writes its row; the registry is the one place where affiliates' data meets, and it

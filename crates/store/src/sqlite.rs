@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0008_clusters.sql"),
     include_str!("../migrations/sqlite/0009_rules.sql"),
     include_str!("../migrations/sqlite/0010_people.sql"),
+    include_str!("../migrations/sqlite/0011_snapshot_parts.sql"),
 ];
 
 /// Readers kept open for concurrent reads.
@@ -827,24 +828,39 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
-    fn save_snapshot(&self, a: &AffiliateId, seq: i64, state: &[u8], now_ms: i64) -> Result<()> {
+    fn save_snapshot(&self, a: &AffiliateId, part: u32, seq: i64, state: &[u8], now_ms: i64) -> Result<()> {
         lock(&self.writer)
-            .execute(
-                "INSERT INTO feature_snapshot (affiliate, seq, state, saved_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (affiliate) DO UPDATE SET seq = excluded.seq, state = excluded.state, saved_ms = excluded.saved_ms",
-                params![a.as_str(), seq, state, now_ms],
+            .prepare_cached(
+                "INSERT INTO feature_snapshot_part (affiliate, part, seq, state, saved_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (affiliate, part) DO UPDATE SET seq = excluded.seq, state = excluded.state, saved_ms = excluded.saved_ms",
             )
+            .and_then(|mut st| st.execute(params![a.as_str(), part, seq, state, now_ms]))
             .map_err(backend)?;
         Ok(())
     }
 
-    fn load_snapshot(&self, a: &AffiliateId) -> Result<Option<(i64, Vec<u8>)>> {
+    fn load_snapshot(&self, a: &AffiliateId) -> Result<Vec<crate::SnapshotPart>> {
         let c = self.read();
-        c.query_row("SELECT seq, state FROM feature_snapshot WHERE affiliate = ?1", params![a.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()
-        .map_err(backend)
+        let mut out: Vec<crate::SnapshotPart> = c
+            .query_row("SELECT seq, state FROM feature_snapshot WHERE affiliate = ?1", params![a.as_str()], |r| {
+                Ok(crate::SnapshotPart { part: None, seq: r.get(0)?, state: r.get(1)? })
+            })
+            .optional()
+            .map_err(backend)?
+            .into_iter()
+            .collect();
+        let mut st = c
+            .prepare_cached("SELECT part, seq, state FROM feature_snapshot_part WHERE affiliate = ?1 ORDER BY part")
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![a.as_str()], |r| {
+                Ok(crate::SnapshotPart { part: Some(r.get(0)?), seq: r.get(1)?, state: r.get(2)? })
+            })
+            .map_err(backend)?;
+        for r in rows {
+            out.push(r.map_err(backend)?);
+        }
+        Ok(out)
     }
 
     fn upsert_report(&self, a: &AffiliateId, r: &IndicatorReport) -> Result<()> {
