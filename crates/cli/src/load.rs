@@ -163,6 +163,10 @@ pub fn run(
     report
 }
 
+/// Events the simulator spreads over about half a year at its default rate (for 2,000
+/// subjects): more are generated at a proportionally higher rate.
+const EVENTS_PER_HALF_YEAR: usize = 240_000;
+
 /// Builds `n` requests from the traffic simulator: each event goes to its affiliate's key,
 /// with an id unique to this run (`run` is mixed in) so repeated runs never hit idempotency.
 pub fn simulated_requests(
@@ -173,19 +177,68 @@ pub fn simulated_requests(
     use sim::{SimConfig, Simulator};
     let keys: std::collections::HashMap<&str, Arc<str>> =
         keys.iter().map(|(a, k)| (a.as_str(), Arc::from(k.as_str()))).collect();
-    // A year back: the simulated clock advances with every event, and the service refuses
-    // events stamped more than an hour ahead of its own clock.
-    let start = domain::Timestamp(app::now_ms() - 365 * 86_400_000);
-    let cfg = SimConfig { seed: run as u64, subjects: 2_000, start, ..SimConfig::default() };
+    // The simulated clock advances with every event, and the service refuses events stamped
+    // more than an hour ahead of its clock or older than its maximum age (400 days by
+    // default). So the rate grows with the count (at most about half a year of traffic), and
+    // the events are moved back by whole days until the last is before now (whole days keep
+    // each event's hour, which the simulated traffic depends on).
+    let now = app::now_ms();
+    let scale = u32::try_from(n.div_ceil(EVENTS_PER_HALF_YEAR)).unwrap_or(u32::MAX).max(1);
+    let base = SimConfig::default().peak_events_per_hour;
+    let cfg = SimConfig {
+        seed: run as u64,
+        subjects: 2_000,
+        start: domain::Timestamp(now),
+        peak_events_per_hour: base.saturating_mul(scale),
+        ..SimConfig::default()
+    };
     let mut sim = Simulator::new(cfg);
+    let events: Vec<domain::Event> = (0..n).map(|_| sim.next_event().event).collect();
+    let last = events.iter().map(|e| e.at.0).max().unwrap_or(now);
+    const DAY: i64 = 86_400_000;
+    let back = ((last - now + 60_000).max(0) as u64).div_ceil(DAY as u64) as i64 * DAY;
     let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        let mut e = sim.next_event().event;
+    for mut e in events {
         let Some(key) = keys.get(e.affiliate.as_str()) else {
             return Err(format!("no key for affiliate {}", e.affiliate));
         };
+        e.at = domain::Timestamp(e.at.0 - back);
         e.id = domain::EventId(format!("load{run:x}-{}", out.len()));
         out.push(Request { key: key.clone(), event_id: e.id.0.clone(), body: e.to_json() });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Simulated requests are stamped in the past, the last within a day of now, each at its
+    /// simulated hour of the day; however many are asked for, none is older than the service
+    /// accepts.
+    #[test]
+    fn simulated_requests_end_before_now_and_keep_their_hour() {
+        let keys: std::collections::HashMap<String, String> =
+            sim::AFFILIATES.iter().map(|a| (a.to_string(), format!("key-{a}"))).collect();
+        let now = app::now_ms();
+        let reqs = simulated_requests(&keys, 3_000, 5).unwrap();
+        let at = |r: &Request| domain::Event::from_json(&r.body, None).unwrap().at.0;
+        let times: Vec<i64> = reqs.iter().map(at).collect();
+        let (first, last) = (*times.iter().min().unwrap(), *times.iter().max().unwrap());
+        assert!(last <= now, "no event in the future");
+        assert!(now - last < 86_400_000 + 120_000, "the last within a day of now: {} ms before", now - last);
+        assert!(now - first < 200 * 86_400_000, "none older than about half a year");
+        // Moved by whole days: the first event keeps the hour the simulator gave it.
+        let sim = sim::Simulator::new(sim::SimConfig {
+            seed: 5,
+            subjects: 2_000,
+            start: domain::Timestamp(now),
+            ..sim::SimConfig::default()
+        })
+        .next_event()
+        .event
+        .at
+        .0;
+        assert_eq!((times[0] - sim).rem_euclid(86_400_000), 0, "shifted by whole days");
+    }
 }
