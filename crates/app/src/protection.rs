@@ -446,11 +446,11 @@ impl Guard {
         }
         let at = e.at.millis();
         let subject = e.subject.id.as_str();
-        if let Some(p) = payee_key(&t.counterparty)
-            && update(pair(subject, &p))
+        if let Some(k) = payee_key(&t.counterparty).map(|p| pair(subject, &p))
+            && update(k)
         {
             let h = &mut self.history;
-            let entry = h.payees.entry(pair(subject, &p)).or_insert_with(|| {
+            let entry = h.payees.entry(k).or_insert_with(|| {
                 h.added += 1;
                 (at, at)
             });

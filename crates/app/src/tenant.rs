@@ -117,9 +117,10 @@ fn assemble(parts: Vec<store::SnapshotPart>) -> ([i64; SNAPSHOT_PARTS as usize],
         }
     }
     if let Some((seq, f, h)) = whole {
+        let missing = |k: u64| !have[part_of(k)];
+        features.merge(f.part(missing));
+        history.merge(h.part(missing));
         for i in (0..N).filter(|&i| !have[i]) {
-            features.merge(f.part(|k| part_of(k) == i));
-            history.merge(h.part(|k| part_of(k) == i));
             seqs[i] = seq;
         }
     }

@@ -472,20 +472,21 @@ impl FeatureState {
         for ((def, table), slot) in defs.iter().zip(&mut self.tables).zip(out.iter_mut()) {
             let pass = def.filter.as_ref().is_none_or(|f| f.eval(&ctx));
             let key = def.key_of(event);
+            let b0 = def.bucket_of(event.at.millis());
             if pass && key.is_some() {
                 // The table's clock moves with every counted event, whether this key is updated
                 // or not, and idle keys are swept against it.
-                tick(def, table, def.bucket_of(event.at.millis()), &update);
+                tick(def, table, b0, &update);
             }
             *slot = if def.read_key.is_none() {
-                key.and_then(|k| observe_one(def, table, event, k, pass && update(k)))
+                key.and_then(|k| observe_one(def, table, event, k, b0, pass && update(k)))
             } else {
                 if let (true, Some(k)) = (pass, key)
                     && update(k)
                 {
-                    observe_one(def, table, event, k, true);
+                    observe_one(def, table, event, k, b0, true);
                 }
-                def.read_key_of(event).and_then(|k| observe_one(def, table, event, k, false))
+                def.read_key_of(event).and_then(|k| observe_one(def, table, event, k, b0, false))
             };
         }
     }
@@ -504,7 +505,7 @@ impl FeatureState {
                         Table::Set(m) => Table::Set(m.get(&key).map(|s| (key, s.clone())).into_iter().collect()),
                     },
                 };
-                observe_one(def, &mut t, event, key, false)
+                observe_one(def, &mut t, event, key, def.bucket_of(event.at.millis()), false)
             });
         }
     }
@@ -670,10 +671,11 @@ fn place(newest: &mut u32, b: u32, late: u32, fresh: bool) -> u32 {
     b
 }
 
-fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, key: u64, update: bool) -> Option<i64> {
+/// One feature on one key for `event`, whose bucket is `b0`: the update (`update`) or only the
+/// read.
+fn observe_one(def: &FeatureDef, t: &mut FeatureTable, event: &Event, key: u64, b0: u32, update: bool) -> Option<i64> {
     let nb = def.window.buckets();
     let late = def.late_buckets();
-    let b0 = def.bucket_of(event.at.millis());
     if update {
         // The clock and the sweeps are the caller's (`tick`).
         t.since_sweep += 1;
