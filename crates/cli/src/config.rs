@@ -201,7 +201,7 @@ impl Config {
     pub fn load_from(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, String> {
         let mut c = Config::default();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = crate::read_text(path)?;
             let f: File = toml::from_str(&text).map_err(|e| {
                 let at = e.span().map(|s| rules::diag::line_col(&text, s.start));
                 match at {

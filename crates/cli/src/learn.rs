@@ -65,14 +65,7 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
     rows
 }
 
-/// A file's text, without the byte-order mark a spreadsheet or a Windows editor puts first.
-fn read(path: &Path) -> Result<String, String> {
-    let mut text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if text.starts_with('\u{feff}') {
-        text.drain(..'\u{feff}'.len_utf8());
-    }
-    Ok(text)
-}
+use crate::read_text as read;
 
 /// One message of a file: its text and label and, when the file has them, its typology,
 /// source and licence.

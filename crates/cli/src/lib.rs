@@ -16,3 +16,16 @@ pub mod replay;
 pub mod transactions;
 
 pub use datalock::DataLock;
+
+/// A file's text, without the byte-order mark a spreadsheet or a Windows editor puts first;
+/// the error names the file. Every command that reads a text file reads it with this.
+pub fn read_text(path: &std::path::Path) -> Result<String, String> {
+    let mut text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if text.starts_with(BOM) {
+        text.drain(..BOM.len_utf8());
+    }
+    Ok(text)
+}
+
+/// The byte-order mark, as the first character of a UTF-8 text.
+pub const BOM: char = '\u{feff}';

@@ -665,7 +665,7 @@ async fn demo_main(c: &Config, rate: f64, seed_year: bool) -> Result<(), String>
 }
 
 fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    ansim::read_text(path)
 }
 
 fn run_replay(events: &Path, rules: Option<&Path>, out: Option<&Path>) -> Result<(), String> {

@@ -102,6 +102,9 @@ pub fn run(snap: &Snapshot, events: &Path, out: &mut dyn Write, progress: bool) 
         }
         n += 1;
         unread += read as u64;
+        if n == 1 && line.starts_with(crate::BOM) {
+            line.drain(..crate::BOM.len_utf8());
+        }
         if line.trim().is_empty() {
             continue;
         }

@@ -75,7 +75,7 @@ pub fn event_json(row: usize, f: &[&str; 10]) -> Result<(String, bool), String> 
 
 /// Reads a PaySim CSV into events (sorted by step, stable) with labels.
 pub fn read(path: &Path) -> Result<Vec<(domain::Event, bool)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = crate::read_text(path)?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').map(str::trim).collect();
     let mut idx = [0usize; 10];
@@ -118,7 +118,7 @@ pub fn vectors(snap: &Snapshot, events: &[(domain::Event, bool)]) -> Vec<f32> {
 
 fn ruleset(rules: Option<&Path>) -> Result<Snapshot, String> {
     let src = match rules {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        Some(p) => crate::read_text(p)?,
         None => TRANSACTIONS_RULESET.to_string(),
     };
     let snap = Snapshot::compile(&src).map_err(|d| format!("the ruleset does not compile: {}", d[0].message))?;

@@ -687,3 +687,47 @@ fn users_are_added_listed_disabled_and_given_passwords_from_the_command_line() {
     let e = one_line_error(&ansim(&["users", "passwd", "nobody", "--data", data_s]));
     assert!(e.contains("nobody"), "{e}");
 }
+
+/// Files saved by a spreadsheet or a Windows editor start with a byte-order mark; every command
+/// that reads a file reads them like any other (the message readers always did).
+#[test]
+fn files_with_a_byte_order_mark_are_read_like_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let bom = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("\u{feff}{text}")).unwrap();
+        p
+    };
+    // An indicator list with a header, as a spreadsheet exports it.
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    assert!(ansim(&["affiliates", "add", "bank", "--data", data_s]).status.success());
+    let csv = bom("list.csv", "kind,value,typology\r\nphone,010-1111-2222,impersonation\r\n");
+    let o = ansim(&["indicators", "import", csv.to_str().unwrap(), "--affiliate", "bank", "--data", data_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("imported 1 row(s)"), "{}", stdout(&o));
+
+    // Events to replay, and the ruleset they are replayed with.
+    let sample = std::fs::read_to_string(repo("test_data/events/sample.jsonl")).unwrap();
+    let events = bom("events.jsonl", &sample.lines().take(3).collect::<Vec<_>>().join("\n"));
+    let rules = bom("rules.toml", &std::fs::read_to_string(repo("test_data/rulesets/sample.toml")).unwrap());
+    let out = dir.path().join("decisions.jsonl");
+    let o = ansim(&[
+        "replay",
+        events.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 3);
+    let o = ansim(&["rules", "check", rules.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // A PaySim extract.
+    let paysim = bom("paysim.csv", &std::fs::read_to_string(repo("test_data/datasets/paysim.sample.csv")).unwrap());
+    let model = dir.path().join("tx.gbdt");
+    let o = ansim(&["train", "transactions", "--input", paysim.to_str().unwrap(), "--out", model.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
