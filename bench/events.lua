@@ -6,7 +6,9 @@
 --   ANSIM_KEY=$(jq -r .pay DIR/demo-keys.json) wrk -t2 -c32 -d20s --latency \
 --       -s bench/events.lua http://127.0.0.1:8080
 --
--- ANSIM_PREFIX (default "wrk") keeps ids unique across runs against the same store.
+-- ANSIM_PREFIX (default "wrk") keeps ids unique across runs against the same store. With
+-- ANSIM_RANDOM_IDS=1 (set for wrk only: the server refuses ANSIM_ variables it does not know) every id starts with 16 random hex digits, as UUIDv4 ids would, so the
+-- id index's inserts land all over it (bench/wal.sh shows what that writes).
 
 local threads = {}
 
@@ -21,6 +23,8 @@ function init(args)
   -- Event time: now, in UTC; the server refuses times more than an hour ahead of its clock.
   at = os.date("!%Y-%m-%dT%H:%M:%S+00:00")
   counter = 0
+  random_ids = os.getenv("ANSIM_RANDOM_IDS") == "1"
+  math.randomseed(os.time() + tid)
   wrk.method = "POST"
   wrk.headers["Authorization"] = "Bearer " .. key
   wrk.headers["Content-Type"] = "application/json"
@@ -28,9 +32,13 @@ end
 
 function request()
   counter = counter + 1
+  local id = string.format("%s-%d-%d", prefix, tid, counter)
+  if random_ids then
+    id = string.format("%08x%08x-%s", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff), id)
+  end
   local body = string.format(
-    '{"id":"%s-%d-%d","kind":"transfer","at":"%s","subject":{"id":"u%d"},' ..
+    '{"id":"%s","kind":"transfer","at":"%s","subject":{"id":"u%d"},' ..
     '"transfer":{"amount":%d,"counterparty":{"bank":"088","account":"110%09d"}}}',
-    prefix, tid, counter, at, counter % 5000, 10000 + (counter % 97) * 1000, counter % 20000)
+    id, at, counter % 5000, 10000 + (counter % 97) * 1000, counter % 20000)
   return wrk.format(nil, "/v1/events", nil, body)
 end
