@@ -29,16 +29,12 @@ done
 [ $# -ge 1 ] || { echo "usage: bench/http.sh [options] BIN [BIN ...]" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/demo.sh"
 port=18080
 for r in $(seq 1 "$rounds"); do
   for bin in "$@"; do
   for ncamp in $campaigns; do
-    data=$(mktemp -d)
-    "$bin" demo --rate 0 --data "$data" --listen "127.0.0.1:$port" >"$data/out.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 100); do [ -s "$data/demo-keys.json" ] && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
-    key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pay"])' "$data/demo-keys.json")
-    group=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["group"])' "$data/demo-keys.json")
+    fresh_demo "$bin" "$port" out.log
     for c in $(seq 1 "$ncamp"); do
       python3 - "$c" "$segment" >"$data/campaign.json" <<'PY'
 import json, sys, datetime

@@ -14,19 +14,16 @@ secs=12
 [ $# -ge 1 ] || { echo "usage: bench/instructions.sh [--seconds S] BIN [BIN ...]" >&2; exit 2; }
 command -v valgrind >/dev/null && command -v wrk >/dev/null || { echo "needs valgrind and wrk" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/demo.sh"
 port=18180
 for bin in "$@"; do
-  data=$(mktemp -d)
-  "$bin" demo --rate 0 --data "$data" --listen "127.0.0.1:$port" >"$data/demo.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 100); do [ -s "$data/demo-keys.json" ] && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+  fresh_demo "$bin" "$port" demo.log
   kill -INT "$pid"; wait "$pid" || true
   valgrind --tool=callgrind --callgrind-out-file="$data/callgrind.out" --collect-atstart=no \
     --toggle-collect='*conn::serve*' --toggle-collect='*writer::run*' \
     "$bin" serve --data "$data" --listen "127.0.0.1:$port" >"$data/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
-  key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pay"])' "$data/demo-keys.json")
   out=$(ANSIM_KEY=$key ANSIM_PREFIX="i$RANDOM" wrk -t1 -c8 -d"${secs}s" -s "$here/events.lua" "http://127.0.0.1:$port" 2>&1)
   kill -INT "$pid"; wait "$pid" || true
   n=$(echo "$out" | awk '/requests in/ {print $1}')

@@ -20,13 +20,10 @@ done
 [ $# -ge 1 ] || { echo "usage: bench/wal.sh [--seconds S] [--random-ids] BIN [BIN ...]" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/demo.sh"
 port=18190
 for bin in "$@"; do
-  data=$(mktemp -d)
-  "$bin" demo --rate 0 --data "$data" --listen "127.0.0.1:$port" >"$data/demo.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 100); do [ -s "$data/demo-keys.json" ] && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
-  key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pay"])' "$data/demo-keys.json")
+  fresh_demo "$bin" "$port" demo.log
   rps=$(ANSIM_KEY=$key ANSIM_PREFIX="wal$RANDOM" ANSIM_RANDOM_IDS=$random wrk -t2 -c32 -d"${secs}s" -s "$here/events.lua" "http://127.0.0.1:$port" | awk '/Requests\/sec/ {print $2}')
   kill -KILL "$pid"; wait "$pid" 2>/dev/null || true
   echo "$(basename "$bin"): wrk $rps req/s; $(python3 - "$data/ansim.db" <<'PY'

@@ -26,6 +26,22 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `ansim replay EVENTS --rules RULES`, which must succeed: the decisions it wrote.
+fn replay(events: &Path, rules: &Path) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("decisions.jsonl");
+    let o = ansim(&[
+        "replay",
+        events.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::read_to_string(&out).unwrap()
+}
+
 /// A failure: exit code 1 and one line on stderr, which is returned.
 fn one_line_error(o: &Output) -> String {
     assert_eq!(o.status.code(), Some(1), "stdout: {}\nstderr: {}", stdout(o), stderr(o));
@@ -521,19 +537,8 @@ fn indicator_import_next_to_a_running_server_points_to_the_api() {
 fn replay_and_backtest_agree_on_the_same_ruleset_and_events() {
     let events = repo("test_data/events/sample.jsonl");
     let rules = repo("test_data/rulesets/sample.toml");
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("decisions.jsonl");
-    let o = ansim(&[
-        "replay",
-        events.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let mut replayed: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-    for l in std::fs::read_to_string(&out).unwrap().lines() {
+    for l in replay(&events, &rules).lines() {
         let d: serde_json::Value = serde_json::from_str(l).unwrap();
         *replayed.entry(d["verdict"].as_str().unwrap().to_string()).or_default() += 1;
     }
@@ -711,17 +716,7 @@ fn files_with_a_byte_order_mark_are_read_like_any_other() {
     let sample = std::fs::read_to_string(repo("test_data/events/sample.jsonl")).unwrap();
     let events = bom("events.jsonl", &sample.lines().take(3).collect::<Vec<_>>().join("\n"));
     let rules = bom("rules.toml", &std::fs::read_to_string(repo("test_data/rulesets/sample.toml")).unwrap());
-    let out = dir.path().join("decisions.jsonl");
-    let o = ansim(&[
-        "replay",
-        events.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 3);
+    assert_eq!(replay(&events, &rules).lines().count(), 3);
     let o = ansim(&["rules", "check", rules.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
 
