@@ -528,11 +528,12 @@ impl Tenant {
     }
 
     /// One part of the feature state as it stands after the last event queued, as a snapshot
-    /// write (the writer knows that event's number once it is committed).
+    /// write (the writer knows that event's number once it is committed). The part is copied
+    /// here, under the lock; the writer serialises it.
     fn snapshot_job(&self, g: &Inner, part: u32) -> Option<Job> {
         let keep = |k: u64| part_of(k) == part as usize;
-        let state =
-            postcard::to_stdvec(&(SNAPSHOT_PARTS, g.state.features.part(keep), g.guard.history.part(keep))).ok()?;
+        let (features, history) = (g.state.features.part(keep), g.guard.history.part(keep));
+        let state = Box::new(move || postcard::to_stdvec(&(SNAPSHOT_PARTS, features, history)).ok());
         Some(Job::Snapshot { affiliate: self.id.clone(), part, state })
     }
 

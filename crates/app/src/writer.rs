@@ -121,8 +121,10 @@ pub(crate) enum Job {
         reply: oneshot::Sender<Result<Decided, AppError>>,
     },
     /// A feature-state snapshot taken after the affiliate's last write queued before it; the
-    /// writer saves it with that write's sequence number.
-    Snapshot { affiliate: domain::AffiliateId, part: u32, state: Vec<u8> },
+    /// writer saves it with that write's sequence number, after answering the writes committed
+    /// with it. `state` serialises the part: the tenant only copies it under its lock, and the
+    /// writer serialises it off every request's path.
+    Snapshot { affiliate: domain::AffiliateId, part: u32, state: Box<dyn FnOnce() -> Option<Vec<u8>> + Send> },
     /// Answered once everything queued before it is committed.
     Flush(mpsc::Sender<()>),
 }
@@ -225,6 +227,7 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
                 last_seq.insert(a.clone(), n);
             }
         }
+        let mut numbered = Vec::new();
         let result = if writes.is_empty() {
             Ok(Vec::new())
         } else {
@@ -240,14 +243,15 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
                     metrics.committed_writes.fetch_add(writes.len() as u64, Relaxed);
                 }
                 sightings.add(&writes, outcomes);
-                // Walk the writes in order, saving each snapshot once the writes queued before
-                // it are numbered.
-                let mut snapshots = snapshots.into_iter().peekable();
+                // Walk the writes in order, numbering each snapshot with the last write queued
+                // before it; they are saved once the writes are answered.
+                let mut pending = snapshots.into_iter().peekable();
                 for i in 0..=writes.len() {
-                    while let Some((a, _, part, state)) = snapshots.next_if(|(_, before, _, _)| *before == i) {
-                        let Some(&seq) = last_seq.get(&a) else { continue };
-                        if seq > 0 && store.save_snapshot(&a, part, seq, &state, crate::now_ms()).is_ok() {
-                            metrics.snapshots.fetch_add(1, Relaxed);
+                    while let Some((a, _, part, state)) = pending.next_if(|(_, before, _, _)| *before == i) {
+                        if let Some(&seq) = last_seq.get(&a)
+                            && seq > 0
+                        {
+                            numbered.push((a, part, seq, state));
                         }
                     }
                     if let (Some(w), Some(store::Committed::Stored { seq, .. })) = (writes.get(i), outcomes.get(i)) {
@@ -281,6 +285,15 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
         }
         for t in failed {
             t.rebuild(store);
+        }
+        // Snapshot parts, after the answers: serialising and writing one (a few hundred KB and
+        // its own commit) holds no request.
+        for (a, part, seq, state) in numbered {
+            if let Some(state) = state()
+                && store.save_snapshot(&a, part, seq, &state, crate::now_ms()).is_ok()
+            {
+                metrics.snapshots.fetch_add(1, Relaxed);
+            }
         }
         // A flush means "everything so far is in the store": sightings too.
         sightings.flush(store, !flushes.is_empty());
