@@ -3,6 +3,7 @@
 //! user as one line on stderr and a non-zero exit code.
 
 use ansim::config::Config;
+use ansim::read_text as read;
 use ansim::{demo, replay};
 use ansim_http::Server;
 use app::{App, AppError, Scope};
@@ -664,10 +665,6 @@ async fn demo_main(c: &Config, rate: f64, seed_year: bool) -> Result<(), String>
     }
 }
 
-fn read(path: &Path) -> Result<String, String> {
-    ansim::read_text(path)
-}
-
 fn run_replay(events: &Path, rules: Option<&Path>, out: Option<&Path>) -> Result<(), String> {
     let (text, name) = match rules {
         Some(p) => (read(p)?, p.display().to_string()),
@@ -990,7 +987,7 @@ fn run_load(addrs: &[String], keys: &Path, events: usize, connections: usize, se
             .ok_or_else(|| format!("address {addr} resolves to nothing"))?;
         resolved.push(a);
     }
-    let text = std::fs::read_to_string(keys).map_err(|e| format!("{}: {e}", keys.display()))?;
+    let text = read(keys)?;
     let keys: std::collections::HashMap<String, String> =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", keys.display()))?;
     let requests = ansim::load::simulated_requests(&keys, events, app::now_ms())?;

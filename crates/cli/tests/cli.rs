@@ -725,4 +725,10 @@ fn files_with_a_byte_order_mark_are_read_like_any_other() {
     let model = dir.path().join("tx.gbdt");
     let o = ansim(&["train", "transactions", "--input", paysim.to_str().unwrap(), "--out", model.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+
+    // The keys `ansim load` posts with: read, so the one affiliate it lacks is named.
+    let keys = bom("keys.json", r#"{"pay":"k"}"#);
+    let e =
+        one_line_error(&ansim(&["load", "--addr", "127.0.0.1:1", "--keys", keys.to_str().unwrap(), "--events", "3"]));
+    assert!(e.contains("no key for affiliate"), "{e}");
 }

@@ -511,7 +511,8 @@ impl FeatureState {
     }
 
     /// Drops every key whose newest event is older than its window plus tolerance, as of
-    /// each table's watermark. Runs by itself as updates accumulate; callable any time.
+    /// each table's watermark. Runs by itself as a table's clock passes each quarter of that
+    /// horizon; callable any time.
     pub fn evict_idle(&mut self, defs: &[FeatureDef]) {
         for (def, table) in defs.iter().zip(&mut self.tables) {
             sweep(def, table);
