@@ -14,6 +14,7 @@
 
 use domain::{Counterparty, Decision, Event, EventBody, Krw, MatchedRule, Timestamp, Verdict};
 use serde::{Deserialize, Serialize};
+use signals::digest_map::DigestMap;
 use std::collections::HashMap;
 use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
@@ -226,9 +227,9 @@ fn kst_day(ms: i64) -> i64 {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct History {
     /// `(subject, payee)` digest → (first, last) transfer time, ms.
-    payees: HashMap<u64, (i64, i64)>,
+    payees: DigestMap<(i64, i64)>,
     /// Subject digest → (KST day, won sent that day to non-designated accounts).
-    spent: HashMap<u64, (i64, i64)>,
+    spent: DigestMap<(i64, i64)>,
     added: u64,
 }
 
@@ -280,11 +281,13 @@ impl History {
     /// A copy holding only the subjects' and pairs' digests `keep` accepts (one part of a
     /// snapshot taken in parts).
     pub(crate) fn part(&self, keep: impl Fn(u64) -> bool) -> History {
-        History {
-            payees: self.payees.iter().filter(|(k, _)| keep(**k)).map(|(k, v)| (*k, *v)).collect(),
-            spent: self.spent.iter().filter(|(k, _)| keep(**k)).map(|(k, v)| (*k, *v)).collect(),
-            added: 0,
-        }
+        History { payees: self.payees.filter(&keep), spent: self.spent.filter(&keep), added: 0 }
+    }
+
+    /// A copy of shard `i` alone ([`signals::digest_map::shard_of`]): [`History::part`] for that shard,
+    /// visiting only its entries.
+    pub(crate) fn shard(&self, i: usize) -> History {
+        History { payees: self.payees.shard(i), spent: self.spent.shard(i), added: 0 }
     }
 
     /// Adds the entries of another part.

@@ -10,7 +10,7 @@ use crate::writer::{Job, Settle, Writer};
 use crate::{AppConfig, AppError, Decided, Metrics};
 use domain::{AffiliateId, Decision, Event, Verdict};
 use engine::{DecideState, Snapshot, SnapshotCell};
-use signals::FeatureState;
+use signals::{FeatureState, digest_map};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use store::Store;
@@ -84,11 +84,12 @@ const PAGE: usize = 10_000;
 /// digests) that fall in it and is saved with the number of the last event it covers, so
 /// taking one holds the affiliate's decisions for a sixteenth of the state; a restore merges
 /// the parts and replays each key from its own part's number.
-pub(crate) const SNAPSHOT_PARTS: u32 = 16;
+/// They are the shards the state is kept in, so taking one copies a shard and visits nothing else.
+pub(crate) const SNAPSHOT_PARTS: u32 = digest_map::SHARDS as u32;
 
 /// The part a key's digest falls in.
 fn part_of(key: u64) -> usize {
-    (key % u64::from(SNAPSHOT_PARTS)) as usize
+    digest_map::shard_of(key)
 }
 
 /// The state a snapshot's parts hold, and the last event each part covers.
@@ -531,8 +532,7 @@ impl Tenant {
     /// write (the writer knows that event's number once it is committed). The part is copied
     /// here, under the lock; the writer serialises it.
     fn snapshot_job(&self, g: &Inner, part: u32) -> Option<Job> {
-        let keep = |k: u64| part_of(k) == part as usize;
-        let (features, history) = (g.state.features.part(keep), g.guard.history.part(keep));
+        let (features, history) = (g.state.features.shard(part as usize), g.guard.history.shard(part as usize));
         let state = Box::new(move || postcard::to_stdvec(&(SNAPSHOT_PARTS, features, history)).ok());
         Some(Job::Snapshot { affiliate: self.id.clone(), part, state })
     }
@@ -591,7 +591,7 @@ mod tests {
 
     /// A state of one count feature holding `keys` (each key's newest bucket is the key).
     fn state(keys: &[u64]) -> FeatureState {
-        let mut m = std::collections::HashMap::default();
+        let mut m = digest_map::DigestMap::default();
         for &k in keys {
             m.insert(k, WindowKey { newest: k as u32, buckets: Vec::new() });
         }
@@ -602,7 +602,7 @@ mod tests {
 
     fn keys(f: &FeatureState) -> Vec<u64> {
         let Table::Window(m) = &f.tables[0].table else { unreachable!() };
-        let mut k: Vec<u64> = m.keys().copied().collect();
+        let mut k: Vec<u64> = m.iter().map(|(k, _)| *k).collect();
         k.sort_unstable();
         k
     }

@@ -27,12 +27,11 @@
 //! that horizon. All state is plain data (serde), so it can be snapshotted or
 //! moved to an external store.
 
+use crate::digest_map::DigestMap;
 use domain::Event;
 use rules::compile::Compiled;
 use rules::schema::{Ctx, Getter};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64_with_seed};
 
 /// Most values a `distinct` or `first_seen` feature remembers per key. `distinct` is exact up
@@ -256,26 +255,6 @@ impl FeatureDef {
     }
 }
 
-/// Identity hasher for keys that are already xxh3 digests.
-#[derive(Default, Clone, Copy)]
-pub struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type DigestMap<V> = HashMap<u64, V, BuildHasherDefault<DigestHasher>>;
-
 /// One bucket of a window feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bucket {
@@ -399,10 +378,22 @@ impl FeatureState {
 
     /// A copy holding only the keys `keep` accepts, with every table's bookkeeping: one part
     /// of a snapshot taken in parts ([`FeatureState::merge`] puts parts together again).
+    /// Every key is visited; [`FeatureState::shard`] copies one shard without visiting the rest.
     pub fn part(&self, keep: impl Fn(u64) -> bool) -> FeatureState {
-        fn pick<V: Clone>(m: &DigestMap<V>, keep: &impl Fn(u64) -> bool) -> DigestMap<V> {
-            m.iter().filter(|(k, _)| keep(**k)).map(|(k, v)| (*k, v.clone())).collect()
-        }
+        self.copy_tables(|m| m.filter(&keep), |m| m.filter(&keep))
+    }
+
+    /// A copy holding only the keys of shard `i` ([`crate::digest_map::shard_of`]), with every
+    /// table's bookkeeping: [`FeatureState::part`] for that shard, visiting only its keys.
+    pub fn shard(&self, i: usize) -> FeatureState {
+        self.copy_tables(|m| m.shard(i), |m| m.shard(i))
+    }
+
+    fn copy_tables(
+        &self,
+        window: impl Fn(&DigestMap<WindowKey>) -> DigestMap<WindowKey>,
+        set: impl Fn(&DigestMap<SetKey>) -> DigestMap<SetKey>,
+    ) -> FeatureState {
         let tables = self
             .tables
             .iter()
@@ -411,8 +402,8 @@ impl FeatureState {
                 watermark: t.watermark,
                 since_sweep: 0,
                 table: match &t.table {
-                    Table::Window(m) => Table::Window(pick(m, &keep)),
-                    Table::Set(m) => Table::Set(pick(m, &keep)),
+                    Table::Window(m) => Table::Window(window(m)),
+                    Table::Set(m) => Table::Set(set(m)),
                 },
             })
             .collect();
@@ -642,21 +633,15 @@ fn sweep_where(def: &FeatureDef, t: &mut FeatureTable, sweepable: &impl Fn(u64) 
     let horizon = u64::from(def.window.buckets()) + u64::from(def.late_buckets());
     let wm = u64::from(t.watermark);
     let idle = |newest: u32| u64::from(newest) + horizon < wm;
-    // After evicting, give back the map's spare room: a table that once held many keys
-    // must not keep their memory forever.
-    fn shrink<V>(m: &mut DigestMap<V>) {
-        if m.capacity() > 2 * m.len() + 64 {
-            m.shrink_to(m.len() + m.len() / 4);
-        }
-    }
+    // After evicting, give back the map's spare room.
     match &mut t.table {
         Table::Window(m) => {
             m.retain(|key, k| !(idle(k.newest) && sweepable(*key)));
-            shrink(m);
+            m.shrink_spare();
         }
         Table::Set(m) => {
             m.retain(|key, k| !(idle(k.newest) && sweepable(*key)));
-            shrink(m);
+            m.shrink_spare();
         }
     }
 }

@@ -3,10 +3,13 @@
 //! * [`features`] — streaming velocity features (`count`, `sum`, `distinct`, `first_seen`)
 //!   over sliding windows keyed by any event field, with bounded memory per key. Pure:
 //!   `(state, event) → (state', values)`, time from the event only.
+//! * [`digest_map`] — the digest-keyed map feature state is kept in, split into shards so a
+//!   snapshot can take one shard at a time.
 //! * [`SignalProvider`] — the seam later signal sources plug into (shared indicator hits,
 //!   message and link analysis, model scores). A provider declares typed `signals.*` names and
 //!   fills their values for each event.
 
+pub mod digest_map;
 pub mod features;
 
 pub use features::{FeatureDef, FeatureKind, FeatureState, KeyPart, KeyState, Op, Window, plan};
