@@ -122,9 +122,8 @@ pub(crate) enum Job {
     },
     /// A feature-state snapshot taken after the affiliate's last write queued before it; the
     /// writer saves it with that write's sequence number, after answering the writes committed
-    /// with it. `state` serialises the part: the tenant only copies it under its lock, and the
-    /// writer serialises it off every request's path.
-    Snapshot { affiliate: domain::AffiliateId, part: u32, state: Box<dyn FnOnce() -> Option<Vec<u8>> + Send> },
+    /// with it. `state` is the part, serialised (postcard).
+    Snapshot { affiliate: domain::AffiliateId, part: u32, state: Vec<u8> },
     /// Answered once everything queued before it is committed.
     Flush(mpsc::Sender<()>),
 }
@@ -286,12 +285,10 @@ fn run(rx: mpsc::Receiver<Job>, store: &dyn Store, max_batch: usize, queued: &At
         for t in failed {
             t.rebuild(store);
         }
-        // Snapshot parts, after the answers: serialising and writing one (a few hundred KB and
-        // its own commit) holds no request.
+        // Snapshot parts, after the answers: writing one (a few hundred KB and its own commit)
+        // holds no request.
         for (a, part, seq, state) in numbered {
-            if let Some(state) = state()
-                && store.save_snapshot(&a, part, seq, &state, crate::now_ms()).is_ok()
-            {
+            if store.save_snapshot(&a, part, seq, &state, crate::now_ms()).is_ok() {
                 metrics.snapshots.fetch_add(1, Relaxed);
             }
         }

@@ -8,13 +8,15 @@
 //! 3. Feature-state memory per active key and feature (`FeatureState::memory`) after a replay
 //!    of the fixture and after 1,000,000 simulated events (`sim`), once with a
 //!    large population (many light keys) and once with the simulator's default small one
-//!    (few heavy keys), each also timed per call.
+//!    (few heavy keys), each also timed per call, and what taking one snapshot part of that
+//!    state costs (one shard serialised in place, against a copy, against every key walked).
 //!
 //! Set `ANSIM_BENCH_EVENTS` to change the size of the simulated runs.
 
 use bench::{EVENTS, RULESET, bytes_per_key, load_events, load_snapshot, percentile, repo_path};
 use domain::Event;
 use engine::{DecideState, Snapshot, decide, decide_at};
+use signals::digest_map::{SHARDS, shard_of};
 use signals::features::{SetKey, Table, WindowKey};
 use sim::{SimConfig, Simulator};
 use std::hint::black_box;
@@ -174,6 +176,35 @@ fn simulated(snap: &Snapshot, cfg: SimConfig, n: usize) -> (DecideState, Vec<u64
     (st, lat, wall, days, slow)
 }
 
+/// What taking one snapshot part costs (the affiliate's decisions wait for it): serialising
+/// one shard in place (what the tenant does), against copying the shard and against picking
+/// the same keys by walking the whole state, interleaved, every part a few times.
+fn print_parts(st: &DecideState) {
+    let (mut shard, mut walk, mut ser, mut bytes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        for i in 0..SHARDS {
+            let t = Instant::now();
+            black_box(st.features.shard(i));
+            shard.push(t.elapsed().as_nanos() as u64);
+            let t = Instant::now();
+            black_box(st.features.part(|k| shard_of(k) == i));
+            walk.push(t.elapsed().as_nanos() as u64);
+            let t = Instant::now();
+            let b = postcard::to_stdvec(&st.features.shard_ref(i)).unwrap();
+            ser.push(t.elapsed().as_nanos() as u64);
+            bytes.push(b.len() as u64);
+        }
+    }
+    let us = |v: &[u64]| {
+        (v.iter().sum::<u64>() as f64 / v.len() as f64 / 1e3, v.iter().max().copied().unwrap_or(0) as f64 / 1e3)
+    };
+    let ((sm, sx), (wm, wx), (pm, px)) = (us(&shard), us(&walk), us(&ser));
+    let kb = bytes.iter().sum::<u64>() as f64 / bytes.len() as f64 / 1e3;
+    println!(
+        "taking one of {SHARDS} snapshot parts ({kb:.0} KB serialised): serialising its shard in place mean {pm:.0} us (max {px:.0}); copying its shard mean {sm:.0} us (max {sx:.0}); walking every key for it mean {wm:.0} us (max {wx:.0})"
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--list") {
@@ -294,6 +325,7 @@ fn main() {
         );
         println!();
         let (max, mean_b) = print_memory("state", &st, &snap, true);
+        print_parts(&st);
         big_results.push((title, p99, max, mean_b));
     }
 

@@ -129,6 +129,38 @@ fn state_carries_over_unchanged_features_and_round_trips_as_data() {
     assert_eq!(out, [Some(1), Some(3)], "tx_2h starts empty, payees_30d carried over");
 }
 
+/// A snapshot part is one shard of the state: serialised in place it is the bytes (postcard)
+/// and the document (JSON) of its copy, and the shards' copies merged are the whole state.
+#[test]
+fn shards_serialised_in_place_are_their_copies_and_merge_into_the_state() {
+    let snap = Snapshot::compile(TWO_FEATURES).unwrap();
+    let mut state = signals::FeatureState::new(&snap.features);
+    let mut out = [None, None];
+    for i in 0..2_000 {
+        state.observe(&snap.features, &transfer(i, &format!("u{}", i % 300), T0 + i as i64 * 1000, i % 7), &mut out);
+    }
+    let mut merged = signals::FeatureState::default();
+    for i in 0..signals::digest_map::SHARDS {
+        let copy = state.shard(i);
+        assert!(copy.tables.iter().all(|t| t.len() < 300), "shard {i} is a part, not the whole");
+        assert_eq!(
+            postcard::to_allocvec(&state.shard_ref(i)).unwrap(),
+            postcard::to_allocvec(&copy).unwrap(),
+            "shard {i}"
+        );
+        assert_eq!(
+            serde_json::to_string(&state.shard_ref(i)).unwrap(),
+            serde_json::to_string(&copy).unwrap(),
+            "shard {i}"
+        );
+        merged.merge(copy);
+    }
+    for t in &mut state.tables {
+        t.since_sweep = 0;
+    }
+    assert_eq!(merged, state);
+}
+
 /// A node that counts features elsewhere (shared by several nodes) decides exactly as one that
 /// counts them itself, given the same feature values: every sample event, both rulesets with
 /// features.

@@ -128,7 +128,7 @@ impl<V> DigestMap<V> {
 
     /// Moves every entry of `other` in (an entry of both takes `other`'s value).
     pub fn extend(&mut self, other: DigestMap<V>) {
-        for (a, b) in self.shards.iter_mut().zip(other.shards.into_iter()) {
+        for (a, b) in self.shards.iter_mut().zip(*other.shards) {
             if a.is_empty() {
                 *a = b;
             } else {
@@ -153,6 +153,27 @@ impl<V> DigestMap<V> {
         let mut out = DigestMap::default();
         out.shards[i] = self.shards[i].clone();
         out
+    }
+}
+
+/// Shard `i` of a [`DigestMap`], serialised as the map [`DigestMap::shard`] copies would be,
+/// without copying it.
+pub struct ShardRef<'a, V>(&'a Shard<V>);
+
+impl<V> DigestMap<V> {
+    /// Shard `i`, to serialise as [`DigestMap::shard`]`(i)` without copying it.
+    pub fn shard_ref(&self, i: usize) -> ShardRef<'_, V> {
+        ShardRef(&self.shards[i])
+    }
+}
+
+impl<V: Serialize> Serialize for ShardRef<'_, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
     }
 }
 
@@ -228,6 +249,16 @@ mod tests {
         }
         assert_eq!(whole, m);
         assert!(m.shard(3).len() < m.len(), "a shard is not the whole map");
+    }
+
+    /// A shard serialised in place is the bytes of its copy.
+    #[test]
+    fn a_shard_serialised_in_place_is_its_copy() {
+        let m: DigestMap<Vec<u32>> =
+            (0..500u64).map(|k| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15), vec![k as u32; 3])).collect();
+        for i in 0..SHARDS {
+            assert_eq!(postcard::to_allocvec(&m.shard_ref(i)).unwrap(), postcard::to_allocvec(&m.shard(i)).unwrap());
+        }
     }
 
     /// Keys that share a shard still spread over the shard's buckets: the hash is not their
