@@ -52,12 +52,12 @@ use tenant::Tenant;
 pub struct AppConfig {
     /// Directory holding the store file (`ansim.db`).
     pub data_dir: PathBuf,
-    /// Save a feature-state snapshot after this many decisions per affiliate (in sixteen
-    /// parts, one every sixteenth of them: `tenant::SNAPSHOT_PARTS`).
+    /// Save a feature-state snapshot after this many decisions per affiliate (in 16 parts, one
+    /// every sixteenth of them: `tenant::SNAPSHOT_PARTS`).
     pub snapshot_every: u64,
     /// ... and the whole state at most once per this interval (a part per sixteenth of it).
-    /// Taking a part holds the affiliate's decisions while that part is copied: a whole 3 MB
-    /// state (25,000 active keys) took 20-70 ms under load, a part takes a sixteenth. A restart
+    /// Taking a part holds the affiliate's decisions while that part is serialised: a whole
+    /// 3 MB state (25,000 active keys) took 20-70 ms under load, a part takes a sixteenth. A restart
     /// after a crash replays at most this long of traffic or `snapshot_every` decisions,
     /// whichever is more.
     pub snapshot_min_interval: std::time::Duration,

@@ -82,9 +82,9 @@ const PAGE: usize = 10_000;
 
 /// Parts a feature-state snapshot is taken in. Each holds the keys (subject, payee and other
 /// digests) that fall in it and is saved with the number of the last event it covers, so
-/// taking one holds the affiliate's decisions for a sixteenth of the state; a restore merges
-/// the parts and replays each key from its own part's number.
-/// They are the shards the state is kept in, so taking one copies a shard and visits nothing else.
+/// taking one holds the affiliate's decisions for a sixteenth of the state; a restore merges the
+/// parts and replays each key from its own part's number. They are the shards the state is kept
+/// in, so taking one serialises a shard and visits nothing else.
 pub(crate) const SNAPSHOT_PARTS: u32 = digest_map::SHARDS as u32;
 
 /// The part a key's digest falls in.
@@ -93,36 +93,47 @@ fn part_of(key: u64) -> usize {
 }
 
 /// The state a snapshot's parts hold, and the last event each part covers.
+///
+/// A part saved by an earlier version in coarser parts (`n` parts, `n` dividing
+/// [`SNAPSHOT_PARTS`]; a whole-state snapshot is one part of one) stands in for the fine parts
+/// it covers that are not saved yet: fine part `j` is covered by coarse part `j % n`, since a
+/// key's digest modulo `n` is its fine part modulo `n`. Where several cover it, the latest.
 fn assemble(parts: Vec<store::SnapshotPart>) -> ([i64; SNAPSHOT_PARTS as usize], FeatureState, History) {
     const N: usize = SNAPSHOT_PARTS as usize;
     let (mut seqs, mut features, mut history) = ([0i64; N], FeatureState::default(), History::default());
     let mut have = [false; N];
-    let mut whole = None;
+    // Coarser parts: (parts in that partitioning, part, its number, state).
+    let mut coarse: Vec<(usize, usize, i64, FeatureState, History)> = Vec::new();
     for p in parts {
         match p.part {
-            // An earlier version's whole-state snapshot: it stands in for parts not saved yet.
-            None => whole = postcard::from_bytes::<(FeatureState, History)>(&p.state).ok().map(|(f, h)| (p.seq, f, h)),
+            None => {
+                if let Ok((f, h)) = postcard::from_bytes::<(FeatureState, History)>(&p.state) {
+                    coarse.push((1, 0, p.seq, f, h));
+                }
+            }
             Some(i) => {
-                // A part of another partitioning, or unreadable: its keys are replayed from
-                // the first event (a longer replay, never a wrong state).
-                if let Ok((n, f, h)) = postcard::from_bytes::<(u32, FeatureState, History)>(&p.state)
-                    && n == SNAPSHOT_PARTS
-                    && (i as usize) < N
-                {
+                // A part of a partitioning that does not divide this one, or unreadable: its
+                // keys are replayed from the first event (a longer replay, never a wrong state).
+                let i = i as usize;
+                let Ok((n, f, h)) = postcard::from_bytes::<(u32, FeatureState, History)>(&p.state) else { continue };
+                let n = n as usize;
+                if n == N && i < N {
                     features.merge(f);
                     history.merge(h);
-                    seqs[i as usize] = p.seq;
-                    have[i as usize] = true;
+                    seqs[i] = p.seq;
+                    have[i] = true;
+                } else if n > 0 && N.is_multiple_of(n) && i < n {
+                    coarse.push((n, i, p.seq, f, h));
                 }
             }
         }
     }
-    if let Some((seq, f, h)) = whole {
-        let missing = |k: u64| !have[part_of(k)];
-        features.merge(f.part(missing));
-        history.merge(h.part(missing));
-        for i in (0..N).filter(|&i| !have[i]) {
-            seqs[i] = seq;
+    for j in (0..N).filter(|&j| !have[j]) {
+        if let Some((_, _, seq, f, h)) = coarse.iter().filter(|c| j % c.0 == c.1).max_by_key(|c| c.2) {
+            let mine = |k: u64| part_of(k) == j;
+            features.merge(f.part(mine));
+            history.merge(h.part(mine));
+            seqs[j] = *seq;
         }
     }
     (seqs, features, history)
@@ -344,8 +355,8 @@ impl Tenant {
             reply: tx,
         })?;
         g.since_snapshot += 1;
-        // One part every sixteenth of `snapshot_every` decisions and of the minimum interval:
-        // the whole state as often as before, in pauses a sixteenth as long.
+        // One part every `1 / SNAPSHOT_PARTS` of `snapshot_every` decisions and of the minimum
+        // interval: the whole state as often as in one piece, in pauses that much shorter.
         if g.since_snapshot >= (config.snapshot_every / u64::from(SNAPSHOT_PARTS)).max(1)
             && !self.shared
             && g.last_snapshot.is_none_or(|t| t.elapsed() >= config.snapshot_min_interval / SNAPSHOT_PARTS)
@@ -530,8 +541,8 @@ impl Tenant {
 
     /// One part of the feature state as it stands after the last event queued, as a snapshot
     /// write (the writer knows that event's number once it is committed). The part is
-    /// serialised here, under the lock, straight from its shard: one pass over a sixteenth of
-    /// the keys into one buffer (copying the keys first took about three times as long).
+    /// serialised here, under the lock, straight from its shard: one pass over its keys into
+    /// one buffer (no copy of the keys for the writer to serialise).
     fn snapshot_job(&self, g: &Inner, part: u32) -> Option<Job> {
         let i = part as usize;
         let state =
@@ -609,30 +620,38 @@ mod tests {
         k
     }
 
-    /// An earlier version's whole-state snapshot stands in for the parts not saved yet, with
-    /// its own number; a saved part replaces its keys; a part of another partitioning is
-    /// ignored, so its keys replay from the first event.
+    /// An earlier version's whole-state snapshot, and parts of an earlier, coarser
+    /// partitioning, stand in for the parts not saved yet, each with its own number (the
+    /// latest that covers a part); a saved part replaces its keys; a part of a partitioning
+    /// that does not divide this one is ignored, so its keys replay from the first event.
     #[test]
-    fn parts_and_an_earlier_whole_snapshot_assemble_into_one_state() {
-        let whole = store::SnapshotPart {
-            part: None,
-            seq: 50,
-            state: postcard::to_stdvec(&(state(&[1, 2, 17, 18]), History::default())).unwrap(),
+    fn parts_and_earlier_coarser_snapshots_assemble_into_one_state() {
+        const N: u64 = SNAPSHOT_PARTS as u64;
+        let snapshot = |part: Option<u32>, seq, n: Option<u32>, keys: &[u64]| store::SnapshotPart {
+            part,
+            seq,
+            state: match n {
+                None => postcard::to_stdvec(&(state(keys), History::default())).unwrap(),
+                Some(n) => postcard::to_stdvec(&(n, state(keys), History::default())).unwrap(),
+            },
         };
-        // Part 1 (keys 1 and 17) saved later, without key 17 any more.
-        let one = store::SnapshotPart {
-            part: Some(1),
-            seq: 80,
-            state: postcard::to_stdvec(&(SNAPSHOT_PARTS, state(&[1]), History::default())).unwrap(),
-        };
-        let foreign = store::SnapshotPart {
-            part: Some(2),
-            seq: 90,
-            state: postcard::to_stdvec(&(SNAPSHOT_PARTS * 2, state(&[2]), History::default())).unwrap(),
-        };
-        let (seqs, f, _) = assemble(vec![whole, one, foreign]);
-        assert_eq!(keys(&f), vec![1, 2, 18], "part 1 from its part; parts 2 and 18's from the whole");
-        assert_eq!((seqs[1], seqs[2], seqs[0]), (80, 50, 50));
-        assert!(seqs.iter().all(|&s| s == 50 || s == 80));
+        let whole = snapshot(None, 50, None, &[1, 2, 3, N + 1, N + 2, N + 3]);
+        // Part 1 of this partitioning (keys 1 and N + 1) saved later, without N + 1 any more.
+        let one = snapshot(Some(1), 80, Some(SNAPSHOT_PARTS), &[1]);
+        // Part 2 of a partitioning in half as many parts covers parts 2 and N / 2 + 2.
+        let half = snapshot(Some(2), 60, Some(SNAPSHOT_PARTS / 2), &[2, N / 2 + 2]);
+        // Part 3 of a partitioning that does not divide this one.
+        let foreign = snapshot(Some(3), 90, Some(SNAPSHOT_PARTS - 1), &[3, 99]);
+        let (seqs, f, _) = assemble(vec![whole, one, half, foreign]);
+        assert_eq!(
+            keys(&f),
+            vec![1, 2, 3, N / 2 + 2, N + 3],
+            "1 from its part; 2 and N / 2 + 2 from the coarser part, which is later than the whole and \
+             does not hold N + 2 (in part 2); 3 and N + 3 from the whole"
+        );
+        let n = N as usize;
+        assert_eq!((seqs[1], seqs[2], seqs[n / 2 + 2], seqs[3], seqs[0]), (80, 60, 60, 50, 50));
+        assert_eq!(seqs.iter().filter(|&&s| s == 60).count(), 2, "the coarser part covers two parts");
+        assert!(seqs.iter().all(|&s| s == 50 || s == 60 || s == 80));
     }
 }

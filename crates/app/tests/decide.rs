@@ -4,6 +4,7 @@
 
 use app::{App, AppConfig, AppError, Scope};
 use domain::{AffiliateId, Event, Verdict};
+use signals::digest_map::SHARDS;
 use std::sync::Arc;
 
 /// Counts each subject's transfers in an hour and holds the third.
@@ -69,9 +70,9 @@ async fn decisions_are_durable_idempotent_and_survive_restart() {
     assert_eq!(app.store().event_count(&pay).unwrap(), 7);
 }
 
-/// A snapshot is taken in parts, one every sixteenth of `snapshot_every` decisions but at
-/// most one per sixteenth of `snapshot_min_interval`: each holds the affiliate's decisions
-/// while its part of the state is copied.
+/// A snapshot is taken in parts (one per shard of the state), one every `1 / SHARDS` of
+/// `snapshot_every` decisions but at most one per `1 / SHARDS` of `snapshot_min_interval`:
+/// each holds the affiliate's decisions while its part of the state is serialised.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_parts_are_paced_by_count_and_time() {
     for (interval, want) in [
@@ -81,7 +82,7 @@ async fn snapshot_parts_are_paced_by_count_and_time() {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = AppConfig::new(dir.path());
         // One part every two decisions.
-        cfg.snapshot_every = 32;
+        cfg.snapshot_every = 2 * SHARDS as u64;
         cfg.snapshot_min_interval = interval;
         let app = App::open(cfg).unwrap();
         app.ensure_affiliate(&aff("pay"), "Pay", RULES).unwrap();
@@ -114,7 +115,7 @@ async fn a_snapshot_in_parts_restores_every_count_exactly() {
     let open = || {
         let mut cfg = AppConfig::new(dir.path());
         // One part after every decision, whatever the time.
-        cfg.snapshot_every = 16;
+        cfg.snapshot_every = SHARDS as u64;
         cfg.snapshot_min_interval = std::time::Duration::ZERO;
         let app = App::open(cfg).unwrap();
         app.ensure_affiliate(&aff("pay"), "Pay", RULES).unwrap();
@@ -136,7 +137,7 @@ async fn a_snapshot_in_parts_restores_every_count_exactly() {
     };
     let live = {
         let app = open();
-        // 24 subjects over the 16 parts, several transfers each, parts saved in between.
+        // 24 subjects over the parts, several transfers each, parts saved in between.
         for i in 0..120u32 {
             let s = (i as usize * 7) % 24;
             app.decide(&pay, by(&format!("e{i}"), s, i / 3)).await.unwrap();

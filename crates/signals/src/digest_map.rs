@@ -1,9 +1,9 @@
 //! A hash map keyed by 64-bit digests, kept in [`SHARDS`] shards by the digest's low bits.
 //!
 //! Feature state and payee history are taken into snapshots one shard at a time while the
-//! affiliate's decisions wait. With one map, taking a part walked every key to pick a
-//! sixteenth of them; with the keys already split, a part is one shard's copy. A growing
-//! shard also rehashes a sixteenth of the keys at a time, not all of them at once.
+//! affiliate's decisions wait. With one map, taking a part walked every key to pick its share;
+//! with the keys already split, a part is one shard serialised in place. A growing shard also
+//! rehashes a sixteenth of the keys at a time, not all of them at once.
 //!
 //! The serialised form is that of one map (length, then the pairs), so state saved before the
 //! map was split reads back unchanged.
