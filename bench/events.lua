@@ -7,8 +7,9 @@
 --       -s bench/events.lua http://127.0.0.1:8080
 --
 -- ANSIM_PREFIX (default "wrk") keeps ids unique across runs against the same store. With
--- ANSIM_RANDOM_IDS=1 (set for wrk only: the server refuses ANSIM_ variables it does not know) every id starts with 16 random hex digits, as UUIDv4 ids would, so the
--- id index's inserts land all over it (bench/wal.sh shows what that writes).
+-- ANSIM_RANDOM_IDS=1 (set for wrk only: the server refuses ANSIM_ variables it does not know)
+-- every id starts with 16 random hex digits, as UUIDv4 ids would, so the id index's inserts
+-- land all over it (bench/wal.sh shows what that writes).
 
 local threads = {}
 

@@ -128,13 +128,19 @@ fn assemble(parts: Vec<store::SnapshotPart>) -> ([i64; SNAPSHOT_PARTS as usize],
             }
         }
     }
+    // Each part not saved takes the latest coarser part that covers it; each coarser part's
+    // keys are then walked once for all the parts it stands in for.
+    let mut from = [None; N];
     for j in (0..N).filter(|&j| !have[j]) {
-        if let Some((_, _, seq, f, h)) = coarse.iter().filter(|c| j % c.0 == c.1).max_by_key(|c| c.2) {
-            let mine = |k: u64| part_of(k) == j;
-            features.merge(f.part(mine));
-            history.merge(h.part(mine));
-            seqs[j] = *seq;
+        from[j] = (0..coarse.len()).filter(|&x| j % coarse[x].0 == coarse[x].1).max_by_key(|&x| coarse[x].2);
+        if let Some(x) = from[j] {
+            seqs[j] = coarse[x].2;
         }
+    }
+    for (x, (_, _, _, f, h)) in coarse.iter().enumerate().filter(|(x, _)| from.contains(&Some(*x))) {
+        let mine = |k: u64| from[part_of(k)] == Some(x);
+        features.merge(f.part(mine));
+        history.merge(h.part(mine));
     }
     (seqs, features, history)
 }
